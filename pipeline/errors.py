@@ -1,0 +1,76 @@
+"""Typed errors of the pipeline.
+
+Every failure a user can cause or fix has its own class, so the CLI and the app can map
+it to a clear message (``user_message``) instead of showing a traceback. Anything that
+is not a ``PortraitLabError`` is a bug.
+"""
+from __future__ import annotations
+
+
+class PortraitLabError(Exception):
+    """Base class: ``message`` says what went wrong, ``hint`` what the user can do."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    @property
+    def user_message(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class InvalidImageError(PortraitLabError):
+    """The input is not an image we can read (unknown format, truncated, corrupt)."""
+
+    code = "invalid_image"
+
+
+class ImageTooLargeError(PortraitLabError):
+    """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+    code = "image_too_large"
+
+
+class NoFaceError(PortraitLabError):
+    """A step that needs a face found none (restoration only warns instead)."""
+
+    code = "no_face"
+
+
+class TooManyFacesError(PortraitLabError):
+    """A step that needs exactly one face found several."""
+
+    code = "too_many_faces"
+
+
+class InvalidOptionError(PortraitLabError):
+    """An option is out of range or names something that does not exist."""
+
+    code = "invalid_option"
+
+
+class WeightsMissingError(PortraitLabError):
+    """A model's weights file is not in the weights directory."""
+
+    code = "weights_missing"
+
+
+class WeightsCorruptError(PortraitLabError):
+    """A weights file exists but its size or sha256 does not match the manifest."""
+
+    code = "weights_corrupt"
+
+
+class WeightsDownloadError(PortraitLabError):
+    """Downloading a weights file failed (network, truncated transfer, wrong hash)."""
+
+    code = "weights_download"
+
+
+class DeviceUnavailableError(PortraitLabError):
+    """The requested compute device (for example ``cuda``) is not available."""
+
+    code = "device_unavailable"

@@ -1,0 +1,86 @@
+"""Shared fixtures: the real astronaut photo, random-weight models of the real
+architectures saved under the manifest's file names, and markers with visible skips."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline import weights
+from pipeline.device import ComputeSettings
+from pipeline.models import build_network
+from pipeline.samples import astronaut
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip (visibly, with the reason) what this machine cannot run."""
+    no_gpu = pytest.mark.skip(reason="needs a CUDA GPU; none is available on this machine")
+    manifest = weights.load_manifest()
+    default_restorer = manifest.default("restorer")
+    real = weights.check(default_restorer).state == weights.WeightState.PRESENT
+    no_weights = pytest.mark.skip(
+        reason=f"needs the real, verified {default_restorer.file} in {weights.weights_dir()} "
+        f"({weights.fetch_command([default_restorer.name])})"
+    )
+    for item in items:
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(no_gpu)
+        if "real_weights" in item.keywords and not real:
+            item.add_marker(no_weights)
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb() -> np.ndarray:
+    return astronaut()
+
+
+@pytest.fixture(scope="session")
+def cpu_compute() -> ComputeSettings:
+    return ComputeSettings(device=torch.device("cpu"), dtype=torch.float32)
+
+
+def _official_layout(entry: weights.ModelEntry, state: dict[str, torch.Tensor]) -> object:
+    """Save like the published files do: GFPGAN under 'params_ema', RetinaFace with 'module.'."""
+    if entry.arch == "gfpgan_clean":
+        return {"params_ema": state}
+    if entry.arch == "retinaface_resnet50":
+        return {f"module.{key}": value for key, value in state.items()}
+    return state
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, weights.Manifest]:
+    """Every downloadable model, randomly initialised (seeded), saved as the manifest's file.
+
+    Returns the directory and a manifest whose bytes/sha256 are those of these files, so
+    the real verifying loader accepts them.
+    """
+    directory = tmp_path_factory.mktemp("random-weights")
+    manifest = weights.load_manifest()
+    for index, name in enumerate(manifest.names()):
+        entry = manifest.get(name)
+        if entry.is_bundled:
+            continue
+        torch.manual_seed(1000 + index)
+        network = build_network(entry)
+        path = directory / entry.file
+        torch.save(_official_layout(entry, network.state_dict()), path)
+        data = path.read_bytes()
+        manifest = manifest.replace_entry(
+            dataclasses.replace(entry, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        )
+    return directory, manifest
+
+
+@pytest.fixture(scope="session")
+def random_pipeline(random_weights, cpu_compute):
+    """A pipeline with random-weight GFPGAN v1.4, RetinaFace and ParseNet (shared by tests)."""
+    from pipeline.engine import RestorationPipeline
+
+    directory, manifest = random_weights
+    return RestorationPipeline(manifest=manifest, weights_directory=directory, compute=cpu_compute)
+

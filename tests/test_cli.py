@@ -1,0 +1,94 @@
+"""The command line: help, weights listing, and a restore batch with per-file errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline import cli, weights
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_help_lists_the_commands():
+    result = _run("--help")
+    assert result.returncode == 0
+    for command in ("restore", "weights", "info"):
+        assert command in result.stdout
+
+
+def test_weights_list_reports_missing_files_and_the_fetch_command(tmp_path):
+    result = _run("weights", "list", env={weights.ENV_WEIGHTS_DIR: str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert str(tmp_path) in result.stdout
+    for name in ("gfpgan-v1.4", "retinaface-r50", "parsenet", "mtcnn"):
+        assert name in result.stdout
+    assert "missing" in result.stdout and "bundled" in result.stdout
+    assert "python -m pipeline weights fetch" in result.stdout
+
+
+def test_restore_without_weights_stops_with_a_clear_message(tmp_path):
+    result = _run("restore", "--sample", "-o", str(tmp_path / "out"), "--device", "cpu",
+                  env={weights.ENV_WEIGHTS_DIR: str(tmp_path)})
+    assert result.returncode == cli.EXIT_USAGE
+    assert "GFPGANv1.4.pth" in result.stderr and "weights fetch gfpgan-v1.4" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_restore_batch_reports_bad_files_and_carries_on(random_weights, astronaut_rgb, tmp_path, monkeypatch, capsys):
+    directory, manifest = random_weights
+    monkeypatch.setattr(weights, "load_manifest", lambda path=None: manifest)
+    monkeypatch.setenv(weights.ENV_WEIGHTS_DIR, str(directory))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCameraMaker"
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}  # GPS
+    Image.fromarray(astronaut_rgb).save(inputs / "astronaut.jpg", quality=95, exif=exif)
+    Image.fromarray(np.full((200, 300, 3), 180, np.uint8)).save(inputs / "wall.png")
+    (inputs / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (inputs / "notes.txt").write_text("ignored: not an image suffix")
+    out = tmp_path / "out"
+    report = tmp_path / "report.json"
+
+    code = cli.main(["restore", str(inputs), str(tmp_path / "missing.png"), "-o", str(out), "--detector", "mtcnn",
+                     "--device", "cpu", "--report", str(report)])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_SOME_FAILED
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut_restored.png", "wall_restored.png"]
+    assert "broken.jpg" in captured.err and "Traceback" not in captured.err
+    assert "missing.png: no such file or folder" in captured.err
+    assert "No face found" in captured.err
+    assert "Restored 2 of 4 image(s), 1 face(s); 2 failed, 1 with warnings" in captured.out
+    restored = Image.open(out / "astronaut_restored.png")
+    assert restored.size == (512, 512)
+    assert not restored.getexif() and b"SecretCameraMaker" not in (out / "astronaut_restored.png").read_bytes()
+    data = json.loads(report.read_text())
+    assert len(data["results"][str(inputs / "astronaut.jpg")]["faces"]) == 1
+    assert set(data["failed"]) == {str(inputs / "broken.jpg"), str(tmp_path / "missing.png")}
+
+
+def test_restore_with_nothing_to_do_is_a_usage_error(tmp_path, capsys):
+    assert cli.main(["restore", "-o", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "No images to restore" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["restore", "--sample", "-o", "x", "--strength", "2"],
+                                  ["weights", "fetch", "no-such-model"]])
+def test_bad_arguments_give_one_clear_line(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(weights.ENV_WEIGHTS_DIR, str(tmp_path))
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code in (cli.EXIT_USAGE, cli.EXIT_SOME_FAILED)
+    assert err.strip() and "Traceback" not in err

@@ -1,0 +1,40 @@
+"""Two threads restoring different images on one shared pipeline get exactly the results
+they get one after the other (no per-request state on shared models)."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from pipeline.engine import RestoreOptions
+
+
+def test_two_threads_match_sequential_results(random_pipeline, astronaut_rgb):
+    first = astronaut_rgb
+    second = np.ascontiguousarray(np.hstack([astronaut_rgb[:, ::-1], astronaut_rgb])[::2, ::2])  # other size, 2 faces
+    options = RestoreOptions(detector="mtcnn")
+    sequential = [random_pipeline.restore(image, options) for image in (first, second)]
+
+    results: dict[int, object] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def work(index: int, image: np.ndarray) -> None:
+        try:
+            barrier.wait()
+            results[index] = random_pipeline.restore(image, options)
+        except BaseException as error:  # collected and re-raised by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i, img)) for i, img in enumerate((first, second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    for index, expected in enumerate(sequential):
+        got = results[index]
+        assert got.image.shape == expected.image.shape
+        assert np.abs(got.image.astype(int) - expected.image.astype(int)).max() <= 1
+        assert [f.face.box for f in got.faces] == [f.face.box for f in expected.faces]
+    assert sequential[0].image.shape != sequential[1].image.shape
