@@ -29,7 +29,6 @@ from .paste import paste_faces
 from .restore import FaceRestorer, GFPGANRestorer, NoiseMode
 
 DETECTOR_AUTO = "auto"
-PARSER_MODEL = "parsenet"
 MAX_OUTPUT_PIXELS = 160_000_000  # an upscaled result beyond this would exhaust memory
 DEFAULT_MAX_FACES = 32
 
@@ -178,12 +177,13 @@ class RestorationPipeline:
         ]
 
     def _masks(self, faces: np.ndarray, request: _Request) -> tuple[np.ndarray, str]:
-        if self.store.is_available(PARSER_MODEL):
-            masker = self._component("masker", lambda: ParseNetMasker(self.store.get(PARSER_MODEL), self.compute))
+        parser = self.manifest.default("parser").name
+        if self.manifest.get(parser).arch == "parsenet" and self.store.is_available(parser):
+            masker = self._component("masker", lambda: ParseNetMasker(self.store.get(parser), self.compute))
             return masker.masks(faces), masker.name
         request.warnings.append(
             "Face-parsing weights are not installed; blended with a feathered square mask "
-            f"(fetch them with: {weights.fetch_command([PARSER_MODEL])})."
+            f"(fetch them with: {weights.fetch_command([parser])})."
         )
         return fallback_masks(len(faces), faces.shape[1]), "feathered-square"
 

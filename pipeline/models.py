@@ -184,3 +184,39 @@ class ModelStore:
 
     def loaded_names(self) -> list[str]:
         return sorted(self._networks)
+
+
+def _published_layout(entry: weights.ModelEntry, state: dict[str, torch.Tensor]) -> object:
+    """Wrap a state dict like the published files: GFPGAN under 'params_ema', RetinaFace 'module.'."""
+    if entry.arch == "gfpgan_clean":
+        return {"params_ema": state}
+    if entry.arch == "retinaface_resnet50":
+        return {f"module.{key}": value for key, value in state.items()}
+    return state
+
+
+def save_random_weights(
+    manifest: weights.Manifest, directory: Path, names: list[str] | None = None, seed: int = 1000
+) -> weights.Manifest:
+    """Save seeded random networks of the real architectures as the manifest's files.
+
+    For tests and benchmarks on machines that cannot download weights (cost does not
+    depend on the values). Returns a manifest whose bytes/sha256 describe these files, so
+    the real verifying loader accepts them; the published manifest never does.
+    """
+    import dataclasses
+    import hashlib
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(names or manifest.names()):
+        entry = manifest.get(name)
+        if entry.is_bundled:
+            continue
+        torch.manual_seed(seed + index)
+        path = directory / str(entry.file)
+        torch.save(_published_layout(entry, build_network(entry).state_dict()), path)
+        data = path.read_bytes()
+        manifest = manifest.replace_entry(
+            dataclasses.replace(entry, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        )
+    return manifest

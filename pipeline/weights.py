@@ -521,13 +521,13 @@ def require(entry: ModelEntry, directory: Path | None = None) -> Path:
     if status.state is WeightState.MISSING:
         raise WeightsMissingError(
             f"Weights for {entry.display_name} are missing: {entry.file} is not in {folder}.",
-            hint=fetch_command([entry.name]),
+            hint=f"Download them with: {fetch_command([entry.name])}",
         )
     if status.state is WeightState.CORRUPT:
         raise WeightsCorruptError(
             f"Weights file {path} for {entry.display_name} is damaged or not the expected "
             f"file ({status.detail}); fetching it again replaces it.",
-            hint=fetch_command([entry.name]),
+            hint=f"Download it again with: {fetch_command([entry.name])}",
         )
     return path
 

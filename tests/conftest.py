@@ -2,8 +2,6 @@
 architectures saved under the manifest's file names, and markers with visible skips."""
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ import torch
 
 from pipeline import weights
 from pipeline.device import ComputeSettings
-from pipeline.models import build_network
+from pipeline.models import save_random_weights
 from pipeline.samples import astronaut
 
 
@@ -43,15 +41,6 @@ def cpu_compute() -> ComputeSettings:
     return ComputeSettings(device=torch.device("cpu"), dtype=torch.float32)
 
 
-def _official_layout(entry: weights.ModelEntry, state: dict[str, torch.Tensor]) -> object:
-    """Save like the published files do: GFPGAN under 'params_ema', RetinaFace with 'module.'."""
-    if entry.arch == "gfpgan_clean":
-        return {"params_ema": state}
-    if entry.arch == "retinaface_resnet50":
-        return {f"module.{key}": value for key, value in state.items()}
-    return state
-
-
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, weights.Manifest]:
     """Every downloadable model, randomly initialised (seeded), saved as the manifest's file.
@@ -60,19 +49,7 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, weig
     the real verifying loader accepts them.
     """
     directory = tmp_path_factory.mktemp("random-weights")
-    manifest = weights.load_manifest()
-    for index, name in enumerate(manifest.names()):
-        entry = manifest.get(name)
-        if entry.is_bundled:
-            continue
-        torch.manual_seed(1000 + index)
-        network = build_network(entry)
-        path = directory / entry.file
-        torch.save(_official_layout(entry, network.state_dict()), path)
-        data = path.read_bytes()
-        manifest = manifest.replace_entry(
-            dataclasses.replace(entry, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-        )
+    manifest = save_random_weights(weights.load_manifest(), directory)
     return directory, manifest
 
 

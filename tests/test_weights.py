@@ -270,8 +270,9 @@ def test_defaults_per_kind(manifest: Manifest) -> None:
     assert manifest.default("restorer").name == "gfpgan-v1.4"
     assert manifest.default("detector").name == "retinaface-r50"
     assert {entry.name for entry in manifest.entries if entry.default} == {
-        "gfpgan-v1.4", "retinaface-r50",
+        "gfpgan-v1.4", "retinaface-r50", "parsenet",
     }
+    assert manifest.default("parser").name == "parsenet"  # paste-back mask; bisenet is for later stages
     assert manifest.default("matting").name == "modnet"  # only one of its kind
     assert manifest.names("restorer") == ["gfpgan-v1.4", "gfpgan-v1.3"]
 
@@ -402,7 +403,7 @@ def test_require_missing_file_names_file_and_fetch_command(tmp_path: Path) -> No
         require(entry, tmp_path)
     error = caught.value
     assert entry.file in error.message and str(tmp_path) in error.message
-    assert error.hint == f"python -m pipeline weights fetch {entry.name}"
+    assert error.hint == f"Download them with: python -m pipeline weights fetch {entry.name}"
     assert f"python -m pipeline weights fetch {entry.name}" in error.user_message
 
 
@@ -422,7 +423,7 @@ def test_require_wrong_content_is_corrupt(tmp_path: Path) -> None:
     assert status.state is WeightState.CORRUPT and "sha256 mismatch" in status.detail
     with pytest.raises(WeightsCorruptError) as caught:
         require(entry, tmp_path)
-    assert caught.value.hint == fetch_command([entry.name])
+    assert caught.value.hint == f"Download it again with: {fetch_command([entry.name])}"
 
 
 def test_wrong_size_is_corrupt_without_hashing(
