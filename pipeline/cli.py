@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, weights
-from .errors import PortraitLabError
+from .errors import InvalidOptionError, PortraitLabError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
@@ -57,6 +57,60 @@ def _restore_parser(commands: argparse._SubParsersAction, manifest: weights.Mani
     parser.set_defaults(handler=_cmd_restore)
 
 
+def _idphoto_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "idphoto", help="make ID photos that follow a document's rules, with a compliance report",
+        description="Crop, place and size an ID photo for a document (see `specs`), write the photo, a print "
+                    "sheet (PNG and PDF), the compliance report (JSON and text) and an overlay.",
+    )
+    parser.add_argument("inputs", nargs="*", type=Path, help="photos and/or folders")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    parser.add_argument("--sample", action="store_true", help="also use the bundled public-domain astronaut photo")
+    parser.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--spec", help="document id (python -m pipeline specs lists them)")
+    choice.add_argument("--custom", help="custom size: WxHmm or WxHpx, e.g. 35x45mm")
+    parser.add_argument("--background", help="colour preset or #RRGGBB (default: the document's, else white)")
+    parser.add_argument("--dpi", type=int, help="output dpi (default: the document's, else 300)")
+    parser.add_argument("--max-kb", type=float, help="largest file size in KB (default: the document's limit)")
+    parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="photo format (default: jpg)")
+    parser.add_argument("--sheet", help="also make a print sheet: 4x6, 5x7, a4, letter or WxHmm / WxHin")
+    parser.add_argument("--copies", type=int, help="photos on the sheet (default: as many as fit)")
+    parser.add_argument("--detector", default="auto", help="auto, or a detector from the manifest")
+    parser.add_argument("--matting", choices=("auto", "modnet", "fallback"), default="auto")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.set_defaults(handler=_cmd_idphoto)
+
+
+def _background_parser(commands: argparse._SubParsersAction) -> None:
+    from .background import BACKGROUND_MODES, COLOUR_PRESETS
+
+    parser = commands.add_parser("background", help="cut the person out and replace the background",
+                                 description="Portrait matting, then a new background.")
+    parser.add_argument("inputs", nargs="*", type=Path, help="photos and/or folders")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    parser.add_argument("--sample", action="store_true", help="also use the bundled public-domain astronaut photo")
+    parser.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")
+    parser.add_argument("--mode", choices=BACKGROUND_MODES, default="transparent", help="default: transparent (PNG)")
+    parser.add_argument("--colour", "--color", dest="colour", default="white",
+                        help=f"preset ({', '.join(COLOUR_PRESETS)}) or #RRGGBB")
+    parser.add_argument("--colour2", "--color2", dest="colour2", default="light-blue", help="second gradient colour")
+    parser.add_argument("--image", type=Path, help="background image for --mode image")
+    parser.add_argument("--blur", type=float, default=0.5, help="blur strength 0-1 for --mode blur")
+    parser.add_argument("--feather", type=float, default=1.0, help="edge feather in pixels")
+    parser.add_argument("--no-despill", dest="despill", action="store_false", help="keep edge colours as they are")
+    parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="png keeps transparency")
+    parser.add_argument("--matting", choices=("auto", "modnet", "fallback"), default="auto")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.set_defaults(handler=_cmd_background)
+
+
+def _specs_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("specs", help="list or search ID-photo documents")
+    parser.add_argument("query", nargs="*", help="words to look for in id, country or document")
+    parser.set_defaults(handler=_cmd_specs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     manifest = weights.load_manifest()
     parser = argparse.ArgumentParser(
@@ -65,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"Portrait Lab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _restore_parser(commands, manifest)
+    _idphoto_parser(commands)
+    _background_parser(commands)
+    _specs_parser(commands)
 
     weights_parser = commands.add_parser("weights", help="list or download model weights")
     weights_commands = weights_parser.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
@@ -132,14 +189,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 # -- restore --------------------------------------------------------------------------------
-@dataclass
-class _BatchSummary:
-    done: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    with_warnings: int = 0
-    faces: int = 0
-
-
 def collect_inputs(paths: Iterable[Path], recursive: bool = False) -> tuple[list[Path], list[tuple[str, str]]]:
     """Expand folders into their image files (sorted); report paths that don't exist."""
     from .imageio import SUPPORTED_INPUT_SUFFIXES
@@ -168,71 +217,185 @@ def _unique_output(directory: Path, stem: str, suffix: str, taken: set[Path]) ->
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from .device import choose_compute
     from .engine import RestorationPipeline, RestoreOptions
-    from .imageio import decode_image, save_image
-
-    started = time.perf_counter()
-    files, problems = collect_inputs(args.inputs, args.recursive)
-    jobs: list[tuple[str, object]] = [(str(path), path) for path in files]
-    if args.sample:
-        jobs.append((SAMPLE_NAME, None))
-    summary = _BatchSummary(failed=list(problems))
-    if not jobs:
-        for name, message in problems:
-            print(f"{name}: {message}", file=sys.stderr)
-        print("No images to restore: give image files or folders, or --sample.", file=sys.stderr)
-        return EXIT_USAGE
+    from .imageio import save_image
 
     options = RestoreOptions(
         model=args.model, strength=args.strength, upscale=args.upscale, only_centre_face=args.only_centre_face,
         max_faces=args.max_faces, detector=args.detector, detection_max_side=args.detection_size,
     )
+    if not _require_inputs(args, "restore"):
+        return EXIT_USAGE
     pipeline = RestorationPipeline(compute=choose_compute(args.device, args.precision))
     options = options.validated(pipeline.manifest)
     pipeline.restorer(options.model)  # load once up front: missing weights stop here, not per file
-    args.output.mkdir(parents=True, exist_ok=True)
     taken: set[Path] = set()
     report: dict[str, object] = {}
-    progress = tqdm(jobs, desc="Restoring", unit="image", file=sys.stderr, disable=None)
+    faces = 0
+
+    def work(name: str, stem: str, image) -> list[str]:
+        nonlocal faces
+        result = pipeline.restore(image, options)
+        target = _unique_output(args.output, stem, OUTPUT_FORMATS[args.format], taken)
+        save_image(target, result.image, result.alpha)
+        faces += sum(1 for face in result.faces if face.restored)
+        report[name] = {"output": str(target), **result.to_dict()}
+        return [f"{WARNING}{warning}" for warning in result.warnings]
+
+    outcome = _run_batch(args, "restore", work)
+    if args.report:
+        args.report.write_text(json.dumps({"results": report, "failed": dict(outcome.failed)}, indent=2))
+    return outcome.summarise("Restored", args.output, f", {faces} face(s)")
+
+
+# -- batch helper shared by restore, idphoto and background ---------------------------------
+def _jobs(args: argparse.Namespace) -> tuple[list[tuple[str, Path | None]], list[tuple[str, str]]]:
+    files, problems = collect_inputs(args.inputs, args.recursive)
+    jobs: list[tuple[str, Path | None]] = [(str(path), path) for path in files]
+    if args.sample:
+        jobs.append((SAMPLE_NAME, None))
+    return jobs, problems
+
+
+def _load(source: Path | None):
+    from .imageio import decode_image
+
+    return decode_image(source) if source is not None else _sample_image()
+
+
+WARNING = "warning: "
+
+
+@dataclass
+class _BatchOutcome:
+    done: int
+    total: int
+    failed: list[tuple[str, str]]
+    with_warnings: int
+    seconds: float
+
+    def summarise(self, verb_past: str, output: Path, detail: str = "") -> int:
+        """Print the summary line; the exit code is 1 if any input failed."""
+        print(f"{verb_past} {self.done} of {self.total} image(s){detail}; {len(self.failed)} failed, "
+              f"{self.with_warnings} with warnings; {self.seconds:.1f} s; output in {output}")
+        return EXIT_SOME_FAILED if self.failed else EXIT_OK
+
+
+def _run_batch(args: argparse.Namespace, verb: str, work) -> _BatchOutcome:
+    """Run ``work(name, stem, image) -> notes`` per input with a progress bar; report errors, carry on."""
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    jobs, problems = _jobs(args)
+    failed = list(problems)
+    args.output.mkdir(parents=True, exist_ok=True)
+    done = with_warnings = 0
+    progress = tqdm(jobs, desc=verb.capitalize(), unit="image", file=sys.stderr, disable=None)
     for name, source in progress:
+        stem = source.stem if source is not None else SAMPLE_NAME
         try:
-            image = decode_image(source) if source is not None else _sample_image()
-            result = pipeline.restore(image, options)
-            stem = Path(name).stem if source is not None else SAMPLE_NAME
-            target = _unique_output(args.output, stem, OUTPUT_FORMATS[args.format], taken)
-            save_image(target, result.image, result.alpha)
+            notes = work(name, stem, _load(source))
         except PortraitLabError as error:
-            summary.failed.append((name, error.user_message))
+            failed.append((name, error.user_message))
             progress.write(f"{name}: {error.user_message}", file=sys.stderr)
             continue
         except Exception as error:  # one broken file must not stop the batch; it is reported
-            summary.failed.append((name, f"unexpected error ({type(error).__name__}: {error})"))
+            failed.append((name, f"unexpected error ({type(error).__name__}: {error})"))
             progress.write(f"{name}: unexpected error ({type(error).__name__}: {error})", file=sys.stderr)
-            if args.debug:
+            if getattr(args, "debug", False):
                 traceback.print_exc()
             continue
-        summary.done += 1
-        summary.faces += sum(1 for face in result.faces if face.restored)
-        if result.warnings:
-            summary.with_warnings += 1
-            for warning in result.warnings:
-                progress.write(f"{name}: warning: {warning}", file=sys.stderr)
-        report[name] = {"output": str(target), **result.to_dict()}
+        done += 1
+        with_warnings += any(note.startswith(WARNING) for note in notes)
+        for note in notes:
+            progress.write(f"{name}: {note}", file=sys.stderr)
     progress.close()
     for name, message in problems:
         print(f"{name}: {message}", file=sys.stderr)
-    if args.report:
-        args.report.write_text(json.dumps({"results": report, "failed": dict(summary.failed)}, indent=2))
-    elapsed = time.perf_counter() - started
-    total = len(jobs) + len(problems)
-    print(
-        f"Restored {summary.done} of {total} image(s), {summary.faces} face(s); "
-        f"{len(summary.failed)} failed, {summary.with_warnings} with warnings; {elapsed:.1f} s; output in {args.output}"
-    )
-    return EXIT_SOME_FAILED if summary.failed else EXIT_OK
+    return _BatchOutcome(done, len(jobs) + len(problems), failed, with_warnings, time.perf_counter() - started)
+
+
+def _require_inputs(args: argparse.Namespace, verb: str) -> bool:
+    if args.inputs or args.sample:
+        return True
+    print(f"No images to {verb}: give image files or folders, or --sample.", file=sys.stderr)
+    return False
+
+
+def _cmd_idphoto(args: argparse.Namespace) -> int:
+    from .device import choose_compute
+    from .engine import RestorationPipeline
+    from .idphoto import IdPhotoOptions, IdPhotoPipeline, spec_for
+    from .imageio import save_image
+    from .layout import parse_paper, plan_sheet, render_sheet_png, write_sheet_pdf
+
+    if not _require_inputs(args, "make ID photos of"):
+        return EXIT_USAGE
+    spec = spec_for(args.spec, args.custom, args.dpi)
+    options = IdPhotoOptions(spec=spec, background=args.background, dpi=args.dpi, max_kb=args.max_kb,
+                             format=args.format, detector=args.detector, matting=args.matting)
+    sheet_layout = None
+    if args.sheet:
+        sheet_layout = plan_sheet(parse_paper(args.sheet), spec.size_mm, dpi=spec.output_dpi(args.dpi),
+                                  copies=args.copies)
+    maker = IdPhotoPipeline(RestorationPipeline(compute=choose_compute(args.device)))
+
+    def work(name: str, stem: str, image) -> list[str]:
+        result = maker.make(image, options)
+        base = args.output / f"{stem}_{spec.id}"
+        base.with_suffix(f".{result.format}").write_bytes(result.encoded)
+        save_image(base.parent / f"{base.name}_overlay.png", result.overlay)
+        base.parent.joinpath(f"{base.name}_report.json").write_text(json.dumps(result.to_dict(), indent=2))
+        base.parent.joinpath(f"{base.name}_report.txt").write_text(
+            result.report.to_text() + ("\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else "") + "\n")
+        if sheet_layout is not None:
+            sheet = render_sheet_png(result.photo, sheet_layout)
+            save_image(base.parent / f"{base.name}_sheet.png", sheet, dpi=(sheet_layout.dpi, sheet_layout.dpi))
+            write_sheet_pdf(base.parent / f"{base.name}_sheet.pdf", result.photo, sheet_layout)
+        return [f"compliance: {result.report.overall}"] + [f"{WARNING}{w}" for w in result.warnings]
+
+    return _run_batch(args, "idphoto", work).summarise("Made ID photos from", args.output)
+
+
+def _cmd_background(args: argparse.Namespace) -> int:
+    from .background import BackgroundOptions
+    from .cutout import CutoutPipeline
+    from .device import choose_compute
+    from .engine import RestorationPipeline
+    from .imageio import decode_image, save_image
+
+    if not _require_inputs(args, "process"):
+        return EXIT_USAGE
+    backdrop = decode_image(args.image).rgb if args.image else None
+    options = BackgroundOptions(mode=args.mode, colour=args.colour, colour2=args.colour2, image=backdrop,
+                                blur_strength=args.blur, feather_px=args.feather, despill=args.despill).validated()
+    if options.mode == "transparent" and args.format == "jpg":
+        raise InvalidOptionError("JPEG cannot hold transparency.", hint="Use --format png or webp, or another mode.")
+    cutter = CutoutPipeline(RestorationPipeline(compute=choose_compute(args.device)))
+
+    def work(name: str, stem: str, image) -> list[str]:
+        result, cut = cutter.replace_background(image.rgb, options, matting=args.matting)
+        save_image(args.output / f"{stem}_{options.mode}{OUTPUT_FORMATS[args.format]}", result.rgb, result.alpha)
+        return [f"{WARNING}{w}" for w in cut.warnings]
+
+    return _run_batch(args, "background", work).summarise("Replaced the background of", args.output)
+
+
+def _cmd_specs(args: argparse.Namespace) -> int:
+    from .idspecs import load_specs
+
+    registry = load_specs()
+    found = registry.search(" ".join(args.query))
+    if not found:
+        print(f"No document matches '{' '.join(args.query)}'. Countries: {', '.join(registry.countries())}")
+        return EXIT_SOME_FAILED
+    width = max(len(spec.id) for spec in found)
+    for spec in found:
+        low, high = spec.head_ratio_range()
+        print(f"{spec.id:<{width}}  {spec.label}; head {low * 100:.0f}-{high * 100:.0f} % of height")
+    print(f"{len(found)} of {len(registry.specs)} documents ({len(registry.countries())} countries/regions).")
+    return EXIT_OK
 
 
 def _sample_image():

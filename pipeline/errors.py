@@ -74,3 +74,15 @@ class DeviceUnavailableError(PortraitLabError):
     """The requested compute device (for example ``cuda``) is not available."""
 
     code = "device_unavailable"
+
+
+class FileSizeTargetError(PortraitLabError):
+    """No acceptable JPEG quality fits under the requested file-size limit."""
+
+    code = "file_size_target"
+
+
+class UnknownSpecError(PortraitLabError):
+    """No ID-photo specification has the requested id."""
+
+    code = "unknown_spec"

@@ -100,7 +100,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint as a plain state dict: unwrap EMA/params keys, drop 'module.'."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError) as error:  # torch's error types for bad files
+    except Exception as error:  # torch.load raises many types on damaged files (KeyError, UnpicklingError, ...)
         raise WeightsCorruptError(
             f"Weights file {path.name} could not be read as a PyTorch checkpoint ({error}).",
             hint=f"Re-download it with: python -m pipeline weights fetch <name> (file {path}).",

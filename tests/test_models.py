@@ -67,3 +67,13 @@ def test_store_loads_each_model_once(random_weights, cpu_compute):
     store = ModelStore(manifest, directory, cpu_compute)
     assert store.get("parsenet") is store.get("parsenet")
     assert store.loaded_names() == ["parsenet"]
+
+
+def test_garbage_file_with_a_matching_hash_is_a_clear_error(cpu_compute, tmp_path):
+    entry = weights.load_manifest().get("modnet")
+    data = b"half a download" * 100
+    (tmp_path / entry.file).write_bytes(data)
+    entry = dataclasses.replace(entry, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    with pytest.raises(WeightsCorruptError) as error:
+        load_network(entry, tmp_path, cpu_compute)
+    assert "could not be read" in error.value.user_message

@@ -1,0 +1,292 @@
+"""Matting: guided upsampling, MODNet with random real-architecture weights, the fallback."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import pipeline.models as models
+from pipeline import weights
+from pipeline.detect import Face
+from pipeline.errors import InvalidOptionError, WeightsCorruptError, WeightsMissingError
+from pipeline.matting import (
+    METHOD_FALLBACK,
+    METHOD_MODNET,
+    NOT_PLAIN_WARNING,
+    MODNetMatter,
+    PortraitMatter,
+    fallback_matte,
+    modnet_input_size,
+    refine_alpha,
+)
+from pipeline.models import ModelStore, save_random_weights
+from pipeline.samples import astronaut
+
+FALLBACK_LABEL = (
+    "MODNet weights are not installed; used the plain-wall fallback matting, which needs a plain, "
+    "even background (fetch them with: python -m pipeline weights fetch modnet)."
+)
+
+
+def iou(mask: np.ndarray, truth: np.ndarray) -> float:
+    return float((mask & truth).sum() / (mask | truth).sum())
+
+
+def person_on_wall(
+    background: np.ndarray | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, list[Face]]:
+    """A head-and-shoulders "portrait": the astronaut's face as the head, a neck, a dark
+    shirt, on a slightly unevenly lit, slightly noisy plain wall. Returns (rgb, truth, faces)."""
+    rng = np.random.default_rng(seed)
+    height, width = 480, 400
+    if background is None:
+        wall = np.empty((height, width, 3), np.float32)
+        wall[:] = (208, 202, 192)
+        wall += np.linspace(-10, 6, height, dtype=np.float32)[:, None, None]  # light falls off upwards
+        wall += rng.normal(0, 2.0, (height, width, 3))
+    else:
+        wall = background.astype(np.float32)
+    truth = np.zeros((height, width), np.uint8)
+    cv2.ellipse(truth, (200, 500), (175, 170), 0, 0, 360, 1, -1)  # shoulders and torso
+    cv2.rectangle(truth, (168, 250), (232, 350), 1, -1)  # neck
+    cv2.ellipse(truth, (200, 180), (62, 87), 0, 0, 360, 1, -1)  # head
+    person = np.empty((height, width, 3), np.float32)
+    person[:] = (40, 52, 95)
+    person += rng.normal(0, 6, (height, width, 3))
+    person[93:268, 138:263] = astronaut()[40:215, 165:290]  # hair, face, collar
+    person[250:351, 168:233] = (196, 150, 128)
+    rgb = np.clip(np.where(truth[..., None] == 1, person, wall), 0, 255).astype(np.uint8)
+    landmarks = np.array([[180, 160], [222, 160], [200, 190], [184, 215], [218, 215]], np.float32)
+    faces = [Face(box=(150.0, 115.0, 250.0, 250.0), landmarks=landmarks, score=0.99)]
+    return rgb, truth.astype(bool), faces
+
+
+@pytest.fixture(scope="module")
+def portrait_on_wall() -> tuple[np.ndarray, np.ndarray, list[Face]]:
+    return person_on_wall()
+
+
+@pytest.fixture(scope="module")
+def modnet_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, weights.Manifest]:
+    """Random MODNet weights of the real architecture (only MODNet: saving every model takes ~9 s)."""
+    directory = tmp_path_factory.mktemp("modnet-random")
+    return directory, save_random_weights(weights.load_manifest(), directory, ["modnet"])
+
+
+@pytest.fixture(scope="module")
+def modnet_store(modnet_weights, cpu_compute) -> ModelStore:
+    directory, manifest = modnet_weights
+    return ModelStore(manifest, directory, cpu_compute)
+
+
+# --------------------------------------------------------------------------- refine_alpha
+
+
+def sharp_edge_scene(size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """A wavy-edged blob (true alpha exactly 0/1) in one colour on another, with sensor noise."""
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    centre = size / 2
+    inside = ((xs - centre) / (0.35 * size)) ** 2 + ((ys - centre) / (0.27 * size)) ** 2 + 0.15 * np.sin(xs / 7) < 1
+    truth = inside.astype(np.float32)
+    rgb = np.where(inside[..., None], np.float32([220, 180, 150]), np.float32([60, 90, 160]))
+    rgb = np.clip(rgb + rng.normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
+    return rgb, truth
+
+
+@pytest.mark.parametrize("factor", [4, 8, 16])
+def test_refine_alpha_follows_the_photo_better_than_bilinear(factor):
+    rgb, truth = sharp_edge_scene()
+    size = truth.shape[0]
+    low = cv2.resize(truth, (size // factor, size // factor), interpolation=cv2.INTER_AREA)
+    bilinear = cv2.resize(low, (size, size), interpolation=cv2.INTER_LINEAR)
+    refined = refine_alpha(low, rgb)
+    assert refined.shape == truth.shape and refined.dtype == np.float32
+    assert refined.min() >= 0.0 and refined.max() <= 1.0
+    error_bilinear = np.abs(bilinear - truth).mean()
+    error_refined = np.abs(refined - truth).mean()
+    assert error_refined < 0.3 * error_bilinear
+
+
+def test_refine_alpha_keeps_flat_mattes_and_handles_full_size_input():
+    rgb, truth = sharp_edge_scene(96)
+    flat = refine_alpha(np.full((12, 12), 0.3, np.float32), rgb)
+    assert np.allclose(flat, 0.3, atol=1e-3)
+    same_size = refine_alpha(truth, rgb, radius=3)
+    assert same_size.shape == truth.shape
+    assert np.abs(same_size - truth).mean() < 0.02
+    non_square = refine_alpha(np.zeros((10, 7), np.float32), np.zeros((333, 517, 3), np.uint8))
+    assert non_square.shape == (333, 517)
+
+
+def test_refine_alpha_rejects_bad_inputs():
+    rgb = np.zeros((20, 20, 3), np.uint8)
+    with pytest.raises(ValueError):
+        refine_alpha(np.zeros((4, 4, 1), np.float32), rgb)
+    with pytest.raises(ValueError):
+        refine_alpha(np.zeros((4, 4), np.float32), rgb.astype(np.float32))
+    with pytest.raises(ValueError):
+        refine_alpha(np.zeros((4, 4), np.float32), rgb, eps=0.0)
+
+
+# --------------------------------------------------------------------------- MODNet
+
+
+@pytest.mark.parametrize("size", [(512, 512), (333, 517), (4000, 3000), (100, 2000), (20, 20)])
+def test_modnet_input_size_is_bounded_and_divisible_by_32(size):
+    height, width = modnet_input_size(*size)
+    assert height % 32 == 0 and width % 32 == 0
+    assert min(height, width) >= 32
+    assert max(height, width) <= 4 * 512
+    if max(size) / min(size) <= 4:
+        assert abs(min(height, width) - 512) <= 16
+        assert abs(height / width - size[0] / size[1]) < 0.05 * size[0] / size[1]
+
+
+def test_modnet_matte_is_full_size_for_square_and_odd_sizes(modnet_store, astronaut_rgb):
+    matter = PortraitMatter(modnet_store)
+    odd = cv2.resize(astronaut_rgb, (517, 333), interpolation=cv2.INTER_AREA)
+    for image in (astronaut_rgb, odd):
+        result = matter.matte(image)
+        assert result.method == METHOD_MODNET and result.warnings == ()
+        assert result.alpha.shape == image.shape[:2] and result.alpha.dtype == np.float32
+        assert np.isfinite(result.alpha).all()
+        assert result.alpha.min() >= 0.0 and result.alpha.max() <= 1.0
+        assert result.alpha.std() > 0  # the network's output, not a constant placeholder
+
+
+def test_modnet_is_loaded_once_strictly_and_shared(modnet_weights, cpu_compute, astronaut_rgb, monkeypatch):
+    loads: list[str] = []
+    real_load = models.load_network
+
+    def counting_load(entry, directory=None, compute=None):
+        loads.append(entry.name)
+        return real_load(entry, directory, compute)
+
+    monkeypatch.setattr(models, "load_network", counting_load)
+    directory, manifest = modnet_weights
+    store = ModelStore(manifest, directory, cpu_compute)
+    small = cv2.resize(astronaut_rgb, (96, 128), interpolation=cv2.INTER_AREA)
+    first = PortraitMatter(store, ref_size=128).matte(small, method="modnet")
+    second = PortraitMatter(store, ref_size=128).matte(small)
+    assert loads == ["modnet"]
+    assert store.loaded_names() == ["modnet"]
+    assert np.array_equal(first.alpha, second.alpha)  # deterministic, no per-request state
+    network = store.get("modnet")
+    assert not network.training
+    assert not any(parameter.requires_grad for parameter in network.parameters())
+
+
+def test_modnet_matter_runs_the_network_at_bounded_size(modnet_store):
+    calls: list[tuple[int, ...]] = []
+    network = modnet_store.get("modnet")
+    handle = network.register_forward_pre_hook(lambda module, inputs: calls.append(tuple(inputs[0].shape)))
+    try:
+        matter = MODNetMatter(network, modnet_store.compute, ref_size=256)
+        image = np.random.default_rng(1).integers(0, 256, (700, 300, 3)).astype(np.uint8)
+        low = matter.matte_low_resolution(image)
+        alpha = matter.matte(image)
+    finally:
+        handle.remove()
+    assert calls[0] == (1, 3, *modnet_input_size(700, 300, 256)) == (1, 3, 608, 256)
+    assert low.shape == (608, 256)
+    assert alpha.shape == (700, 300)
+    with pytest.raises(ValueError):
+        MODNetMatter(network, modnet_store.compute, ref_size=500)
+
+
+def test_modnet_method_without_weights_raises_the_stores_error(tmp_path, cpu_compute, portrait_on_wall):
+    matter = PortraitMatter(ModelStore(directory=tmp_path, compute=cpu_compute))
+    with pytest.raises(WeightsMissingError) as caught:
+        matter.matte(portrait_on_wall[0], method="modnet")
+    assert "python -m pipeline weights fetch modnet" in caught.value.user_message
+    with pytest.raises(InvalidOptionError):
+        matter.matte(portrait_on_wall[0], method="magic")
+
+
+def test_damaged_modnet_weights_fall_back_in_auto_and_raise_when_asked_for(tmp_path, cpu_compute, portrait_on_wall):
+    # A readable checkpoint of the wrong architecture: the strict loader must refuse it.
+    torch.save({"conv.weight": torch.zeros(3, 3)}, tmp_path / weights.load_manifest().get("modnet").file)
+    matter = PortraitMatter(ModelStore(directory=tmp_path, compute=cpu_compute))
+    result = matter.matte(portrait_on_wall[0], portrait_on_wall[2])
+    assert result.method == METHOD_FALLBACK
+    assert "could not be loaded" in result.warnings[0]
+    with pytest.raises(WeightsCorruptError):
+        matter.matte(portrait_on_wall[0], method="modnet")
+
+
+# --------------------------------------------------------------------------- fallback
+
+
+def test_fallback_matches_a_person_on_a_plain_wall(portrait_on_wall):
+    rgb, truth, faces = portrait_on_wall
+    with_faces = fallback_matte(rgb, faces)
+    assert with_faces.shape == truth.shape and with_faces.dtype == np.float32
+    assert with_faces.min() >= 0.0 and with_faces.max() <= 1.0
+    assert iou(with_faces >= 0.5, truth) > 0.9
+    assert iou(fallback_matte(rgb) >= 0.5, truth) > 0.9  # the wall model alone suffices here
+
+
+def test_fallback_on_a_large_photo_segments_a_bounded_copy_and_returns_full_size():
+    rgb, truth, faces = person_on_wall(seed=1)
+    scale = 2.5
+    big = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    big_truth = cv2.resize(truth.astype(np.uint8), (big.shape[1], big.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    big_faces = [Face(tuple(v * scale for v in face.box), face.landmarks * scale, face.score) for face in faces]
+    alpha = fallback_matte(big, big_faces)
+    assert alpha.shape == big.shape[:2]
+    assert iou(alpha >= 0.5, big_truth) > 0.9
+
+
+def test_portrait_matter_without_weights_uses_labelled_fallback(tmp_path, cpu_compute, portrait_on_wall):
+    rgb, truth, faces = portrait_on_wall
+    result = PortraitMatter(ModelStore(directory=tmp_path, compute=cpu_compute)).matte(rgb, faces)
+    assert result.method == METHOD_FALLBACK
+    assert result.warnings == (FALLBACK_LABEL,)  # plain wall: no "not plain" warning
+    assert iou(result.alpha >= 0.5, truth) > 0.9
+
+    chosen = PortraitMatter(ModelStore(directory=tmp_path, compute=cpu_compute)).matte(rgb, faces, method="fallback")
+    assert chosen.method == METHOD_FALLBACK and chosen.warnings == ()
+
+
+def test_busy_background_is_not_silently_all_foreground(tmp_path, cpu_compute):
+    noise = np.random.default_rng(3).integers(0, 256, (480, 400, 3)).astype(np.uint8)
+    rgb, truth, faces = person_on_wall(background=noise)
+    matter = PortraitMatter(ModelStore(directory=tmp_path, compute=cpu_compute))
+    for given_faces in (faces, []):
+        result = matter.matte(rgb, given_faces)
+        fraction = result.foreground_fraction
+        sensible = 0.02 < fraction < 0.98 and iou(result.alpha >= 0.5, truth) > 0.8
+        assert sensible or NOT_PLAIN_WARNING in result.warnings
+        assert fraction < 0.98 or NOT_PLAIN_WARNING in result.warnings
+    assert NOT_PLAIN_WARNING in result.warnings  # noise is never a plain wall
+
+
+def test_empty_wall_is_flagged_not_passed_off_as_a_matte(tmp_path, cpu_compute):
+    wall = np.full((200, 160, 3), (120, 160, 200), np.uint8)
+    result = PortraitMatter(ModelStore(directory=tmp_path, compute=cpu_compute)).matte(wall)
+    assert result.foreground_fraction < 0.02
+    assert NOT_PLAIN_WARNING in result.warnings
+
+
+def test_matter_rejects_non_rgb_input(tmp_path, cpu_compute):
+    matter = PortraitMatter(ModelStore(directory=tmp_path, compute=cpu_compute))
+    with pytest.raises(ValueError):
+        matter.matte(np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError):
+        fallback_matte(np.zeros((10, 10, 3), np.float32))
+
+
+def test_modnet_runs_under_cuda_autocast_when_available(modnet_weights, astronaut_rgb):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU; none is available on this machine")
+    from pipeline.device import ComputeSettings
+
+    directory, manifest = modnet_weights
+    for dtype in (torch.float32, torch.bfloat16):
+        store = ModelStore(manifest, directory, ComputeSettings(torch.device("cuda"), dtype))
+        alpha = PortraitMatter(store).matte(astronaut_rgb, method="modnet").alpha
+        assert alpha.shape == (512, 512) and np.isfinite(alpha).all()
