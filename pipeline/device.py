@@ -31,6 +31,11 @@ class ComputeSettings:
     def uses_autocast(self) -> bool:
         return self.dtype != torch.float32
 
+    def autocast(self) -> torch.autocast:
+        """Reduced-precision context for model calls (disabled when running in fp32)."""
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype if self.uses_autocast else None,
+                              enabled=self.uses_autocast)
+
     def describe(self) -> str:
         name = str(self.device)
         if self.device.type == "cuda":

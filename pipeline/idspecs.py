@@ -67,8 +67,9 @@ class IdPhotoSpec:
         return (self.width_px / self.effective_dpi * MM_PER_INCH, self.height_px / self.effective_dpi * MM_PER_INCH)
 
     def size_px(self, dpi: int | None = None) -> tuple[int, int]:
-        """Exact output pixels: the stated pixel size, else the mm size at ``dpi``."""
-        if self.width_px and self.height_px and dpi is None:
+        """Exact output pixels: the stated pixel size (always, for pixel-only documents,
+        where dpi is just metadata), else the mm size at ``dpi``."""
+        if self.width_px and self.height_px and (dpi is None or not self.width_mm):
             return (self.width_px, self.height_px)
         chosen = dpi or self.effective_dpi
         width_mm, height_mm = self.size_mm

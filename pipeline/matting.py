@@ -222,11 +222,6 @@ class MODNetMatter:
         self.compute = compute
         self.ref_size = ref_size
 
-    def _autocast(self):
-        if self.compute.uses_autocast:
-            return torch.autocast(device_type=self.compute.device.type, dtype=self.compute.dtype)
-        return torch.autocast(device_type=self.compute.device.type, enabled=False)
-
     def matte_low_resolution(self, rgb: np.ndarray) -> np.ndarray:
         """MODNet's own matte at its inference size (float32, values in [0, 1])."""
         _require_rgb(rgb, "rgb")
@@ -239,7 +234,7 @@ class MODNetMatter:
         batch = torch.from_numpy(np.ascontiguousarray(resized)).to(self.compute.device)
         batch = batch.permute(2, 0, 1).unsqueeze(0).float() / 255.0
         batch = (batch - 0.5) / 0.5  # MODNet's normalisation: [-1, 1]
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self.compute.autocast():
             _, _, matte = self.network(batch, True)
             low_resolution = matte[0, 0].float().clamp(0.0, 1.0).cpu().numpy()
         return low_resolution.astype(np.float32, copy=False)

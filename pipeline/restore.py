@@ -9,7 +9,6 @@ like the reference.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Literal, Protocol
 
 import numpy as np
@@ -40,11 +39,6 @@ class GFPGANRestorer:
         self.compute = compute
         self.max_batch = max_batch
 
-    def _autocast(self):
-        if self.compute.uses_autocast:
-            return torch.autocast(device_type=self.compute.device.type, dtype=self.compute.dtype)
-        return nullcontext()
-
     def restore_batch(self, faces: np.ndarray, noise: NoiseMode = "fixed") -> np.ndarray:
         if faces.ndim != 4 or faces.shape[1:] != (512, 512, 3) or faces.dtype != np.uint8:
             raise ValueError(f"expected (N, 512, 512, 3) uint8 faces, got {faces.shape} {faces.dtype}")
@@ -54,7 +48,7 @@ class GFPGANRestorer:
     def _run(self, faces: np.ndarray, noise: NoiseMode) -> np.ndarray:
         batch = torch.from_numpy(faces).to(self.compute.device).permute(0, 3, 1, 2).contiguous().float() / 255.0
         batch = (batch - 0.5) / 0.5
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self.compute.autocast():
             restored = self.network(batch, return_rgb=False, randomize_noise=(noise == "random"))[0]
         restored = (restored.float().clamp(-1.0, 1.0) + 1.0) / 2.0
         restored = (restored * 255.0).round().to(torch.uint8)

@@ -46,3 +46,13 @@ def test_cuda_uses_bf16_and_matches_fp32(random_weights, astronaut_rgb):
     out_fp32 = RestorationPipeline(manifest, directory, fp32).restore(astronaut_rgb, options).image
     assert np.isfinite(out_bf16.astype(float)).all()
     assert psnr(out_bf16, out_fp32) > 30
+
+
+def test_autocast_follows_the_chosen_precision():
+    from pipeline.device import ComputeSettings
+
+    a = torch.ones(4, 4)
+    with ComputeSettings(torch.device("cpu"), torch.float32).autocast():
+        assert (a @ a).dtype == torch.float32
+    with ComputeSettings(torch.device("cpu"), torch.bfloat16).autocast():
+        assert (a @ a).dtype == torch.bfloat16

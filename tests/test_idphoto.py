@@ -116,8 +116,10 @@ def test_placement_prefers_the_middle_and_reports_impossible_rules():
 
 def test_custom_sizes(maker, astronaut_rgb):
     assert spec_for(custom="40x50mm", dpi=600).size_px() == (945, 1181)
-    result = maker.make(astronaut_rgb, IdPhotoOptions(spec=spec_for(custom="413x531px"), format="png"))
-    assert Image.open(io.BytesIO(result.encoded)).size == (413, 531)
+    result = maker.make(astronaut_rgb, IdPhotoOptions(spec=spec_for(custom="413x531px"), format="png", dpi=350))
+    png = Image.open(io.BytesIO(result.encoded))
+    assert png.format == "PNG" and png.size == (413, 531)
+    assert png.info["dpi"] == pytest.approx((350, 350), abs=0.5)  # pHYs chunk
 
 
 def test_cli_writes_photo_sheet_report_and_overlay(tmp_path, capsys):

@@ -314,3 +314,9 @@ def test_the_documentation_states_the_current_counts():
     assert f"{len(SPECS)} documents, {len(countries)} countries" in doc
     for country in countries:
         assert country in doc, country
+
+
+def test_pixel_only_documents_keep_their_pixels_at_any_dpi():
+    dv = load_specs().get("us_dv_lottery")
+    assert not dv.width_mm
+    assert dv.size_px() == dv.size_px(600) == (600, 600)
