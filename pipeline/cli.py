@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -70,14 +71,16 @@ def _idphoto_parser(commands: argparse._SubParsersAction) -> None:
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--spec", help="document id (python -m pipeline specs lists them)")
     choice.add_argument("--custom", help="custom size: WxHmm or WxHpx, e.g. 35x45mm")
-    parser.add_argument("--background", help="colour preset or #RRGGBB (default: the document's, else white)")
+    parser.add_argument("--background", help="white, off-white, light-grey, light-blue, blue, red or #RRGGBB "
+                        "(default: the document's colour, else an allowed one, else white)")
     parser.add_argument("--dpi", type=int, help="output dpi (default: the document's, else 300)")
     parser.add_argument("--max-kb", type=float, help="largest file size in KB (default: the document's limit)")
     parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="photo format (default: jpg)")
     parser.add_argument("--sheet", help="also make a print sheet: 4x6, 5x7, a4, letter or WxHmm / WxHin")
     parser.add_argument("--copies", type=int, help="photos on the sheet (default: as many as fit)")
     parser.add_argument("--detector", default="auto", help="auto, or a detector from the manifest")
-    parser.add_argument("--matting", choices=("auto", "modnet", "fallback"), default="auto")
+    parser.add_argument("--matting", choices=("auto", "modnet", "fallback"), default="auto",
+                        help="auto = MODNet when its weights are present, else the plain-wall fallback")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.set_defaults(handler=_cmd_idphoto)
 
@@ -100,7 +103,8 @@ def _background_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--feather", type=float, default=1.0, help="edge feather in pixels")
     parser.add_argument("--no-despill", dest="despill", action="store_false", help="keep edge colours as they are")
     parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="png keeps transparency")
-    parser.add_argument("--matting", choices=("auto", "modnet", "fallback"), default="auto")
+    parser.add_argument("--matting", choices=("auto", "modnet", "fallback"), default="auto",
+                        help="auto = MODNet when its weights are present, else the plain-wall fallback")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.set_defaults(handler=_cmd_background)
 
@@ -206,11 +210,13 @@ def collect_inputs(paths: Iterable[Path], recursive: bool = False) -> tuple[list
     return found, problems
 
 
-def _unique_output(directory: Path, stem: str, suffix: str, taken: set[Path]) -> Path:
-    candidate = directory / f"{stem}_restored{suffix}"
+def _unique_output(directory: Path, base: str, suffix: str, taken: set[Path]) -> Path:
+    """``directory/base+suffix``, or ``base_2``, ``base_3``... so that two inputs with the same
+    name (a/me.jpg, b/me.jpg) or an earlier run never get overwritten."""
+    candidate = directory / f"{base}{suffix}"
     counter = 2
     while candidate in taken or candidate.exists():
-        candidate = directory / f"{stem}_restored_{counter}{suffix}"
+        candidate = directory / f"{base}_{counter}{suffix}"
         counter += 1
     taken.add(candidate)
     return candidate
@@ -237,7 +243,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     def work(name: str, stem: str, image) -> list[str]:
         nonlocal faces
         result = pipeline.restore(image, options)
-        target = _unique_output(args.output, stem, OUTPUT_FORMATS[args.format], taken)
+        target = _unique_output(args.output, f"{stem}_restored", OUTPUT_FORMATS[args.format], taken)
         save_image(target, result.image, result.alpha)
         faces += sum(1 for face in result.faces if face.restored)
         report[name] = {"output": str(target), **result.to_dict()}
@@ -327,32 +333,40 @@ def _cmd_idphoto(args: argparse.Namespace) -> int:
     from .device import choose_compute
     from .engine import RestorationPipeline
     from .idphoto import IdPhotoOptions, IdPhotoPipeline, spec_for
-    from .imageio import save_image
+    from .imageio import save_image, write_atomically
     from .layout import parse_paper, plan_sheet, render_sheet_png, write_sheet_pdf
 
     if not _require_inputs(args, "make ID photos of"):
         return EXIT_USAGE
     spec = spec_for(args.spec, args.custom, args.dpi)
     options = IdPhotoOptions(spec=spec, background=args.background, dpi=args.dpi, max_kb=args.max_kb,
-                             format=args.format, detector=args.detector, matting=args.matting)
+                             format=args.format, detector=args.detector, matting=args.matting).validated()
+    if args.copies is not None and not args.sheet:
+        raise InvalidOptionError("--copies needs --sheet (the paper to print on).")
+    if args.sheet and not spec.width_mm:
+        raise InvalidOptionError(f"{spec.label} is a digital upload with no print size; it has no print sheet.",
+                                 hint="Choose the document's printed variant, or a --custom size in mm.")
     sheet_layout = None
     if args.sheet:
         sheet_layout = plan_sheet(parse_paper(args.sheet), spec.size_mm, dpi=spec.output_dpi(args.dpi),
                                   copies=args.copies)
     maker = IdPhotoPipeline(RestorationPipeline(compute=choose_compute(args.device)))
 
+    taken: set[Path] = set()
+
     def work(name: str, stem: str, image) -> list[str]:
         result = maker.make(image, options)
-        base = args.output / f"{stem}_{spec.id}"
-        base.with_suffix(f".{result.format}").write_bytes(result.encoded)
-        save_image(base.parent / f"{base.name}_overlay.png", result.overlay)
-        base.parent.joinpath(f"{base.name}_report.json").write_text(json.dumps(result.to_dict(), indent=2))
-        base.parent.joinpath(f"{base.name}_report.txt").write_text(
-            result.report.to_text() + ("\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else "") + "\n")
+        photo_path = _unique_output(args.output, f"{stem}_{spec.id}", f".{result.format}", taken)
+        base = photo_path.with_suffix("")  # every companion file shares the photo's unique name
+        notes = "\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else ""
+        write_atomically(photo_path, result.encoded)
+        save_image(Path(f"{base}_overlay.png"), result.overlay)
+        write_atomically(Path(f"{base}_report.json"), json.dumps(result.to_dict(), indent=2).encode("utf-8"))
+        write_atomically(Path(f"{base}_report.txt"), (result.report.to_text() + notes + "\n").encode("utf-8"))
         if sheet_layout is not None:
             sheet = render_sheet_png(result.photo, sheet_layout)
-            save_image(base.parent / f"{base.name}_sheet.png", sheet, dpi=(sheet_layout.dpi, sheet_layout.dpi))
-            write_sheet_pdf(base.parent / f"{base.name}_sheet.pdf", result.photo, sheet_layout)
+            save_image(Path(f"{base}_sheet.png"), sheet, dpi=(sheet_layout.dpi, sheet_layout.dpi))
+            write_sheet_pdf(Path(f"{base}_sheet.pdf"), result.photo, sheet_layout)
         return [f"compliance: {result.report.overall}"] + [f"{WARNING}{w}" for w in result.warnings]
 
     return _run_batch(args, "idphoto", work).summarise("Made ID photos from", args.output)
@@ -372,11 +386,15 @@ def _cmd_background(args: argparse.Namespace) -> int:
                                 blur_strength=args.blur, feather_px=args.feather, despill=args.despill).validated()
     if options.mode == "transparent" and args.format == "jpg":
         raise InvalidOptionError("JPEG cannot hold transparency.", hint="Use --format png or webp, or another mode.")
+    if args.image and options.mode != "image":
+        raise InvalidOptionError("--image is only used with --mode image.")
     cutter = CutoutPipeline(RestorationPipeline(compute=choose_compute(args.device)))
+    taken: set[Path] = set()
 
     def work(name: str, stem: str, image) -> list[str]:
         result, cut = cutter.replace_background(image.rgb, options, matting=args.matting)
-        save_image(args.output / f"{stem}_{options.mode}{OUTPUT_FORMATS[args.format]}", result.rgb, result.alpha)
+        target = _unique_output(args.output, f"{stem}_{options.mode}", OUTPUT_FORMATS[args.format], taken)
+        save_image(target, result.rgb, result.alpha)
         return [f"{WARNING}{w}" for w in cut.warnings]
 
     return _run_batch(args, "background", work).summarise("Replaced the background of", args.output)
@@ -416,3 +434,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return EXIT_OK

@@ -28,7 +28,8 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from .detect import Face
 from .errors import InvalidImageError, InvalidOptionError
-from .facegeometry import HeadGeometry, measure_head
+from .background import colour_to_hex, parse_colour
+from .facegeometry import HeadGeometry, measure_head, roll_degrees
 from .idspecs import MM_PER_INCH, IdPhotoSpec
 
 Status = Literal["pass", "warn", "fail", "not_assessed"]
@@ -362,13 +363,9 @@ def ofiq_luminance(photo: np.ndarray) -> np.ndarray:
     return (linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)) * 255.0
 
 
-def hex_to_rgb(hex_colour: str) -> tuple[int, int, int]:
-    text = hex_colour.lstrip("#")
-    return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
-
-
 def rgb_to_hex(rgb: Sequence[float]) -> str:
-    return "#" + "".join(f"{int(round(min(max(c, 0), 255))):02X}" for c in rgb)
+    """Hex text of a measured (float) colour, via the one colour formatter."""
+    return colour_to_hex(tuple(int(round(min(max(c, 0), 255))) for c in rgb))  # type: ignore[arg-type]
 
 
 def delta_e_2000(rgb_a: Sequence[float], rgb_b: Sequence[float]) -> float:
@@ -395,7 +392,7 @@ def face_region_mask(shape: tuple[int, int], landmarks: np.ndarray, matte: np.nd
     inter_eye = float(np.linalg.norm(points[1] - points[0]))
     eye_mouth = float(np.linalg.norm(mouth_mid - eye_mid))
     centre = (eye_mid + mouth_mid) / 2
-    angle = math.degrees(math.atan2(points[1][1] - points[0][1], points[1][0] - points[0][0]))
+    angle = roll_degrees(points)
     mask = np.zeros(shape, dtype=np.uint8)
     axes = (max(1, int(round(FACE_REGION_HALF_WIDTH_IED * inter_eye))),
             max(1, int(round(FACE_REGION_HALF_HEIGHT_EYE_MOUTH * eye_mouth))))
@@ -556,13 +553,19 @@ def check_yaw(head: HeadGeometry) -> CheckResult:
                    "Your head is turned to one side: look straight into the camera", head.yaw_deg)
 
 
-def check_inter_eye_distance(head: HeadGeometry) -> CheckResult:
-    """Enough pixels on the face: IED >= 90 px required, >= 120 px best practice [TR T8]."""
+def check_inter_eye_distance(head: HeadGeometry, fixed_pixels: bool = False) -> CheckResult:
+    """Enough pixels on the face: IED >= 90 px required, >= 120 px best practice [TR T8].
+
+    A document with a fixed, small pixel size (a 200x200 px upload) cannot reach that at
+    all; nothing in the photo can fix it, so there it only warns and says why."""
     distance = head.eye_distance
+    status = grade_at_least(distance, IED_PASS_PX, IED_WARN_PX)
+    advice = "Your face has too few pixels: use a higher-resolution photo or a higher dpi"
+    if fixed_pixels and status != "pass":
+        status = "warn"
+        advice = "The document's fixed pixel size leaves few pixels between the eyes; nothing to change in your photo"
     return _result("inter_eye_distance", f"{distance:.0f} px",
-                   f">= {IED_PASS_PX:g} px (>= {IED_WARN_PX:g} px: warning)", SOURCE_TR_T8,
-                   grade_at_least(distance, IED_PASS_PX, IED_WARN_PX),
-                   "Your face has too few pixels: use a higher-resolution photo or a higher dpi", distance)
+                   f">= {IED_PASS_PX:g} px (>= {IED_WARN_PX:g} px: warning)", SOURCE_TR_T8, status, advice, distance)
 
 
 # --------------------------------------------------------------------------------------
@@ -634,7 +637,7 @@ def check_background_colour(photo: np.ndarray, region: np.ndarray | None, target
     status = grade_at_most(difference, BACKGROUND_DELTA_E_PASS, BACKGROUND_DELTA_E_WARN)
     measured = f"{rgb_to_hex(median)}, CIEDE2000 {difference:.1f}"
     if target_is_assumed:
-        measured += " (white assumed: the document names no exact colour)"
+        measured += f" ({rgb_to_hex(target)} assumed: the document names no exact colour)"
         status = cap_status(status, "warn")
     return _result("background_colour", measured, threshold, target_source, status,
                    f"The background is not the required colour ({rgb_to_hex(target)}): stand in front of a plain wall "
@@ -743,19 +746,16 @@ def check_illumination_balance(photo: np.ndarray, landmarks: np.ndarray, matte: 
 # --------------------------------------------------------------------------------------
 # Checks: file
 # --------------------------------------------------------------------------------------
-def expected_size_px(spec: IdPhotoSpec, dpi: int) -> tuple[int, int]:
-    """The document's exact pixels where it states pixels, else its mm size at ``dpi``."""
-    if spec.width_px and spec.height_px:
-        return (spec.width_px, spec.height_px)
-    return spec.size_px(dpi)
-
-
-def check_resolution(shape: tuple[int, ...], spec: IdPhotoSpec, dpi: int) -> CheckResult:
-    """Exactly the document's pixel size; the ICAO capture minimum is mentioned only."""
+def check_resolution(shape: tuple[int, ...], spec: IdPhotoSpec, dpi: int,
+                     expected: tuple[int, int]) -> CheckResult:
+    """Exactly the pixel size the document needs at the chosen dpi (``IdPhotoSpec.size_px``);
+    the ICAO capture minimum is mentioned only."""
     height, width = shape[:2]
-    expected_w, expected_h = expected_size_px(spec, dpi)
-    width_mm, height_mm = spec.size_mm
-    threshold = f"exactly {expected_w}x{expected_h} px ({width_mm:g}x{height_mm:g} mm at {dpi} dpi)"
+    expected_w, expected_h = expected
+    if spec.width_mm and spec.height_mm:
+        threshold = f"exactly {expected_w}x{expected_h} px ({spec.width_mm:g}x{spec.height_mm:g} mm at {dpi} dpi)"
+    else:
+        threshold = f"exactly {expected_w}x{expected_h} px (digital upload)"
     measured = f"{width}x{height} px"
     if width < ICAO_CAPTURE_MIN_PX[0] or height < ICAO_CAPTURE_MIN_PX[1]:
         measured += (f"; below the ICAO capture minimum {ICAO_CAPTURE_MIN_PX[0]}x{ICAO_CAPTURE_MIN_PX[1]} px "
@@ -826,18 +826,22 @@ def _background_target(spec: IdPhotoSpec, target_background: tuple[int, int, int
         red, green, blue = (int(c) for c in target_background)
         return (red, green, blue), "requested background colour", False
     if spec.background_hex:
-        return hex_to_rgb(spec.background_hex), spec_source(spec), False
+        return parse_colour(spec.background_hex), spec_source(spec), False
+    if spec.default_background:
+        return parse_colour(spec.default_background), f"{spec_source(spec)} (no exact colour named; " \
+            f"{spec.default_background} is our choice among the allowed ones)", True
     return DEFAULT_BACKGROUND_RGB, f"{SOURCE_ICAO_9303} (plain, light; white assumed)", True
 
 
 def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], spec: IdPhotoSpec, *, dpi: int,
-           file_bytes: int | None = None, target_background: tuple[int, int, int] | None = None
-           ) -> ComplianceReport:
+           file_bytes: int | None = None, target_background: tuple[int, int, int] | None = None,
+           requested_dpi: int | None = None) -> ComplianceReport:
     """Check a finished ID photo against ``spec``.
 
     ``faces`` must be detections on this very photo and ``matte`` its person matte (or None:
     the background checks are then not assessed and the crown is estimated). The largest
-    face is the applicant's."""
+    face is the applicant's. ``requested_dpi`` is the dpi the user asked for, if any: with
+    it, a document with a print size is expected at that resolution."""
     _validate_inputs(photo, matte, dpi)
     height, width = photo.shape[:2]
     checks: list[CheckResult] = [check_single_face(faces)]
@@ -855,7 +859,8 @@ def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], s
             "face_centring": check_face_centring(head, width),
             "roll": check_roll(head),
             "yaw": check_yaw(head),
-            "inter_eye_distance": check_inter_eye_distance(head),
+            "inter_eye_distance": check_inter_eye_distance(head, fixed_pixels=bool(spec.width_px)
+                                                           and not (requested_dpi and spec.width_mm)),
             "exposure": check_exposure(photo, region),
             "sharpness": check_sharpness(photo, face.landmarks, region),
             "illumination_balance": check_illumination_balance(photo, face.landmarks, matte),
@@ -871,7 +876,7 @@ def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], s
         check_background_uniformity(photo, background),
         check_background_colour(photo, background, target, target_source, assumed),
         face_checks["exposure"], face_checks["sharpness"], face_checks["illumination_balance"],
-        check_resolution(photo.shape, spec, dpi),
+        check_resolution(photo.shape, spec, dpi, spec.size_px(requested_dpi)),
         check_file_size(file_bytes, spec),
         check_compression(file_bytes, photo.shape),
     ]

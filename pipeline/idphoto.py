@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from .align import compose, upscaled_to_input
-from .background import BackgroundOptions, composite, parse_colour
-from .compliance import ComplianceReport, assess, draw_overlay
+from .background import BackgroundOptions, colour_to_hex, composite, parse_colour
+from .compliance import SECOND_FACE_TINY_AREA_RATIO, ComplianceReport, assess, draw_overlay, largest_face
 from .cutout import CutoutPipeline
 from .detect import Face
 from .engine import RestorationPipeline
@@ -31,7 +31,7 @@ from .idspecs import IdPhotoSpec, load_specs
 from .imageio import DecodedImage, encode_image
 
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
-OTHER_FACE_AREA = 0.25  # faces smaller than this share of the main face are ignored (passers-by, prints)
+MIN_DPI, MAX_DPI = 72, 1200
 LEVEL_MIN_DEGREES = 0.2
 
 
@@ -147,7 +147,7 @@ def main_face(faces: list[Face]) -> Face:
             hint="Use a well-lit photo in which your whole face is visible and you look at the camera.",
         )
     ordered = sorted(faces, key=lambda f: f.area, reverse=True)
-    others = [f for f in ordered[1:] if f.area >= OTHER_FACE_AREA * ordered[0].area]
+    others = [f for f in ordered[1:] if f.area >= SECOND_FACE_TINY_AREA_RATIO * ordered[0].area]
     if others:
         raise TooManyFacesError(
             f"This photo shows {len(others) + 1} faces; an ID photo must show only you.",
@@ -166,6 +166,21 @@ class IdPhotoOptions:
     detector: str = "auto"
     matting: str = "auto"
     jpeg_quality: int = 95
+
+    def validated(self) -> IdPhotoOptions:
+        """Refuse impossible requests before any work is done."""
+        if self.format not in ("jpg", "png"):
+            raise InvalidOptionError(f"Unknown ID-photo format '{self.format}'.", hint="Use jpg or png.")
+        if self.dpi is not None and not MIN_DPI <= self.dpi <= MAX_DPI:
+            raise InvalidOptionError(f"dpi must be between {MIN_DPI} and {MAX_DPI}, got {self.dpi}.")
+        if self.max_kb is not None and self.max_kb <= 0:
+            raise InvalidOptionError(f"The file-size limit must be positive, got {self.max_kb} KB.")
+        if self.max_kb is not None and self.format == "png":
+            raise InvalidOptionError("A KB limit needs JPEG: PNG is lossless and cannot be made smaller.",
+                                     hint="Use --format jpg with --max-kb.")
+        if self.background is not None:
+            parse_colour(self.background)
+        return self
 
 
 @dataclass
@@ -190,7 +205,7 @@ class IdPhotoResult:
         return {
             "spec": self.spec.id, "document": self.spec.label, "size_px": list(self.plan.size), "dpi": self.dpi,
             "format": self.format, "jpeg_quality": self.quality, "file_kb": round(len(self.encoded) / 1024, 1),
-            "background": "#%02X%02X%02X" % self.background, "matting": self.matting_method, "detector": self.detector,
+            "background": colour_to_hex(self.background), "matting": self.matting_method, "detector": self.detector,
             "placement": {"head_ratio": round(self.plan.head_ratio, 4),
                           "eye_line_from_bottom": round(self.plan.eye_ratio_from_bottom, 4),
                           "crown_margin": round(self.plan.crown_margin_ratio, 4),
@@ -210,10 +225,9 @@ class IdPhotoPipeline:
 
     def make(self, image: DecodedImage | np.ndarray, options: IdPhotoOptions) -> IdPhotoResult:
         rgb = image.rgb if isinstance(image, DecodedImage) else image
+        options = options.validated()
         spec = options.spec
-        if options.format not in ("jpg", "png"):
-            raise InvalidOptionError(f"Unknown ID-photo format '{options.format}'.", hint="Use jpg or png.")
-        background = parse_colour(options.background or spec.background_hex or "white")
+        background = parse_colour(options.background or spec.background_colour)
         dpi = spec.output_dpi(options.dpi)
         size = spec.size_px(options.dpi)
         warnings: list[str] = []
@@ -247,7 +261,7 @@ class IdPhotoPipeline:
             warnings.append(f"The head was tilted {plan.roll_corrected_deg:+.1f} degrees; the photo was levelled.")
         photo_rgb = warp_to_plan(rgb, plan)
         photo_alpha = warp_to_plan(matte.alpha.astype(np.float32), plan)
-        composed = composite(photo_rgb, photo_alpha, BackgroundOptions(mode="colour", colour="#%02X%02X%02X" % background))
+        composed = composite(photo_rgb, photo_alpha, BackgroundOptions(mode="colour", colour=colour_to_hex(background)))
         photo = composed.rgb
         timed("crop", start)
 
@@ -263,6 +277,9 @@ class IdPhotoPipeline:
                 encoded, quality = encode_image(photo, format="JPEG", quality=options.jpeg_quality, dpi=(dpi, dpi)), options.jpeg_quality
         else:
             encoded = encode_image(photo, format="PNG", dpi=(dpi, dpi))
+            if limit:
+                warnings.append(f"This document limits files to {limit:g} KB; PNG cannot be compressed to a "
+                                "target, so use JPEG for the upload.")
         timed("encode", start)
 
         # Verify on what the user gets: decode the encoded file, detect and matte again.
@@ -271,11 +288,13 @@ class IdPhotoPipeline:
 
         delivered = decode_image(encoded).rgb
         out_faces, _, _ = self.cutter.detect(delivered, options.detector)
-        out_matte = self.cutter.matter.matte(delivered, out_faces[:1], method=options.matting).alpha
+        applicant = largest_face(out_faces)
+        out_matte = self.cutter.matter.matte(delivered, [applicant] if applicant else [], method=options.matting).alpha
         report = assess(delivered, out_matte, out_faces, spec, dpi=dpi, file_bytes=len(encoded),
-                        target_background=background)
-        overlay = draw_overlay(delivered, measure_head(max(out_faces, key=lambda f: f.area), out_matte), spec, dpi=dpi) \
-            if out_faces else delivered.copy()
+                        target_background=parse_colour(options.background) if options.background else None,
+                        requested_dpi=options.dpi)
+        overlay = draw_overlay(delivered, measure_head(applicant, out_matte), spec, dpi=dpi) \
+            if applicant else delivered.copy()
         timed("verify", start)
         timings["total"] = sum(timings.values())
         return IdPhotoResult(

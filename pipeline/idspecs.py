@@ -8,6 +8,7 @@ limits are official and which are ours.
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -46,7 +47,8 @@ class IdPhotoSpec:
     eye_line_ratio: Range | None = None
     crown_margin_mm: Range | None = None  # top of the head to the top edge
     background: str = ""
-    background_hex: str | None = None
+    background_hex: str | None = None  # an exact colour the document names
+    default_background: str | None = None  # our choice (preset or hex) where white is not allowed
     min_file_kb: float | None = None
     max_file_kb: float | None = None
     source: str = ""
@@ -115,8 +117,14 @@ class IdPhotoSpec:
         if not self.dpi and not (self.width_px and self.width_mm):
             applied.append(f"{DEFAULT_DPI} dpi (the document states none)")
         if not self.background_hex:
-            applied.append("background colour white (the document names no exact colour)")
+            applied.append(f"background colour {self.background_colour} (our choice: the document names no exact "
+                           f"colour{'' if self.default_background else ' and allows white'})")
         return tuple(applied)
+
+    @property
+    def background_colour(self) -> str:
+        """The colour to use when the user names none: the document's, else our allowed choice, else white."""
+        return self.background_hex or self.default_background or "white"
 
     @property
     def label(self) -> str:
@@ -137,7 +145,9 @@ class SpecRegistry:
         try:
             return self._by_id[spec_id]
         except KeyError:
-            close = [spec.id for spec in self.search(spec_id)][:5]
+            close = difflib.get_close_matches(spec_id, list(self._by_id), n=5, cutoff=0.8)
+            close += [spec.id for spec in self.search(spec_id) if spec.id not in close]
+            close = close[:5]
             raise UnknownSpecError(
                 f"There is no ID-photo specification '{spec_id}'.",
                 hint=(f"Did you mean: {', '.join(close)}? " if close else "")
@@ -190,6 +200,7 @@ def spec_from_row(row: dict[str, str]) -> IdPhotoSpec:
         crown_margin_mm=_range(row["crown_margin_min_mm"], row["crown_margin_max_mm"], "crown margin (mm)", spec_id),
         background=row["background"].strip(),
         background_hex=row["background_hex"].strip() or None,
+        default_background=row.get("default_background", "").strip() or None,
         min_file_kb=_number(row["min_file_kb"]),
         max_file_kb=_number(row["max_file_kb"]),
         source=row["source"].strip(),
@@ -219,6 +230,8 @@ def validate_spec(spec: IdPhotoSpec) -> None:
         value = getattr(spec, name)
         if value and not (0 < value[0] <= value[1] < 1):
             problems.append(f"{name} must lie between 0 and 1")
+    if spec.default_background and not re.fullmatch(r"#[0-9A-Fa-f]{6}|[a-z-]+", spec.default_background):
+        problems.append(f"default_background {spec.default_background!r} is not a preset name or #RRGGBB")
     if spec.min_file_kb and spec.max_file_kb and spec.min_file_kb > spec.max_file_kb:
         problems.append("min_file_kb is above max_file_kb")
     if spec.width_mm and spec.height_mm:

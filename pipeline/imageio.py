@@ -889,11 +889,11 @@ def save_image(
     target = Path(path)
     format_name = format_for_suffix(target.suffix)
     data = encode_image(rgb, alpha, format=format_name, quality=quality, dpi=dpi)
-    _write_atomically(target, data)
+    write_atomically(target, data)
     return target
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+def write_atomically(target: Path, data: bytes) -> None:
     """Write to a unique hidden temp file next to ``target``, fsync, then rename over it.
 
     The temp file is created with mode 0o666 so the process umask applies, giving the same

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from .errors import InvalidOptionError
-from .imageio import _write_atomically, encode_image, save_image
+from .imageio import write_atomically, encode_image, save_image
 
 __all__ = [
     "MM_PER_INCH",
@@ -586,5 +586,5 @@ def write_sheet_pdf(path: str | os.PathLike[str], photo_rgb: np.ndarray, layout:
     """
     data = sheet_pdf_bytes(photo_rgb, layout, **kwargs)
     target = Path(path)
-    _write_atomically(target, data)
+    write_atomically(target, data)
     return target

@@ -374,7 +374,7 @@ def test_assumed_white_background_can_only_warn(base_report):
     spec = replace(SPEC, background_hex=None)
     report = run(draw_portrait(wall=BLUE_WALL), spec=spec)
     assert changed(report, base_report) == {"background_colour": ("pass", "warn")}
-    assert "white assumed" in report.check("background_colour").measured
+    assert "#FFFFFF assumed" in report.check("background_colour").measured
 
 
 def test_wrong_pixel_size_fails_resolution_only(base, base_report):

@@ -24,6 +24,10 @@ from pipeline.matting import fallback_matte
 # Different shapes: 2x2 in square, ICAO 35x45, China 33x48 with a crown margin,
 # Canada 50x70, and a pixel-only online upload.
 SPEC_IDS = ["us_passport", "icao_generic", "cn_passport", "ca_passport", "us_dv_lottery"]
+# Written out by hand (not computed by the code under test): 2x2 in at 300 dpi, 35x45 mm,
+# 33x48 mm and 50x70 mm at 300 dpi, and the DV lottery's 600x600 px upload.
+EXPECTED_PIXELS = {"us_passport": (600, 600), "icao_generic": (413, 531), "cn_passport": (390, 567),
+                   "ca_passport": (591, 827), "us_dv_lottery": (600, 600)}
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +50,10 @@ def test_id_photo_meets_the_document_rules_measured_on_the_output(maker, checker
     result = maker.make(astronaut_rgb, IdPhotoOptions(spec=spec))
 
     delivered = Image.open(io.BytesIO(result.encoded))
-    assert delivered.size == spec.size_px()
+    assert delivered.size == EXPECTED_PIXELS[spec_id]
     assert delivered.format == "JPEG"
-    assert delivered.info["dpi"] == pytest.approx((spec.output_dpi(), spec.output_dpi()), abs=0.5)
+    assert delivered.info["dpi"] == pytest.approx((300, 300), abs=0.5)
+    assert result.report.check("resolution").status == "pass"
     assert not delivered.getexif()
 
     pixels = np.asarray(delivered.convert("RGB"))
@@ -140,3 +145,61 @@ def test_cli_specs_search(capsys):
     assert cli.main(["specs", "china", "visa"]) == cli.EXIT_OK
     out = capsys.readouterr().out
     assert "cn_visa" in out and "us_passport" not in out
+
+
+def test_chin_and_crown_match_hand_read_positions_on_the_astronaut(checker, astronaut_rgb):
+    """Ground truth read off the pixels (luma profiles in the face column), not from our code:
+    the hair's top edge is at y = 16 and the chin's lower edge (skin to shadow) at y = 176."""
+    faces = detect_faces(checker, astronaut_rgb)
+    head = measure_head(faces[0], fallback_matte(astronaut_rgb, faces))
+    assert head.crown_from_matte
+    assert abs(head.crown_y - 16) <= 3
+    assert abs(head.chin_y - 176) <= 5  # a smile lifts the mouth corners the chin is placed from
+    assert abs(head.head_height - 160) / 160 < 0.04
+
+
+def test_requested_dpi_changes_print_pixels_and_the_report_agrees(maker, astronaut_rgb):
+    spec = load_specs().get("us_passport")
+    result = maker.make(astronaut_rgb, IdPhotoOptions(spec=spec, dpi=600))
+    assert Image.open(io.BytesIO(result.encoded)).size == (1200, 1200)
+    assert result.report.check("resolution").status == "pass"
+
+
+def test_documents_that_forbid_white_get_an_allowed_colour(maker, astronaut_rgb):
+    spec = load_specs().get("fr_passport")
+    assert "white forbidden" in spec.background and not spec.background_hex
+    result = maker.make(astronaut_rgb, IdPhotoOptions(spec=spec))
+    assert result.background == (0xD9, 0xD9, 0xD9)  # the light-grey preset
+    assert "our choice" in result.report.check("background_colour").source
+    assert "our choice" in " ".join(result.spec.defaults_applied)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(dpi=100000), "dpi must be between"), (dict(max_kb=0), "must be positive"),
+    (dict(format="png", max_kb=100), "needs JPEG"), (dict(background="plaid"), "plaid"),
+])
+def test_impossible_requests_are_refused_before_any_work(maker, astronaut_rgb, options, message):
+    from pipeline.errors import InvalidOptionError
+
+    with pytest.raises(InvalidOptionError) as error:
+        maker.make(astronaut_rgb, IdPhotoOptions(spec=load_specs().get("icao_generic"), **options))
+    assert message in error.value.user_message
+
+
+def test_cli_keeps_dotted_names_and_never_overwrites(tmp_path, astronaut_rgb, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(astronaut_rgb).save(tmp_path / folder / "jane.doe.png")
+    out = tmp_path / "out"
+    code = cli.main(["idphoto", str(tmp_path / "a"), str(tmp_path / "b"), "--spec", "sa_evisa", "-o", str(out),
+                     "--device", "cpu"])
+    assert code == cli.EXIT_OK, capsys.readouterr().err
+    photos = sorted(p.name for p in out.glob("*.jpg"))
+    assert photos == ["jane.doe_sa_evisa.jpg", "jane.doe_sa_evisa_2.jpg"]
+    assert (out / "jane.doe_sa_evisa_2_report.txt").read_text(encoding="utf-8")
+
+
+def test_cli_refuses_a_print_sheet_for_a_digital_upload(tmp_path, capsys):
+    code = cli.main(["idphoto", "--sample", "--spec", "us_dv_lottery", "--sheet", "4x6", "-o", str(tmp_path)])
+    assert code == cli.EXIT_USAGE
+    assert "digital upload" in capsys.readouterr().err

@@ -28,7 +28,8 @@ from pipeline.idspecs import (
 COLUMNS = (
     "id,country,document,width_mm,height_mm,width_px,height_px,dpi,head_height_min_mm,head_height_max_mm,"
     "head_height_min_ratio,head_height_max_ratio,eye_line_min_mm,eye_line_max_mm,eye_line_min_ratio,"
-    "eye_line_max_ratio,crown_margin_min_mm,crown_margin_max_mm,background,background_hex,min_file_kb,"
+    "eye_line_max_ratio,crown_margin_min_mm,crown_margin_max_mm,background,background_hex,default_background,"
+    "min_file_kb,"
     "max_file_kb,source,notes"
 ).split(",")
 NOT_COUNTRIES = {"International (ICAO)", "EU / Schengen states"}
@@ -227,8 +228,11 @@ def test_ratio_ranges_from_mm_from_ratios_and_defaults():
     assert "300 dpi" in applied
     assert "background colour white" not in applied  # it names white: #FFFFFF is stored
 
-    uk = registry.get("uk_passport_print")  # cream or light grey: no exact colour
-    assert any("background colour white" in d for d in uk.defaults_applied)
+    uk = registry.get("uk_passport_print")  # cream or light grey: no exact colour, white not allowed
+    assert any("background colour light-grey (our choice" in d for d in uk.defaults_applied)
+    assert uk.background_colour == "light-grey"
+    icao = registry.get("icao_generic")  # "plain, light": white allowed
+    assert any("background colour white (our choice" in d and "allows white" in d for d in icao.defaults_applied)
     assert not any("dpi" in d for d in registry.get("de_passport").defaults_applied)
 
 
