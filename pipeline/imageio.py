@@ -778,17 +778,25 @@ def _validated_quality(quality: int) -> int:
     return int(quality)
 
 
+def positive_pair(value: Any) -> tuple[float, float] | None:
+    """``value`` as two positive, finite numbers, or None if it is not that (callers word the error)."""
+    try:
+        first, second = (float(part) for part in value)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(first) and math.isfinite(second) and first > 0 and second > 0):
+        return None
+    return first, second
+
+
 def _validated_dpi(dpi: tuple[float, float] | None) -> tuple[float, float] | None:
     """Resolution must be two positive numbers (horizontal, vertical dots per inch)."""
     if dpi is None:
         return None
-    try:
-        horizontal, vertical = (float(value) for value in dpi)
-    except (TypeError, ValueError):
-        raise InvalidOptionError(f"dpi must be two numbers (horizontal, vertical); got {dpi!r}.") from None
-    if not (math.isfinite(horizontal) and math.isfinite(vertical) and horizontal > 0 and vertical > 0):
-        raise InvalidOptionError(f"dpi values must be positive; got {dpi!r}.")
-    return horizontal, vertical
+    pair = positive_pair(dpi)
+    if pair is None:
+        raise InvalidOptionError(f"dpi must be two positive numbers (horizontal, vertical); got {dpi!r}.")
+    return pair
 
 
 def _flatten_onto_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:

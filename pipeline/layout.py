@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from .errors import InvalidOptionError
-from .imageio import write_atomically, encode_image, save_image
+from .imageio import encode_image, positive_pair, save_image, write_atomically
 
 __all__ = [
     "MM_PER_INCH",
@@ -186,13 +186,10 @@ class SheetLayout:
 
 def _positive_size_mm(value: Any, what: str) -> tuple[float, float]:
     """Validate a (width, height) pair of positive, finite millimetres."""
-    try:
-        width, height = (float(part) for part in value)
-    except (TypeError, ValueError):
-        raise InvalidOptionError(f"The {what} size must be two numbers (width, height) in mm; got {value!r}.") from None
-    if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
-        raise InvalidOptionError(f"The {what} size must be positive millimetres; got {value!r}.")
-    return width, height
+    pair = positive_pair(value)
+    if pair is None:
+        raise InvalidOptionError(f"The {what} size must be two positive numbers (width, height) in mm; got {value!r}.")
+    return pair
 
 
 def _non_negative_mm(value: Any, what: str) -> float:
