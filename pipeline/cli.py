@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__, weights
@@ -225,7 +225,7 @@ def _unique_output(directory: Path, base: str, suffix: str, taken: set[Path]) ->
 def _cmd_restore(args: argparse.Namespace) -> int:
     from .device import choose_compute
     from .engine import RestorationPipeline, RestoreOptions
-    from .imageio import save_image
+    from .imageio import save_image, write_atomically
 
     options = RestoreOptions(
         model=args.model, strength=args.strength, upscale=args.upscale, only_centre_face=args.only_centre_face,
@@ -251,7 +251,8 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
     outcome = _run_batch(args, "restore", work)
     if args.report:
-        args.report.write_text(json.dumps({"results": report, "failed": dict(outcome.failed)}, indent=2))
+        write_atomically(args.report, json.dumps({"results": report, "failed": dict(outcome.failed)},
+                                                 indent=2).encode("utf-8"))
     return outcome.summarise("Restored", args.output, f", {faces} face(s)")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .background import BackgroundOptions, Composite, composite
-from .detect import Face, detect_faces
+from .detect import Face
 from .engine import RestorationPipeline
 from .errors import NoFaceError
 from .matting import MatteResult, PortraitMatter
@@ -35,8 +35,7 @@ class CutoutPipeline:
         self.matter = PortraitMatter(self.engine.store)
 
     def detect(self, rgb: np.ndarray, detector: str = "auto") -> tuple[list[Face], str, list[str]]:
-        name, notes = self.engine.resolve_detector(detector)
-        return detect_faces(self.engine.detector(name), rgb), name, notes
+        return self.engine.detect(rgb, detector)
 
     def cut_out(self, rgb: np.ndarray, *, detector: str = "auto", matting: str = "auto",
                 faces: list[Face] | None = None) -> Cutout:

@@ -176,6 +176,12 @@ class RestorationPipeline:
             f"(fetch them with: {weights.fetch_command([preferred])})."
         ]
 
+    def detect(self, rgb: np.ndarray, requested: str = DETECTOR_AUTO,
+               max_side: int = DEFAULT_DETECTION_MAX_SIDE) -> tuple[list[Face], str, list[str]]:
+        """Faces in full-resolution coordinates, the detector used, and notes about that choice."""
+        name, notes = self.resolve_detector(requested)
+        return detect_faces(self.detector(name), rgb, max_side), name, notes
+
     def _masks(self, faces: np.ndarray, request: _Request) -> tuple[np.ndarray, str]:
         parser = self.manifest.default("parser").name
         if self.manifest.get(parser).arch == "parsenet" and self.store.is_available(parser):
@@ -202,11 +208,9 @@ class RestorationPipeline:
             )
         total_start = time.perf_counter()
         restorer = self.restorer(opts.model)  # fail early (missing weights) before any work
-        detector_name, detector_warnings = self.resolve_detector(opts.detector)
-        request.warnings.extend(detector_warnings)
-
         with request.timed("detect"):
-            found = detect_faces(self.detector(detector_name), rgb, opts.detection_max_side)
+            found, detector_name, detector_warnings = self.detect(rgb, opts.detector, opts.detection_max_side)
+        request.warnings.extend(detector_warnings)
         chosen, selection_warnings = select_faces(
             found, (width, height), only_centre_face=opts.only_centre_face, max_faces=opts.max_faces
         )

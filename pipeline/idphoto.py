@@ -3,10 +3,10 @@ document's ranges, extend with the chosen background, encode at the exact size a
 then verify the result independently (detect and matte again on the output).
 
 ``plan_crop`` is pure geometry: given the measured head (levelled) and the spec, it
-chooses the head size closest to the middle of the allowed range for which an eye-line
-position exists that satisfies every vertical rule at once (eye line, crown margin, head
-inside the frame), preferring the middle of the eye-line range. One affine warp then
-goes straight from the original photo to the output (a single interpolation).
+chooses the placement with the most slack on every vertical rule at once (head size, eye
+line, crown margin, head inside the frame), so that measuring the result again still lands
+inside the ranges. One affine warp then goes straight from the original photo to the
+output (a single interpolation).
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from .engine import RestorationPipeline
 from .errors import InvalidOptionError, NoFaceError, TooManyFacesError
 from .facegeometry import HeadGeometry, measure_head
 from .filesize import encode_jpeg_under
-from .idspecs import IdPhotoSpec, load_specs
-from .imageio import DecodedImage, encode_image
+from .idspecs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
+from .imageio import DecodedImage, decode_image, encode_image
 
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
 MIN_DPI, MAX_DPI = 72, 1200
@@ -80,17 +80,15 @@ def choose_placement(spec: IdPhotoSpec, eye_offset: float) -> tuple[float, float
     """
     low, high = spec.head_ratio_range()
     middle = (low + high) / 2
-    best: tuple[float, float, float] | None = None  # (slack, head ratio, crown position)
-    for head_ratio in np.linspace(low, high, 161):
-        top_low, top_high = _top_interval(spec, float(head_ratio), eye_offset)
-        if top_low > top_high:
-            continue
-        slack = min(head_ratio - low, high - head_ratio, (top_high - top_low) / 2)
-        key = (slack, -abs(head_ratio - middle))
-        if best is None or key > (best[0], -abs(best[1] - middle)):
-            best = (slack, float(head_ratio), (top_low + top_high) / 2)
-    if best is not None:
-        return best[1], float(best[2]), True
+    feasible = []  # ((slack, closeness to the middle), head ratio, crown position)
+    for head_ratio in (float(h) for h in np.linspace(low, high, 161)):
+        top_low, top_high = _top_interval(spec, head_ratio, eye_offset)
+        if top_low <= top_high:
+            slack = min(head_ratio - low, high - head_ratio, (top_high - top_low) / 2)
+            feasible.append(((slack, -abs(head_ratio - middle)), head_ratio, (top_low + top_high) / 2))
+    if feasible:
+        _, head_ratio, crown_top = max(feasible, key=lambda candidate: candidate[0])
+        return head_ratio, float(crown_top), True
     eye_low, eye_high = spec.eye_ratio_range()
     preferred = 1 - (eye_low + eye_high) / 2 - eye_offset * middle
     return float(middle), float(min(max(preferred, 0.0), max(0.0, 1 - middle))), False
@@ -125,7 +123,7 @@ def plan_crop(face: Face, matte: np.ndarray | None, spec: IdPhotoSpec, size: tup
     return plan, head
 
 
-def warp_to_plan(plane: np.ndarray, plan: CropPlan, border_value: float | tuple = 0) -> np.ndarray:
+def warp_to_plan(plane: np.ndarray, plan: CropPlan) -> np.ndarray:
     """Apply the plan in one warp; shrink with area averaging first when downscaling (no aliasing)."""
     matrix = plan.matrix
     source = plane
@@ -135,8 +133,7 @@ def warp_to_plan(plane: np.ndarray, plan: CropPlan, border_value: float | tuple 
         source = cv2.resize(plane, small, interpolation=cv2.INTER_AREA)
         matrix = compose(plan.matrix, upscaled_to_input(small[0] / width))
     return cv2.warpAffine(source, matrix, plan.size, flags=cv2.INTER_CUBIC if plane.ndim == 3 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE if plane.ndim == 3 else cv2.BORDER_CONSTANT,
-                          borderValue=border_value)
+                          borderMode=cv2.BORDER_REPLICATE if plane.ndim == 3 else cv2.BORDER_CONSTANT)
 
 
 def main_face(faces: list[Face]) -> Face:
@@ -284,8 +281,6 @@ class IdPhotoPipeline:
 
         # Verify on what the user gets: decode the encoded file, detect and matte again.
         start = time.perf_counter()
-        from .imageio import decode_image
-
         delivered = decode_image(encoded).rgb
         out_faces, _, _ = self.cutter.detect(delivered, options.detector)
         applicant = largest_face(out_faces)
@@ -306,8 +301,6 @@ class IdPhotoPipeline:
 
 def spec_for(spec_id: str | None = None, custom: str | None = None, dpi: int | None = None) -> IdPhotoSpec:
     """A spec from the data file, or a custom 'WxHmm' / 'WxHpx' size."""
-    from .idspecs import custom_spec
-
     if custom:
         text = custom.strip().lower()
         unit = "px" if text.endswith("px") else "mm"
@@ -316,7 +309,7 @@ def spec_for(spec_id: str | None = None, custom: str | None = None, dpi: int | N
             width, height = (float(n) for n in numbers)
         except ValueError:
             raise InvalidOptionError(f"Custom size '{custom}' is not WxHmm or WxHpx (e.g. 35x45mm, 600x600px).") from None
-        return custom_spec(width, height, unit, dpi or 300)
+        return custom_spec(width, height, unit, dpi or DEFAULT_DPI)
     if not spec_id:
         raise InvalidOptionError("Choose a document (--spec) or a custom size (--custom).",
                                  hint="List the documents with: python -m pipeline specs")
