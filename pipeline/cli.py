@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__, weights
+from .batch import OUTPUT_FORMATS, unique_path
 from .errors import InvalidOptionError, PortraitLabError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
-OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 SAMPLE_NAME = "astronaut"
 
 
@@ -210,18 +210,6 @@ def collect_inputs(paths: Iterable[Path], recursive: bool = False) -> tuple[list
     return found, problems
 
 
-def _unique_output(directory: Path, base: str, suffix: str, taken: set[Path]) -> Path:
-    """``directory/base+suffix``, or ``base_2``, ``base_3``... so that two inputs with the same
-    name (a/me.jpg, b/me.jpg) or an earlier run never get overwritten."""
-    candidate = directory / f"{base}{suffix}"
-    counter = 2
-    while candidate in taken or candidate.exists():
-        candidate = directory / f"{base}_{counter}{suffix}"
-        counter += 1
-    taken.add(candidate)
-    return candidate
-
-
 def _cmd_restore(args: argparse.Namespace) -> int:
     from .device import choose_compute
     from .engine import RestorationPipeline, RestoreOptions
@@ -243,7 +231,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     def work(name: str, stem: str, image) -> list[str]:
         nonlocal faces
         result = pipeline.restore(image, options)
-        target = _unique_output(args.output, f"{stem}_restored", OUTPUT_FORMATS[args.format], taken)
+        target = unique_path(args.output, f"{stem}_restored", OUTPUT_FORMATS[args.format], taken)
         save_image(target, result.image, result.alpha)
         faces += sum(1 for face in result.faces if face.restored)
         report[name] = {"output": str(target), **result.to_dict()}
@@ -357,7 +345,7 @@ def _cmd_idphoto(args: argparse.Namespace) -> int:
 
     def work(name: str, stem: str, image) -> list[str]:
         result = maker.make(image, options)
-        photo_path = _unique_output(args.output, f"{stem}_{spec.id}", f".{result.format}", taken)
+        photo_path = unique_path(args.output, f"{stem}_{spec.id}", f".{result.format}", taken)
         base = photo_path.with_suffix("")  # every companion file shares the photo's unique name
         notes = "\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else ""
         write_atomically(photo_path, result.encoded)
@@ -394,7 +382,7 @@ def _cmd_background(args: argparse.Namespace) -> int:
 
     def work(name: str, stem: str, image) -> list[str]:
         result, cut = cutter.replace_background(image.rgb, options, matting=args.matting)
-        target = _unique_output(args.output, f"{stem}_{options.mode}", OUTPUT_FORMATS[args.format], taken)
+        target = unique_path(args.output, f"{stem}_{options.mode}", OUTPUT_FORMATS[args.format], taken)
         save_image(target, result.rgb, result.alpha)
         return [f"{WARNING}{w}" for w in cut.warnings]
 

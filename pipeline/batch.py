@@ -1,0 +1,681 @@
+"""Batch processing with a QA report: many photos (files and ``.zip`` archives) through one
+job (restore, new background or ID photo), then ``report.csv``, a self-contained
+``report.html`` and ``results.zip`` with everything.
+
+Used by the app's Batch tab, so it never raises for one bad input: every problem becomes a
+row with a sentence. Uploaded archives are hostile until proven otherwise: members are
+extracted under names *we* choose (never the member's path), traversal, absolute names,
+symlinks, encrypted members, zip bombs and oversized archives are refused before anything
+is written. Only thumbnails are kept between items, so memory stays bounded however many
+photos a batch holds. Outputs are encoded by :mod:`pipeline.imageio` from pixels alone,
+and the reports carry file names, statuses and our own measurements, never metadata read
+from the inputs.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+import os
+import re
+import stat
+import time
+import unicodedata
+import uuid
+import zipfile
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .errors import InvalidOptionError, PortraitLabError
+from .imageio import SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image, write_atomically
+from .metrics import psnr
+
+if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a pipeline
+    from .background import BackgroundOptions
+    from .cutout import CutoutPipeline
+    from .engine import RestorationPipeline, RestoreOptions
+    from .idphoto import IdPhotoOptions, IdPhotoPipeline
+
+ENV_MAX_BATCH_FILES = "PORTRAIT_LAB_MAX_BATCH_FILES"
+DEFAULT_MAX_BATCH_FILES = 200
+# Archive guards. Photos are already compressed (ratio about 1); a member that inflates more
+# than MAX_COMPRESSION_RATIO times and is larger than RATIO_CHECK_MIN_BYTES is a zip bomb.
+MAX_ARCHIVE_BYTES = 2 * 1024**3  # uncompressed, over all archives of one call
+MAX_ARCHIVE_MEMBERS = 10_000
+MAX_COMPRESSION_RATIO = 100.0
+RATIO_CHECK_MIN_BYTES = 1024**2
+_COPY_CHUNK = 1024**2
+
+THUMBNAIL_MAX_SIDE = 256
+THUMBNAIL_QUALITY = 80
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
+TRANSPARENT_FORMATS = ("png", "webp")
+
+STATUS_OK, STATUS_WARNING, STATUS_ERROR, STATUS_SKIPPED = "ok", "warning", "error", "skipped"
+STATUSES = (STATUS_OK, STATUS_WARNING, STATUS_ERROR, STATUS_SKIPPED)
+BASE_COLUMNS = ("name", "status", "message", "output", "seconds")
+RESULTS_FOLDER = "results"
+
+
+# --------------------------------------------------------------------------------------
+# Data types
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchItem:
+    """One image to process: ``name`` is what the user recognises ("photos.zip/kids/a.jpg"),
+    ``path`` where its bytes are on disk (for archive members: a file we extracted)."""
+
+    name: str
+    path: Path
+
+    @property
+    def stem(self) -> str:
+        return PurePosixPath(self.name.replace("\\", "/")).stem or "image"
+
+
+@dataclass
+class BatchRow:
+    """One line of the report. ``output`` is relative to the job folder ("results/a.png"),
+    so no server path leaks into a report. Thumbnails are small JPEG bytes (HTML only)."""
+
+    name: str
+    status: str
+    message: str = ""
+    output: str = ""
+    seconds: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    before_thumbnail: bytes | None = field(default=None, repr=False)
+    after_thumbnail: bytes | None = field(default=None, repr=False)
+
+
+@dataclass
+class JobOutput:
+    """What a job makes of one photo: the file's bytes and suffix, the picture for the
+    after-thumbnail (``preview`` RGB, optional ``preview_alpha``), measurements and warnings."""
+
+    data: bytes
+    suffix: str
+    preview: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    preview_alpha: np.ndarray | None = None
+
+
+Process = Callable[[DecodedImage], JobOutput]
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class BatchSummary:
+    """Everything the UI shows after a batch: rows, counts, the report files and the time."""
+
+    job_name: str
+    rows: list[BatchRow]
+    counts: dict[str, int]
+    csv_path: Path
+    html_path: Path
+    zip_path: Path
+    seconds: float
+
+    def metric_columns(self) -> list[str]:
+        return _metric_columns(self.rows)
+
+    def table_headers(self) -> list[str]:
+        """Column names matching :meth:`table`."""
+        return ["name", "status", *self.metric_columns(), "message"]
+
+    def table(self) -> list[list[Any]]:
+        """Rows as lists for a UI dataframe: name, status, every metric, then the (long) message."""
+        columns = self.metric_columns()
+        return [[row.name, row.status, *(_plain(row.metrics.get(c, "")) for c in columns), row.message]
+                for row in self.rows]
+
+    def comparisons(self, directory: Path) -> list[tuple[Path, str]]:
+        """Side-by-side before | after thumbnails written to ``directory``, with a caption
+        (name and status) each: the QA view of a batch at a glance."""
+        directory.mkdir(parents=True, exist_ok=True)
+        taken: set[Path] = set()
+        pairs: list[tuple[Path, str]] = []
+        for row in self.rows:
+            if row.before_thumbnail is None or row.after_thumbnail is None:
+                continue
+            before, after = (_decode_thumbnail(t) for t in (row.before_thumbnail, row.after_thumbnail))
+            height = max(before.shape[0], after.shape[0])
+            gap = np.full((height, 8, 3), 255, np.uint8)
+            panel = np.concatenate([_pad_to_height(before, height), gap, _pad_to_height(after, height)], axis=1)
+            target = unique_path(directory, _safe_stem(Path(row.name).stem) or "image", ".jpg", taken)
+            write_atomically(target, encode_image(panel, format="JPEG", quality=THUMBNAIL_QUALITY))
+            pairs.append((target, f"{row.name}: {row.status}"))
+        return pairs
+
+
+# --------------------------------------------------------------------------------------
+# Inputs: files and zip archives
+# --------------------------------------------------------------------------------------
+def max_batch_files_from_env() -> int:
+    """``PORTRAIT_LAB_MAX_BATCH_FILES`` or 200; an operator can change it per deployment.
+    A typo must not silently lift the cap, so anything but a positive number is an error."""
+    raw = os.environ.get(ENV_MAX_BATCH_FILES)
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_BATCH_FILES
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise InvalidOptionError(f"{ENV_MAX_BATCH_FILES} must be a positive whole number, such as 200; got {raw!r}.")
+    return value
+
+
+class _ArchiveRefused(Exception):
+    """The whole archive is unsafe or unreadable; the message is for the user."""
+
+
+@dataclass
+class _Expansion:
+    work_dir: Path
+    max_files: int
+    byte_budget: int
+    items: list[BatchItem] = field(default_factory=list)
+    rows: list[BatchRow] = field(default_factory=list)
+
+    def full(self) -> bool:
+        return len(self.items) >= self.max_files
+
+    def skip(self, name: str) -> None:
+        self.rows.append(BatchRow(name, STATUS_SKIPPED,
+                                  f"Skipped: the limit of {self.max_files} images per batch was reached."))
+
+    def error(self, name: str, message: str) -> None:
+        self.rows.append(BatchRow(name, STATUS_ERROR, message))
+
+
+def expand_inputs(paths: Sequence[Path], work_dir: Path, *,
+                  max_files: int | None = None) -> tuple[list[BatchItem], list[BatchRow]]:
+    """Image files and ``.zip`` archives -> items to process, plus rows for what was refused
+    or skipped (never an exception for a bad input). Archive members are extracted into
+    ``work_dir`` under generated names. ``max_files`` defaults to the environment's cap."""
+    limit = max_batch_files_from_env() if max_files is None else max_files
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidOptionError(f"The batch limit must be a positive whole number, got {limit!r}.")
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    state = _Expansion(work_dir=work_dir, max_files=limit, byte_budget=MAX_ARCHIVE_BYTES)
+    for raw in paths:
+        path = Path(raw)
+        name = path.name or str(path)
+        if path.suffix.lower() == ".zip":
+            if not path.is_file():
+                state.error(name, "File not found.")
+                continue
+            try:
+                _expand_archive(path, name, state)
+            except _ArchiveRefused as refusal:
+                state.error(name, str(refusal))
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError,
+                    NotImplementedError) as error:
+                state.error(name, f"This zip archive cannot be read ({_describe(error)}).")
+        elif path.suffix.lower() in SUPPORTED_INPUT_SUFFIXES:
+            if not path.is_file():
+                state.error(name, "File not found.")
+            elif state.full():
+                state.skip(name)
+            else:
+                state.items.append(BatchItem(name, path))
+        else:
+            state.error(name, _unsupported_message(path.suffix))
+    return state.items, state.rows
+
+
+def _unsupported_message(suffix: str) -> str:
+    kinds = ", ".join(sorted(SUPPORTED_INPUT_SUFFIXES))
+    what = f"'{suffix}' files are" if suffix else "A file without an extension is"
+    return f"{what} not supported images; use {kinds}, or a .zip of them."
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _human_bytes(count: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def _member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a member must not be extracted, or None. Names are judged as written in the
+    archive, with either slash, because extractors on other systems would honour both."""
+    name = info.filename.replace("\\", "/")
+    parts = name.split("/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "Refused: an absolute path inside the archive."
+    if ".." in parts:
+        return "Refused: a path that points outside the archive ('..')."
+    if "\x00" in name:
+        return "Refused: a file name with a NUL character."
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "Refused: symbolic links are not extracted."
+    if info.flag_bits & 0x1:
+        return "Encrypted archive members are not supported."
+    return None
+
+
+def _is_junk(info: zipfile.ZipInfo) -> bool:
+    """Folders, hidden files and macOS resource forks are not photos; skipped silently."""
+    if info.is_dir():
+        return True
+    parts = [p for p in info.filename.replace("\\", "/").split("/") if p]
+    return not parts or any(p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
+def _expand_archive(path: Path, name: str, state: _Expansion) -> None:
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_ARCHIVE_MEMBERS:
+            raise _ArchiveRefused(f"This archive has {len(members)} entries; at most {MAX_ARCHIVE_MEMBERS} are accepted.")
+        declared = sum(info.file_size for info in members)
+        if declared > state.byte_budget:
+            raise _ArchiveRefused(
+                f"This archive would unpack to {_human_bytes(declared)}; the limit is "
+                f"{_human_bytes(MAX_ARCHIVE_BYTES)} for all archives of one batch.")
+        for info in members:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+                raise _ArchiveRefused(
+                    f"Refused: '{info.filename}' inflates {ratio:.0f} times (more than {MAX_COMPRESSION_RATIO:.0f}), "
+                    "which looks like a zip bomb; nothing of this archive was used.")
+        target_dir = state.work_dir / f"archive-{uuid.uuid4().hex[:12]}"
+        for index, info in enumerate(members):
+            if info.is_dir():
+                continue
+            member_name = f"{name}/{info.filename}"
+            problem = _member_problem(info)  # before the junk test: '../x' must be reported, not hidden
+            if problem:
+                state.error(member_name, problem)
+                continue
+            if _is_junk(info):
+                continue
+            suffix = PurePosixPath(info.filename.replace("\\", "/")).suffix.lower()
+            if suffix == ".zip":
+                state.error(member_name, "Archives inside archives are not opened; add them separately.")
+                continue
+            if suffix not in SUPPORTED_INPUT_SUFFIXES:
+                state.error(member_name, _unsupported_message(suffix))
+                continue
+            if state.full():
+                state.skip(member_name)
+                continue
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / f"{index:05d}{suffix}"  # our name, never the member's path
+            try:
+                state.byte_budget -= _extract(archive, info, target, state.byte_budget)
+            except _ArchiveRefused as refusal:
+                state.error(member_name, str(refusal))
+                continue
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError) as error:
+                with suppress(FileNotFoundError):
+                    target.unlink()
+                state.error(member_name, f"This archive member cannot be read ({_describe(error)}).")
+                continue
+            state.items.append(BatchItem(member_name, target))
+
+
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int) -> int:
+    """Copy one member in chunks, counting what really comes out (headers can lie)."""
+    written = 0
+    limit = min(info.file_size, budget)
+    with archive.open(info) as source, open(target, "xb") as sink:
+        while chunk := source.read(_COPY_CHUNK):
+            written += len(chunk)
+            if written > limit:
+                sink.close()
+                target.unlink()
+                raise _ArchiveRefused("Refused: this member unpacks to more bytes than its header declares.")
+            sink.write(chunk)
+    return written
+
+
+# --------------------------------------------------------------------------------------
+# Jobs
+# --------------------------------------------------------------------------------------
+def _output_format(fmt: str) -> str:
+    key = str(fmt).strip().lower().lstrip(".")
+    key = "jpg" if key == "jpeg" else key
+    if key not in OUTPUT_FORMATS:
+        raise InvalidOptionError(f"Unknown output format '{fmt}'.", hint=f"Use one of: {', '.join(OUTPUT_FORMATS)}.")
+    return key
+
+
+def restore_job(engine: RestorationPipeline, options: RestoreOptions, fmt: str = "png") -> Process:
+    """Face restoration per photo. Options and the model are checked here, so missing weights
+    or a bad option stop the batch once instead of failing every photo."""
+    key = _output_format(fmt)
+    options = options.validated(engine.manifest)
+    engine.restorer(options.model)
+
+    def process(image: DecodedImage) -> JobOutput:
+        result = engine.restore(image, options)
+        height, width = result.image.shape[:2]
+        reference = image.rgb
+        if reference.shape != result.image.shape:  # upscaled: compare with the input resized the same way
+            reference = cv2.resize(reference, (width, height), interpolation=cv2.INTER_CUBIC)
+        metrics = {
+            "faces_found": len(result.faces),
+            "faces_restored": sum(1 for face in result.faces if face.restored),
+            "output_size": f"{width}x{height}",
+            "psnr_vs_input_db": _rounded(psnr(result.image, reference), 2),
+            "model": result.model,
+            "detector": result.detector,
+        }
+        data = encode_image(result.image, result.alpha, format=key)
+        return JobOutput(data=data, suffix=OUTPUT_FORMATS[key], preview=result.image, metrics=metrics,
+                         warnings=list(result.warnings), preview_alpha=result.alpha if key != "jpg" else None)
+
+    return process
+
+
+def background_job(cutter: CutoutPipeline, options: BackgroundOptions, fmt: str = "png", *,
+                   detector: str = "auto", matting: str = "auto") -> Process:
+    """New background per photo; a transparent result needs a format that keeps alpha."""
+    from .matting import MATTING_METHODS
+
+    key = _output_format(fmt)
+    options = options.validated()
+    if options.mode == "transparent" and key not in TRANSPARENT_FORMATS:
+        raise InvalidOptionError(f"{key.upper()} cannot hold transparency.",
+                                 hint="Choose PNG or WebP for a transparent background, or another background mode.")
+    if matting not in MATTING_METHODS:
+        raise InvalidOptionError(f"Unknown matting method {matting!r}.", hint=f"Choose one of: {', '.join(MATTING_METHODS)}.")
+
+    def process(image: DecodedImage) -> JobOutput:
+        result, cut = cutter.replace_background(image.rgb, options, detector=detector, matting=matting)
+        metrics = {
+            "matting": cut.matte.method,
+            "person_fraction": _rounded(float(np.mean(cut.matte.alpha >= 0.5)), 3),
+            "faces": len(cut.faces),
+            "mode": options.mode,
+        }
+        data = encode_image(result.rgb, result.alpha, format=key)
+        return JobOutput(data=data, suffix=OUTPUT_FORMATS[key], preview=result.rgb, metrics=metrics,
+                         warnings=list(cut.warnings), preview_alpha=result.alpha)
+
+    return process
+
+
+def idphoto_job(maker: IdPhotoPipeline, options: IdPhotoOptions) -> Process:
+    """ID photo per photo; a compliance verdict other than pass makes the row a warning, so a
+    photo that would be rejected at the counter never looks finished."""
+    options = options.validated()
+
+    def process(image: DecodedImage) -> JobOutput:
+        result = maker.make(image, options)
+        report = result.report
+        counts = {status: sum(check.status == status for check in report.checks) for status in ("fail", "warn")}
+        try:
+            head_ratio = report.check("head_height").value
+        except KeyError:
+            head_ratio = None
+        width, height = result.plan.size
+        metrics = {
+            "compliance": report.overall,
+            "checks_failed": counts["fail"],
+            "checks_warned": counts["warn"],
+            "file_kb": round(len(result.encoded) / 1024, 1),
+            "size_px": f"{width}x{height}",
+            "dpi": result.dpi,
+            "head_ratio": _rounded(head_ratio if head_ratio is not None else result.plan.head_ratio, 3),
+            "spec": result.spec.id,
+        }
+        warnings = list(result.warnings)
+        if report.overall != "pass":
+            failing = [c.title for c in report.checks if c.status == report.overall]
+            warnings.insert(0, f"Compliance: {report.overall.upper()} ({', '.join(failing)}).")
+        return JobOutput(data=result.encoded, suffix=f".{result.format}", preview=result.photo, metrics=metrics,
+                         warnings=warnings)
+
+    return process
+
+
+def _rounded(value: float, digits: int) -> float:
+    return value if not math.isfinite(value) else round(float(value), digits)
+
+
+# --------------------------------------------------------------------------------------
+# Running a batch
+# --------------------------------------------------------------------------------------
+def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, job_name: str,
+              progress: Progress | None = None, extra_rows: Sequence[BatchRow] = ()) -> BatchSummary:
+    """Run ``process`` on every item; one failure never stops the batch. Outputs go to
+    ``out_dir/results``; then report.csv, report.html and results.zip are written.
+    ``progress(index, total, name)`` is called before each item (index counts from 0).
+    ``extra_rows`` (the problems ``expand_inputs`` found) are reported after the items."""
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    results_dir = out_dir / RESULTS_FOLDER
+    results_dir.mkdir(parents=True, exist_ok=True)
+    job = _safe_stem(job_name) or "job"
+    taken: set[Path] = set()
+    written: list[Path] = []
+    rows: list[BatchRow] = []
+    total = len(items)
+    for index, item in enumerate(items):
+        if progress is not None:
+            progress(index, total, item.name)
+        row = _run_one(item, process, results_dir, job, taken)
+        if row.output:
+            written.append(out_dir / row.output)
+        rows.append(row)
+    rows.extend(extra_rows)
+    counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
+    csv_path, html_path, zip_path = out_dir / "report.csv", out_dir / "report.html", out_dir / "results.zip"
+    write_atomically(csv_path, _csv_bytes(rows))
+    # The HTML states the total time, so it is measured up to here (the zip takes little more).
+    seconds = time.perf_counter() - started
+    write_atomically(html_path, _html_report(job_name, rows, counts, seconds).encode("utf-8"))
+    _write_zip(zip_path, out_dir, written, [csv_path, html_path])
+    return BatchSummary(job_name=job_name, rows=rows, counts=counts, csv_path=csv_path, html_path=html_path,
+                        zip_path=zip_path, seconds=time.perf_counter() - started)
+
+
+def _run_one(item: BatchItem, process: Process, results_dir: Path, job: str, taken: set[Path]) -> BatchRow:
+    """Decode, process, write one item; every failure becomes the row's message."""
+    start = time.perf_counter()
+    row = BatchRow(item.name, STATUS_ERROR)
+    try:
+        image = decode_image(item.path)
+        row.before_thumbnail = _thumbnail(image.rgb, image.alpha)
+        output = process(image)
+        del image  # only thumbnails outlive an item
+        target = unique_path(results_dir, f"{_safe_stem(item.stem) or 'image'}_{job}", output.suffix, taken)
+        write_atomically(target, output.data)
+        row.output = f"{RESULTS_FOLDER}/{target.name}"
+        row.after_thumbnail = _thumbnail(output.preview, output.preview_alpha)
+        row.metrics = {str(k): _plain(v) for k, v in output.metrics.items()}
+        row.status = STATUS_WARNING if output.warnings else STATUS_OK
+        row.message = " ".join(str(w) for w in output.warnings)
+    except PortraitLabError as error:
+        row.message = error.user_message
+    except Exception as error:  # noqa: BLE001 - one broken photo must not stop the batch
+        row.message = f"unexpected error ({type(error).__name__})"
+    row.seconds = round(time.perf_counter() - start, 3)
+    return row
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python ones, so the CSV, HTML and UI see ordinary numbers."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _safe_stem(text: str, limit: int = 80) -> str:
+    """A file-name part safe on every system: letters, digits, '.', '_' and '-' only."""
+    normalised = unicodedata.normalize("NFKC", str(text))
+    cleaned = re.sub(r"[^\w.-]+", "_", normalised).strip("._")
+    return cleaned[:limit].rstrip("._")
+
+
+def unique_path(directory: Path, base: str, suffix: str, taken: set[Path]) -> Path:
+    """``directory/base+suffix``, or ``base_2``, ``base_3``... so that two inputs with the same
+    name (a/me.jpg, b/me.jpg) or an earlier run never get overwritten (CLI and batch alike)."""
+    candidate = directory / f"{base}{suffix}"
+    counter = 2
+    while candidate in taken or candidate.exists():
+        candidate = directory / f"{base}_{counter}{suffix}"
+        counter += 1
+    taken.add(candidate)
+    return candidate
+
+
+def _thumbnail(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:
+    """A small JPEG (long side <= 256 px); transparency is shown over a light checkerboard."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, THUMBNAIL_MAX_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else rgb
+    if alpha is not None:
+        small_alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else alpha
+        yy, xx = np.indices(small_alpha.shape)
+        board = np.where(((yy // 8 + xx // 8) % 2 == 0)[..., None], 255, 204).astype(np.float32)
+        weight = small_alpha.astype(np.float32)[..., None] / 255.0
+        small = (small.astype(np.float32) * weight + board * (1.0 - weight) + 0.5).astype(np.uint8)
+    return encode_image(np.ascontiguousarray(small), format="JPEG", quality=THUMBNAIL_QUALITY)
+
+
+# --------------------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------------------
+def _decode_thumbnail(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _pad_to_height(rgb: np.ndarray, height: int) -> np.ndarray:
+    if rgb.shape[0] == height:
+        return rgb
+    pad = np.full((height - rgb.shape[0], rgb.shape[1], 3), 255, np.uint8)
+    return np.concatenate([rgb, pad], axis=0)
+
+
+def _metric_columns(rows: Sequence[BatchRow]) -> list[str]:
+    """Union of metric names in first-seen order (stable across runs of the same job)."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        for key in row.metrics:
+            columns.setdefault(key, None)
+    return list(columns)
+
+
+def _csv_cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text (a file named '=cmd|...' must stay text)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _csv_bytes(rows: Sequence[BatchRow]) -> bytes:
+    columns = _metric_columns(rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([*BASE_COLUMNS, *columns])
+    for row in rows:
+        base = [row.name, row.status, row.message, row.output, "" if row.seconds is None else row.seconds]
+        writer.writerow([_csv_cell(v) for v in base] + [_csv_cell(row.metrics.get(c, "")) for c in columns])
+    return buffer.getvalue().encode("utf-8-sig")  # the BOM makes spreadsheet apps read UTF-8
+
+
+_STATUS_COLOURS = {STATUS_OK: "#1b7f3b", STATUS_WARNING: "#b26a00", STATUS_ERROR: "#c62828", STATUS_SKIPPED: "#6b6b6b"}
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;background:#fafafa}
+h1{font-size:1.4em;margin:0 0 8px}
+.summary span{display:inline-block;margin:0 12px 12px 0;padding:4px 10px;border-radius:12px;color:#fff}
+table{border-collapse:collapse;width:100%;background:#fff}
+th,td{border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left;font-size:0.9em}
+th{background:#f0f0f0}
+td.thumb{width:260px;text-align:center;color:#999}
+img{max-width:256px;max-height:256px}
+.status{font-weight:bold;color:#fff;padding:2px 8px;border-radius:10px;white-space:nowrap}
+dl{margin:0;display:grid;grid-template-columns:auto 1fr;gap:2px 8px}
+dt{color:#555}dd{margin:0}
+.name{word-break:break-all;font-weight:600}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _img(data: bytes | None, alt: str) -> str:
+    if not data:
+        return "&ndash;"
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img alt="{_e(alt)}" src="data:image/jpeg;base64,{encoded}">'
+
+
+def _html_report(job_name: str, rows: Sequence[BatchRow], counts: dict[str, int], seconds: float) -> str:
+    """One self-contained page: inline CSS, data-URI thumbnails, no script and no external
+    resource (a strict Content-Security-Policy says so to the browser too). Every string
+    that came from a user is escaped."""
+    badges = "".join(
+        f'<span style="background:{_STATUS_COLOURS[status]}">{_e(status)}: {counts.get(status, 0)}</span>'
+        for status in STATUSES if counts.get(status, 0) or status != STATUS_SKIPPED
+    )
+    lines = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Portrait Lab batch report: {_e(job_name)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Portrait Lab batch report: {_e(job_name)}</h1>",
+        f'<p class="summary">{badges}<br>{len(rows)} file(s), total time {seconds:.1f} s</p>',
+        "<table><thead><tr><th>Name</th><th>Status</th><th>Before</th><th>After</th><th>Details</th></tr></thead><tbody>",
+    ]
+    for row in rows:
+        colour = _STATUS_COLOURS.get(row.status, "#6b6b6b")
+        details = []
+        if row.message:
+            details.append(f"<dt>message</dt><dd>{_e(row.message)}</dd>")
+        if row.output:
+            details.append(f"<dt>output</dt><dd>{_e(row.output)}</dd>")
+        if row.seconds is not None:
+            details.append(f"<dt>seconds</dt><dd>{row.seconds:.2f}</dd>")
+        details += [f"<dt>{_e(key)}</dt><dd>{_e(value)}</dd>" for key, value in row.metrics.items()]
+        lines.append(
+            f'<tr><td class="name">{_e(row.name)}</td>'
+            f'<td><span class="status" style="background:{colour}">{_e(row.status)}</span></td>'
+            f'<td class="thumb">{_img(row.before_thumbnail, "before")}</td>'
+            f'<td class="thumb">{_img(row.after_thumbnail, "after")}</td>'
+            f'<td><dl>{"".join(details)}</dl></td></tr>'
+        )
+    lines.append("</tbody></table></body></html>")
+    return "\n".join(lines)
+
+
+def _write_zip(zip_path: Path, out_dir: Path, outputs: Sequence[Path], reports: Sequence[Path]) -> None:
+    """results.zip with this run's outputs (results/...) and the reports; written to a temp
+    name first so a half-written zip is never offered for download."""
+    temporary = zip_path.with_name(f".{zip_path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with zipfile.ZipFile(temporary, "w") as archive:
+            for path in outputs:  # images are already compressed
+                archive.write(path, path.relative_to(out_dir).as_posix(), compress_type=zipfile.ZIP_STORED)
+            for path in reports:
+                archive.write(path, path.name, compress_type=zipfile.ZIP_DEFLATED)
+        os.replace(temporary, zip_path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            temporary.unlink()
+        raise

@@ -1,0 +1,73 @@
+"""Logging that cannot leak a visitor's data.
+
+The promise: logs hold counts, timings and error types only; never file names, image
+data, metadata or session identifiers. Our own events go through :func:`log_job`, which
+accepts numbers and a closed set of words. Third-party loggers that print request URLs
+(which carry upload file names) are turned down to warnings, and a filter on every
+handler drops any record that still mentions the temporary root or a file URL.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+
+log = logging.getLogger("portrait_lab.app")
+
+JOB_KINDS = ("restore", "background", "idphoto", "sheet", "batch", "delete", "session-end")
+STATUSES = ("ok", "error", "refused")
+# Loggers that print URLs or paths at INFO level.
+CHATTY_LOGGERS = ("uvicorn.access", "httpx", "httpcore", "gradio_client", "multipart", "python_multipart")
+
+
+class RedactingFilter(logging.Filter):
+    """Drop records that mention our temporary root or a served file URL."""
+
+    def __init__(self, temp_root: Path) -> None:
+        super().__init__("portrait-lab-privacy")
+        self.markers = (str(Path(temp_root).resolve()), str(temp_root), "file=", "/gradio_api/upload")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text += f" {record.exc_info[1]!s} " + "".join(traceback.format_exception(*record.exc_info))
+            if record.exc_text:
+                text += record.exc_text
+        except Exception:  # a malformed record is dropped rather than risked
+            return False
+        return not any(marker in text for marker in self.markers)
+
+
+def configure_private_logging(temp_root: Path) -> None:
+    """Quieten URL-printing loggers and add the redacting filter to the root handlers."""
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").disabled = True
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)  # library warnings (e.g. "Failed to transpose <path>") pass the filter too
+    privacy_filter = RedactingFilter(temp_root)
+    loggers = [logging.getLogger(), log, logging.getLogger("py.warnings")]
+    loggers += [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "gradio")]
+    for logger in loggers:
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(privacy_filter)
+        for handler in logger.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(privacy_filter)
+
+
+def log_job(kind: str, status: str, seconds: float, *, images: int = 1, faces: int | None = None,
+            error_type: str | None = None) -> None:
+    """One line per job: what kind, how it ended, how long, how many. Nothing else fits."""
+    if kind not in JOB_KINDS or status not in STATUSES:
+        raise ValueError(f"log_job takes a known kind and status, got {kind!r}/{status!r}")
+    if error_type is not None and not error_type.isidentifier():
+        raise ValueError("error_type must be an exception class name")
+    parts = [f"job={kind}", f"status={status}", f"seconds={float(seconds):.3f}", f"images={int(images)}"]
+    if faces is not None:
+        parts.append(f"faces={int(faces)}")
+    if error_type:
+        parts.append(f"error={error_type}")
+    log.info(" ".join(parts))

@@ -1,0 +1,52 @@
+"""Start the real web app in-process on 127.0.0.1 for tests.
+
+Models: random-weight GFPGAN v1.4 and ParseNet of the real architectures (the real files
+cannot be downloaded here); faces come from the bundled MTCNN detector and backgrounds
+from the offline fallback matting, so every endpoint runs on the real astronaut photo.
+RetinaFace and MODNet are deliberately left out: random detectors find no real faces, and
+their absence exercises the missing-weights banner and the fallbacks.
+"""
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from pipeline import weights
+from pipeline.appconfig import AppConfig
+from pipeline.device import ComputeSettings
+from pipeline.engine import RestorationPipeline
+from pipeline.models import save_random_weights
+from pipeline.studio import Studio
+
+RANDOM_MODELS = ["gfpgan-v1.4", "parsenet"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def random_weight_studio(directory: Path) -> Studio:
+    manifest = save_random_weights(weights.load_manifest(), directory, RANDOM_MODELS)
+    compute = ComputeSettings(device=torch.device("cpu"), dtype=torch.float32)
+    return Studio(RestorationPipeline(manifest=manifest, weights_directory=directory, compute=compute))
+
+
+@contextmanager
+def running_app(temp_root: Path, studio: Studio, **settings) -> Iterator[tuple[object, str]]:
+    """Yield (PortraitLabApp, local URL); the server is closed afterwards."""
+    import app as webapp
+
+    config = replace(AppConfig(), host="127.0.0.1", port=free_port(), temp_root=temp_root, **settings)
+    portrait_lab = webapp.build_app(config, studio)
+    url = portrait_lab.launch(block=False, quiet=True)
+    try:
+        yield portrait_lab, url
+    finally:
+        portrait_lab.close()

@@ -1,0 +1,254 @@
+"""Per-session storage, retention settings and private logging, without a web server."""
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.appconfig import load_config
+from pipeline.errors import InvalidOptionError
+from pipeline.logsafe import RedactingFilter, log_job
+from pipeline.sessions import HARD_MAX_AGE_S, ROOT_MARKER, SessionStorage, validate_max_age
+
+
+@pytest.fixture()
+def storage(tmp_path: Path) -> SessionStorage:
+    store = SessionStorage(tmp_path / "root", max_age_s=60, secret=b"k" * 32)
+    store.prepare()
+    return store
+
+
+def _upload(storage: SessionStorage, name: str, content: bytes = b"photo") -> Path:
+    folder = storage.root / f"hash-{name}"
+    folder.mkdir()
+    path = folder / name
+    path.write_bytes(content)
+    return path
+
+
+def test_prepare_removes_everything_a_crash_left(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "sessions" / "old").mkdir(parents=True)
+    (root / "sessions" / "old" / "result.png").write_bytes(b"x")
+    (root / "abc123").mkdir()
+    (root / "abc123" / "upload.jpg").write_bytes(b"x")
+    (root / ROOT_MARKER).write_text("left by an earlier run")
+    store = SessionStorage(root, 60)
+    assert store.prepare() == 2
+    assert sorted(p.name for p in root.iterdir()) == [ROOT_MARKER, "examples", "sessions"]
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+
+
+def test_session_directory_is_private_and_not_named_after_the_session(storage: SessionStorage) -> None:
+    directory = storage.open("session-hash-123", "owner-token")
+    assert directory.parent == storage.sessions_dir
+    assert "session-hash-123" not in str(directory)
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    other = SessionStorage(storage.root, 60, secret=b"x" * 32)
+    assert other.session_key("session-hash-123") != directory.name  # keyed: not guessable without the secret
+
+
+def test_only_the_owner_may_read_session_files(storage: SessionStorage) -> None:
+    work = storage.new_work_dir("s1", "alice", "idphoto")
+    result = work / "photo.jpg"
+    result.write_bytes(b"x")
+    assert storage.may_read(result, "alice")
+    assert not storage.may_read(result, "bob")
+    assert not storage.may_read(result, None)
+    assert not storage.may_read(storage.root / "unknown" / "file.jpg", "alice")  # unknown under root: refused
+    assert storage.may_read(Path("/usr/share/somewhere.css"), None)  # outside the root: the framework decides
+    example = storage.examples_dir / "astronaut.png"
+    example.write_bytes(b"x")
+    assert storage.may_read(example, None)
+
+
+def test_uploads_are_readable_only_by_who_sent_them(storage: SessionStorage) -> None:
+    upload = _upload(storage, "me.jpg")
+    storage.register_upload("alice", [upload])
+    assert storage.may_read(upload, "alice")
+    assert not storage.may_read(upload, "bob")
+    storage.register_upload("bob", [upload])  # the same bytes uploaded by someone else
+    assert storage.may_read(upload, "bob")
+
+
+def test_end_deletes_the_session_and_its_uploads_but_not_others(storage: SessionStorage) -> None:
+    mine = _upload(storage, "mine.jpg")
+    theirs = _upload(storage, "theirs.jpg")
+    storage.register_upload("alice", [mine])
+    storage.register_upload("bob", [theirs])
+    storage.attach_uploads("s-alice", "alice", [mine])
+    storage.attach_uploads("s-bob", "bob", [theirs])
+    (storage.new_work_dir("s-alice", "alice", "restore") / "out.png").write_bytes(b"x")
+    (storage.new_work_dir("s-bob", "bob", "restore") / "out.png").write_bytes(b"x")
+    assert len(storage.session_files("s-alice")) == 2
+    removed = storage.end("s-alice")
+    assert removed == 2
+    assert not mine.exists() and not mine.parent.exists()
+    assert storage.session_files("s-alice") == []
+    assert theirs.exists() and len(storage.session_files("s-bob")) == 2
+    assert not storage.may_read(mine, "alice")
+
+
+def test_unused_uploads_go_with_the_last_session_of_their_owner(storage: SessionStorage) -> None:
+    never_used = _upload(storage, "draft.jpg")
+    storage.register_upload("alice", [never_used])
+    storage.open("tab-1", "alice")
+    storage.open("tab-2", "alice")
+    storage.end("tab-1")
+    assert never_used.exists()  # tab 2 may still show it
+    storage.end("tab-2")
+    assert not never_used.exists()
+
+
+def test_clear_empties_storage_but_keeps_the_session_usable(storage: SessionStorage) -> None:
+    upload = _upload(storage, "me.jpg")
+    storage.register_upload("alice", [upload])
+    storage.attach_uploads("s1", "alice", [upload])
+    (storage.new_work_dir("s1", "alice", "idphoto") / "photo.jpg").write_bytes(b"x")
+    assert storage.clear("s1") == 2
+    assert storage.session_files("s1") == [] and not upload.exists()
+    again = storage.new_work_dir("s1", "alice", "idphoto") / "photo.jpg"
+    again.write_bytes(b"x")
+    assert storage.may_read(again, "alice")
+
+
+def test_sweep_deletes_idle_sessions_and_old_cache_files_only(storage: SessionStorage) -> None:
+    (storage.new_work_dir("idle", "alice", "restore") / "out.png").write_bytes(b"x")
+    (storage.new_work_dir("active", "bob", "restore") / "out.png").write_bytes(b"x")
+    old_cache = _upload(storage, "old.jpg")
+    young_cache = _upload(storage, "young.jpg")
+    long_ago = time.time() - 120
+    os.utime(old_cache, (long_ago, long_ago))
+    storage._sessions[storage.session_key("idle")].last_seen = long_ago
+    example = storage.examples_dir / "astronaut.png"
+    example.write_bytes(b"x")
+    os.utime(example, (long_ago, long_ago))
+    removed = storage.sweep()
+    assert removed == 2
+    assert storage.session_files("idle") == []
+    assert len(storage.session_files("active")) == 1
+    assert not old_cache.exists() and young_cache.exists()
+    assert example.exists()  # public examples are not user data
+
+
+def test_sweeper_thread_runs_on_its_own(tmp_path: Path) -> None:
+    store = SessionStorage(tmp_path / "root", max_age_s=1)
+    store.prepare()
+    (store.new_work_dir("s", "o", "x") / "f.png").write_bytes(b"x")
+    store.start_sweeper(0.1)
+    try:
+        deadline = time.time() + 5
+        while store.session_files("s") and time.time() < deadline:
+            time.sleep(0.1)
+        assert store.session_files("s") == []
+    finally:
+        store.stop_sweeper()
+
+
+@pytest.mark.parametrize("seconds", [0, -5, HARD_MAX_AGE_S + 1, "soon"])
+def test_retention_outside_one_second_to_a_day_is_refused(seconds: object) -> None:
+    with pytest.raises(InvalidOptionError):
+        validate_max_age(seconds)  # type: ignore[arg-type]
+
+
+def test_config_flags_override_environment_and_are_checked() -> None:
+    env = {"PORTRAIT_LAB_PORT": "9000", "PORTRAIT_LAB_MAX_AGE_S": "1800", "PORTRAIT_LAB_SHARE": "1",
+           "GRADIO_SERVER_NAME": "0.0.0.0"}
+    config = load_config([], env)
+    assert (config.port, config.max_age_s, config.share, config.host) == (9000, 1800, True, "0.0.0.0")
+    assert config.retention_text() == "30 minutes" and config.sweep_interval_s == 300
+    config = load_config(["--port", "9100", "--host", "127.0.0.1", "--max-age", "7200"], env)
+    assert (config.port, config.host, config.max_age_s) == (9100, "127.0.0.1", 7200)
+    assert config.retention_text() == "2 hours"
+    with pytest.raises(InvalidOptionError, match="24 hours"):
+        load_config(["--max-age", "90000"], {})
+    with pytest.raises(InvalidOptionError):
+        load_config([], {"PORTRAIT_LAB_PORT": "seventy"})
+    assert load_config([], {}).resolved_concurrency("cpu") == 1
+    assert load_config([], {}).resolved_concurrency("cuda") == 4
+
+
+def test_job_log_lines_hold_numbers_and_known_words_only(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="portrait_lab.app"):
+        log_job("idphoto", "ok", 1.23456, faces=1)
+    assert caplog.messages == ["job=idphoto status=ok seconds=1.235 images=1 faces=1"]
+    with pytest.raises(ValueError):
+        log_job("/tmp/me.jpg", "ok", 1.0)
+    with pytest.raises(ValueError):
+        log_job("restore", "ok", 1.0, error_type="No such file: /tmp/me.jpg")
+
+
+def test_redacting_filter_drops_records_naming_private_paths(tmp_path: Path) -> None:
+    keep = RedactingFilter(tmp_path)
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /gradio_api/file=%s", (str(tmp_path / "a.jpg"),),
+                               None)
+    assert not keep.filter(record)
+    assert keep.filter(logging.LogRecord("x", logging.INFO, __file__, 1, "job=restore status=ok", None, None))
+
+
+def test_identical_upload_of_another_visitor_survives_the_first_session(storage: SessionStorage) -> None:
+    shared = _upload(storage, "same-bytes.jpg")  # Gradio stores uploads by content hash
+    storage.register_upload("alice", [shared])
+    storage.register_upload("bob", [shared])
+    storage.attach_uploads("s-alice", "alice", [shared])
+    storage.end("s-alice")
+    assert shared.exists()
+    assert storage.may_read(shared, "bob") and not storage.may_read(shared, "alice")
+    storage.attach_uploads("s-bob", "bob", [shared])
+    storage.end("s-bob")
+    assert not shared.exists()
+
+
+def test_sweeper_spares_a_session_while_its_job_runs(storage: SessionStorage) -> None:
+    long_ago = time.time() - 120
+    with storage.job("busy", "alice"):
+        (storage.new_work_dir("busy", "alice", "batch") / "out.png").write_bytes(b"x")
+        storage._sessions[storage.session_key("busy")].last_seen = long_ago
+        storage.sweep()
+        assert len(storage.session_files("busy")) == 1
+    storage.sweep()  # the job's end counted as activity
+    assert len(storage.session_files("busy")) == 1
+    storage._sessions[storage.session_key("busy")].last_seen = long_ago
+    storage.sweep()
+    assert storage.session_files("busy") == []
+
+
+def test_a_non_empty_folder_we_did_not_create_is_refused_not_emptied(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    with pytest.raises(InvalidOptionError, match="not created by Portrait Lab"):
+        SessionStorage(home, 60).prepare()
+    assert (home / "thesis.tex").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    SessionStorage(empty, 60).prepare()  # new or empty folders are fine, and marked as ours
+    (empty / "sessions" / "junk").mkdir()
+    SessionStorage(empty, 60).prepare()
+    assert not (empty / "sessions" / "junk").exists()
+
+
+def test_inputs_from_another_sessions_folder_are_refused(storage: SessionStorage) -> None:
+    theirs = storage.new_work_dir("s-bob", "bob", "idphoto") / "photo.jpg"
+    theirs.write_bytes(b"x")
+    mine = storage.new_work_dir("s-alice", "alice", "idphoto") / "photo.jpg"
+    mine.write_bytes(b"x")
+    upload = _upload(storage, "me.jpg")
+    assert storage.may_use("s-alice", "alice", mine) and storage.may_use("s-alice", "alice", upload)
+    assert not storage.may_use("s-alice", "alice", theirs)
+    storage.attach_uploads("s-alice", "alice", [theirs])  # never adopted, so never deleted by alice
+    storage.end("s-alice")
+    assert theirs.exists()
+
+
+def test_closing_the_tab_during_a_job_deletes_when_the_job_ends(storage: SessionStorage) -> None:
+    with storage.job("s", "alice"):
+        result = storage.new_work_dir("s", "alice", "batch") / "out.png"
+        result.write_bytes(b"x")
+        assert storage.end("s") == 0
+        assert result.exists()
+    assert not result.exists() and storage.active_sessions() == 0
