@@ -18,7 +18,6 @@ from PIL import Image
 from pipeline import batch
 from pipeline.background import BackgroundOptions
 from pipeline.batch import (
-    BatchItem,
     JobOutput,
     background_job,
     expand_inputs,
