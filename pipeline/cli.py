@@ -321,9 +321,7 @@ def _require_inputs(args: argparse.Namespace, verb: str) -> bool:
 def _cmd_idphoto(args: argparse.Namespace) -> int:
     from .device import choose_compute
     from .engine import RestorationPipeline
-    from .idphoto import IdPhotoOptions, IdPhotoPipeline, spec_for
-    from .imageio import save_image, write_atomically
-    from .layout import parse_paper, plan_sheet, render_sheet_png, write_sheet_pdf
+    from .idphoto import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, spec_for, write_id_photo_files
 
     if not _require_inputs(args, "make ID photos of"):
         return EXIT_USAGE
@@ -332,13 +330,10 @@ def _cmd_idphoto(args: argparse.Namespace) -> int:
                              format=args.format, detector=args.detector, matting=args.matting).validated()
     if args.copies is not None and not args.sheet:
         raise InvalidOptionError("--copies needs --sheet (the paper to print on).")
-    if args.sheet and not spec.width_mm:
-        raise InvalidOptionError(f"{spec.label} is a digital upload with no print size; it has no print sheet.",
-                                 hint="Choose the document's printed variant, or a --custom size in mm.")
     sheet_layout = None
     if args.sheet:
-        sheet_layout = plan_sheet(parse_paper(args.sheet), spec.size_mm, dpi=spec.output_dpi(args.dpi),
-                                  copies=args.copies)
+        sheet_layout = print_sheet_for(spec, args.sheet, dpi=args.dpi, copies=args.copies,
+                                       hint="Choose the document's printed variant, or a --custom size in mm.")
     maker = IdPhotoPipeline(RestorationPipeline(compute=choose_compute(args.device)))
 
     taken: set[Path] = set()
@@ -346,16 +341,8 @@ def _cmd_idphoto(args: argparse.Namespace) -> int:
     def work(name: str, stem: str, image) -> list[str]:
         result = maker.make(image, options)
         photo_path = unique_path(args.output, f"{stem}_{spec.id}", f".{result.format}", taken)
-        base = photo_path.with_suffix("")  # every companion file shares the photo's unique name
-        notes = "\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else ""
-        write_atomically(photo_path, result.encoded)
-        save_image(Path(f"{base}_overlay.png"), result.overlay)
-        write_atomically(Path(f"{base}_report.json"), json.dumps(result.to_dict(), indent=2).encode("utf-8"))
-        write_atomically(Path(f"{base}_report.txt"), (result.report.to_text() + notes + "\n").encode("utf-8"))
-        if sheet_layout is not None:
-            sheet = render_sheet_png(result.photo, sheet_layout)
-            save_image(Path(f"{base}_sheet.png"), sheet, dpi=(sheet_layout.dpi, sheet_layout.dpi))
-            write_sheet_pdf(Path(f"{base}_sheet.pdf"), result.photo, sheet_layout)
+        # every companion file shares the photo's unique name
+        write_id_photo_files(result, photo_path.with_suffix(""), sheet_layout)
         return [f"compliance: {result.report.overall}"] + [f"{WARNING}{w}" for w in result.warnings]
 
     return _run_batch(args, "idphoto", work).summarise("Made ID photos from", args.output)

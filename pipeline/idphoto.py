@@ -10,9 +10,11 @@ output (a single interpolation).
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -28,7 +30,8 @@ from .errors import InvalidOptionError, NoFaceError, TooManyFacesError
 from .facegeometry import HeadGeometry, measure_head
 from .filesize import encode_jpeg_under
 from .idspecs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
-from .imageio import DecodedImage, decode_image, encode_image
+from .imageio import DecodedImage, decode_image, encode_image, save_image, write_atomically
+from .layout import SheetLayout, parse_paper, plan_sheet, render_sheet_png, sheet_pdf_bytes
 
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
 MIN_DPI, MAX_DPI = 72, 1200
@@ -297,6 +300,56 @@ class IdPhotoPipeline:
             source_head=head, report=report, overlay=overlay, matting_method=matte.method, detector=detector,
             background=background, warnings=warnings, timings=timings,
         )
+
+
+def print_sheet_for(spec: IdPhotoSpec, paper: str, *, hint: str, dpi: int | None = None,
+                    copies: int | None = None) -> SheetLayout:
+    """The print sheet of this document on ``paper``; a digital-only document has none."""
+    if not spec.width_mm:
+        raise InvalidOptionError(f"{spec.label} is a digital upload with no print size, so it has no print sheet.",
+                                 hint=hint)
+    return plan_sheet(parse_paper(paper), spec.size_mm, dpi=spec.output_dpi(dpi), copies=copies)
+
+
+@dataclass(frozen=True)
+class IdPhotoFiles:
+    """What :func:`write_id_photo_files` wrote, and the report text it holds."""
+
+    photo: Path
+    overlay: Path
+    report_txt: Path
+    report_json: Path
+    report_text: str
+    sheet_png: Path | None = None
+    sheet_pdf: Path | None = None
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p for p in (self.photo, self.overlay, self.report_txt, self.report_json, self.sheet_png,
+                            self.sheet_pdf) if p is not None]
+
+
+def write_id_photo_files(result: IdPhotoResult, base: Path, sheet: SheetLayout | None = None,
+                         sheet_name: str = "sheet") -> IdPhotoFiles:
+    """The photo and every companion file (overlay, report as text and JSON, print sheet as PNG
+    and PDF), all named ``<base>_...`` so they sort together; the CLI and the app share it."""
+    def named(suffix: str) -> Path:
+        return Path(f"{base}{suffix}")
+
+    photo = named(f".{result.format}")
+    write_atomically(photo, result.encoded)
+    overlay = save_image(named("_overlay.png"), result.overlay)
+    notes = "\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else ""
+    report_text = result.report.to_text() + notes
+    write_atomically(named("_report.txt"), (report_text + "\n").encode("utf-8"))
+    write_atomically(named("_report.json"), json.dumps(result.to_dict(), indent=2).encode("utf-8"))
+    sheet_png = sheet_pdf = None
+    if sheet is not None:
+        sheet_png = save_image(named(f"_{sheet_name}.png"), render_sheet_png(result.photo, sheet),
+                               dpi=(sheet.dpi, sheet.dpi))
+        sheet_pdf = named(f"_{sheet_name}.pdf")
+        write_atomically(sheet_pdf, sheet_pdf_bytes(result.photo, sheet))
+    return IdPhotoFiles(photo, overlay, named("_report.txt"), named("_report.json"), report_text, sheet_png, sheet_pdf)
 
 
 def spec_for(spec_id: str | None = None, custom: str | None = None, dpi: int | None = None) -> IdPhotoSpec:

@@ -7,7 +7,6 @@ Models are loaded once and shared; no method keeps per-request state on ``self``
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +21,10 @@ from .background import BACKGROUND_MODES, COLOUR_PRESETS, BackgroundOptions
 from .cutout import CutoutPipeline
 from .engine import DETECTOR_AUTO, RestorationPipeline, RestoreOptions
 from .errors import InvalidOptionError
-from .idphoto import IdPhotoOptions, IdPhotoPipeline
+from .idphoto import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, write_id_photo_files
 from .idspecs import IdPhotoSpec, SpecRegistry, load_specs
-from .imageio import DecodedImage, decode_image, save_image, write_atomically
-from .layout import PAPER_SIZES_MM, parse_paper, plan_sheet, render_sheet_png, sheet_pdf_bytes
+from .imageio import DecodedImage, decode_image, save_image
+from .layout import PAPER_SIZES_MM
 from .samples import astronaut
 
 if TYPE_CHECKING:
@@ -228,32 +227,15 @@ class Studio:
                                  format=fmt).validated()
         layout = None
         if paper and paper != SHEET_NONE:
-            if not spec.width_mm:
-                raise InvalidOptionError(f"{spec.label} is a digital upload with no print size, so it has no print sheet.",
-                                         hint="Choose 'No print sheet', or the document's printed variant.")
-            layout = plan_sheet(parse_paper(paper), spec.size_mm, dpi=spec.output_dpi(None))
-        image = decode_image(source)
-        result = self.id_maker.make(image, options)
-        stem = spec.id
-        photo = _write(out_dir / f"{stem}.{result.format}", result.encoded)
-        overlay = save_image(out_dir / f"{stem}_overlay.png", result.overlay)
-        notes = "\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else ""
-        report_text = result.report.to_text() + notes
-        report_txt = _write(out_dir / f"{stem}_report.txt", (report_text + "\n").encode("utf-8"))
-        report_json = _write(out_dir / f"{stem}_report.json",
-                                       json.dumps(result.to_dict(), indent=2).encode("utf-8"))
-        sheet_png = sheet_pdf = None
-        if layout is not None:
-            sheet_png = Path(save_image(out_dir / f"{stem}_sheet_{paper}.png", render_sheet_png(result.photo, layout),
-                                        dpi=(layout.dpi, layout.dpi)))
-            sheet_pdf = _write(out_dir / f"{stem}_sheet_{paper}.pdf", sheet_pdf_bytes(result.photo, layout))
+            layout = print_sheet_for(spec, paper, hint="Choose 'No print sheet', or the document's printed variant.")
+        result = self.id_maker.make(decode_image(source), options)
+        files = write_id_photo_files(result, out_dir / spec.id, layout, sheet_name=f"sheet_{paper}")
         width, height = result.plan.size
         summary = (f"{spec.label}: {width}x{height} px at {result.dpi} dpi, {len(result.encoded) / 1024:.0f} KB. "
                    f"Compliance: {result.report.overall.upper()}.")
-        files = [Path(p) for p in (photo, overlay, report_txt, report_json, sheet_png, sheet_pdf) if p is not None]
-        return IdPhotoOutcome(Path(photo), Path(overlay), report_text, Path(report_json), Path(report_txt),
-                              sheet_png, Path(sheet_pdf) if sheet_pdf else None, result.report.overall, summary,
-                              time.perf_counter() - started, files)
+        return IdPhotoOutcome(files.photo, files.overlay, files.report_text, files.report_json, files.report_txt,
+                              files.sheet_png, files.sheet_pdf, result.report.overall, summary,
+                              time.perf_counter() - started, files.paths)
 
     def batch(self, sources: Sequence[str | Path], job: str, out_dir: Path, *,
               restore: RestoreOptions | None = None, background: BackgroundOptions | None = None,
@@ -282,11 +264,6 @@ def write_example_photo(directory: Path) -> Path:
     """The public-domain astronaut, written at start-up so the examples work offline."""
     directory.mkdir(parents=True, exist_ok=True)
     return Path(save_image(directory / "astronaut.png", astronaut()))
-
-
-def _write(path: Path, data: bytes) -> Path:
-    write_atomically(path, data)
-    return path
 
 
 def _output_suffix(fmt: str) -> str:
