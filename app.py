@@ -8,6 +8,7 @@ retention rules in ``pipeline/sessions.py``, the settings in ``pipeline/appconfi
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import http.cookies
@@ -33,6 +34,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 import pandas  # noqa: E402  (a Gradio dependency; the batch table's type)
 
+from pipeline.accelerate import SpeedSettings, speed_from_environment  # noqa: E402
 from pipeline.appconfig import AppConfig, load_config  # noqa: E402
 from pipeline.background import BackgroundOptions  # noqa: E402
 from pipeline.engine import RestorationPipeline, RestoreOptions  # noqa: E402
@@ -51,9 +53,19 @@ try:  # ZeroGPU Spaces: borrow a GPU for the duration of each heavy call
     import spaces  # type: ignore[import-not-found]
 
     on_gpu: Callable[[Callable[..., Any]], Callable[..., Any]] = spaces.GPU(duration=120)
+    ZERO_GPU = True
 except ImportError:  # anywhere else the decorator is not needed
     def on_gpu(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn
+
+    ZERO_GPU = False
+
+
+def engine_speed() -> SpeedSettings:
+    """The speed switches from the environment; on ZeroGPU without the micro-batcher, whose
+    worker thread would outlive the GPU that ZeroGPU lends to one decorated call at a time."""
+    speed = speed_from_environment()
+    return dataclasses.replace(speed, micro_batch=False) if ZERO_GPU else speed
 
 
 # -- HTTP layer: owner cookie, per-session file access, upload ownership -------------------
@@ -293,7 +305,7 @@ def build_app(config: AppConfig, studio: Studio | None = None) -> PortraitLabApp
     storage = SessionStorage(config.temp_root, config.max_age_s)
     storage.prepare()
     configure_private_logging(config.temp_root)
-    studio = studio or Studio(RestorationPipeline())
+    studio = studio or Studio(RestorationPipeline(speed=engine_speed()))
     example = write_example_photo(storage.examples_dir)
     storage.start_sweeper(config.sweep_interval_s)
     demo = _build_blocks(studio, storage, config, example)

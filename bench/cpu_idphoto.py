@@ -5,7 +5,7 @@
 Runs with what is installed: RetinaFace/MODNet when their verified weights are present,
 else the offline MTCNN detector and the fallback matting (the run prints which). There is
 no reference ID-photo implementation among the project's dependencies, so no ratio is
-printed; the restoration benchmark (bench/cpu_restore.py) compares against GFPGANer.
+printed; the restoration benchmark (bench/restore_bench.py) compares against GFPGANer.
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from . import weights
+from .accelerate import SpeedSettings, speed_from_environment
 from .align import alignment_matrix, warp_to_template
 from .detect import DEFAULT_DETECTION_MAX_SIDE, Face, FaceDetector, MTCNNDetector, RetinaFaceDetector, detect_faces, select_faces
 from .device import ComputeSettings, default_compute
@@ -25,8 +26,8 @@ from .errors import ImageTooLargeError, InvalidOptionError
 from .facemask import ParseNetMasker, fallback_masks
 from .imageio import DecodedImage
 from .models import ModelStore
-from .paste import paste_faces
-from .restore import FaceRestorer, GFPGANRestorer, NoiseMode
+from .paste import paste_faces, paste_faces_on_device
+from .restore import FaceRestorer, GFPGANRestorer, MicroBatchedRestorer, NoiseMode
 
 DETECTOR_AUTO = "auto"
 MAX_OUTPUT_PIXELS = 160_000_000  # an upscaled result beyond this would exhaust memory
@@ -132,9 +133,11 @@ class RestorationPipeline:
         weights_directory: Path | None = None,
         compute: ComputeSettings | None = None,
         restorer_factory: Callable[[str], FaceRestorer] | None = None,
+        speed: SpeedSettings | None = None,
     ) -> None:
         self.compute = compute or default_compute()
-        self.store = ModelStore(manifest, weights_directory, self.compute)
+        self.speed = (speed or speed_from_environment()).resolved(self.compute)
+        self.store = ModelStore(manifest, weights_directory, self.compute, self.speed)
         self.manifest = self.store.manifest
         self._restorer_factory = restorer_factory
         self._components: dict[str, Any] = {}
@@ -151,9 +154,13 @@ class RestorationPipeline:
     def restorer(self, model: str) -> FaceRestorer:
         if self._restorer_factory is not None:
             return self._component(f"restorer:{model}", lambda: self._restorer_factory(model))
-        return self._component(
-            f"restorer:{model}", lambda: GFPGANRestorer(model, self.store.get(model), self.compute)
-        )
+        return self._component(f"restorer:{model}", lambda: self._build_restorer(model))
+
+    def _build_restorer(self, model: str) -> FaceRestorer:
+        speed = self.speed
+        restorer = GFPGANRestorer(model, self.store.get(model), self.compute, max_batch=int(speed.max_batch or 1),
+                                  batched_modulation=speed.batched_modulation, channels_last=bool(speed.channels_last))
+        return MicroBatchedRestorer(restorer) if speed.micro_batch else restorer
 
     def detector(self, name: str) -> FaceDetector:
         if name == "mtcnn":
@@ -182,11 +189,15 @@ class RestorationPipeline:
         name, notes = self.resolve_detector(requested)
         return detect_faces(self.detector(name), rgb, max_side), name, notes
 
-    def _masks(self, faces: np.ndarray, request: _Request) -> tuple[np.ndarray, str]:
+    def _masks(self, faces: np.ndarray, request: _Request) -> tuple[np.ndarray | Any, str]:
+        """Paste masks for the restored faces (left on the device when the paste runs there)."""
         parser = self.manifest.default("parser").name
         if self.manifest.get(parser).arch == "parsenet" and self.store.is_available(parser):
-            masker = self._component("masker", lambda: ParseNetMasker(self.store.get(parser), self.compute))
-            return masker.masks(faces), masker.name
+            masker = self._component("masker", lambda: ParseNetMasker(
+                self.store.get(parser), self.compute, channels_last=bool(self.speed.channels_last),
+                max_batch=int(self.speed.max_batch or 1)))
+            masks = masker.masks_tensor(faces)
+            return (masks if self.speed.device_paste else masks.cpu().numpy()), masker.name
         request.warnings.append(
             "Face-parsing weights are not installed; blended with a feathered square mask "
             f"(fetch them with: {weights.fetch_command([parser])})."
@@ -232,7 +243,11 @@ class RestorationPipeline:
             with request.timed("mask"):
                 masks, masker_name = self._masks(restored, request)
             with request.timed("paste"):
-                canvas = paste_faces(canvas, restored, masks, matrices, opts.upscale, opts.strength)
+                if self.speed.device_paste:
+                    canvas = paste_faces_on_device(canvas, restored, masks, matrices, opts.upscale, opts.strength,
+                                                   self.compute.device)
+                else:
+                    canvas = paste_faces(canvas, restored, masks, matrices, opts.upscale, opts.strength)
         request.timings["total"] = time.perf_counter() - total_start
         chosen_ids = {id(face) for face in chosen}
         reports = [FaceReport(face, restored=id(face) in chosen_ids and opts.strength > 0.0) for face in found]

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from . import weights
+from .accelerate import SpeedSettings, optimise_network, speed_from_environment
 from .compat_basicsr import import_gfpgan_clean_arch
 from .device import ComputeSettings, default_compute
 from .errors import InvalidOptionError, WeightsCorruptError
@@ -115,9 +116,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def load_network(
-    entry: weights.ModelEntry, directory: Path | None = None, compute: ComputeSettings | None = None
+    entry: weights.ModelEntry, directory: Path | None = None, compute: ComputeSettings | None = None,
+    speed: SpeedSettings | None = None,
 ) -> nn.Module:
-    """Build the entry's network, load its verified weights strictly, ready for inference."""
+    """Build the entry's network, load its verified weights strictly, ready for inference
+    (with the load-time speed switches of ``speed``; default: this device's, see accelerate)."""
     path = weights.require(entry, directory)
     network = build_network(entry)
     state = read_state_dict(path)
@@ -128,11 +131,14 @@ def load_network(
             f"Weights file {path.name} does not fit the {entry.arch} architecture of '{entry.name}'.",
             hint=f"Re-download it with: {weights.fetch_command([entry.name])}. Details: {str(error)[:300]}",
         ) from error
-    return prepare_for_inference(network, compute or default_compute())
+    compute = compute or default_compute()
+    speed = (speed or speed_from_environment()).resolved(compute)
+    return optimise_network(prepare_for_inference(network, compute), entry.arch, compute, speed)
 
 
 def prepare_for_inference(network: nn.Module, compute: ComputeSettings) -> nn.Module:
-    """Eval mode, no gradients, on the chosen device (weights stay float32; autocast does the rest)."""
+    """Eval mode, no gradients, float32 on the chosen device (``optimise_network`` may then
+    store restorer/parser weights in bf16; other networks use autocast)."""
     network.eval()
     for parameter in network.parameters():
         parameter.requires_grad_(False)
@@ -154,10 +160,12 @@ class ModelStore:
         manifest: weights.Manifest | None = None,
         directory: Path | None = None,
         compute: ComputeSettings | None = None,
+        speed: SpeedSettings | None = None,
     ) -> None:
         self.manifest = manifest or weights.load_manifest()
         self.directory = directory
         self.compute = compute or default_compute()
+        self.speed = (speed or speed_from_environment()).resolved(self.compute)
         self._networks: dict[str, nn.Module] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -170,7 +178,7 @@ class ModelStore:
         with lock:
             if name not in self._networks:
                 entry = self.manifest.get(name)
-                self._networks[name] = load_network(entry, self.directory, self.compute)
+                self._networks[name] = load_network(entry, self.directory, self.compute, self.speed)
         return self._networks[name]
 
     def status(self, name: str) -> weights.WeightStatus:

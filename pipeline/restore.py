@@ -15,11 +15,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .accelerate import autocast_for, prepare_input
 from .device import ComputeSettings
 from .modconv import use_batched_modulation
 
 NoiseMode = Literal["fixed", "random"]
-DEFAULT_MAX_BATCH = 16
+DEFAULT_MAX_BATCH = 16  # faces per network call when no SpeedSettings says otherwise
 
 
 class FaceRestorer(Protocol):
@@ -34,11 +35,13 @@ class GFPGANRestorer:
     """Runs a shared, read-only GFPGAN network; holds no per-request state."""
 
     def __init__(self, name: str, network: nn.Module, compute: ComputeSettings,
-                 max_batch: int = DEFAULT_MAX_BATCH, batched_modulation: bool | None = None) -> None:
+                 max_batch: int = DEFAULT_MAX_BATCH, batched_modulation: bool | None = None,
+                 channels_last: bool = False) -> None:
         self.name = name
         self.network = network
         self.compute = compute
         self.max_batch = max_batch
+        self.channels_last = channels_last
         # The batched modulated convolution pays where batches are large (GPU); on CPU it was
         # measured no faster for one face, so there the reference form stays (issue 5 measures more).
         self.batched_modulation = compute.device.type == "cuda" if batched_modulation is None else batched_modulation
@@ -51,13 +54,30 @@ class GFPGANRestorer:
         return np.concatenate(outputs, axis=0) if outputs else faces.copy()
 
     def _run(self, faces: np.ndarray, noise: NoiseMode) -> np.ndarray:
-        batch = torch.from_numpy(faces).to(self.compute.device).permute(0, 3, 1, 2).contiguous().float() / 255.0
-        batch = (batch - 0.5) / 0.5
-        with torch.inference_mode(), self.compute.autocast():
+        batch = torch.from_numpy(faces).to(self.compute.device).permute(0, 3, 1, 2).float() / 255.0
+        batch = prepare_input((batch - 0.5) / 0.5, self.network, self.channels_last)
+        with torch.inference_mode(), autocast_for(self.network, self.compute):
             restored = self.network(batch, return_rgb=False, randomize_noise=(noise == "random"))[0]
         restored = (restored.float().clamp(-1.0, 1.0) + 1.0) / 2.0
         restored = (restored * 255.0).round().to(torch.uint8)
         return restored.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+class MicroBatchedRestorer:
+    """A shared restorer whose concurrent callers' faces go through the network together
+    (``micro_batch`` switch): two visitors with 1 face each cost one batch-2 call, not two."""
+
+    def __init__(self, inner: GFPGANRestorer, max_wait_s: float = 0.004) -> None:
+        from .microbatch import MicroBatcher
+
+        self.name = inner.name
+        self.inner = inner
+        self.batcher = MicroBatcher(inner.restore_batch, inner.max_batch, max_wait_s, name=inner.name)
+
+    def restore_batch(self, faces: np.ndarray, noise: NoiseMode = "fixed") -> np.ndarray:
+        if faces.ndim != 4 or faces.shape[1:] != (512, 512, 3) or faces.dtype != np.uint8:
+            raise ValueError(f"expected (N, 512, 512, 3) uint8 faces, got {faces.shape} {faces.dtype}")
+        return self.batcher.submit(faces, key=noise)
 
 
 class IdentityRestorer:

@@ -5,11 +5,23 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
-from pipeline.engine import RestoreOptions
+from pipeline.accelerate import SpeedSettings
+from pipeline.engine import RestorationPipeline, RestoreOptions
+from pipeline.restore import MicroBatchedRestorer
 
 
-def test_two_threads_match_sequential_results(random_pipeline, astronaut_rgb):
+@pytest.fixture(scope="module")
+def micro_batched_pipeline(random_weights, cpu_compute):
+    """The GPU default: faces of concurrent requests share network calls (here on CPU)."""
+    directory, manifest = random_weights
+    return RestorationPipeline(manifest, directory, cpu_compute, speed=SpeedSettings(micro_batch=True, max_batch=4))
+
+
+@pytest.mark.parametrize("which", ["random_pipeline", "micro_batched_pipeline"])
+def test_two_threads_match_sequential_results(request, which, astronaut_rgb):
+    random_pipeline = request.getfixturevalue(which)
     first = astronaut_rgb
     second = np.ascontiguousarray(np.hstack([astronaut_rgb[:, ::-1], astronaut_rgb])[::2, ::2])  # other size, 2 faces
     options = RestoreOptions(detector="mtcnn")
@@ -38,3 +50,7 @@ def test_two_threads_match_sequential_results(random_pipeline, astronaut_rgb):
         assert np.abs(got.image.astype(int) - expected.image.astype(int)).max() <= 1
         assert [f.face.box for f in got.faces] == [f.face.box for f in expected.faces]
     assert sequential[0].image.shape != sequential[1].image.shape
+    if which == "micro_batched_pipeline":
+        restorer = random_pipeline.restorer(random_pipeline.manifest.default("restorer").name)
+        assert isinstance(restorer, MicroBatchedRestorer)
+        assert 1 <= restorer.batcher.calls <= 4  # 2 sequential calls + at most 2 concurrent ones

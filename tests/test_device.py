@@ -5,13 +5,30 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline import device as device_module
 from pipeline.device import choose_compute
 from pipeline.errors import DeviceUnavailableError, InvalidOptionError
 
 
-def test_cpu_is_float32():
+@pytest.mark.parametrize("native_bf16, expected", [(False, torch.float32), (True, torch.bfloat16)])
+def test_cpu_auto_uses_bf16_only_where_the_cpu_has_it(monkeypatch, native_bf16, expected):
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: native_bf16)
     compute = choose_compute("cpu", "auto")
-    assert compute.device.type == "cpu" and compute.dtype == torch.float32 and not compute.uses_autocast
+    assert compute.device.type == "cpu" and compute.dtype == expected
+    assert choose_compute("cpu", "fp32").dtype == torch.float32
+    assert choose_compute("cpu", "bf16").dtype == torch.bfloat16  # explicit: honoured even if emulated
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse avx2 avx512f avx512bw", False),
+    ("fpu avx512f avx512_bf16 avx512_vnni", True),
+    ("fpu amx_bf16 amx_tile", True),
+])
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: {flags}\n")
+    assert device_module.cpu_has_native_bf16(cpuinfo) is expected
+    assert device_module.cpu_has_native_bf16(tmp_path / "missing") is False
 
 
 def test_environment_variables_are_the_fallback(monkeypatch):

@@ -162,9 +162,9 @@ def test_modnet_is_loaded_once_strictly_and_shared(modnet_weights, cpu_compute, 
     loads: list[str] = []
     real_load = models.load_network
 
-    def counting_load(entry, directory=None, compute=None):
+    def counting_load(entry, directory=None, compute=None, speed=None):
         loads.append(entry.name)
-        return real_load(entry, directory, compute)
+        return real_load(entry, directory, compute, speed)
 
     monkeypatch.setattr(models, "load_network", counting_load)
     directory, manifest = modnet_weights

@@ -4,15 +4,20 @@ Same random weights (real architecture), same aligned 512x512 face, same noise d
 the outputs must agree to within one grey level (float rounding only)."""
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from pipeline.accelerate import SpeedSettings
 from pipeline.align import alignment_matrix, warp_to_template
 from pipeline.compat_basicsr import install_functional_tensor_alias
-from pipeline.detect import MTCNNDetector, detect_faces
+from pipeline.detect import Face, MTCNNDetector, detect_faces
+from pipeline.device import ComputeSettings
+from pipeline.engine import RestorationPipeline, RestoreOptions
 from pipeline.metrics import psnr
 from pipeline.models import load_network
 from pipeline.restore import GFPGANRestorer
@@ -31,22 +36,31 @@ def gfpgan_restorer(random_weights, cpu_compute) -> GFPGANRestorer:
     return GFPGANRestorer(entry.name, load_network(entry, directory, cpu_compute), cpu_compute)
 
 
-def test_matches_gfpganer_on_an_aligned_face(random_weights, gfpgan_restorer, aligned_face, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def gfpganer(random_weights, tmp_path_factory):
+    """gfpgan's GFPGANer on the same random weights. It also builds facexlib's detector and
+    parser from ./gfpgan/weights; random weights of those real architectures go there so it
+    never tries to download."""
     directory, manifest = random_weights
-    # GFPGANer also builds facexlib's detector and parser from ./gfpgan/weights; give it
-    # random weights of those real architectures there so it never tries to download.
-    monkeypatch.chdir(tmp_path)
-    reference_dir = tmp_path / "gfpgan" / "weights"
+    root = tmp_path_factory.mktemp("gfpganer")
+    reference_dir = root / "gfpgan" / "weights"
     reference_dir.mkdir(parents=True)
     for name in ("retinaface-r50", "parsenet"):
         shutil.copy(directory / manifest.get(name).file, reference_dir / manifest.get(name).file)
     install_functional_tensor_alias()
     from gfpgan import GFPGANer
 
-    reference = GFPGANer(
-        model_path=str(directory / manifest.get("gfpgan-v1.4").file), upscale=1, arch="clean",
-        channel_multiplier=2, device=torch.device("cpu"),
-    )
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        return GFPGANer(model_path=str(directory / manifest.get("gfpgan-v1.4").file), upscale=1, arch="clean",
+                        channel_multiplier=2, device=torch.device("cpu"))
+    finally:
+        os.chdir(previous)
+
+
+def test_matches_gfpganer_on_an_aligned_face(gfpganer, gfpgan_restorer, aligned_face):
+    reference = gfpganer
     torch.manual_seed(2024)
     _, reference_faces, _ = reference.enhance(np.ascontiguousarray(aligned_face[..., ::-1]), has_aligned=True)
     expected = reference_faces[0][..., ::-1]
@@ -71,3 +85,59 @@ def test_fixed_noise_is_deterministic_and_batching_changes_nothing(gfpgan_restor
     assert np.array_equal(single, again)
     assert np.abs(batch[0].astype(int) - single.astype(int)).max() <= 1
     assert not np.array_equal(batch[0], batch[1])
+
+
+class _GivenFaces(RestorationPipeline):
+    """Our pipeline with detection replaced by given faces (so only the implementations differ)."""
+
+    given: list[Face] = []
+
+    def detect(self, rgb, requested="auto", max_side=0):  # noqa: ANN001, ANN201
+        return list(self.given), "given", []
+
+
+def _reference_photo(gfpganer, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+    """GFPGANer.enhance on the whole photo with our landmarks and the checkpoint's fixed noise."""
+    helper = gfpganer.face_helper
+    network = gfpganer.gfpgan
+
+    def given_landmarks(only_center_face=False, eye_dist_threshold=None, **_):  # noqa: ANN001, ANN202
+        for face in faces:
+            helper.all_landmarks_5.append(np.asarray(face.landmarks, dtype=np.float32))
+            helper.det_faces.append(np.array([*face.box, face.score], dtype=np.float32))
+        return len(faces)
+
+    helper.get_face_landmarks_5 = given_landmarks
+    gfpganer.gfpgan = lambda *args, **kwargs: network(*args, **{**kwargs, "randomize_noise": False})
+    try:
+        _, _, restored = gfpganer.enhance(np.ascontiguousarray(rgb[..., ::-1]), paste_back=True)
+    finally:
+        gfpganer.gfpgan = network
+        del helper.get_face_landmarks_5
+    return np.ascontiguousarray(restored[..., ::-1])
+
+
+@pytest.fixture(scope="module")
+def reference_photo(gfpganer, astronaut_rgb):
+    faces = detect_faces(MTCNNDetector(torch.device("cpu")), astronaut_rgb)
+    return faces, _reference_photo(gfpganer, astronaut_rgb, faces)
+
+
+@pytest.mark.parametrize("dtype, speed, bound_db", [
+    (torch.float32, SpeedSettings.plain(), 40.0),
+    (torch.float32, SpeedSettings(), 40.0),  # CPU defaults: channels-last, folded batch-norm
+    (torch.bfloat16, SpeedSettings(), 35.0),  # what "auto" runs on a CPU with native bf16
+    (torch.float32, SpeedSettings(device_paste=True, max_batch=4), 40.0),
+])
+def test_whole_photo_matches_gfpganer_given_the_same_detections(random_weights, reference_photo, astronaut_rgb,
+                                                                 dtype, speed, bound_db):
+    """Issue 5's output bound: same detections, weights and noise maps; only the implementation differs
+    (our mask is GFPGAN's ParseNet mask computed on the device, our paste warps only the face's rectangle)."""
+    directory, manifest = random_weights
+    faces, expected = reference_photo
+    pipeline = _GivenFaces(manifest, directory, ComputeSettings(torch.device("cpu"), dtype), speed=speed)
+    pipeline.given = faces
+    result = pipeline.restore(astronaut_rgb, RestoreOptions())
+    assert result.masker == "parsenet"
+    assert psnr(expected, astronaut_rgb) < 30, "the reference changed nothing: the comparison would prove nothing"
+    assert psnr(result.image, expected) > bound_db
