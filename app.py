@@ -53,7 +53,9 @@ try:  # ZeroGPU Spaces: borrow a GPU for the duration of each heavy call
     import spaces  # type: ignore[import-not-found]
 
     on_gpu: Callable[[Callable[..., Any]], Callable[..., Any]] = spaces.GPU(duration=120)
-    ZERO_GPU = True
+    # The spaces package marks ZeroGPU hardware with SPACES_ZERO_GPU=true; elsewhere its
+    # decorator does nothing and a dedicated GPU keeps every speed default.
+    ZERO_GPU = os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")
 except ImportError:  # anywhere else the decorator is not needed
     def on_gpu(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn

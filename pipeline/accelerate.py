@@ -100,7 +100,7 @@ SWITCH_DESCRIPTIONS: dict[str, str] = {
     "fold_batchnorm": "ParseNet batch-norm folded into its convolutions",
     "batched_modulation": "modulated convs as one shared-weight conv instead of per-sample grouped convs",
     "compile": "torch.compile the networks (falls back to eager if compilation fails)",
-    "device_paste": "warp, blur and blend on the compute device instead of OpenCV on the CPU",
+    "device_paste": "warp and blend on the compute device instead of OpenCV on the CPU (the mask is always made there)",
     "micro_batch": "faces of concurrent requests merged into one network call",
 }
 
@@ -119,7 +119,9 @@ def parse_speed(text: str) -> SpeedSettings:
                 f"Unknown speed setting '{part}'.",
                 hint=f"Use name=value with names: {', '.join(names)} (e.g. compile=1,max_batch=8).",
             )
-        if key == "max_batch":
+        if raw == "default":
+            values[key] = None
+        elif key == "max_batch":
             if not raw.isdigit() or int(raw) < 1:
                 raise InvalidOptionError(f"max_batch must be a whole number of at least 1, got '{raw}'.")
             values[key] = int(raw)
@@ -127,8 +129,6 @@ def parse_speed(text: str) -> SpeedSettings:
             values[key] = True
         elif raw in ("0", "off", "false", "no"):
             values[key] = False
-        elif raw == "default":
-            values[key] = None
         else:
             raise InvalidOptionError(f"Speed setting {key} must be on/off (1/0), got '{raw}'.")
     return SpeedSettings(**values)
@@ -187,16 +187,26 @@ def use_channels_last(network: nn.Module, arch: str) -> None:
         network.final_conv.register_forward_hook(_contiguous_output)
 
 
+def _input_signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes torch.compile (re)compile: tensor shapes, dtypes, devices and layouts; other values."""
+    def key(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return (tuple(value.shape), value.dtype, value.device, value.is_contiguous(memory_format=torch.channels_last))
+        return repr(value)
+    return tuple(key(v) for v in args) + tuple((name, key(v)) for name, v in sorted(kwargs.items()))
+
+
 class CompiledWithFallback(nn.Module):
     """``torch.compile``d network that falls back to eager mode, once and for good, when
-    compilation fails (no C++ compiler, unsupported op, old GPU, ...). Compilation happens on
-    the first call, under a lock so concurrent first requests compile once."""
+    compilation fails (no C++ compiler, unsupported op, old GPU, ...). Every input signature
+    not seen before (the first call, a new batch size) may (re)compile, so those calls run
+    under a lock, one thread at a time, with the fallback; known signatures run freely."""
 
     def __init__(self, eager: nn.Module, compiler: Callable[[nn.Module], Callable[..., Any]] | None = None) -> None:
         super().__init__()
         self.eager = eager
         self._compiled: Callable[..., Any] | None = (compiler or torch.compile)(eager)
-        self._compiled_once = False
+        self._warm: set[tuple[Any, ...]] = set()
         self._lock = threading.Lock()
         self.fallback_reason: str | None = None
 
@@ -205,18 +215,21 @@ class CompiledWithFallback(nn.Module):
         return self._compiled is not None
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        if self._compiled is None:
+        compiled = self._compiled
+        if compiled is None:
             return self.eager(*args, **kwargs)
-        if self._compiled_once:
-            return self._compiled(*args, **kwargs)
+        signature = _input_signature(args, kwargs)
+        if signature in self._warm:
+            return compiled(*args, **kwargs)
         with self._lock:
             if self._compiled is not None:
                 try:
                     result = self._compiled(*args, **kwargs)
-                    self._compiled_once = True
+                    self._warm.add(signature)
                     return result
-                except Exception as error:  # any compiler failure: serve eagerly, say why once
-                    self.fallback_reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+                except Exception as error:  # any compiler failure: serve eagerly from now on, say why once
+                    message = str(error).splitlines()[0][:200] if str(error) else ""
+                    self.fallback_reason = f"{type(error).__name__}: {message}"
                     logger.warning("torch.compile failed (%s); running eagerly", self.fallback_reason)
                     self._compiled = None
         return self.eager(*args, **kwargs)

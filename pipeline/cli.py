@@ -53,7 +53,7 @@ def _restore_parser(commands: argparse._SubParsersAction, manifest: weights.Mani
     parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="output format")
     parser.add_argument("--report", type=Path, help="also write a JSON report (faces, timings, warnings) here")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto = bf16 on CUDA, fp32 on CPU")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto = bf16 on CUDA and on CPUs with bf16 in hardware (AVX512-BF16, AMX, Arm BF16), else fp32")
     parser.add_argument("--debug", action="store_true", help="print tracebacks of unexpected errors")
     parser.set_defaults(handler=_cmd_restore)
 

@@ -242,6 +242,7 @@ class RestorationPipeline:
                 restored = restorer.restore_batch(aligned, opts.noise)
             with request.timed("mask"):
                 masks, masker_name = self._masks(restored, request)
+                self.compute.synchronize()  # masks may stay on the GPU: charge their time here
             with request.timed("paste"):
                 if self.speed.device_paste:
                     canvas = paste_faces_on_device(canvas, restored, masks, matrices, opts.upscale, opts.strength,

@@ -13,6 +13,7 @@ get MODNet), never passed off as the real thing.
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -234,7 +235,9 @@ class MODNetMatter:
         batch = torch.from_numpy(np.ascontiguousarray(resized)).to(self.compute.device)
         batch = batch.permute(2, 0, 1).unsqueeze(0).float() / 255.0
         batch = (batch - 0.5) / 0.5  # MODNet's normalisation: [-1, 1]
-        with torch.inference_mode(), self.compute.autocast():
+        # bf16 autocast on CUDA only: on CPU bf16 was measured for GFPGAN/ParseNet, not for MODNet.
+        precision = self.compute.autocast() if self.compute.device.type == "cuda" else contextlib.nullcontext()
+        with torch.inference_mode(), precision:
             _, _, matte = self.network(batch, True)
             low_resolution = matte[0, 0].float().clamp(0.0, 1.0).cpu().numpy()
         return low_resolution.astype(np.float32, copy=False)

@@ -75,14 +75,15 @@ def paste_faces_on_device(
     strength: float,
     device: torch.device,
 ) -> np.ndarray:
-    """``paste_faces`` with the warps and blends on ``device`` (the GPU): one upload of the
-    photo, bilinear ``grid_sample`` per face rectangle (same pixel-centre convention as
-    OpenCV: replicate border for the face, zero for the mask), one download at the end."""
+    """``paste_faces`` with the warps and blends on ``device`` (the GPU): per face, only its
+    rectangle of the photo goes to the device and back (never the whole, possibly huge,
+    canvas); bilinear ``grid_sample`` with OpenCV's pixel-centre convention (replicated
+    border for the face, zero for the mask)."""
+    result = canvas.copy()
     if strength <= 0.0 or len(faces) == 0:
-        return canvas.copy()
+        return result
     height, width = canvas.shape[:2]
     face_size = faces.shape[1]
-    work = torch.from_numpy(canvas).to(device).permute(2, 0, 1).float()  # (3, H, W)
     face_batch = torch.from_numpy(np.ascontiguousarray(faces)).to(device).permute(0, 3, 1, 2).float()
     mask_batch = torch.as_tensor(masks).to(device=device, dtype=torch.float32)[:, None]
     output_to_input = upscaled_to_input(upscale)
@@ -103,6 +104,7 @@ def paste_faces_on_device(
                              align_corners=False)[0]
         mask = F.grid_sample(mask_batch[index:index + 1], grid, mode="bilinear", padding_mode="zeros",
                              align_corners=False)[0]
-        region = work[:, y0:y1, x0:x1]
-        work[:, y0:y1, x0:x1] = region + (face - region) * (mask.clamp(0.0, 1.0) * strength)
-    return work.round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+        region = torch.from_numpy(np.ascontiguousarray(result[y0:y1, x0:x1])).to(device).permute(2, 0, 1).float()
+        blended = region + (face - region) * (mask.clamp(0.0, 1.0) * strength)
+        result[y0:y1, x0:x1] = blended.round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return result

@@ -129,6 +129,29 @@ def test_compile_is_used_when_it_works():
     assert wrapped.is_compiled and len(calls) == 2 and wrapped.fallback_reason is None
 
 
+def test_a_new_input_shape_that_fails_to_compile_falls_back_too():
+    network = nn.Linear(4, 2).eval()
+    seen = []
+
+    def compiles_batch_one_only(module):  # noqa: ANN001, ANN202
+        def run(x):  # noqa: ANN001, ANN202
+            seen.append(x.shape[0])
+            if x.shape[0] != 1:
+                raise RuntimeError("recompilation failed")
+            return module(x)
+        return run
+
+    wrapped = CompiledWithFallback(network, compiles_batch_one_only)
+    one, three = torch.randn(1, 4), torch.randn(3, 4)
+    with torch.inference_mode():
+        assert torch.equal(wrapped(one), network(one)) and torch.equal(wrapped(one), network(one))
+        assert wrapped.is_compiled
+        assert torch.equal(wrapped(three), network(three))  # new shape: recompile fails, eager answers
+        assert torch.equal(wrapped(one), network(one))
+    assert not wrapped.is_compiled and "recompilation failed" in (wrapped.fallback_reason or "")
+    assert seen == [1, 1, 3]  # after the failure the compiled path is never tried again
+
+
 def test_the_paste_mask_is_gfpgans():
     """Our device-side mask equals facexlib's recipe: colour map, GaussianBlur(101, 11) twice, 10 px cut."""
     rng = np.random.default_rng(0)

@@ -62,3 +62,10 @@ def test_gpu_targets_are_judged_only_on_an_h100_or_h200(bench):
                                    faces_per_s_32=1200.0, end_to_end_s=0.025))
     assert all(v.startswith("not measured") for t, _, v in other if t.startswith("GPU"))
     assert not any(t.startswith("CPU") for t, _, _ in other)
+    quick = bench._targets(_report("NVIDIA H200 (CUDA 12.8)", {"portrait": 0.01}, {"portrait": 0.1}, 45.0,
+                                   end_to_end_s=0.02))
+    assert [v for t, _, v in quick if t.startswith("GPU")] == [
+        "not measured: add 32 to --batches", "PASS", "not measured: add --photos portrait,group"]
+    blurry = bench._targets(_report("NVIDIA H100 (CUDA 12.8)", {"portrait": 0.01, "group": 0.01},
+                                    {"portrait": 0.1, "group": 0.1}, 30.0, faces_per_s_32=1200.0))
+    assert next(v for t, _, v in blurry if "6-face" in t) == "FAIL"  # 10x faster but not the same output

@@ -287,3 +287,21 @@ def test_worker_thread_is_named_and_daemon() -> None:
     finally:
         batcher.close()
     assert not worker.is_alive()
+
+
+def test_without_waiting_requests_that_arrive_during_a_call_share_the_next_one() -> None:
+    """max_wait_s=0 (the restorer's default): no added latency, yet batches grow under load."""
+    recorder = Recorder(hold_first=True)
+    batcher = MicroBatcher(recorder, max_batch=8, max_wait_s=0.0)
+    try:
+        blocker = hold_worker(batcher, recorder)
+        callers = [start_queued(batcher, faces(i, 1)) for i in range(1, 4)]
+        recorder.release.set()
+        for caller in [blocker, *callers]:
+            caller.finish()
+            assert caller.error is None
+            np.testing.assert_array_equal(caller.result, expected(caller.items, None))
+        assert [len(batch) for batch, _ in recorder.calls] == [1, 3]
+        assert owners(recorder.calls[1][0]) == {1, 2, 3}
+    finally:
+        batcher.close()
