@@ -79,10 +79,12 @@ def _text(value: bool | int | None) -> str:
 
 
 # The defaults (README "Performance", bench/restore_bench.py --ablate). CPU, measured on a
-# 2-core AVX512-BF16 machine: one call of 2 faces ran at 0.93x the faces/s of single faces,
-# the batched modulation, the device paste and the micro-batcher were each slower, and
-# torch.compile, though 10% faster per image once warm, made the first image after launch
-# take 33.6 s instead of 8.0 s, which one-shot CLI runs and Space restarts would pay.
+# 2-core AVX512-BF16 machine: one call of 2 faces ran at 0.93x the faces/s of single faces;
+# the batched modulation, the device paste and the micro-batcher gained nothing measurable
+# (slower in one ablation run, within the machine's noise in another); and
+# torch.compile, though faster per image once warm (2.5 s instead of 2.8-3.5 s), made the first
+# image after launch take 21-34 s instead of 8-9 s even with a warm compile cache, which
+# one-shot CLI runs and Space restarts would pay.
 # CUDA, not yet measured (no GPU lent so far): batch everything, keep the paste on the GPU,
 # the scale-conv-scale modulation; compile stays opt-in until it is measured.
 DEFAULTS: dict[str, dict[str, Any]] = {
