@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -261,3 +262,10 @@ def prepare_input(batch: torch.Tensor, network: nn.Module, speed_channels_last: 
     batch = batch.to(network_dtype(network))
     memory_format = torch.channels_last if speed_channels_last else torch.contiguous_format
     return batch.contiguous(memory_format=memory_format)
+
+
+def faces_input(faces: np.ndarray, network: nn.Module, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """(N, S, S, 3) uint8 RGB faces -> the [-1, 1] NCHW batch GFPGAN and ParseNet take, on
+    ``device`` in the network's dtype and layout."""
+    batch = torch.from_numpy(faces).to(device).permute(0, 3, 1, 2).float() / 255.0
+    return prepare_input((batch - 0.5) / 0.5, network, channels_last)

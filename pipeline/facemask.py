@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .accelerate import autocast_for, prepare_input
+from .accelerate import autocast_for, faces_input
 from .device import ComputeSettings
 
 # ParseNet (CelebAMask-HQ order): 0 background, 1 skin, 2 nose, 3 glasses, 4 l_eye, 5 r_eye,
@@ -104,8 +104,7 @@ class ParseNetMasker:
         return self.masks_tensor(faces).cpu().numpy()
 
     def _classes(self, faces: np.ndarray) -> torch.Tensor:
-        batch = torch.from_numpy(faces).to(self.compute.device).permute(0, 3, 1, 2).float() / 255.0
-        batch = prepare_input((batch - 0.5) / 0.5, self.network, self.channels_last)
+        batch = faces_input(faces, self.network, self.compute.device, self.channels_last)
         with torch.inference_mode(), autocast_for(self.network, self.compute):
             logits = self.network(batch)[0]
         return logits.argmax(dim=1)

@@ -8,6 +8,8 @@ the CPU; ``paste_faces_on_device`` does the same on the GPU (the ``device_paste`
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 import torch
@@ -30,6 +32,21 @@ def _face_rectangle(output_to_face: np.ndarray, face_size: int, canvas: tuple[in
     return int(x0), int(y0), int(x1), int(y1)
 
 
+def _placements(
+    alignment_matrices: list[np.ndarray], face_size: int, canvas: tuple[int, int], upscale: float
+) -> Iterator[tuple[int, tuple[int, int, int, int], np.ndarray]]:
+    """For each face that lands on the canvas: its index, its rectangle (x0, y0, x1, y1) of the
+    output and the 2x3 map from rectangle pixels to face pixels. Shared by both pastes."""
+    output_to_input = upscaled_to_input(upscale)
+    for index, matrix in enumerate(alignment_matrices):
+        output_to_face = compose(matrix, output_to_input)
+        rectangle = _face_rectangle(output_to_face, face_size, canvas)
+        if rectangle is None:
+            continue
+        x0, y0 = rectangle[:2]
+        yield index, rectangle, compose(output_to_face, np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]]))
+
+
 def paste_faces(
     canvas: np.ndarray,
     faces: np.ndarray,
@@ -46,15 +63,8 @@ def paste_faces(
     if strength <= 0.0 or len(faces) == 0:
         return result
     height, width = canvas.shape[:2]
-    face_size = faces.shape[1]
-    output_to_input = upscaled_to_input(upscale)
-    for face, mask, matrix in zip(faces, masks, alignment_matrices):
-        output_to_face = compose(matrix, output_to_input)
-        rectangle = _face_rectangle(output_to_face, face_size, (width, height))
-        if rectangle is None:
-            continue
-        x0, y0, x1, y1 = rectangle
-        local = compose(output_to_face, np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]]))
+    for index, (x0, y0, x1, y1), local in _placements(alignment_matrices, faces.shape[1], (width, height), upscale):
+        face, mask = faces[index], masks[index]
         size = (x1 - x0, y1 - y0)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         warped_face = cv2.warpAffine(face, local, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
@@ -86,15 +96,9 @@ def paste_faces_on_device(
     face_size = faces.shape[1]
     face_batch = torch.from_numpy(np.ascontiguousarray(faces)).to(device).permute(0, 3, 1, 2).float()
     mask_batch = torch.as_tensor(masks).to(device=device, dtype=torch.float32)[:, None]
-    output_to_input = upscaled_to_input(upscale)
-    for index, matrix in enumerate(alignment_matrices):
-        output_to_face = compose(matrix, output_to_input)
-        rectangle = _face_rectangle(output_to_face, face_size, (width, height))
-        if rectangle is None:
-            continue
-        x0, y0, x1, y1 = rectangle
-        local = torch.as_tensor(compose(output_to_face, np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]])),
-                                dtype=torch.float32, device=device)
+    for index, (x0, y0, x1, y1), rectangle_to_face in _placements(alignment_matrices, face_size, (width, height),
+                                                                 upscale):
+        local = torch.as_tensor(rectangle_to_face, dtype=torch.float32, device=device)
         ys, xs = torch.meshgrid(torch.arange(y1 - y0, device=device, dtype=torch.float32),
                                 torch.arange(x1 - x0, device=device, dtype=torch.float32), indexing="ij")
         u = local[0, 0] * xs + local[0, 1] * ys + local[0, 2]

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .accelerate import autocast_for, prepare_input
+from .accelerate import autocast_for, faces_input
 from .device import ComputeSettings
 from .modconv import use_batched_modulation
 
@@ -54,8 +54,7 @@ class GFPGANRestorer:
         return np.concatenate(outputs, axis=0) if outputs else faces.copy()
 
     def _run(self, faces: np.ndarray, noise: NoiseMode) -> np.ndarray:
-        batch = torch.from_numpy(faces).to(self.compute.device).permute(0, 3, 1, 2).float() / 255.0
-        batch = prepare_input((batch - 0.5) / 0.5, self.network, self.channels_last)
+        batch = faces_input(faces, self.network, self.compute.device, self.channels_last)
         with torch.inference_mode(), autocast_for(self.network, self.compute):
             restored = self.network(batch, return_rgb=False, randomize_noise=(noise == "random"))[0]
         restored = (restored.float().clamp(-1.0, 1.0) + 1.0) / 2.0
