@@ -35,11 +35,9 @@ from .errors import InvalidOptionError
 logger = logging.getLogger(__name__)
 
 ENV_SPEED = "PORTRAIT_LAB_SPEED"
-# Architectures whose whole forward runs in the compute dtype (measured within the PSNR
+# The restoration networks the load-time transforms apply to (measured within the PSNR
 # bounds); detectors and matting keep float32 weights and use autocast.
-REDUCED_PRECISION_ARCHS = frozenset({"gfpgan_clean", "parsenet"})
-CHANNELS_LAST_ARCHS = frozenset({"gfpgan_clean", "parsenet"})
-COMPILE_ARCHS = frozenset({"gfpgan_clean", "parsenet"})
+OPTIMISED_ARCHS = frozenset({"gfpgan_clean", "parsenet"})
 
 
 @dataclass(frozen=True)
@@ -66,17 +64,6 @@ class SpeedSettings:
         values = {f.name: (getattr(self, f.name) if getattr(self, f.name) is not None else defaults[f.name])
                   for f in dataclasses.fields(self)}
         return SpeedSettings(**values)
-
-    def describe(self) -> str:
-        return ", ".join(f"{f.name}={_text(getattr(self, f.name))}" for f in dataclasses.fields(self))
-
-
-def _text(value: bool | int | None) -> str:
-    if value is None:
-        return "default"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
 
 
 # The defaults (README "Performance", bench/restore_bench.py --ablate). CPU, measured on a
@@ -241,13 +228,15 @@ class CompiledWithFallback(nn.Module):
 def optimise_network(network: nn.Module, arch: str, compute: ComputeSettings, speed: SpeedSettings) -> nn.Module:
     """Apply the load-time switches of ``speed`` (resolved) to a freshly loaded network.
     (The modulated-convolution form is chosen by GFPGANRestorer, which owns that switch.)"""
+    if arch not in OPTIMISED_ARCHS:
+        return network
     if speed.fold_batchnorm and arch == "parsenet":
         fold_batchnorm(network)
-    if speed.reduced_precision_weights and arch in REDUCED_PRECISION_ARCHS and compute.dtype != torch.float32:
+    if speed.reduced_precision_weights and compute.dtype != torch.float32:
         network = network.to(dtype=compute.dtype)
-    if speed.channels_last and arch in CHANNELS_LAST_ARCHS:
+    if speed.channels_last:
         use_channels_last(network, arch)
-    if speed.compile and arch in COMPILE_ARCHS:
+    if speed.compile:
         network = CompiledWithFallback(network)
     return network
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 
 from . import weights
 from .accelerate import SpeedSettings, speed_from_environment
@@ -189,7 +190,7 @@ class RestorationPipeline:
         name, notes = self.resolve_detector(requested)
         return detect_faces(self.detector(name), rgb, max_side), name, notes
 
-    def _masks(self, faces: np.ndarray, request: _Request) -> tuple[np.ndarray | Any, str]:
+    def _masks(self, faces: np.ndarray, request: _Request) -> tuple[np.ndarray | torch.Tensor, str]:
         """Paste masks for the restored faces (left on the device when the paste runs there)."""
         parser = self.manifest.default("parser").name
         if self.manifest.get(parser).arch == "parsenet" and self.store.is_available(parser):

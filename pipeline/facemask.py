@@ -100,9 +100,6 @@ class ParseNetMasker:
         out = [self._classes(faces[i:i + self.max_batch]) for i in range(0, len(faces), self.max_batch)]
         return masks_from_classes(torch.cat(out))
 
-    def masks(self, faces: np.ndarray) -> np.ndarray:
-        return self.masks_tensor(faces).cpu().numpy()
-
     def _classes(self, faces: np.ndarray) -> torch.Tensor:
         batch = faces_input(faces, self.network, self.compute.device, self.channels_last)
         with torch.inference_mode(), autocast_for(self.network, self.compute):

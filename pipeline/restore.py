@@ -15,12 +15,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .accelerate import autocast_for, faces_input
+from .accelerate import SpeedSettings, autocast_for, faces_input
 from .device import ComputeSettings
 from .modconv import use_batched_modulation
 
 NoiseMode = Literal["fixed", "random"]
 DEFAULT_MAX_BATCH = 16  # faces per network call when no SpeedSettings says otherwise
+
+
+def _check_faces(faces: np.ndarray) -> None:
+    """Refuse anything but (N, 512, 512, 3) uint8 faces before it reaches a (shared) network call."""
+    if faces.ndim != 4 or faces.shape[1:] != (512, 512, 3) or faces.dtype != np.uint8:
+        raise ValueError(f"expected (N, 512, 512, 3) uint8 faces, got {faces.shape} {faces.dtype}")
 
 
 class FaceRestorer(Protocol):
@@ -42,14 +48,13 @@ class GFPGANRestorer:
         self.compute = compute
         self.max_batch = max_batch
         self.channels_last = channels_last
-        # The batched modulated convolution pays where batches are large (GPU); on CPU it was
-        # measured no faster for one face, so there the reference form stays (issue 5 measures more).
-        self.batched_modulation = compute.device.type == "cuda" if batched_modulation is None else batched_modulation
+        if batched_modulation is None:  # the device's default, from the one table of speed defaults
+            batched_modulation = bool(SpeedSettings().resolved(compute).batched_modulation)
+        self.batched_modulation = batched_modulation
         use_batched_modulation(self.network, self.batched_modulation)
 
     def restore_batch(self, faces: np.ndarray, noise: NoiseMode = "fixed") -> np.ndarray:
-        if faces.ndim != 4 or faces.shape[1:] != (512, 512, 3) or faces.dtype != np.uint8:
-            raise ValueError(f"expected (N, 512, 512, 3) uint8 faces, got {faces.shape} {faces.dtype}")
+        _check_faces(faces)
         outputs = [self._run(faces[i:i + self.max_batch], noise) for i in range(0, len(faces), self.max_batch)]
         return np.concatenate(outputs, axis=0) if outputs else faces.copy()
 
@@ -79,8 +84,7 @@ class MicroBatchedRestorer:
         self.batcher = MicroBatcher(inner.restore_batch, inner.max_batch, max_wait_s, name=inner.name)
 
     def restore_batch(self, faces: np.ndarray, noise: NoiseMode = "fixed") -> np.ndarray:
-        if faces.ndim != 4 or faces.shape[1:] != (512, 512, 3) or faces.dtype != np.uint8:
-            raise ValueError(f"expected (N, 512, 512, 3) uint8 faces, got {faces.shape} {faces.dtype}")
+        _check_faces(faces)  # here, so one bad submission can never spoil a batch shared with others
         return self.batcher.submit(faces, key=noise)
 
 
