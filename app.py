@@ -9,14 +9,11 @@ retention rules in ``pipeline/sessions.py``, the settings in ``pipeline/appconfi
 from __future__ import annotations
 
 import dataclasses
+import contextvars
 import functools
 import importlib.util
-import http.cookies
-import json
 import logging
 import os
-import re
-import secrets
 import subprocess
 import sys
 import time
@@ -42,11 +39,12 @@ from pipeline.errors import PortraitLabError  # noqa: E402
 from pipeline.logsafe import configure_private_logging, log_job  # noqa: E402
 from pipeline.sessions import SessionStorage  # noqa: E402
 from pipeline.studio import SHEET_NONE, Studio, batch_markdown, write_example_photo  # noqa: E402
+from webapp.guard import OWNER_COOKIE, PrivacyGuard, owner_token  # noqa: E402
 
-OWNER_COOKIE = "portrait_lab_owner"
 HEAVY = "heavy-work"  # one concurrency pool shared by every event that runs a model
-# Both of Gradio's file routes: /gradio_api/file=<path> and the older /gradio_api/file/<path>.
-FILE_ROUTE = re.compile(r"/file[=/](?P<path>.+)$")
+# Result viewers keep download and fullscreen; Gradio's default "share" button would post the
+# photo to huggingface.co when the app runs on a Space.
+VIEWER_BUTTONS = ["download", "fullscreen"]
 log = logging.getLogger("portrait_lab.app")
 
 try:  # ZeroGPU Spaces: borrow a GPU for the duration of each heavy call
@@ -70,103 +68,6 @@ def engine_speed() -> SpeedSettings:
     return dataclasses.replace(speed, micro_batch=False) if ZERO_GPU else speed
 
 
-# -- HTTP layer: owner cookie, per-session file access, upload ownership -------------------
-class PrivacyMiddleware:
-    """Gives each browser (or API client) a random owner token in an HttpOnly cookie, refuses
-    file downloads the token's owner did not create or upload, records who uploaded what, and
-    tells browsers not to cache photos."""
-
-    def __init__(self, app: Any, storage: SessionStorage) -> None:
-        self.app = app
-        self.storage = storage
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = list(scope.get("headers", []))
-        token = _cookie_from_headers(headers)
-        issued = None
-        if not token:
-            token = issued = secrets.token_urlsafe(32)
-            headers.append((b"cookie", f"{OWNER_COOKIE}={token}".encode()))
-            scope = {**scope, "headers": headers}
-        path = scope.get("path", "")
-        match = FILE_ROUTE.search(path)
-        if match and not _may_serve(self.storage, match.group("path"), token):
-            await _send_plain(send, 404, b"Not found.")
-            return
-        is_upload = scope.get("method") == "POST" and path.rstrip("/").endswith("/upload")
-        secure = _is_https(scope, headers)
-        body: list[bytes] = []
-
-        async def send_with_policy(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(b"referrer-policy", b"no-referrer")]
-                if match:
-                    extra.append((b"cache-control", b"private, no-store"))
-                if issued:
-                    extra.append((b"set-cookie", _cookie_header(issued, secure)))
-                message = {**message, "headers": list(message.get("headers", [])) + extra}
-            elif message["type"] == "http.response.body" and is_upload:
-                body.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    _register_upload(self.storage, token, b"".join(body))
-            await send(message)
-
-        await self.app(scope, receive, send_with_policy)
-
-
-def _may_serve(storage: SessionStorage, requested: str, token: str | None) -> bool:
-    """The path as Gradio will open it (made absolute against the working directory, no
-    further decoding), checked both lexically and with symlinks resolved. Remote URLs are
-    refused: the server must not fetch anything from third parties on a visitor's behalf."""
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", requested):
-        return False
-    lexical = os.path.abspath(requested)
-    return storage.may_read(lexical, token) and storage.may_read(Path(lexical).resolve(), token)
-
-
-def _cookie_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
-    for name, value in headers:
-        if name.lower() == b"cookie":
-            jar = http.cookies.SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except http.cookies.CookieError:
-                continue
-            if OWNER_COOKIE in jar and jar[OWNER_COOKIE].value:
-                return jar[OWNER_COOKIE].value
-    return None
-
-
-def _is_https(scope: dict, headers: list[tuple[bytes, bytes]]) -> bool:
-    forwarded = dict((k.lower(), v) for k, v in headers).get(b"x-forwarded-proto", b"")
-    return scope.get("scheme") == "https" or forwarded.split(b",")[0].strip() == b"https"
-
-
-def _cookie_header(token: str, secure: bool) -> bytes:
-    # Behind HTTPS (a Space is embedded in an iframe) the cookie must be SameSite=None and
-    # Partitioned to reach the app at all; on plain http (localhost) Lax is the safe choice.
-    attributes = "Path=/; HttpOnly; Secure; SameSite=None; Partitioned" if secure else "Path=/; HttpOnly; SameSite=Lax"
-    return f"{OWNER_COOKIE}={token}; {attributes}".encode()
-
-
-def _register_upload(storage: SessionStorage, token: str, body: bytes) -> None:
-    try:
-        paths = json.loads(body)
-    except ValueError:
-        return  # an error response: nothing was stored
-    if isinstance(paths, list):
-        storage.register_upload(token, [p for p in paths if isinstance(p, str)])
-
-
-async def _send_plain(send: Callable, status: int, text: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]})
-    await send({"type": "http.response.body", "body": text})
-
-
 # -- request context -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Visitor:
@@ -188,8 +89,13 @@ def visitor_of(request: gr.Request | None) -> Visitor:
     if token is None:
         header = (getattr(request, "headers", None) or {}).get("cookie")
         if header:
-            token = _cookie_from_headers([(b"cookie", header.encode("latin-1"))])
+            token = owner_token([(b"cookie", header.encode("latin-1"))])
     return Visitor(session_hash, token)
+
+
+# How many images the running job handled, for its log line (a batch sets it; one per thread
+# and request, so concurrent jobs never see each other's count).
+JOB_IMAGES: contextvars.ContextVar[int] = contextvars.ContextVar("job_images", default=1)
 
 
 def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -198,6 +104,9 @@ def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return contextvars.copy_context().run(run, *args, **kwargs)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
                 result = fn(*args, **kwargs)
@@ -213,7 +122,7 @@ def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                     f"Something went wrong on our side ({type(error).__name__}). Your photo was not changed; "
                     "please try again.", title="Unexpected error", print_exception=False,
                 ) from None
-            log_job(kind, "ok", time.perf_counter() - started)
+            log_job(kind, "ok", time.perf_counter() - started, images=JOB_IMAGES.get())
             return result
 
         return wrapper
@@ -246,12 +155,23 @@ def with_clear_input_errors(component: Any, message: str) -> Any:
 
 
 def photo_input(**kwargs: Any) -> gr.Image:
-    """An image upload handed to the pipeline as the file itself: image_mode=None keeps Gradio
-    from re-encoding it (our decoder handles every mode, 16-bit and colour profiles)."""
-    return with_clear_input_errors(
-        gr.Image(type="filepath", image_mode=None, **kwargs),
-        "This file is not an image we can read. Use a JPEG, PNG, WebP, HEIC, TIFF or BMP photo.",
-    )
+    """An image upload handed to the pipeline as the file itself, unopened: Gradio's own
+    preprocessing would open it with Pillow, whose bomb check (179 MP) and re-encoding run
+    before our decoder, which handles every mode, 16-bit and colour profiles, and answers
+    an oversized photo with the app's own limit and sentence."""
+    component = gr.Image(type="filepath", image_mode=None, buttons=VIEWER_BUTTONS, **kwargs)
+
+    def preprocess(payload: Any) -> str | None:
+        if payload is None:
+            return None
+        path = getattr(payload, "path", None)
+        if not isinstance(path, str) or not path:
+            raise gr.Error("This file could not be received; please upload it again.", title="Unusable file",
+                           print_exception=False)
+        return path
+
+    component.preprocess = preprocess
+    return component
 
 
 # -- the app -------------------------------------------------------------------------------
@@ -287,7 +207,7 @@ class PortraitLabApp:
 def _middleware(storage: SessionStorage) -> Any:
     from starlette.middleware import Middleware
 
-    return Middleware(PrivacyMiddleware, storage=storage)
+    return Middleware(PrivacyGuard, storage=storage)
 
 
 def _private_theme() -> gr.themes.Base:
@@ -304,7 +224,7 @@ CSS = """
 def build_app(config: AppConfig, studio: Studio | None = None) -> PortraitLabApp:
     """Prepare storage (cleaning leftovers), load the shared models' registry, build the UI."""
     os.environ["GRADIO_TEMP_DIR"] = str(config.temp_root)
-    storage = SessionStorage(config.temp_root, config.max_age_s)
+    storage = SessionStorage(config.temp_root, config.max_age_s, limits=config.disk)
     storage.prepare()
     configure_private_logging(config.temp_root)
     studio = studio or Studio(RestorationPipeline(speed=engine_speed()))
@@ -323,12 +243,12 @@ def _build_blocks(studio: Studio, storage: SessionStorage, config: AppConfig, ex
     def work_dir(visitor: Visitor, label: str, *uploads: str | None) -> Path:
         for upload in uploads:
             if upload and not storage.may_use(visitor.session_hash, visitor.owner_token, upload):
-                raise gr.Error("That file belongs to another session.", print_exception=False)
+                raise gr.Error("That file is not one of your uploads; please upload it again.", print_exception=False)
+        storage.require_room(visitor.owner_token)
         storage.attach_uploads(visitor.session_hash, visitor.owner_token, uploads)
         return storage.new_work_dir(visitor.session_hash, visitor.owner_token, label)
 
-    with gr.Blocks(title="Portrait Lab", analytics_enabled=False,
-                   delete_cache=(int(max(1, config.sweep_interval_s)), int(config.max_age_s))) as demo:
+    with gr.Blocks(title="Portrait Lab", analytics_enabled=False, delete_cache=gradio_cache_schedule(config)) as demo:
         gr.Markdown("# Portrait Lab\nRestore faces, replace backgrounds and make ID photos. "
                     "Your photos stay on this server only for your visit; see the Privacy tab.")
         gr.Markdown(availability.banner, visible=bool(availability.banner), elem_classes=["banner"],
@@ -377,7 +297,7 @@ def _build_blocks(studio: Studio, storage: SessionStorage, config: AppConfig, ex
                         b_button = gr.Button("Replace background", variant="primary")
                         gr.Examples([[str(example)]], inputs=[b_photo], label="Example (public domain)")
                     with gr.Column():
-                        b_result = gr.Image(label="Result", type="filepath", format="png")
+                        b_result = gr.Image(label="Result", type="filepath", format="png", buttons=VIEWER_BUTTONS)
                         b_download = gr.DownloadButton("Download", visible=False)
                         b_summary = gr.Markdown()
 
@@ -402,11 +322,11 @@ def _build_blocks(studio: Studio, storage: SessionStorage, config: AppConfig, ex
                     with gr.Column():
                         i_verdict = gr.Markdown(elem_id="id-verdict")
                         with gr.Row():
-                            i_result = gr.Image(label="ID photo", type="filepath", elem_id="id-result")
-                            i_overlay = gr.Image(label="Checks overlay", type="filepath")
+                            i_result = gr.Image(label="ID photo", type="filepath", elem_id="id-result", buttons=VIEWER_BUTTONS)
+                            i_overlay = gr.Image(label="Checks overlay", type="filepath", buttons=VIEWER_BUTTONS)
                         i_report = gr.Textbox(label="Compliance report", lines=14, elem_classes=["report"],
                                               elem_id="id-report")
-                        i_sheet = gr.Image(label="Print sheet", type="filepath")
+                        i_sheet = gr.Image(label="Print sheet", type="filepath", buttons=VIEWER_BUTTONS)
                         i_files = gr.File(label="Downloads", file_count="multiple")
 
             # ------------------------------------------------------------------ Batch
@@ -428,7 +348,7 @@ def _build_blocks(studio: Studio, storage: SessionStorage, config: AppConfig, ex
                     with gr.Column():
                         q_summary = gr.Markdown()
                         q_gallery = gr.Gallery(label="Before | after", columns=2, height="auto",
-                                               object_fit="contain")
+                                               object_fit="contain", buttons=VIEWER_BUTTONS)
                         q_table = gr.Dataframe(label="Per-image status", interactive=False, wrap=False)
                         q_downloads = gr.File(label="Results (zip), CSV and HTML QA report", file_count="multiple")
 
@@ -505,9 +425,13 @@ def _build_blocks(studio: Studio, storage: SessionStorage, config: AppConfig, ex
                 progress((index, total), desc="Processing", unit="images")
 
             with storage.job(visitor.session_hash, visitor.owner_token):
+                # Half of the room left for unpacked archives, half for the results and their zip.
+                room = storage.room_for(visitor.owner_token) // 2
                 summary = studio.batch(paths, job, out_dir, restore=RestoreOptions(strength=float(strength)),
                                        background=BackgroundOptions(mode="colour", colour=colour or "white"),
-                                       spec_id=spec_id, id_background=colour or None, progress=report)
+                                       spec_id=spec_id, id_background=colour or None, progress=report,
+                                       max_extract_bytes=room)
+            JOB_IMAGES.set(len(summary.rows))
             downloads = [str(p) for p in (summary.zip_path, summary.csv_path, summary.html_path)]
             table = pandas.DataFrame(summary.table(), columns=summary.table_headers())
             gallery = [(str(path), caption) for path, caption in summary.comparisons(out_dir / "compare")]
@@ -516,7 +440,7 @@ def _build_blocks(studio: Studio, storage: SessionStorage, config: AppConfig, ex
         @user_errors("delete")
         def delete_files(request: gr.Request) -> tuple:
             visitor = visitor_of(request)
-            removed = storage.clear(visitor.session_hash)
+            removed = storage.clear(visitor.session_hash, visitor.owner_token)
             message = (f"Deleted {removed} file(s) of this session from the server." if removed
                        else "There were no files of this session on the server.")
             return (message,) + (None,) * len(clearable) + (gr.DownloadButton(value=None, visible=False),) * 2
@@ -526,10 +450,10 @@ def _build_blocks(studio: Studio, storage: SessionStorage, config: AppConfig, ex
             storage.open(visitor.session_hash, visitor.owner_token)
 
         def session_ended(request: gr.Request) -> None:
-            session_hash = getattr(request, "session_hash", None)
-            if session_hash:
+            if getattr(request, "session_hash", None):
+                visitor = visitor_of(request)
                 started = time.perf_counter()
-                storage.end(session_hash)
+                storage.end(visitor.session_hash, visitor.owner_token)
                 log_job("session-end", "ok", time.perf_counter() - started, images=0)
 
         # -- events --------------------------------------------------------------------------
@@ -557,6 +481,13 @@ def _build_blocks(studio: Studio, storage: SessionStorage, config: AppConfig, ex
     return demo
 
 
+def gradio_cache_schedule(config: AppConfig) -> tuple[int, int]:
+    """(interval, age) for Gradio's own cache cleaner, whose files may live up to age +
+    interval: both in whole seconds, and together within the retention promise."""
+    interval = max(1, int(config.sweep_interval_s))
+    return interval, max(0, int(config.max_age_s) - interval)
+
+
 def _spec_rules(studio: Studio, spec_id: str | None) -> str:
     if not spec_id:
         return ""
@@ -581,12 +512,12 @@ def _privacy_text(config: AppConfig) -> str:
 ## What happens to your photos
 
 - **Where they are:** every upload and result is stored in a temporary folder on this server that
-  belongs to your browser tab's session only. Other visitors cannot open your files, even with
-  their link.
-- **How long:** everything is deleted **when you close the tab** (the session ends). If the tab
-  is not closed cleanly, a sweeper deletes a session's files after **{config.retention_text()}**
-  without activity; it runs every **{config.sweep_text()}**. Leftovers from a server crash are
-  deleted when the server starts. The retention limit can be configured, but never above 24 hours.
+  belongs to your browser only. Other visitors cannot open, use or delete your files, even with
+  their link or your session's id: every request must carry your browser's private cookie.
+- **How long:** everything is deleted **when you close the tab** (the session ends). No file is
+  kept longer than **{config.retention_text()}**, even while you keep working; a sweeper checks
+  every **{config.sweep_text()}**. Leftovers from a server crash are deleted when the server
+  starts. The retention limit can be configured, but never above 24 hours.
 - **Right now:** the button below deletes every file of this session immediately.
 - **What is kept:** nothing. Results carry no EXIF, GPS or other metadata from your photo.
 - **What is sent elsewhere:** nothing. No analytics (Gradio's are switched off), no flagging, no
@@ -594,8 +525,8 @@ def _privacy_text(config: AppConfig) -> str:
 - **What is logged:** counts, timings and error types only; never file names, image data,
   metadata or session identifiers.
 
-Uploads are limited to {config.max_upload_mb:g} MB per file; at most {config.queue_max} requests
-wait in the queue.
+Uploads are limited to {config.max_upload_mb:g} MB per file and {config.disk.visitor_bytes / 2**20:,.0f} MB
+in all per visitor; at most {config.queue_max} requests wait in the queue.
 """
 
 

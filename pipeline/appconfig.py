@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InvalidOptionError
-from .sessions import DEFAULT_MAX_AGE_S, validate_max_age
+from .sessions import DEFAULT_MAX_AGE_S, MB, DiskLimits, validate_max_age
 
 ENV_HOST = "PORTRAIT_LAB_HOST"
 ENV_PORT = "PORTRAIT_LAB_PORT"
@@ -24,6 +24,9 @@ ENV_SWEEP = "PORTRAIT_LAB_SWEEP_S"
 ENV_CONCURRENCY = "PORTRAIT_LAB_CONCURRENCY"
 ENV_QUEUE_MAX = "PORTRAIT_LAB_QUEUE_MAX"
 ENV_MAX_UPLOAD_MB = "PORTRAIT_LAB_MAX_UPLOAD_MB"
+ENV_VISITOR_QUOTA_MB = "PORTRAIT_LAB_VISITOR_QUOTA_MB"
+ENV_TOTAL_QUOTA_MB = "PORTRAIT_LAB_TOTAL_QUOTA_MB"
+ENV_MIN_FREE_MB = "PORTRAIT_LAB_MIN_FREE_MB"
 # Hugging Face Spaces set this one to 0.0.0.0; honour it when ours is not given.
 ENV_GRADIO_HOST = "GRADIO_SERVER_NAME"
 
@@ -45,6 +48,7 @@ class AppConfig:
     concurrency: int | None = None  # None = 4 on CUDA, 1 on CPU (decided with the device)
     queue_max: int = DEFAULT_QUEUE_MAX
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    disk: DiskLimits = DiskLimits()
 
     def resolved_concurrency(self, device_type: str) -> int:
         """How many heavy jobs run at once: a GPU overlaps a few; 2 CPU cores are busy with one."""
@@ -132,4 +136,16 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     temp_root = Path(env.get(ENV_TMP) or Path(tempfile.gettempdir()) / "portrait-lab")
     return AppConfig(host=host, port=port, share=share, temp_root=temp_root, max_age_s=max_age,
                      sweep_interval_s=sweep, concurrency=concurrency, queue_max=queue_max,
-                     max_upload_mb=upload_mb)
+                     max_upload_mb=upload_mb, disk=_disk_limits(env))
+
+
+def _disk_limits(env: Mapping[str, str]) -> DiskLimits:
+    """Disk quotas in MB from the environment, each defaulting to ``DiskLimits``'s value."""
+    default = DiskLimits()
+
+    def megabytes(name: str, fallback: int, minimum: float) -> int:
+        return int(_number(name, env[name], float, minimum) * MB) if env.get(name) else fallback
+
+    return DiskLimits(visitor_bytes=megabytes(ENV_VISITOR_QUOTA_MB, default.visitor_bytes, 1),
+                      total_bytes=megabytes(ENV_TOTAL_QUOTA_MB, default.total_bytes, 1),
+                      min_free_bytes=megabytes(ENV_MIN_FREE_MB, default.min_free_bytes, 0))

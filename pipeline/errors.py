@@ -86,3 +86,9 @@ class UnknownSpecError(PortraitLabError):
     """No ID-photo specification has the requested id."""
 
     code = "unknown_spec"
+
+
+class DiskSpaceError(PortraitLabError):
+    """A visitor's storage quota, the server's total, or its free disk space is used up."""
+
+    code = "disk_space"

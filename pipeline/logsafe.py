@@ -4,13 +4,18 @@ The promise: logs hold counts, timings and error types only; never file names, i
 data, metadata or session identifiers. Our own events go through :func:`log_job`, which
 accepts numbers and a closed set of words. Third-party loggers that print request URLs
 (which carry upload file names) are turned down to warnings, and a filter on every
-handler drops any record that still mentions the temporary root or a file URL.
+handler drops any record that still mentions the temporary root or a file URL. Gradio also
+prints some tracebacks straight to stderr (``traceback.print_exc()``); stderr is wrapped so
+that a line naming the same things is replaced before it is written.
 """
 from __future__ import annotations
 
+import io
 import logging
+import sys
 import traceback
 from pathlib import Path
+from typing import TextIO
 
 log = logging.getLogger("portrait_lab.app")
 
@@ -20,12 +25,20 @@ STATUSES = ("ok", "error", "refused")
 CHATTY_LOGGERS = ("uvicorn.access", "httpx", "httpcore", "gradio_client", "multipart", "python_multipart")
 
 
+REDACTED_LINE = "[portrait-lab: a line naming a visitor's file was removed]\n"
+
+
+def private_markers(temp_root: Path) -> tuple[str, ...]:
+    """Text that only appears where a visitor's file, upload or inline data is named."""
+    return (str(Path(temp_root).resolve()), str(temp_root), "file=", "/gradio_api/upload", ";base64,", "session_hash")
+
+
 class RedactingFilter(logging.Filter):
     """Drop records that mention our temporary root or a served file URL."""
 
     def __init__(self, temp_root: Path) -> None:
         super().__init__("portrait-lab-privacy")
-        self.markers = (str(Path(temp_root).resolve()), str(temp_root), "file=", "/gradio_api/upload")
+        self.markers = private_markers(temp_root)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -39,8 +52,53 @@ class RedactingFilter(logging.Filter):
         return not any(marker in text for marker in self.markers)
 
 
+class RedactingStream(io.TextIOBase):
+    """A text stream that writes whole lines to ``target``, each line naming a private
+    marker replaced by ``REDACTED_LINE``. Used as ``sys.stderr`` by the web app."""
+
+    def __init__(self, target: TextIO, markers: tuple[str, ...]) -> None:
+        super().__init__()
+        self.target = target
+        self.markers = markers
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self.target.write(self._clean(line + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.target.write(self._clean(self._pending))
+            self._pending = ""
+        self.target.flush()
+
+    def _clean(self, line: str) -> str:
+        return REDACTED_LINE if any(marker in line for marker in self.markers) else line
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+
+def redact_stderr(temp_root: Path) -> None:
+    """Wrap ``sys.stderr`` (once) so that direct prints, such as Gradio's tracebacks, are
+    redacted like log records."""
+    if not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr, private_markers(temp_root))
+
+
 def configure_private_logging(temp_root: Path) -> None:
-    """Quieten URL-printing loggers and add the redacting filter to the root handlers."""
+    """Quieten URL-printing loggers, add the redacting filter to the root handlers and
+    redact stderr."""
+    redact_stderr(temp_root)
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").disabled = True

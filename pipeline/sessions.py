@@ -10,6 +10,12 @@ Session identifiers and owner tokens never appear in clear: directory names and 
 lines use keyed hashes (HMAC with a per-process secret), so a directory listing or a log
 cannot be matched to a visitor's browser.
 
+Gradio's session hash is chosen by the browser and travels in URLs and bodies, so it is no
+secret. :meth:`SessionStorage.claim` binds each hash to the owner token (an HttpOnly cookie)
+of the first request that names it; the app's middleware refuses the hash to anyone else,
+and :meth:`end` and :meth:`clear` check the owner again. Disk use is bounded per visitor,
+in total and by the free space left (:class:`DiskLimits`).
+
 No web framework is imported here; the app wires these calls to Gradio's events and to
 an HTTP middleware that asks :meth:`SessionStorage.may_read` before serving a file.
 """
@@ -21,14 +27,15 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InvalidOptionError
+from .errors import DiskSpaceError, InvalidOptionError
 
 log = logging.getLogger("portrait_lab.sessions")
 
@@ -39,6 +46,23 @@ SESSIONS_DIRNAME = "sessions"
 EXAMPLES_DIRNAME = "examples"  # public example inputs, written at start-up, readable by all
 KEY_LENGTH = 32
 ROOT_MARKER = ".portrait-lab-root"
+# Gradio keeps a closed session's state for an hour; a claim outlives that by as much again,
+# so a hash is never free to be claimed while Gradio still holds something under it.
+CLAIM_IDLE_TTL_S = 2 * 3600.0
+MAX_CLAIMS = 200_000  # about 40 MB of claims at most; past it, new sessions are refused
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DiskLimits:
+    """How much disk visitors may fill. A full batch fits in one visitor's quota: 200 photos
+    of 8 MB uploaded as zips (1.6 GB), unpacked (1.6 GB, at most half of the room left) and
+    their results. The total keeps a busy server from filling its disk, and ``min_free``
+    keeps room for the system whatever the quotas say."""
+
+    visitor_bytes: int = 5 * 1024 * MB
+    total_bytes: int = 20 * 1024 * MB
+    min_free_bytes: int = 1024 * MB
 
 
 def validate_max_age(seconds: float) -> float:
@@ -57,6 +81,13 @@ def validate_max_age(seconds: float) -> float:
 
 
 @dataclass
+class _Claim:
+    owner: str  # keyed hash of the owner token that first named the session hash
+    last_seen: float
+    connections: int = 0  # open heartbeat streams: a claim in use is never pruned
+
+
+@dataclass
 class _Session:
     owner: str  # keyed hash of the owner token
     last_seen: float
@@ -68,15 +99,18 @@ class _Session:
 class SessionStorage:
     """Owns the temporary root; thread-safe; holds no image data, only paths and times."""
 
-    def __init__(self, root: Path, max_age_s: float = DEFAULT_MAX_AGE_S, secret: bytes | None = None) -> None:
+    def __init__(self, root: Path, max_age_s: float = DEFAULT_MAX_AGE_S, secret: bytes | None = None,
+                 limits: DiskLimits | None = None) -> None:
         self.root = Path(root).resolve()
         self.max_age_s = validate_max_age(max_age_s)
+        self.limits = limits or DiskLimits()
         self.sessions_dir = self.root / SESSIONS_DIRNAME
         self.examples_dir = self.root / EXAMPLES_DIRNAME
         self._secret = secret or secrets.token_bytes(32)
         self._lock = threading.RLock()
         self._sessions: dict[str, _Session] = {}
         self._upload_owners: dict[Path, set[str]] = {}
+        self._claims: dict[str, _Claim] = {}
         self._sweeper: _Sweeper | None = None
 
     # -- identities -----------------------------------------------------------------------
@@ -89,6 +123,60 @@ class SessionStorage:
 
     def owner_key(self, owner_token: str | None) -> str | None:
         return self._hash("owner", owner_token) if owner_token else None
+
+    # -- who may name a session hash --------------------------------------------------------
+    def claim(self, session_hash: str, owner_token: str | None) -> bool:
+        """Bind ``session_hash`` to the first owner token that names it; afterwards True only
+        for that token. No token, another token, or a full claim table: False."""
+        owner = self.owner_key(owner_token)
+        if owner is None or not session_hash:
+            return False
+        key = self.session_key(session_hash)
+        now = time.time()
+        with self._lock:
+            claim = self._claims.get(key)
+            if claim is None:
+                if len(self._claims) >= MAX_CLAIMS and not self._prune_claims(now):
+                    return False
+                self._claims[key] = _Claim(owner, now)
+                return True
+            if not hmac.compare_digest(claim.owner, owner):
+                return False
+            claim.last_seen = now
+            return True
+
+    @contextmanager
+    def connection(self, session_hash: str) -> Iterator[None]:
+        """A long-lived request (the heartbeat) holds its claim for as long as it is open."""
+        key = self.session_key(session_hash)
+        with self._lock:
+            claim = self._claims.get(key)
+            if claim is not None:
+                claim.connections += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                if claim is not None:
+                    claim.connections -= 1
+                    claim.last_seen = time.time()
+
+    def _prune_claims(self, now: float) -> int:
+        """Under the lock: forget claims idle past ``CLAIM_IDLE_TTL_S`` with no open stream."""
+        idle = [key for key, claim in self._claims.items()
+                if not claim.connections and claim.last_seen < now - CLAIM_IDLE_TTL_S and key not in self._sessions]
+        for key in idle:
+            del self._claims[key]
+        return len(idle)
+
+    def _is_owner(self, key: str, owner_token: str | None) -> bool:
+        """Under the lock: whether the token owns the session (by its claim, else its storage)."""
+        owner = self.owner_key(owner_token)
+        if owner is None:
+            return False
+        claim, session = self._claims.get(key), self._sessions.get(key)
+        recorded = claim.owner if claim is not None else (session.owner if session is not None else None)
+        return not recorded or hmac.compare_digest(recorded, owner)
 
     # -- lifecycle --------------------------------------------------------------------------
     def prepare(self) -> int:
@@ -119,8 +207,10 @@ class SessionStorage:
     def open(self, session_hash: str, owner_token: str | None) -> Path:
         """The session's private directory (created on first use); marks the session active."""
         key = self.session_key(session_hash)
-        owner = self.owner_key(owner_token) or ""
         with self._lock:
+            if not self._is_owner(key, owner_token):
+                raise PermissionError("this owner token does not own the session")
+            owner = self.owner_key(owner_token) or ""
             session = self._sessions.get(key)
             if session is None:
                 session = self._sessions[key] = _Session(owner=owner, last_seen=time.time(), uploads=set())
@@ -157,7 +247,7 @@ class SessionStorage:
                     session.last_seen = time.time()
                     ended = session.ended and not session.running_jobs
             if ended:
-                self.end(session_hash)
+                self._end(key)
 
     def register_upload(self, owner_token: str | None, paths: Iterable[str | Path]) -> None:
         """Record who sent each uploaded file, so only they can read it back."""
@@ -166,7 +256,12 @@ class SessionStorage:
             return
         with self._lock:
             for path in paths:
-                self._upload_owners.setdefault(Path(path).resolve(), set()).add(owner)
+                resolved = Path(path).resolve()
+                self._upload_owners.setdefault(resolved, set()).add(owner)
+                # Uploads are stored by content: the same bytes sent again reuse the old file,
+                # whose age must start again or the sweeper would take it at once.
+                with suppress(OSError):
+                    os.utime(resolved)
 
     def attach_uploads(self, session_hash: str, owner_token: str | None, paths: Iterable[str | Path | None]) -> None:
         """Tie uploads used by an event to the session, so they are deleted with it."""
@@ -183,18 +278,30 @@ class SessionStorage:
                     session.uploads.add(resolved)
 
     def may_use(self, session_hash: str, owner_token: str | None, path: str | Path) -> bool:
-        """Whether a request may take ``path`` as input: anything outside the session folders
-        (uploads, examples), but inside them only this session's own files."""
+        """Whether a request may take ``path`` as input: the shipped examples, this visitor's
+        own uploads, and this session's own results; nothing else, wherever it lies."""
         resolved = Path(path).resolve()
-        if not _is_within(resolved, self.sessions_dir):
+        if _is_within(resolved, self.examples_dir):
             return True
-        return _is_within(resolved, self.sessions_dir / self.session_key(session_hash)) and self.may_read(
-            resolved, owner_token)
+        if not _is_within(resolved, self.root) or self.owner_key(owner_token) is None:
+            return False
+        if _is_within(resolved, self.sessions_dir):
+            return _is_within(resolved, self.sessions_dir / self.session_key(session_hash)) and self.may_read(
+                resolved, owner_token)
+        return self.may_read(resolved, owner_token)
 
-    def end(self, session_hash: str) -> int:
+    def end(self, session_hash: str, owner_token: str | None) -> int:
         """The session is over (tab closed): delete its directory and its uploads. While a job
-        still runs in it, the deletion happens when that job finishes."""
+        still runs in it, the deletion happens when that job finishes. Only the owner's token
+        ends a session; any other gets 0 and changes nothing."""
         key = self.session_key(session_hash)
+        with self._lock:
+            if not self._is_owner(key, owner_token):
+                log.warning("refused to end a session for a token that does not own it")
+                return 0
+        return self._end(key)
+
+    def _end(self, key: str) -> int:
         with self._lock:
             session = self._sessions.get(key)
             if session is not None and session.running_jobs:
@@ -203,10 +310,15 @@ class SessionStorage:
             directory, uploads = self._detach(key, drop=True)
         return self._delete(directory, uploads)
 
-    def clear(self, session_hash: str) -> int:
-        """'Delete my files now': empty the session's storage but keep the session usable."""
+    def clear(self, session_hash: str, owner_token: str | None) -> int:
+        """'Delete my files now': empty the session's storage but keep the session usable.
+        Only for the owner's token, like :meth:`end`."""
+        key = self.session_key(session_hash)
         with self._lock:
-            directory, uploads = self._detach(self.session_key(session_hash), drop=False)
+            if not self._is_owner(key, owner_token):
+                log.warning("refused to clear a session for a token that does not own it")
+                return 0
+            directory, uploads = self._detach(key, drop=False)
         return self._delete(directory, uploads)
 
     def _detach(self, key: str, drop: bool) -> tuple[Path, set[Path]]:
@@ -271,8 +383,9 @@ class SessionStorage:
 
     # -- sweeping ---------------------------------------------------------------------------
     def sweep(self, now: float | None = None) -> int:
-        """Delete sessions idle for longer than the maximum age, and any other file under the
-        root (uploads, Gradio's cache) older than it. Returns the number of files removed."""
+        """Delete sessions idle for longer than the maximum age, and every other file under the
+        root older than it: uploads, Gradio's cache, and old results of sessions still open
+        (except under a running job). Returns the number of files removed."""
         now = time.time() if now is None else now
         limit = now - self.max_age_s
         with self._lock:
@@ -288,24 +401,70 @@ class SessionStorage:
                 directory, uploads = self._detach(key, drop=True)
             removed += self._delete(directory, uploads)
             stale += 1
-        with self._lock:
-            live = set(self._sessions)
-            attached = set().union(*(s.uploads for s in self._sessions.values())) if self._sessions else set()
-        if self.sessions_dir.exists():
-            for entry in self.sessions_dir.iterdir():  # directories of sessions we no longer know
-                if entry.name not in live and _newest_mtime(entry) < limit:
-                    removed += _remove(entry)
-        if self.root.exists():
-            for entry in self.root.iterdir():
-                if entry in (self.sessions_dir, self.examples_dir):
-                    continue
-                removed += _remove_older_than(entry, limit, keep=attached)
-        with self._lock:
-            for path in [p for p in self._upload_owners if not p.exists()]:
-                del self._upload_owners[path]
+        removed += self._sweep_old_files(limit)
         if removed:
             log.info("sweeper removed %d file(s) from %d idle session(s)", removed, stale)
         return removed
+
+    def _sweep_old_files(self, limit: float) -> int:
+        """Files older than ``limit`` go even while their session is open (the promise is
+        about a file's age, not the visitor's activity); never those under a running job."""
+        with self._lock:
+            live = set(self._sessions)
+            busy = {key for key, session in self._sessions.items() if session.running_jobs}
+            in_use = set().union(*(s.uploads for s in self._sessions.values() if s.running_jobs))
+        removed = 0
+        if self.sessions_dir.exists():
+            for entry in self.sessions_dir.iterdir():
+                if entry.name in busy:
+                    continue
+                if entry.name in live:
+                    removed += _remove_older_than(entry, limit, keep=set())
+                elif _newest_mtime(entry) < limit:  # a session we no longer know
+                    removed += _remove(entry)
+        if self.root.exists():
+            for entry in self.root.iterdir():
+                if entry not in (self.sessions_dir, self.examples_dir):
+                    removed += _remove_older_than(entry, limit, keep=in_use)
+        with self._lock:
+            for path in [p for p in self._upload_owners if not p.exists()]:
+                del self._upload_owners[path]
+            for session in self._sessions.values():
+                session.uploads = {p for p in session.uploads if p.exists()}
+            self._prune_claims(time.time())
+        return removed
+
+    # -- disk quotas ------------------------------------------------------------------------
+    def usage(self, owner_token: str | None) -> int:
+        """Bytes stored for this visitor: their sessions' folders and their uploads."""
+        owner = self.owner_key(owner_token)
+        if owner is None:
+            return 0
+        with self._lock:
+            keys = [key for key, session in self._sessions.items() if session.owner == owner]
+            uploads = [path for path, owners in self._upload_owners.items() if owner in owners]
+        return sum(_tree_bytes(self.sessions_dir / key) for key in keys) + sum(_tree_bytes(p) for p in uploads)
+
+    def room_for(self, owner_token: str | None) -> int:
+        """Bytes this visitor may still write now: the least of what their quota, the total
+        quota and the free disk space (less the reserve) leave."""
+        free = shutil.disk_usage(self.root).free - self.limits.min_free_bytes
+        visitor = self.limits.visitor_bytes - self.usage(owner_token)
+        total = self.limits.total_bytes - _tree_bytes(self.root)
+        return max(0, min(free, visitor, total))
+
+    def require_room(self, owner_token: str | None, incoming: int = 0) -> None:
+        """Refuse new work (or an upload of ``incoming`` bytes) that would not fit."""
+        visitor = self.usage(owner_token)
+        if visitor + incoming > self.limits.visitor_bytes:
+            raise DiskSpaceError(
+                f"Your files on this server take {_megabytes(visitor)} of the {_megabytes(self.limits.visitor_bytes)} "
+                "each visitor may use.",
+                hint="Download what you need, press \"Delete my files now\" on the Privacy tab, then try again.")
+        free = shutil.disk_usage(self.root).free - self.limits.min_free_bytes
+        if incoming > free or _tree_bytes(self.root) + incoming > self.limits.total_bytes:
+            raise DiskSpaceError("The server is short of storage space right now.",
+                                 hint="Please try again in a few minutes; your photo was not stored.")
 
     def start_sweeper(self, interval_s: float) -> None:
         """Sweep every ``interval_s`` seconds on a daemon thread (idempotent)."""
@@ -394,6 +553,25 @@ def _remove_upload(path: Path, root: Path) -> int:
         except OSError:
             pass  # not empty (another file of the same content) or already gone: both fine
     return removed
+
+
+def _tree_bytes(path: Path) -> int:
+    """Size of a file, or of every file under a folder (links are not followed)."""
+    try:
+        if not path.is_dir() or path.is_symlink():
+            return path.lstat().st_size
+    except FileNotFoundError:
+        return 0
+    total = 0
+    for entry in path.rglob("*"):
+        with suppress(FileNotFoundError):
+            info = entry.lstat()
+            total += info.st_size if not stat.S_ISDIR(info.st_mode) else 0
+    return total
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / MB:,.0f} MB" if count >= 10 * MB else f"{count / MB:.1f} MB"
 
 
 def _newest_mtime(path: Path) -> float:

@@ -7,6 +7,7 @@ Models are loaded once and shared; no method keeps per-request state on ``self``
 """
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from .layout import PAPER_SIZES_MM
 from .samples import astronaut
 
 if TYPE_CHECKING:
-    from .batch import BatchSummary
+    from .batch import BatchSummary, Process
 
 Choices = list[tuple[str, str]]  # (label shown, value sent)
 BATCH_JOBS = ("restore", "background", "idphoto")
@@ -240,24 +241,43 @@ class Studio:
     def batch(self, sources: Sequence[str | Path], job: str, out_dir: Path, *,
               restore: RestoreOptions | None = None, background: BackgroundOptions | None = None,
               spec_id: str | None = None, id_background: str | None = None,
-              progress: Callable[[int, int, str], None] | None = None) -> BatchSummary:
-        from .batch import background_job, expand_inputs, idphoto_job, restore_job, run_batch
+              progress: Callable[[int, int, str], None] | None = None,
+              max_extract_bytes: int | None = None) -> BatchSummary:
+        """One batch job over photos and ``.zip`` archives, results and reports in ``out_dir``.
+
+        Archives are unpacked into ``out_dir/inputs``, at most ``max_extract_bytes`` bytes when
+        given (the caller's room: quota, free space), never more than the per-batch cap. That
+        folder is deleted when the job ends, however it ends: unpacked copies left behind would
+        fill the disk, and nothing needs them afterwards (results, reports and the summary's
+        thumbnails, hence :meth:`BatchSummary.comparisons`, are made while the job runs).
+        The job is set up first, so a bad option or missing model unpacks nothing."""
+        from .batch import expand_inputs, run_batch
 
         if job not in BATCH_JOBS:
             raise InvalidOptionError(f"Unknown batch job {job!r}.", hint=f"Choose one of: {', '.join(BATCH_JOBS)}.")
         if not sources:
             raise InvalidOptionError("No files were given.", hint="Add images, or a .zip of images.")
-        items, problems = expand_inputs([Path(s) for s in sources], out_dir / "inputs")
+        process = self._batch_process(job, restore, background, spec_id, id_background)
+        inputs = Path(out_dir) / "inputs"
+        try:
+            items, problems = expand_inputs([Path(s) for s in sources], inputs, max_extract_bytes=max_extract_bytes)
+            return run_batch(items, process, out_dir, job_name=job, progress=progress, extra_rows=problems)
+        finally:
+            shutil.rmtree(inputs, ignore_errors=True)  # never hide the job's own exception
+
+    def _batch_process(self, job: str, restore: RestoreOptions | None, background: BackgroundOptions | None,
+                       spec_id: str | None, id_background: str | None) -> Process:
+        """The per-photo function of a batch job, with its options checked and models loaded."""
+        from .batch import background_job, idphoto_job, restore_job
+
         if job == "restore":
-            process = restore_job(self.engine, (restore or RestoreOptions()).validated(self.manifest))
-        elif job == "background":
-            process = background_job(self.cutter, (background or BackgroundOptions(mode="colour")).validated())
-        else:
-            if not spec_id:
-                raise InvalidOptionError("Choose the document for the ID photos.")
-            options = IdPhotoOptions(spec=self.specs.get(spec_id), background=id_background or None).validated()
-            process = idphoto_job(self.id_maker, options)
-        return run_batch(items, process, out_dir, job_name=job, progress=progress, extra_rows=problems)
+            return restore_job(self.engine, (restore or RestoreOptions()).validated(self.manifest))
+        if job == "background":
+            return background_job(self.cutter, (background or BackgroundOptions(mode="colour")).validated())
+        if not spec_id:
+            raise InvalidOptionError("Choose the document for the ID photos.")
+        options = IdPhotoOptions(spec=self.specs.get(spec_id), background=id_background or None).validated()
+        return idphoto_job(self.id_maker, options)
 
 
 def write_example_photo(directory: Path) -> Path:

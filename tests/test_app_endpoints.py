@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import re
 import zipfile
@@ -207,7 +208,8 @@ def test_id_photo_respects_the_file_size_limit(client, photo):
 
 
 # -- batch -----------------------------------------------------------------------------------
-def test_batch_of_an_image_and_a_zip(client, photo, inputs):
+def test_batch_of_an_image_and_a_zip(client, photo, inputs, caplog):
+    caplog.set_level(logging.INFO, logger="portrait_lab")
     archive = inputs / "photos.zip"
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.write(photo, "inside/second.png")
@@ -215,6 +217,7 @@ def test_batch_of_an_image_and_a_zip(client, photo, inputs):
                                                "icao_generic", 1.0, "white", api_name="/batch")
     assert "2 file(s)" in summary
     assert len(table["data"]) == 2
+    assert any(m.startswith("job=batch status=ok") and m.endswith("images=2") for m in caplog.messages), caplog.messages
     columns = table["headers"]
     rows = [dict(zip(columns, row)) for row in table["data"]]
     assert all(row["status"] in ("ok", "warning") for row in rows), rows

@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -333,10 +334,20 @@ def test_privacy_tab_states_the_configured_retention(server):
     config = httpx.get(url + "config").json()
     texts = [c["props"].get("value") or "" for c in config["components"] if c.get("type") == "markdown"]
     (privacy,) = [t for t in texts if "What happens to your photos" in t]
-    assert "after **30 minutes**" in privacy  # max_age_s=1800
+    assert "longer than **30 minutes**, even while you keep working" in privacy  # max_age_s=1800
     assert "every **5 minutes**" in privacy  # the sweep interval
     assert "never above 24 hours" in privacy
     assert "1 hour" not in privacy
+
+
+def test_gradios_cache_cleaner_stays_within_the_retention_promise(server):
+    app, _ = server
+    assert app.demo.delete_cache == webapp.gradio_cache_schedule(app.config)
+    for max_age, sweep in ((3600, 300), (1800, 300), (60, 15), (2, 0.5), (1, 0.5)):
+        config = replace(app.config, max_age_s=max_age, sweep_interval_s=sweep)
+        interval, age = webapp.gradio_cache_schedule(config)
+        assert interval >= 1 and age >= 0
+        assert interval + age <= max_age, (max_age, interval, age)  # a file lives at most age + interval
 
 
 # -- the sweeper (its own server: 2 s retention, swept every 0.5 s) ----------------------------------

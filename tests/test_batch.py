@@ -191,6 +191,161 @@ def test_the_number_of_images_is_capped(tmp_path, photo_files, astronaut_rgb, mo
     assert batch.max_batch_files_from_env() == 200
 
 
+# -- disk-filling archives -------------------------------------------------------------------
+def _noise(size: int, seed: int) -> bytes:
+    """Bytes that do not compress (ratio about 1), like the pixels of a JPEG."""
+    return np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def test_many_small_compressible_members_are_refused_by_the_whole_archive_ratio(tmp_path):
+    # 300 members of 900 KB, each under the old 1 MB exemption and about 45x (under the
+    # per-member 100x), together 270 MB from a 6 MB upload: the whole archive must be refused.
+    member = _noise(18_000, seed=1) + bytes(882_000)
+    archive = _zip(tmp_path / "filler.zip", {f"scan_{i:03d}.png": member for i in range(300)})
+    with zipfile.ZipFile(archive) as bundle:
+        infos = bundle.infolist()
+        ratio = sum(i.file_size for i in infos) / sum(i.compress_size for i in infos)
+    assert 20 < ratio < 100 and all(i.file_size < 1024**2 for i in infos)  # only the whole-archive check catches it
+    work = tmp_path / "inputs"
+
+    items, rows = expand_inputs([archive], work)
+
+    assert items == []
+    assert [(row.name, row.status) for row in rows] == [("filler.zip", "error")]
+    message = rows[0].message
+    assert "nothing of this archive was used" in message and "JPEG or PNG" in message, message
+    assert _files_under(work) == []  # nothing was extracted
+
+
+def test_a_bomb_split_into_several_small_archives_is_refused(tmp_path):
+    # Each archive alone stays at 4 MB (under the 8 MB where the whole-archive ratio starts)
+    # and its member at ~50x (under the per-member 100x): the call's running total catches it.
+    member = _noise(80_000, seed=5) + bytes(4 * 1024**2 - 80_000)
+    parts = [_zip(tmp_path / f"part{i}.zip", {f"p{i}.png": member}) for i in range(3)]
+    work = tmp_path / "inputs"
+
+    items, rows = expand_inputs(parts, work)
+
+    assert [item.name for item in items] == ["part0.zip/p0.png", "part1.zip/p1.png"]  # 8 MB so far: allowed
+    assert [(row.name, row.status) for row in rows] == [("part2.zip", "error")]
+    assert "archives before it" in rows[0].message and "nothing of this archive was used" in rows[0].message
+    assert sum(p.stat().st_size for p in _files_under(work)) == 2 * len(member)
+
+
+def test_a_highly_compressed_member_under_1_mb_is_refused(tmp_path, astronaut_rgb):
+    # One 900 KB member that inflates ~900x, diluted by incompressible data so that the
+    # archive as a whole stays under 20x and under 8 MB: the per-member check must catch it.
+    archive = _zip(tmp_path / "sneaky.zip", {"a.jpg": _noise(2_000_000, seed=2), "b.png": bytes(900_000),
+                                             "c.png": _png(astronaut_rgb[::16, ::16].copy())})
+    items, rows = expand_inputs([archive], tmp_path / "inputs")
+    assert items == [] and [(row.name, row.status) for row in rows] == [("sneaky.zip", "error")]
+    assert "b.png" in rows[0].message and "nothing of this archive was used" in rows[0].message
+    assert _files_under(tmp_path / "inputs") == []
+
+
+def test_extracted_bytes_never_exceed_the_callers_budget(tmp_path, monkeypatch):
+    first = _zip(tmp_path / "first.zip", {f"a{i}.jpg": _noise(100_000, seed=i) for i in range(4)})
+    second = _zip(tmp_path / "second.zip", {f"b{i}.jpg": _noise(100_000, seed=10 + i) for i in range(4)})
+    work = tmp_path / "inputs"
+
+    items, rows = expand_inputs([first, second], work, max_extract_bytes=600_000)
+
+    assert [item.name for item in items] == [f"first.zip/a{i}.jpg" for i in range(4)]
+    assert [(row.name, row.status) for row in rows] == [("second.zip", "error")]
+    message = rows[0].message
+    assert "390.6 KB" in message and "195.3 KB" in message and "send fewer photos per batch" in message, message
+    assert sum(p.stat().st_size for p in _files_under(work)) <= 600_000
+
+    # Without a caller's budget, the cap is max_files x EXTRACT_BYTES_PER_PHOTO.
+    monkeypatch.setattr(batch, "EXTRACT_BYTES_PER_PHOTO", 150_000)
+    items, rows = expand_inputs([first], tmp_path / "inputs-2", max_files=2)
+    assert items == [] and rows[0].status == "error" and "fewer photos" in rows[0].message
+    assert _files_under(tmp_path / "inputs-2") == []
+    assert batch.batch_extract_limit(200) == 200 * 150_000
+    items, rows = expand_inputs([first], tmp_path / "inputs-3", max_files=3)
+    assert len(items) == 3 and [row.status for row in rows] == ["skipped"]  # 400 KB declared <= 450 KB
+
+
+def test_a_member_larger_than_its_header_refuses_the_whole_archive(tmp_path, monkeypatch):
+    archive = _zip(tmp_path / "liar.zip", {"a.jpg": _noise(10_000, seed=3), "b.jpg": _noise(10_000, seed=4)})
+    real_open = zipfile.ZipFile.open
+
+    def lying_open(self, member, *args, **kwargs):  # b.jpg yields 5 MB whatever its header says
+        if getattr(member, "filename", member) == "b.jpg":
+            return io.BytesIO(bytes(5 * 1024**2))
+        return real_open(self, member, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", lying_open)
+    items, rows = expand_inputs([archive], tmp_path / "inputs")
+    assert items == [] and [(row.name, row.status) for row in rows] == [("liar.zip", "error")]
+    assert "nothing of this archive was used" in rows[0].message
+    assert _files_under(tmp_path / "inputs") == []
+
+
+def test_an_archive_of_real_photos_still_works(tmp_path, astronaut_rgb):
+    """Photos, BMP and TIFF portraits included (over 8 MB in all), pass every archive check."""
+    import cv2
+
+    large = cv2.resize(astronaut_rgb, (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    members = {}
+    for index, (picture, fmt, suffix) in enumerate([(astronaut_rgb, "JPEG", "jpg"), (large, "JPEG", "jpg"),
+                                                    (large, "BMP", "bmp"), (large, "BMP", "bmp"),
+                                                    (large, "TIFF", "tif")]):
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(picture[:, ::-1] if index % 2 else picture)).save(buffer, format=fmt)
+        members[f"holiday/photo{index}.{suffix}"] = buffer.getvalue()
+    archive = _zip(tmp_path / "holiday.zip", members)
+    assert sum(len(data) for data in members.values()) > 8 * 1024**2  # the whole-archive ratio applies
+
+    items, rows = expand_inputs([archive], tmp_path / "inputs")
+
+    assert rows == [] and [item.name for item in items] == [f"holiday.zip/{name}" for name in members]
+    assert [item.path.read_bytes() for item in items] == list(members.values())
+    summary = run_batch(items, _mirror_job, tmp_path / "out", job_name="mirror")
+    assert [row.status for row in summary.rows] == ["ok"] * len(members)
+
+
+@pytest.fixture(scope="module")
+def cheap_studio(tmp_path_factory, cpu_compute):
+    """A Studio without weights: the batch tests replace the job, so no model is loaded."""
+    from pipeline import weights
+    from pipeline.engine import RestorationPipeline
+    from pipeline.studio import Studio
+
+    empty = tmp_path_factory.mktemp("no-weights")
+    return Studio(RestorationPipeline(manifest=weights.load_manifest(), weights_directory=empty, compute=cpu_compute))
+
+
+def test_studio_batch_deletes_extracted_inputs_when_the_job_ends(tmp_path, astronaut_rgb, cheap_studio, monkeypatch):
+    monkeypatch.setattr(batch, "background_job", lambda *args, **kwargs: _mirror_job)
+    tiny = _png(astronaut_rgb[::8, ::8].copy())
+    archive = _zip(tmp_path / "photos.zip", {"a.png": tiny, "b/c.png": tiny})
+    out = tmp_path / "job"
+
+    summary = cheap_studio.batch([archive], "background", out)
+
+    assert [row.status for row in summary.rows] == ["warning", "warning"]  # 'very small', but processed
+    assert not (out / "inputs").exists()
+    pairs = summary.comparisons(out / "compare")  # what app.py shows: built from thumbnails, not inputs
+    assert len(pairs) == 2 and all(path.is_file() for path, _ in pairs)
+
+    def cancelled(index: int, total: int, name: str) -> None:
+        assert (tmp_path / "job2" / "inputs").is_dir()  # the job really had extracted inputs
+        raise RuntimeError("the visitor cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        cheap_studio.batch([archive], "background", tmp_path / "job2", progress=cancelled)
+    assert not (tmp_path / "job2" / "inputs").exists()
+
+    summary = cheap_studio.batch([archive], "background", tmp_path / "job3", max_extract_bytes=len(tiny))
+    assert [row.status for row in summary.rows] == ["error"] and "fewer photos" in summary.rows[0].message
+    assert not (tmp_path / "job3" / "inputs").exists()
+
+
 # -- running a batch and its reports ---------------------------------------------------------------
 def test_batch_carries_on_and_writes_escaped_self_contained_reports(tmp_path, photo_files, astronaut_rgb):
     hostile = "<script>alert(1)</script>.png"

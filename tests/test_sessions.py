@@ -85,7 +85,7 @@ def test_end_deletes_the_session_and_its_uploads_but_not_others(storage: Session
     (storage.new_work_dir("s-alice", "alice", "restore") / "out.png").write_bytes(b"x")
     (storage.new_work_dir("s-bob", "bob", "restore") / "out.png").write_bytes(b"x")
     assert len(storage.session_files("s-alice")) == 2
-    removed = storage.end("s-alice")
+    removed = storage.end("s-alice", "alice")
     assert removed == 2
     assert not mine.exists() and not mine.parent.exists()
     assert storage.session_files("s-alice") == []
@@ -98,9 +98,9 @@ def test_unused_uploads_go_with_the_last_session_of_their_owner(storage: Session
     storage.register_upload("alice", [never_used])
     storage.open("tab-1", "alice")
     storage.open("tab-2", "alice")
-    storage.end("tab-1")
+    storage.end("tab-1", "alice")
     assert never_used.exists()  # tab 2 may still show it
-    storage.end("tab-2")
+    storage.end("tab-2", "alice")
     assert not never_used.exists()
 
 
@@ -109,7 +109,7 @@ def test_clear_empties_storage_but_keeps_the_session_usable(storage: SessionStor
     storage.register_upload("alice", [upload])
     storage.attach_uploads("s1", "alice", [upload])
     (storage.new_work_dir("s1", "alice", "idphoto") / "photo.jpg").write_bytes(b"x")
-    assert storage.clear("s1") == 2
+    assert storage.clear("s1", "alice") == 2
     assert storage.session_files("s1") == [] and not upload.exists()
     again = storage.new_work_dir("s1", "alice", "idphoto") / "photo.jpg"
     again.write_bytes(b"x")
@@ -195,11 +195,11 @@ def test_identical_upload_of_another_visitor_survives_the_first_session(storage:
     storage.register_upload("alice", [shared])
     storage.register_upload("bob", [shared])
     storage.attach_uploads("s-alice", "alice", [shared])
-    storage.end("s-alice")
+    storage.end("s-alice", "alice")
     assert shared.exists()
     assert storage.may_read(shared, "bob") and not storage.may_read(shared, "alice")
     storage.attach_uploads("s-bob", "bob", [shared])
-    storage.end("s-bob")
+    storage.end("s-bob", "bob")
     assert not shared.exists()
 
 
@@ -238,10 +238,11 @@ def test_inputs_from_another_sessions_folder_are_refused(storage: SessionStorage
     mine = storage.new_work_dir("s-alice", "alice", "idphoto") / "photo.jpg"
     mine.write_bytes(b"x")
     upload = _upload(storage, "me.jpg")
+    storage.register_upload("alice", [upload])
     assert storage.may_use("s-alice", "alice", mine) and storage.may_use("s-alice", "alice", upload)
     assert not storage.may_use("s-alice", "alice", theirs)
     storage.attach_uploads("s-alice", "alice", [theirs])  # never adopted, so never deleted by alice
-    storage.end("s-alice")
+    storage.end("s-alice", "alice")
     assert theirs.exists()
 
 
@@ -249,6 +250,129 @@ def test_closing_the_tab_during_a_job_deletes_when_the_job_ends(storage: Session
     with storage.job("s", "alice"):
         result = storage.new_work_dir("s", "alice", "batch") / "out.png"
         result.write_bytes(b"x")
-        assert storage.end("s") == 0
+        assert storage.end("s", "alice") == 0
         assert result.exists()
     assert not result.exists() and storage.active_sessions() == 0
+
+
+# -- ownership of session hashes, inputs, quotas (issue: the session-hash hole) ----------------
+def test_a_session_hash_belongs_to_the_first_token_that_names_it(storage: SessionStorage) -> None:
+    assert storage.claim("hash-a", "alice")
+    assert storage.claim("hash-a", "alice")  # again: still hers
+    assert not storage.claim("hash-a", "mallory")
+    assert not storage.claim("hash-a", None)
+    assert not storage.claim("hash-b", None)  # no cookie: no claim at all
+    with pytest.raises(PermissionError):
+        storage.open("hash-a", "mallory")
+
+
+def test_end_and_clear_need_the_owners_token(storage: SessionStorage) -> None:
+    storage.claim("s-alice", "alice")
+    upload = _upload(storage, "me.jpg")
+    storage.register_upload("alice", [upload])
+    storage.attach_uploads("s-alice", "alice", [upload])
+    result = storage.new_work_dir("s-alice", "alice", "idphoto") / "photo.jpg"
+    result.write_bytes(b"x")
+    for token in ("mallory", None):
+        assert storage.clear("s-alice", token) == 0
+        assert storage.end("s-alice", token) == 0
+    assert result.exists() and upload.exists()
+    assert storage.clear("s-alice", "alice") == 2
+    assert not result.exists() and not upload.exists()
+
+
+def test_another_visitors_upload_is_not_an_input(storage: SessionStorage) -> None:
+    theirs = _upload(storage, "theirs.jpg")
+    storage.register_upload("bob", [theirs])
+    unowned = _upload(storage, "nobody.jpg")  # in the root, registered to nobody
+    outside = storage.root.parent / "outside.jpg"
+    outside.write_bytes(b"x")
+    example = storage.examples_dir / "astronaut.png"
+    example.write_bytes(b"x")
+    assert storage.may_use("s-bob", "bob", theirs)
+    for path in (theirs, unowned, outside):
+        assert not storage.may_use("s-alice", "alice", path), path
+        assert not storage.may_use("s-alice", None, path), path
+    assert storage.may_use("s-alice", "alice", example) and storage.may_use("s-alice", None, example)
+
+
+def test_the_sweeper_removes_old_files_inside_an_open_session(storage: SessionStorage) -> None:
+    upload = _upload(storage, "old-upload.jpg")
+    storage.register_upload("alice", [upload])
+    storage.attach_uploads("open", "alice", [upload])
+    old_result = storage.new_work_dir("open", "alice", "idphoto") / "old.jpg"
+    old_result.write_bytes(b"x")
+    young_result = storage.new_work_dir("open", "alice", "idphoto") / "young.jpg"
+    young_result.write_bytes(b"x")
+    long_ago = time.time() - 120
+    for path in (upload, old_result):
+        os.utime(path, (long_ago, long_ago))
+    with storage.job("busy", "bob"):
+        busy_result = storage.new_work_dir("busy", "bob", "batch") / "old.jpg"
+        busy_result.write_bytes(b"x")
+        os.utime(busy_result, (long_ago, long_ago))
+        assert storage.sweep() == 2  # the session is active (seen just now), its old files are not
+    assert not upload.exists() and not old_result.exists()
+    assert young_result.exists() and busy_result.exists()
+    assert storage.active_sessions() == 2
+    assert storage.session_files("open") == [young_result]
+
+
+def test_uploading_the_same_bytes_again_restarts_their_age(storage: SessionStorage) -> None:
+    upload = _upload(storage, "again.jpg")
+    long_ago = time.time() - 120
+    os.utime(upload, (long_ago, long_ago))
+    storage.register_upload("alice", [upload])
+    storage.sweep()
+    assert upload.exists()
+
+
+def test_disk_quota_per_visitor_total_and_free_space(tmp_path: Path) -> None:
+    from pipeline.errors import DiskSpaceError
+    from pipeline.sessions import DiskLimits
+
+    store = SessionStorage(tmp_path / "root", 60, limits=DiskLimits(visitor_bytes=10_000, total_bytes=25_000,
+                                                                    min_free_bytes=0))
+    store.prepare()
+    (store.new_work_dir("s-alice", "alice", "batch") / "big.bin").write_bytes(b"x" * 8_000)
+    assert store.usage("alice") == 8_000 and store.usage("bob") == 0
+    assert store.room_for("alice") == 2_000
+    store.require_room("alice", 1_000)
+    with pytest.raises(DiskSpaceError, match="each visitor may use"):
+        store.require_room("alice", 3_000)
+    (store.new_work_dir("s-bob", "bob", "batch") / "big.bin").write_bytes(b"x" * 9_000)
+    (store.new_work_dir("s-carol", "carol", "batch") / "big.bin").write_bytes(b"x" * 7_000)
+    with pytest.raises(DiskSpaceError, match="short of storage"):  # 24 000 of 25 000 in all
+        store.require_room("dave", 2_000)
+    assert store.room_for("dave") <= 1_000
+    huge_reserve = SessionStorage(tmp_path / "root2", 60, limits=DiskLimits(min_free_bytes=1 << 60))
+    huge_reserve.prepare()
+    with pytest.raises(DiskSpaceError, match="short of storage"):
+        huge_reserve.require_room("alice", 1)
+    assert huge_reserve.room_for("alice") == 0
+
+
+def test_stderr_lines_naming_a_visitors_files_are_redacted(tmp_path: Path, monkeypatch, capfd) -> None:
+    """Gradio prints some tracebacks straight to stderr; they pass the same redaction."""
+    import sys
+    import traceback
+
+    from pipeline.logsafe import REDACTED_LINE, configure_private_logging
+
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # put back whatever is there after the test
+    configure_private_logging(tmp_path)
+    visitors_file = tmp_path / ("holiday-" + "in-rome.jpg")  # split, so the traceback's source line hides it
+    try:
+        raise FileNotFoundError(f"No such file: '{visitors_file}'")
+    except FileNotFoundError:
+        traceback.print_exc()  # as gradio.queueing does
+    print("GET /gradio_api/file=/elsewhere/passport.png", file=sys.stderr, end="")  # no newline yet
+    print("plain words stay", file=sys.stderr)
+    sys.stderr.flush()
+    err = capfd.readouterr().err
+    assert "holiday-in-rome" not in err and "passport.png" not in err
+    assert err.count(REDACTED_LINE) == 2, err
+    assert "Traceback (most recent call last)" in err and "plain words stay" not in err  # joined to the redacted line
+    print("plain words stay", file=sys.stderr)
+    sys.stderr.flush()
+    assert capfd.readouterr().err == "plain words stay\n"
