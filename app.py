@@ -185,7 +185,9 @@ class PortraitLabApp:
     def launch(self, *, block: bool = True, quiet: bool = False) -> str:
         """Start serving; returns the local URL. With ``block`` it then serves until stopped."""
         concurrency = self.config.resolved_concurrency(self.studio.engine.compute.device.type)
-        self.demo.queue(max_size=self.config.queue_max, default_concurrency_limit=concurrency)
+        # api_open=False: every model call goes through the queue and its limits; /run/<name>
+        # would otherwise run it at once, beside the queue, as often as a script likes.
+        self.demo.queue(max_size=self.config.queue_max, default_concurrency_limit=concurrency, api_open=False)
         _, local_url, _ = self.demo.launch(
             server_name=self.config.host, server_port=self.config.port, share=self.config.share,
             prevent_thread_lock=True, quiet=quiet, show_error=False, ssr_mode=False,
@@ -250,7 +252,8 @@ def _build_blocks(studio: Studio, storage: SessionStorage, config: AppConfig, ex
 
     with gr.Blocks(title="Portrait Lab", analytics_enabled=False, delete_cache=gradio_cache_schedule(config)) as demo:
         gr.Markdown("# Portrait Lab\nRestore faces, replace backgrounds and make ID photos. "
-                    "Your photos stay on this server only for your visit; see the Privacy tab.")
+                    f"Your photos stay on this server only for your visit ({config.retention_text()} at most); "
+                    "see the Privacy tab.")
         gr.Markdown(availability.banner, visible=bool(availability.banner), elem_classes=["banner"],
                     elem_id="weights-banner")
 
@@ -511,23 +514,30 @@ def _privacy_text(config: AppConfig) -> str:
     return f"""
 ## What happens to your photos
 
-- **Where they are:** every upload and result is stored in a temporary folder on this server that
-  belongs to your browser only. Other visitors cannot open, use or delete your files, even with
-  their link or your session's id: every request must carry your browser's private cookie.
-- **How long:** everything is deleted **when you close the tab** (the session ends). No file is
-  kept longer than **{config.retention_text()}**, even while you keep working; a sweeper checks
-  every **{config.sweep_text()}**. Leftovers from a server crash are deleted when the server
-  starts. The retention limit can be configured, but never above 24 hours.
-- **Right now:** the button below deletes every file of this session immediately.
-- **What is kept:** nothing. Results carry no EXIF, GPS or other metadata from your photo.
-- **What is sent elsewhere:** nothing. No analytics (Gradio's are switched off), no flagging, no
-  remote APIs, no web fonts from other sites; the models run on this server.
+- **Where they are:** every upload and result is kept in a temporary folder on this server that
+  belongs to your browser only. Other visitors cannot open, use or delete your files, even if
+  someone gets a link to one of them.
+- **How long:** your files are deleted **when you close the tab**, and always after
+  **{config.retention_text()}**, even if the tab is still open (checked every
+  **{config.sweep_text()}**): download anything you want to keep before then. Whatever its
+  settings, this app never keeps a file longer than 24 hours, and a server restart deletes
+  everything.
+- **Right now:** the button below deletes all your files from this tab immediately.
+- **What is kept after you leave:** nothing. Results carry no EXIF, GPS or other metadata from
+  your photo.
+- **What is sent elsewhere:** nothing. No usage tracking, no share buttons, no other services:
+  everything, the models included, runs on this server.
 - **What is logged:** counts, timings and error types only; never file names, image data,
-  metadata or session identifiers.
+  metadata or anything that identifies you.
 
-Uploads are limited to {config.max_upload_mb:g} MB per file and {config.disk.visitor_bytes / 2**20:,.0f} MB
-in all per visitor; at most {config.queue_max} requests wait in the queue.
+Each file can be up to {config.max_upload_mb:g} MB; your uploads and results together can take
+up to {_storage_text(config.disk.visitor_bytes)} on the server.
 """
+
+
+def _storage_text(count: int) -> str:
+    gigabytes = count / 2**30
+    return f"{gigabytes:.3g} GB" if gigabytes >= 1 else f"{count / 2**20:.3g} MB"
 
 
 NODEPS_PACKAGES = ("gfpgan", "basicsr", "facexlib", "facenet_pytorch")

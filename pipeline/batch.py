@@ -194,7 +194,7 @@ class _ArchiveRefused(Exception):
     """The whole archive is unsafe or unreadable; the message is for the user."""
 
 
-_NOTHING_USED = "nothing of this archive was used; please send JPEG or PNG photos instead."
+_NOTHING_USED = "Nothing from this archive was used; please zip the photos again, or upload them directly."
 
 
 @dataclass
@@ -349,8 +349,9 @@ def _check_size(members: Sequence[zipfile.ZipInfo], room: int) -> None:
         limit = (f"the limit of {_human_bytes(room)} this batch may unpack" if room
                  else "the limit: this batch has no room left")
         raise _ArchiveRefused(
-            f"This archive unpacks to {_human_bytes(declared)}, over {limit}; please send fewer photos "
-            "per batch, for example by splitting the archive into smaller ones.")
+            f"This archive unpacks to {_human_bytes(declared)}, over {limit}. Please send fewer photos per "
+            "batch (for example, split the archive), or press \"Delete my files now\" on the Privacy tab to make "
+            "room.")
 
 
 def _check_inflation(members: Sequence[zipfile.ZipInfo], archive_bytes: int, state: _Expansion) -> tuple[int, int]:
@@ -364,7 +365,7 @@ def _check_inflation(members: Sequence[zipfile.ZipInfo], archive_bytes: int, sta
         if info.file_size > MEMBER_RATIO_MIN_BYTES and ratio > MAX_MEMBER_COMPRESSION_RATIO:
             raise _ArchiveRefused(
                 f"The file '{info.filename}' in this archive would grow {ratio:.0f} times when unpacked, far more "
-                f"than a photo does, so it looks like a zip bomb and {_NOTHING_USED}")
+                f"than a real photo, as in a damaged or malicious archive (a \"zip bomb\"). {_NOTHING_USED}")
     unpacked = sum(info.file_size for info in members)
     packed = min(sum(info.compress_size for info in members), archive_bytes)
     _check_ratio(unpacked, packed, "This archive")
@@ -377,7 +378,7 @@ def _check_ratio(unpacked: int, packed: int, subject: str) -> None:
     if unpacked > ARCHIVE_RATIO_MIN_BYTES and ratio > MAX_ARCHIVE_COMPRESSION_RATIO:
         raise _ArchiveRefused(
             f"{subject} would grow {ratio:.0f} times when unpacked (to {_human_bytes(unpacked)}), far more "
-            f"than photos do, so it looks like a zip bomb and {_NOTHING_USED}")
+            f"than real photos, as in a damaged or malicious archive (a \"zip bomb\"). {_NOTHING_USED}")
 
 
 def _expand_archive(path: Path, name: str, state: _Expansion) -> None:
@@ -444,7 +445,7 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budg
                 sink.close()
                 target.unlink()
                 raise _ArchiveRefused(f"The file '{info.filename}' in this archive unpacks to more than the "
-                                      f"archive says it holds, so it looks tampered with and {_NOTHING_USED}")
+                                      f"archive says it holds, so it looks tampered with. {_NOTHING_USED}")
             sink.write(chunk)
     return written
 

@@ -46,10 +46,15 @@ SESSIONS_DIRNAME = "sessions"
 EXAMPLES_DIRNAME = "examples"  # public example inputs, written at start-up, readable by all
 KEY_LENGTH = 32
 ROOT_MARKER = ".portrait-lab-root"
-# Gradio keeps a closed session's state for an hour; a claim outlives that by as much again,
-# so a hash is never free to be claimed while Gradio still holds something under it.
-CLAIM_IDLE_TTL_S = 2 * 3600.0
+# A claim is kept while its session has files here or a stream (heartbeat, results) is open,
+# and for this long after its last use: the app keeps no other state under a hash (no
+# gr.State, deep links refused), so a forgotten hash gives nothing away.
+CLAIM_IDLE_TTL_S = 600.0
 MAX_CLAIMS = 200_000  # about 40 MB of claims at most; past it, new sessions are refused
+MAX_CLAIMS_PER_OWNER = 2_000  # tabs and events of one browser within CLAIM_IDLE_TTL_S
+# Gradio streams an upload into a temporary file at the top of the root; one untouched this
+# long belongs to an upload that was dropped half-way.
+ORPHAN_UPLOAD_AGE_S = 120.0
 MB = 1024 * 1024
 
 
@@ -111,6 +116,9 @@ class SessionStorage:
         self._sessions: dict[str, _Session] = {}
         self._upload_owners: dict[Path, set[str]] = {}
         self._claims: dict[str, _Claim] = {}
+        self._claims_per_owner: dict[str, int] = {}
+        self._in_flight: dict[str, int] = {}  # bytes of uploads under way, per owner key
+        self._upload_gate = threading.Lock()  # one quota check and reservation at a time
         self._sweeper: _Sweeper | None = None
 
     # -- identities -----------------------------------------------------------------------
@@ -136,18 +144,27 @@ class SessionStorage:
         with self._lock:
             claim = self._claims.get(key)
             if claim is None:
-                if len(self._claims) >= MAX_CLAIMS and not self._prune_claims(now):
-                    return False
-                self._claims[key] = _Claim(owner, now)
-                return True
+                return self._add_claim(key, owner, now)
             if not hmac.compare_digest(claim.owner, owner):
                 return False
             claim.last_seen = now
             return True
 
+    def _add_claim(self, key: str, owner: str, now: float) -> bool:
+        """Under the lock: a new claim, within the table's and this owner's limits."""
+        full = (len(self._claims) >= MAX_CLAIMS or self._claims_per_owner.get(owner, 0) >= MAX_CLAIMS_PER_OWNER)
+        if full:
+            self._prune_claims(now)
+            if len(self._claims) >= MAX_CLAIMS or self._claims_per_owner.get(owner, 0) >= MAX_CLAIMS_PER_OWNER:
+                log.warning("refused a new session: the claim table or one visitor's share of it is full")
+                return False
+        self._claims[key] = _Claim(owner, now)
+        self._claims_per_owner[owner] = self._claims_per_owner.get(owner, 0) + 1
+        return True
+
     @contextmanager
     def connection(self, session_hash: str) -> Iterator[None]:
-        """A long-lived request (the heartbeat) holds its claim for as long as it is open."""
+        """A long-lived request (heartbeat, results stream) holds its claim while it is open."""
         key = self.session_key(session_hash)
         with self._lock:
             claim = self._claims.get(key)
@@ -162,11 +179,17 @@ class SessionStorage:
                     claim.last_seen = time.time()
 
     def _prune_claims(self, now: float) -> int:
-        """Under the lock: forget claims idle past ``CLAIM_IDLE_TTL_S`` with no open stream."""
+        """Under the lock: forget claims idle past ``CLAIM_IDLE_TTL_S`` with no open stream
+        and no files stored."""
         idle = [key for key, claim in self._claims.items()
                 if not claim.connections and claim.last_seen < now - CLAIM_IDLE_TTL_S and key not in self._sessions]
         for key in idle:
-            del self._claims[key]
+            owner = self._claims.pop(key).owner
+            left = self._claims_per_owner.get(owner, 1) - 1
+            if left:
+                self._claims_per_owner[owner] = left
+            else:
+                self._claims_per_owner.pop(owner, None)
         return len(idle)
 
     def _is_owner(self, key: str, owner_token: str | None) -> bool:
@@ -423,8 +446,13 @@ class SessionStorage:
                 elif _newest_mtime(entry) < limit:  # a session we no longer know
                     removed += _remove(entry)
         if self.root.exists():
+            orphaned = time.time() - ORPHAN_UPLOAD_AGE_S
             for entry in self.root.iterdir():
-                if entry not in (self.sessions_dir, self.examples_dir):
+                if entry in (self.sessions_dir, self.examples_dir) or entry.name == ROOT_MARKER:
+                    continue
+                if entry.name.startswith("tmp") and entry.is_file() and _newest_mtime(entry) < orphaned:
+                    removed += _remove(entry)  # an upload dropped half-way
+                else:
                     removed += _remove_older_than(entry, limit, keep=in_use)
         with self._lock:
             for path in [p for p in self._upload_owners if not p.exists()]:
@@ -443,14 +471,42 @@ class SessionStorage:
         with self._lock:
             keys = [key for key, session in self._sessions.items() if session.owner == owner]
             uploads = [path for path, owners in self._upload_owners.items() if owner in owners]
-        return sum(_tree_bytes(self.sessions_dir / key) for key in keys) + sum(_tree_bytes(p) for p in uploads)
+            in_flight = self._in_flight.get(owner, 0)
+        stored = sum(_tree_bytes(self.sessions_dir / key) for key in keys) + sum(_tree_bytes(p) for p in uploads)
+        return stored + in_flight
+
+    def _total(self) -> int:
+        """Bytes under the root, plus uploads under way that are not written yet."""
+        with self._lock:
+            in_flight = sum(self._in_flight.values())
+        return _tree_bytes(self.root) + in_flight
+
+    @contextmanager
+    def reserve(self, owner_token: str | None, incoming: int) -> Iterator[None]:
+        """Hold room for an upload of ``incoming`` bytes while it arrives, so that parallel
+        uploads of one visitor are counted together; raises ``DiskSpaceError`` when there is
+        none. The check and the reservation are one step."""
+        owner = self.owner_key(owner_token) or ""
+        with self._upload_gate:
+            self.require_room(owner_token, incoming)
+            with self._lock:
+                self._in_flight[owner] = self._in_flight.get(owner, 0) + incoming
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._in_flight.get(owner, incoming) - incoming
+                if left > 0:
+                    self._in_flight[owner] = left
+                else:
+                    self._in_flight.pop(owner, None)
 
     def room_for(self, owner_token: str | None) -> int:
         """Bytes this visitor may still write now: the least of what their quota, the total
         quota and the free disk space (less the reserve) leave."""
         free = shutil.disk_usage(self.root).free - self.limits.min_free_bytes
         visitor = self.limits.visitor_bytes - self.usage(owner_token)
-        total = self.limits.total_bytes - _tree_bytes(self.root)
+        total = self.limits.total_bytes - self._total()
         return max(0, min(free, visitor, total))
 
     def require_room(self, owner_token: str | None, incoming: int = 0) -> None:
@@ -458,13 +514,14 @@ class SessionStorage:
         visitor = self.usage(owner_token)
         if visitor + incoming > self.limits.visitor_bytes:
             raise DiskSpaceError(
-                f"Your files on this server take {_megabytes(visitor)} of the {_megabytes(self.limits.visitor_bytes)} "
-                "each visitor may use.",
-                hint="Download what you need, press \"Delete my files now\" on the Privacy tab, then try again.")
+                f"You are using {_megabytes(visitor)} of storage on this server; each visitor may use up to "
+                f"{_megabytes(self.limits.visitor_bytes)}.",
+                hint="Download what you need, press \"Delete my files now\" on the Privacy tab (in each tab you "
+                     "have open), then try again.")
         free = shutil.disk_usage(self.root).free - self.limits.min_free_bytes
-        if incoming > free or _tree_bytes(self.root) + incoming > self.limits.total_bytes:
+        if incoming > free or self._total() + incoming > self.limits.total_bytes:
             raise DiskSpaceError("The server is short of storage space right now.",
-                                 hint="Please try again in a few minutes; your photo was not stored.")
+                                 hint="Please try again in a few minutes; your file was not stored.")
 
     def start_sweeper(self, interval_s: float) -> None:
         """Sweep every ``interval_s`` seconds on a daemon thread (idempotent)."""
@@ -571,6 +628,8 @@ def _tree_bytes(path: Path) -> int:
 
 
 def _megabytes(count: int) -> str:
+    if count >= 1024 * MB:
+        return f"{count / (1024 * MB):.1f} GB".replace(".0 GB", " GB")
     return f"{count / MB:,.0f} MB" if count >= 10 * MB else f"{count / MB:.1f} MB"
 
 

@@ -162,6 +162,7 @@ def test_another_visitors_upload_is_refused_as_an_input(server, endpoints, victi
     session_hash = secrets.token_hex(6)
     answer = join(url, cookies, endpoints[api_name], data, session_hash)
     assert answer.status_code == 400, answer.text[:300]
+    assert "Please upload it again" in answer.json()["detail"]  # what Gradio's page shows the visitor
     time.sleep(0.5)
     assert attacker_files(app, session_hash) == []  # nothing was processed for the attacker
     assert victim.untouched()
@@ -399,3 +400,103 @@ def test_routes_the_app_does_not_use_are_closed(server, route):
     _, url = server
     answer = call(url, "POST", route, attacker_cookies(url, "own cookie"), json={"session_hash": "x"})
     assert answer.status_code == 404
+
+
+# -- found by the review of the first fix ------------------------------------------------------
+@pytest.mark.parametrize("route", ["gradio_api/run/upload", "gradio_api/api/upload/"])
+def test_a_route_merely_named_upload_is_not_an_upload(server, endpoints, victim, route):
+    _, url = server
+    cookies = attacker_cookies(url, "own cookie")
+    body = {"fn_index": endpoints["delete_my_files"], "session_hash": victim.session_hash, "data": []}
+    assert call(url, "POST", route, cookies, json=body).status_code == 404
+    padding = {"data": ["x" * (2 * MB)], "session_hash": secrets.token_hex(6), "fn_index": 0}
+    assert call(url, "POST", route, cookies, json=padding).status_code == 413
+    assert victim.untouched()
+
+
+def test_model_endpoints_do_not_run_beside_the_queue(server, endpoints, tmp_path):
+    app, url = server
+    cookies = attacker_cookies(url, "own cookie")
+    session_hash = secrets.token_hex(6)
+    body = {"fn_index": endpoints["replace_background"], "session_hash": session_hash,
+            "data": [file_data(own_upload(url, cookies, tmp_path)), "colour", "white", "light-blue", None, 0.5, 1.0,
+                     "png"]}
+    answer = call(url, "POST", "gradio_api/run/replace_background", cookies, json=body)
+    assert answer.status_code == 404, answer.text[:200]
+    assert attacker_files(app, session_hash) == []
+
+
+def test_cancelling_another_visitors_event_is_refused(server, endpoints, victim, tmp_path):
+    _, url = server
+    mine = dict(victim.client.cookies)
+    answer = join(url, mine, endpoints["replace_background"],
+                  [file_data(own_upload(url, mine, tmp_path)), "colour", "white", "light-blue", None, 0.5, 1.0, "png"],
+                  victim.session_hash)
+    event_id = answer.json()["event_id"]
+    for identity in IDENTITIES:
+        body = {"session_hash": secrets.token_hex(6), "fn_index": endpoints["replace_background"], "event_id": event_id}
+        assert call(url, "POST", "gradio_api/cancel", attacker_cookies(url, identity), json=body).status_code == 404
+
+
+def test_another_visitors_upload_progress_is_refused(server, tmp_path):
+    _, url = server
+    mine = attacker_cookies(url, "own cookie")  # here: the victim's own real cookie
+    upload_id = secrets.token_hex(6)
+    photo = small_photo(tmp_path / "passport_Jane_Doe.png", seed=secrets.randbits(32))
+    answer = call(url, "POST", "gradio_api/upload", mine, params={"upload_id": upload_id},
+                  files={"files": (photo.name, photo.read_bytes())})
+    assert answer.status_code == 200
+    for identity in IDENTITIES:
+        progress = call(url, "GET", "gradio_api/upload_progress", attacker_cookies(url, identity),
+                        params={"upload_id": upload_id})
+        assert progress.status_code == 404 and "Jane_Doe" not in progress.text, identity
+
+
+def test_one_request_names_one_session_and_only_where_gradio_reads_it(server, victim):
+    _, url = server
+    cookies = attacker_cookies(url, "own cookie")
+    hashes = [secrets.token_hex(6) for _ in range(3)]
+    flood = call(url, "GET", "gradio_api/queue/data", cookies, params=[("session_hash", h) for h in hashes])
+    assert flood.status_code == 400
+    free = secrets.token_hex(6)
+    assert call(url, "GET", "config", cookies, params={"session_hash": free}).status_code == 200
+    newcomer = attacker_cookies(url, "own cookie")  # the hash named on /config was not taken from anyone
+    with httpx.Client(base_url=url, cookies=newcomer, timeout=10) as http:
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": free}) as stream:
+            assert stream.status_code == 200
+
+
+def test_uploads_must_declare_their_size_and_fit_the_quota_together(server, tmp_path):
+    _, url = server
+    cookies = attacker_cookies(url, "own cookie")
+    noise = np.random.default_rng(9).integers(0, 256, 10 * MB, dtype=np.uint8).tobytes()
+
+    def chunked() -> Iterator[bytes]:
+        yield b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.jpg\"\r\n\r\n"
+        yield noise
+        yield b"\r\n--b--\r\n"
+
+    chunked_answer = call(url, "POST", "gradio_api/upload", cookies, content=chunked(),
+                          headers={"content-type": "multipart/form-data; boundary=b"})
+    assert chunked_answer.status_code == 411
+    results: list[int] = []
+
+    def upload(index: int) -> None:
+        results.append(call(url, "POST", "gradio_api/upload", cookies,
+                            files={"files": (f"part-{index}.jpg", noise + bytes([index]))}).status_code)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(4)]  # 40 MB against a 24 MB quota
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results).count(200) <= 2 and 413 in results, results
+
+
+def test_an_odd_cookie_before_ours_does_not_hide_the_visitor(server, victim):
+    _, url = server
+    token = victim.client.cookies[OWNER_COOKIE]
+    header = f'g_state={{"i_l":0}}; x=a b; {OWNER_COOKIE}={token}'
+    with httpx.Client(base_url=url, timeout=10, headers={"cookie": header}) as http:
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": victim.session_hash}) as stream:
+            assert stream.status_code == 200

@@ -338,7 +338,7 @@ def test_disk_quota_per_visitor_total_and_free_space(tmp_path: Path) -> None:
     assert store.usage("alice") == 8_000 and store.usage("bob") == 0
     assert store.room_for("alice") == 2_000
     store.require_room("alice", 1_000)
-    with pytest.raises(DiskSpaceError, match="each visitor may use"):
+    with pytest.raises(DiskSpaceError, match="each visitor may use up to"):
         store.require_room("alice", 3_000)
     (store.new_work_dir("s-bob", "bob", "batch") / "big.bin").write_bytes(b"x" * 9_000)
     (store.new_work_dir("s-carol", "carol", "batch") / "big.bin").write_bytes(b"x" * 7_000)
@@ -376,3 +376,47 @@ def test_stderr_lines_naming_a_visitors_files_are_redacted(tmp_path: Path, monke
     print("plain words stay", file=sys.stderr)
     sys.stderr.flush()
     assert capfd.readouterr().err == "plain words stay\n"
+
+
+def test_claims_are_capped_per_visitor_and_expire_when_unused(storage: SessionStorage, monkeypatch) -> None:
+    from pipeline import sessions
+
+    monkeypatch.setattr(sessions, "MAX_CLAIMS_PER_OWNER", 3)
+    assert all(storage.claim(f"tab-{i}", "mallory") for i in range(3))
+    assert not storage.claim("tab-3", "mallory")  # one visitor cannot fill the table
+    assert storage.claim("tab-0", "alice") is False and storage.claim("alice-tab", "alice")
+    with storage.connection("tab-0"):  # an open stream keeps its claim
+        for claim in storage._claims.values():
+            claim.last_seen -= sessions.CLAIM_IDLE_TTL_S + 1
+        assert storage.claim("tab-3", "mallory")  # the idle ones made room
+    assert not storage.claim("tab-0", "bob")  # still mallory's: it was in use
+
+
+def test_an_upload_dropped_half_way_is_swept_within_minutes(storage: SessionStorage) -> None:
+    from pipeline.sessions import ORPHAN_UPLOAD_AGE_S
+
+    dropped = storage.root / "tmpab12cd34"
+    dropped.write_bytes(b"x" * 1000)
+    arriving = storage.root / "tmpef56gh78"
+    arriving.write_bytes(b"x")
+    a_while_ago = time.time() - ORPHAN_UPLOAD_AGE_S - 1
+    os.utime(dropped, (a_while_ago, a_while_ago))
+    storage.sweep()
+    assert not dropped.exists() and arriving.exists()
+    assert (storage.root / ROOT_MARKER).exists()
+
+
+def test_parallel_uploads_share_one_quota(tmp_path: Path) -> None:
+    from pipeline.errors import DiskSpaceError
+    from pipeline.sessions import DiskLimits
+
+    store = SessionStorage(tmp_path / "root", 60, limits=DiskLimits(visitor_bytes=10_000, min_free_bytes=0))
+    store.prepare()
+    with store.reserve("alice", 6_000):
+        assert store.usage("alice") == 6_000
+        with pytest.raises(DiskSpaceError):
+            with store.reserve("alice", 6_000):
+                pass
+        with store.reserve("bob", 6_000):
+            pass
+    assert store.usage("alice") == 0

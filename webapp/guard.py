@@ -12,23 +12,29 @@ learns it could act in that session. This middleware makes the owner cookie the 
   a visitor points it at;
 - request bodies other than uploads are small JSON: over ``JSON_BODY_LIMIT`` gets 413 before
   the body is read; uploads must fit the visitor's disk quota;
-- routes the app does not use (deep links, component servers, streams, proxies...) are 404.
+- routes the app does not use (deep links, component servers, streams, proxies...) are 404,
+  and so are websockets.
+
+Upload ids and event ids are bound to the cookie like session hashes, since Gradio lets anyone
+holding one follow an upload's progress, read an event's results or cancel it.
 
 No Gradio import here: it is plain ASGI, testable with any HTTP client.
 """
 from __future__ import annotations
 
-import http.cookies
+import asyncio
 import json
 import os
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
+
+from starlette.requests import cookie_parser
 
 from pipeline.errors import DiskSpaceError
 from pipeline.sessions import SessionStorage
@@ -40,16 +46,21 @@ JSON_BODY_LIMIT = 512 * 1024
 # Both of Gradio's file routes: /gradio_api/file=<path> and the older /gradio_api/file/<path>
 # (anchored: a path segment called "file=..." inside another route is not a file request).
 FILE_ROUTE = re.compile(r"^/gradio_api/file[=/](?P<path>.+)$")
-UPLOAD_ROUTE = re.compile(r"/upload/?$")
+UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/upload/")
+QUEUE_DATA_ROUTES = ("/gradio_api/queue/data", "/gradio_api/queue/data/")
+UPLOAD_PROGRESS_ROUTES = ("/gradio_api/upload_progress", "/gradio_api/upload_progress/")
 # Routes this app never uses; each would be another way to reach a session's state or to make
 # the server fetch something (deep links, proxies, component servers, streams, run history).
 UNUSED_ROUTES = re.compile(
     r"/(?:(?:deep_link|component_server|process_recording|stream|vibe-[\w-]*|undo-vibe-edit|run-history|runs"
     r"|profiling|monitoring|dev/reload)(?:/|$)|proxy=)")
-HEARTBEAT_ROUTE = re.compile(r"/heartbeat/(?P<hash>[^/]+)/?$")
+HEARTBEAT_ROUTE = re.compile(r"^/gradio_api/heartbeat/(?P<hash>[^/]+)/?$")
 # GET /call/<api>/<event id> reads an event's results; Gradio uses the event id as its hash.
-CALL_RESULT_ROUTE = re.compile(r"/call/(?:v2/)?[^/]+/(?P<event>[^/]+)/?$")
-EVENT_ROUTES = re.compile(r"/(queue/join|call/(?:v2/)?[^/]+)/?$")  # answer with an event id
+CALL_RESULT_ROUTE = re.compile(r"^/gradio_api/call/(?:v2/)?[^/]+/(?P<event>[^/]+)/?$")
+EVENT_ROUTES = re.compile(r"^/gradio_api/(queue/join|call/(?:v2/)?[^/]+)/?$")  # answer with an event id
+EVENT_CONTROL_ROUTES = re.compile(r"^/gradio_api/(cancel|reset)/?$")  # name an event id in the body
+UPLOAD_ID = "upload-id:"  # upload ids are bound like session hashes, in their own namespace
+BODY_READ_TIMEOUT_S = 30.0  # a client that trickles a small JSON body holds a connection no longer
 URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 FILE_TYPE = "gradio.FileData"
 
@@ -63,9 +74,18 @@ class Refusal:
 
 
 NOT_FOUND = Refusal(404, "Not found.")
+# A session hash named with another cookie or none. A visitor whose browser blocks cookies
+# meets this too, so it says what to do; it reveals nothing about the session.
+NOT_YOUR_SESSION = Refusal(404, "This page has lost the link to your files. Please reload the page "
+                                "(and allow cookies for this site if your browser blocks them).")
 TOO_LARGE = Refusal(413, "This request is too large.")
-NOT_YOUR_FILE = Refusal(400, "This request names a file that is not one of your uploads.")
+# One sentence for a file that is gone and one that is someone else's: telling them apart
+# would let anyone test whether a given photo is on the server.
+NOT_YOUR_FILE = Refusal(400, "This photo is no longer on the server (files are deleted after the time given "
+                             "on the Privacy tab) or is not one of your uploads. Please upload it again.")
 MALFORMED = Refusal(400, "This request could not be read.")
+LENGTH_REQUIRED = Refusal(411, "Please upload the file again (the upload did not say its size).")
+TIMED_OUT = Refusal(408, "This request took too long to arrive.")
 
 
 @dataclass
@@ -73,7 +93,7 @@ class Incoming:
     """What the guard needs to know of one HTTP request."""
 
     method: str
-    path: str
+    path: str  # the route path (any root path removed), as Gradio's router matches it
     query: list[tuple[str, str]]
     headers: list[tuple[bytes, bytes]]
     token: str | None  # the owner token the client sent (None: it sent no cookie)
@@ -83,11 +103,11 @@ class Incoming:
     def from_scope(cls, scope: dict) -> Incoming:
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         headers = list(scope.get("headers", []))
-        return cls(scope.get("method", "GET"), scope.get("path", ""), query, headers, owner_token(headers))
+        return cls(scope.get("method", "GET"), route_path(scope), query, headers, owner_token(headers))
 
     @property
     def is_upload(self) -> bool:
-        return self.method == "POST" and bool(UPLOAD_ROUTE.search(self.path))
+        return self.method == "POST" and self.path in UPLOAD_ROUTES
 
     @property
     def has_body(self) -> bool:
@@ -96,13 +116,20 @@ class Incoming:
     def header(self, name: bytes) -> bytes | None:
         return next((value for key, value in self.headers if key.lower() == name), None)
 
+    def values(self, name: str) -> list[str]:
+        return [value for key, value in self.query if key == name]
+
     def named_hashes(self) -> Iterator[str]:
-        """Every session hash (or event id used as one) this request names outside its body."""
-        yield from (value for key, value in self.query if key == "session_hash")
+        """Every session hash (or event or upload id, bound the same way) this request names
+        outside its body, on the routes where Gradio reads one."""
+        if self.path in QUEUE_DATA_ROUTES:
+            yield from self.values("session_hash")
         for pattern, group in ((HEARTBEAT_ROUTE, "hash"), (CALL_RESULT_ROUTE, "event")):
             match = pattern.search(self.path)
             if match and self.method == "GET":
                 yield match.group(group)
+        if self.is_upload or self.path in UPLOAD_PROGRESS_ROUTES:
+            yield from (UPLOAD_ID + value for value in self.values("upload_id"))
         header = self.header(b"session_hash")
         if header is not None:
             yield header.decode("latin-1")
@@ -117,45 +144,56 @@ class PrivacyGuard:
         self.body_limit = body_limit
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":  # the app uses none; nothing is served over them
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":  # lifespan
             await self.app(scope, receive, send)
             return
         request = Incoming.from_scope(scope)
         issued = None
         if request.token is None:  # a first visit: the cookie comes back with the response
             issued = secrets.token_urlsafe(32)
-            scope = {**scope, "headers": request.headers + [(b"cookie", f"{OWNER_COOKIE}={issued}".encode())]}
-        request.session_hashes.extend(request.named_hashes())
+            scope = {**scope, "headers": with_cookie(request.headers, issued)}
         refusal = self.refusal_before_body(request)
         if refusal is None and request.has_body and not request.is_upload:
             body, refusal = await read_limited(receive, request, self.body_limit)
             if refusal is None:
                 refusal = self.refusal_for_body(request, body)
                 receive = replay(body)
-        if refusal is None and request.is_upload:
-            refusal = self.refusal_for_upload(request, issued)
-        for session_hash in request.session_hashes if refusal is None else ():
-            if request.token is None or not self.storage.claim(session_hash, request.token):
-                refusal = NOT_FOUND
+        refusal = refusal or self.refusal_for_hashes(request)
         if refusal is not None:
-            await send_plain(send, refusal)
+            await send_refusal(send, refusal, as_json=request.has_body and not request.is_upload)
             return
         token = request.token or issued
-        heartbeat = HEARTBEAT_ROUTE.search(request.path)
-        held = self.storage.connection(heartbeat.group("hash")) if heartbeat else nullcontext()
-        with held:
+        with ExitStack() as held:
+            for session_hash in request.session_hashes:  # streams keep their claims alive
+                held.enter_context(self.storage.connection(session_hash))
+            if request.is_upload:
+                try:
+                    held.enter_context(self.storage.reserve(token, declared_length(request) or 0))
+                except DiskSpaceError as error:
+                    await send_refusal(send, Refusal(413, error.user_message), as_json=False)
+                    return
             await self.app(scope, receive, self.responder(request, token, issued, scope, send))
 
     # -- rules --------------------------------------------------------------------------------
     def refusal_before_body(self, request: Incoming) -> Refusal | None:
         if "\x00" in request.path or any("\x00" in key + value for key, value in request.query):
             return NOT_FOUND
-        if any(key == "deep_link" for key, _ in request.query):
+        if request.values("deep_link"):
             return NOT_FOUND
+        if len(request.values("session_hash")) > 1 or len(request.values("upload_id")) > 1:
+            return MALFORMED  # one request, one session: never a list to claim
         match = FILE_ROUTE.search(request.path)
         if match:  # a file path may hold any word, so the route list is not read into it
             return None if may_serve(self.storage, match.group("path"), request.token) else NOT_FOUND
-        return NOT_FOUND if UNUSED_ROUTES.search(request.path) else None
+        if UNUSED_ROUTES.search(request.path):
+            return NOT_FOUND
+        if request.is_upload and declared_length(request) is None:
+            return LENGTH_REQUIRED  # the quota is reserved from the declared length
+        request.session_hashes.extend(request.named_hashes())
+        return None
 
     def refusal_for_body(self, request: Incoming, body: bytes) -> Refusal | None:
         if not body.strip():
@@ -164,14 +202,25 @@ class PrivacyGuard:
             payload = json.loads(body, object_pairs_hook=_unique_keys)
         except ValueError:
             return MALFORMED
-        session_hash = payload.get("session_hash") if isinstance(payload, dict) else None
-        if session_hash is not None:
-            if not isinstance(session_hash, str):
+        if not isinstance(payload, dict):
+            return None
+        named = [payload.get("session_hash")]
+        if EVENT_CONTROL_ROUTES.search(request.path):
+            named.append(payload.get("event_id"))  # cancelling an event takes its owner
+        for value in named:
+            if value is not None and not isinstance(value, str):
                 return MALFORMED
-            request.session_hashes.append(session_hash)
+        request.session_hashes.extend(value for value in named if value)
         for entry in file_entries(payload):
-            if not self.is_own_file(entry, session_hash or "", request.token):
+            if not self.is_own_file(entry, payload.get("session_hash") or "", request.token):
                 return NOT_YOUR_FILE
+        return None
+
+    def refusal_for_hashes(self, request: Incoming) -> Refusal | None:
+        """Every hash the request names must be claimed by the cookie it sent."""
+        for session_hash in request.session_hashes:
+            if request.token is None or not self.storage.claim(session_hash, request.token):
+                return NOT_YOUR_SESSION
         return None
 
     def is_own_file(self, entry: dict, session_hash: str, token: str | None) -> bool:
@@ -183,17 +232,6 @@ class PrivacyGuard:
         if url is not None and not (isinstance(url, str) and url.lower().startswith(("http://", "https://"))):
             return False
         return self.storage.may_use(session_hash, token, os.path.abspath(path))
-
-    def refusal_for_upload(self, request: Incoming, issued: str | None) -> Refusal | None:
-        try:
-            declared = int(request.header(b"content-length") or 0)
-        except ValueError:
-            return MALFORMED
-        try:
-            self.storage.require_room(request.token or issued, declared)
-        except DiskSpaceError as error:
-            return Refusal(413, error.user_message)
-        return None
 
     # -- responses ------------------------------------------------------------------------------
     def responder(self, request: Incoming, token: str, issued: str | None, scope: dict,
@@ -254,15 +292,27 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     return dict(pairs)
 
 
+def declared_length(request: Incoming) -> int | None:
+    try:
+        value = int(request.header(b"content-length") or b"")
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
 async def read_limited(receive: Callable, request: Incoming, limit: int) -> tuple[bytes, Refusal | None]:
     """The whole body, or 413 as soon as it is known to be over ``limit`` (from its declared
-    length, before reading anything; else while reading)."""
-    try:
-        declared = int(request.header(b"content-length") or 0)
-    except ValueError:
-        return b"", MALFORMED
-    if declared > limit:
+    length, before reading anything; else while reading), or 408 when it trickles in."""
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
         return b"", TOO_LARGE
+    try:
+        return await asyncio.wait_for(_read_body(receive, limit), BODY_READ_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return b"", TIMED_OUT
+
+
+async def _read_body(receive: Callable, limit: int) -> tuple[bytes, Refusal | None]:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -303,17 +353,30 @@ def may_serve(storage: SessionStorage, requested: str, token: str | None) -> boo
 
 
 def owner_token(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The owner token from the request's cookies, if it sent one."""
+    """The owner token from the request's cookies, read with Starlette's lenient parser, the
+    same one the app's handlers use, so that both always see the same visitor."""
     for name, value in headers:
         if name.lower() == b"cookie":
-            jar = http.cookies.SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except http.cookies.CookieError:
-                continue
-            if OWNER_COOKIE in jar and jar[OWNER_COOKIE].value:
-                return jar[OWNER_COOKIE].value
+            token = cookie_parser(value.decode("latin-1")).get(OWNER_COOKIE)
+            if token:
+                return token
     return None
+
+
+def with_cookie(headers: list[tuple[bytes, bytes]], token: str) -> list[tuple[bytes, bytes]]:
+    """The request's headers with the new owner token added to its (first) Cookie header,
+    where the handlers will read it."""
+    added = f"{OWNER_COOKIE}={token}".encode()
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"cookie":
+            return headers[:index] + [(name, value + b"; " + added)] + headers[index + 1:]
+    return headers + [(b"cookie", added)]
+
+
+def route_path(scope: dict) -> str:
+    """The path Gradio's router matches: without the root path a proxy may put in front."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 def is_https(scope: dict, headers: list[tuple[bytes, bytes]]) -> bool:
@@ -328,7 +391,13 @@ def cookie_header(token: str, secure: bool) -> bytes:
     return f"{OWNER_COOKIE}={token}; {attributes}".encode()
 
 
-async def send_plain(send: Callable, refusal: Refusal) -> None:
+async def send_refusal(send: Callable, refusal: Refusal, as_json: bool) -> None:
+    """Plain text, or for the JSON routes ``{"detail": ...}``, which Gradio's page shows to
+    the visitor as the error message (plain text there reads as a parse error)."""
+    if as_json:
+        content_type, body = b"application/json", json.dumps({"detail": refusal.text}).encode()
+    else:
+        content_type, body = b"text/plain; charset=utf-8", refusal.text.encode()
     await send({"type": "http.response.start", "status": refusal.status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]})
-    await send({"type": "http.response.body", "body": refusal.text.encode()})
+                "headers": [(b"content-type", content_type), (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": body})
