@@ -55,6 +55,8 @@ MAX_CLAIMS_PER_OWNER = 2_000  # tabs and events of one browser within CLAIM_IDLE
 # Gradio streams an upload into a temporary file at the top of the root; one untouched this
 # long belongs to an upload that was dropped half-way.
 ORPHAN_UPLOAD_AGE_S = 120.0
+TOTAL_CACHE_S = 2.0  # how stale the measured size of the whole root may be
+CLAIM_PRUNE_EVERY_S = 5.0  # a full claim table is scanned at most this often
 MB = 1024 * 1024
 
 
@@ -118,7 +120,11 @@ class SessionStorage:
         self._claims: dict[str, _Claim] = {}
         self._claims_per_owner: dict[str, int] = {}
         self._in_flight: dict[str, int] = {}  # bytes of uploads under way, per owner key
-        self._upload_gate = threading.Lock()  # one quota check and reservation at a time
+        self._dropped: list[tuple[str, int, float]] = []  # (owner, bytes, until) of dropped uploads
+        self._total_cache: tuple[float, int] = (-TOTAL_CACHE_S - 1.0, 0)
+        self._sweep_interval_s = 0.0
+        self._last_prune = 0.0
+        self._last_full_warning = 0.0
         self._sweeper: _Sweeper | None = None
 
     # -- identities -----------------------------------------------------------------------
@@ -152,12 +158,17 @@ class SessionStorage:
 
     def _add_claim(self, key: str, owner: str, now: float) -> bool:
         """Under the lock: a new claim, within the table's and this owner's limits."""
-        full = (len(self._claims) >= MAX_CLAIMS or self._claims_per_owner.get(owner, 0) >= MAX_CLAIMS_PER_OWNER)
-        if full:
+        def full() -> bool:
+            return len(self._claims) >= MAX_CLAIMS or self._claims_per_owner.get(owner, 0) >= MAX_CLAIMS_PER_OWNER
+
+        if full() and now - self._last_prune > CLAIM_PRUNE_EVERY_S:
+            self._last_prune = now  # a flood of refused claims must not rescan the table each time
             self._prune_claims(now)
-            if len(self._claims) >= MAX_CLAIMS or self._claims_per_owner.get(owner, 0) >= MAX_CLAIMS_PER_OWNER:
-                log.warning("refused a new session: the claim table or one visitor's share of it is full")
-                return False
+        if full():
+            if now - self._last_full_warning > 60:
+                self._last_full_warning = now
+                log.warning("refusing new sessions: the claim table or one visitor's share of it is full")
+            return False
         self._claims[key] = _Claim(owner, now)
         self._claims_per_owner[owner] = self._claims_per_owner.get(owner, 0) + 1
         return True
@@ -469,37 +480,62 @@ class SessionStorage:
         if owner is None:
             return 0
         with self._lock:
+            pending = self._in_flight.get(owner, 0) + self._dropped_bytes(owner)
+        return self._stored_usage(owner) + pending
+
+    def _stored_usage(self, owner: str) -> int:
+        with self._lock:
             keys = [key for key, session in self._sessions.items() if session.owner == owner]
             uploads = [path for path, owners in self._upload_owners.items() if owner in owners]
-            in_flight = self._in_flight.get(owner, 0)
-        stored = sum(_tree_bytes(self.sessions_dir / key) for key in keys) + sum(_tree_bytes(p) for p in uploads)
-        return stored + in_flight
+        return sum(_tree_bytes(self.sessions_dir / key) for key in keys) + sum(_tree_bytes(p) for p in uploads)
+
+    def _stored_total(self) -> int:
+        """Bytes under the root, measured at most every ``TOTAL_CACHE_S`` (a walk of a busy
+        root takes a while, and every upload asks)."""
+        now = time.monotonic()
+        with self._lock:
+            measured_at, total = self._total_cache
+        if now - measured_at > TOTAL_CACHE_S:
+            total = _tree_bytes(self.root)
+            with self._lock:
+                self._total_cache = (now, total)
+        return total
 
     def _total(self) -> int:
         """Bytes under the root, plus uploads under way that are not written yet."""
         with self._lock:
             in_flight = sum(self._in_flight.values())
-        return _tree_bytes(self.root) + in_flight
+        return self._stored_total() + in_flight
 
-    @contextmanager
-    def reserve(self, owner_token: str | None, incoming: int) -> Iterator[None]:
-        """Hold room for an upload of ``incoming`` bytes while it arrives, so that parallel
-        uploads of one visitor are counted together; raises ``DiskSpaceError`` when there is
-        none. The check and the reservation are one step."""
+    def open_upload(self, owner_token: str | None, declared: int) -> UploadMeter:
+        """Start counting an upload that says it is ``declared`` bytes long; refused at once
+        when that cannot fit. Its bytes then count as they arrive (``UploadMeter.add``), so
+        parallel uploads share the quota and a connection that sends nothing holds nothing.
+        Walks the disk: call it off the event loop."""
+        self.require_room(owner_token, declared)
         owner = self.owner_key(owner_token) or ""
-        with self._upload_gate:
-            self.require_room(owner_token, incoming)
-            with self._lock:
-                self._in_flight[owner] = self._in_flight.get(owner, 0) + incoming
-        try:
-            yield
-        finally:
-            with self._lock:
-                left = self._in_flight.get(owner, incoming) - incoming
-                if left > 0:
-                    self._in_flight[owner] = left
-                else:
-                    self._in_flight.pop(owner, None)
+        free = shutil.disk_usage(self.root).free - self.limits.min_free_bytes
+        visitor_room = self.limits.visitor_bytes - self._stored_usage(owner)
+        total_room = min(free, self.limits.total_bytes - self._stored_total())
+        return UploadMeter(self, owner, visitor_room, total_room)
+
+    def _count_in_flight(self, owner: str, count: int) -> tuple[int, int]:
+        """Under the lock: add ``count`` bytes under way; returns (owner's, everyone's)."""
+        self._in_flight[owner] = self._in_flight.get(owner, 0) + count
+        if self._in_flight[owner] <= 0:
+            del self._in_flight[owner]
+        return self._in_flight.get(owner, 0), sum(self._in_flight.values())
+
+    def _hold_dropped(self, owner: str, count: int) -> None:
+        """Under the lock: a dropped upload's partial file stays on disk, counted to nobody,
+        until the sweeper removes it; its bytes stay on the visitor's account until then."""
+        self._dropped.append((owner, count, time.time() + ORPHAN_UPLOAD_AGE_S + self._sweep_interval_s))
+
+    def _dropped_bytes(self, owner: str) -> int:
+        """Under the lock."""
+        now = time.time()
+        self._dropped = [entry for entry in self._dropped if entry[2] > now]
+        return sum(count for who, count, _ in self._dropped if who == owner)
 
     def room_for(self, owner_token: str | None) -> int:
         """Bytes this visitor may still write now: the least of what their quota, the total
@@ -526,6 +562,7 @@ class SessionStorage:
     def start_sweeper(self, interval_s: float) -> None:
         """Sweep every ``interval_s`` seconds on a daemon thread (idempotent)."""
         if self._sweeper is None:
+            self._sweep_interval_s = float(interval_s)
             # Sweeping as of the next tick deletes files up to one interval early; half the
             # maximum age at most keeps that margin reasonable.
             self._sweeper = _Sweeper(self, min(float(interval_s), self.max_age_s / 2))
@@ -549,6 +586,42 @@ class SessionStorage:
             session = self._sessions.get(key)
             files += [p for p in (session.uploads if session else ()) if p.exists()]
         return files
+
+
+class UploadMeter:
+    """The bytes of one upload as they arrive, counted against the room its visitor and the
+    server had when it started (``SessionStorage.open_upload``)."""
+
+    def __init__(self, storage: SessionStorage, owner: str, visitor_room: int, total_room: int) -> None:
+        self.storage = storage
+        self.owner = owner
+        self.visitor_room = visitor_room
+        self.total_room = total_room
+        self.received = 0
+
+    def add(self, count: int) -> None:
+        """Count ``count`` more bytes; ``DiskSpaceError`` once the visitor's or the server's
+        room is used up (by this upload and the others under way)."""
+        with self.storage._lock:
+            self.received += count
+            mine, everyone = self.storage._count_in_flight(self.owner, count)
+        if mine > self.visitor_room:
+            raise DiskSpaceError(
+                f"This upload does not fit in the {_megabytes(self.storage.limits.visitor_bytes)} of storage each "
+                "visitor may use.",
+                hint="Download what you need, press \"Delete my files now\" on the Privacy tab, then try again.")
+        if everyone > self.total_room:
+            raise DiskSpaceError("The server is short of storage space right now.",
+                                 hint="Please try again in a few minutes; your file was not stored.")
+
+    def finish(self, stored: bool) -> None:
+        """The upload ended: stored (its file now counts on disk) or dropped half-way (its
+        partial file stays counted to this visitor until the sweeper removes it)."""
+        with self.storage._lock:
+            self.storage._count_in_flight(self.owner, -self.received)
+            if not stored and self.received:
+                self.storage._hold_dropped(self.owner, self.received)
+        self.received = 0
 
 
 class _Sweeper(threading.Thread):

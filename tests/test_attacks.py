@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import secrets
+import socket
 import threading
 import time
 import zipfile
@@ -500,3 +501,60 @@ def test_an_odd_cookie_before_ours_does_not_hide_the_visitor(server, victim):
     with httpx.Client(base_url=url, timeout=10, headers={"cookie": header}) as http:
         with http.stream("GET", "gradio_api/queue/data", params={"session_hash": victim.session_hash}) as stream:
             assert stream.status_code == 200
+
+
+# -- found by the second review -----------------------------------------------------------------
+def raw_upload_headers(url: str, cookie: str, declared: int, extra: str = "") -> bytes:
+    host = url.split("//", 1)[1].rstrip("/")
+    return (f"POST /gradio_api/upload HTTP/1.1\r\nHost: {host}\r\nCookie: {OWNER_COOKIE}={cookie}\r\n"
+            f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {declared}\r\n{extra}\r\n").encode()
+
+
+def open_socket(url: str) -> socket.socket:
+    host, port = url.split("//", 1)[1].rstrip("/").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def test_a_declared_length_beside_chunks_is_refused(server):
+    app, url = server
+    cookie = attacker_cookies(url, "own cookie")[OWNER_COOKIE]
+    part = b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n\r\n' + bytes(3 * MB) + b"\r\n--b--\r\n"
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(part), part)
+    with open_socket(url) as connection:
+        connection.sendall(raw_upload_headers(url, cookie, 1, "Transfer-Encoding: chunked\r\n") + chunked)
+        status_line = connection.recv(4096).split(b"\r\n", 1)[0]
+    assert status_line.split()[1] in (b"400", b"411"), status_line
+    assert app.storage.usage(cookie) == 0
+
+
+def test_an_upload_that_sends_nothing_holds_no_quota(server, tmp_path):
+    _, url = server
+    cookies = attacker_cookies(url, "own cookie")
+    with open_socket(url) as idle:  # declares 20 of the 24 MB, then sends nothing
+        idle.sendall(raw_upload_headers(url, cookies[OWNER_COOKIE], 20 * MB))
+        time.sleep(0.5)
+        photo = np.random.default_rng(3).integers(0, 256, 10 * MB, dtype=np.uint8).tobytes()
+        answer = call(url, "POST", "gradio_api/upload", cookies, files={"files": ("big.jpg", photo)})
+        assert answer.status_code == 200, answer.text
+
+
+def test_measuring_the_disk_does_not_stall_other_visitors(server, monkeypatch, tmp_path):
+    app, url = server
+    measure = app.storage.open_upload
+
+    def slow_open_upload(*args, **kwargs):
+        time.sleep(1.5)  # as on a root holding many files
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(app.storage, "open_upload", slow_open_upload)
+    cookies = attacker_cookies(url, "own cookie")
+    photo = small_photo(tmp_path / "p.png", seed=1)
+    uploader = threading.Thread(target=call, args=(url, "POST", "gradio_api/upload", cookies),
+                                kwargs={"files": {"files": ("p.png", photo.read_bytes())}})
+    uploader.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert httpx.get(url + "config").status_code == 200
+    waited = time.monotonic() - started
+    uploader.join()
+    assert waited < 0.8, f"a page request waited {waited:.1f} s behind an upload's disk check"

@@ -95,3 +95,30 @@ def test_a_new_visitors_token_joins_their_existing_cookie_header(storage: Sessio
     (cookies,) = [value for name, value in app.calls[0]["headers"] if name == b"cookie"]
     issued = next(v for k, v in sent[0]["headers"] if k == b"set-cookie").split(b";")[0].split(b"=", 1)[1]
     assert cookies == b"theme=dark; " + OWNER_COOKIE.encode() + b"=" + issued
+
+
+def test_several_cookie_headers_reach_the_app_as_the_one_the_guard_read(storage: SessionStorage) -> None:
+    from starlette.requests import cookie_parser
+
+    app = RecordingApp()
+    scope = http_scope("/config")
+    scope["headers"] = [(b"cookie", f"{OWNER_COOKIE}=T".encode()), (b"accept", b"*/*"),
+                        (b"cookie", f"{OWNER_COOKIE}=U".encode())]
+    sent = run(PrivacyGuard(app, storage), scope)
+    (cookies,) = [value for name, value in app.calls[0]["headers"] if name == b"cookie"]
+    seen_by_app = cookie_parser(cookies.decode())[OWNER_COOKIE]
+    assert seen_by_app == owner_token(app.calls[0]["headers"])
+    assert not any(name == b"set-cookie" for name, _ in sent[0]["headers"])  # the guard saw a token too
+
+
+def test_a_full_claim_table_is_not_rescanned_for_every_refusal(storage: SessionStorage, monkeypatch) -> None:
+    from pipeline import sessions
+
+    monkeypatch.setattr(sessions, "MAX_CLAIMS_PER_OWNER", 1)
+    scans: list[float] = []
+    prune = storage._prune_claims
+    monkeypatch.setattr(storage, "_prune_claims", lambda now: scans.append(now) or prune(now))
+    assert storage.claim("first", "mallory")
+    for index in range(200):
+        assert not storage.claim(f"flood-{index}", "mallory")
+    assert len(scans) == 1

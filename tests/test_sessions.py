@@ -327,9 +327,12 @@ def test_uploading_the_same_bytes_again_restarts_their_age(storage: SessionStora
     assert upload.exists()
 
 
-def test_disk_quota_per_visitor_total_and_free_space(tmp_path: Path) -> None:
+def test_disk_quota_per_visitor_total_and_free_space(tmp_path: Path, monkeypatch) -> None:
+    from pipeline import sessions
     from pipeline.errors import DiskSpaceError
     from pipeline.sessions import DiskLimits
+
+    monkeypatch.setattr(sessions, "TOTAL_CACHE_S", 0.0)  # measure the root's size at every question
 
     store = SessionStorage(tmp_path / "root", 60, limits=DiskLimits(visitor_bytes=10_000, total_bytes=25_000,
                                                                     min_free_bytes=0))
@@ -382,6 +385,7 @@ def test_claims_are_capped_per_visitor_and_expire_when_unused(storage: SessionSt
     from pipeline import sessions
 
     monkeypatch.setattr(sessions, "MAX_CLAIMS_PER_OWNER", 3)
+    monkeypatch.setattr(sessions, "CLAIM_PRUNE_EVERY_S", 0.0)
     assert all(storage.claim(f"tab-{i}", "mallory") for i in range(3))
     assert not storage.claim("tab-3", "mallory")  # one visitor cannot fill the table
     assert storage.claim("tab-0", "alice") is False and storage.claim("alice-tab", "alice")
@@ -406,17 +410,22 @@ def test_an_upload_dropped_half_way_is_swept_within_minutes(storage: SessionStor
     assert (storage.root / ROOT_MARKER).exists()
 
 
-def test_parallel_uploads_share_one_quota(tmp_path: Path) -> None:
+def test_parallel_uploads_share_one_quota_as_their_bytes_arrive(tmp_path: Path) -> None:
     from pipeline.errors import DiskSpaceError
     from pipeline.sessions import DiskLimits
 
     store = SessionStorage(tmp_path / "root", 60, limits=DiskLimits(visitor_bytes=10_000, min_free_bytes=0))
     store.prepare()
-    with store.reserve("alice", 6_000):
-        assert store.usage("alice") == 6_000
-        with pytest.raises(DiskSpaceError):
-            with store.reserve("alice", 6_000):
-                pass
-        with store.reserve("bob", 6_000):
-            pass
-    assert store.usage("alice") == 0
+    with pytest.raises(DiskSpaceError):
+        store.open_upload("alice", 12_000)  # declared too big: refused before a byte
+    first, second = store.open_upload("alice", 6_000), store.open_upload("alice", 6_000)
+    idle = store.open_upload("alice", 9_000)  # a connection that sends nothing holds nothing
+    first.add(6_000)
+    assert store.usage("alice") == 6_000
+    with pytest.raises(DiskSpaceError, match="does not fit"):
+        second.add(6_000)  # together over the visitor's 10 000
+    store.open_upload("bob", 6_000).add(6_000)  # another visitor's room is their own
+    first.finish(stored=True)
+    second.finish(stored=False)  # dropped half-way: its partial file stays counted until swept
+    idle.finish(stored=False)
+    assert store.usage("alice") == 6_000

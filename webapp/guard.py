@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 from starlette.requests import cookie_parser
 
 from pipeline.errors import DiskSpaceError
-from pipeline.sessions import SessionStorage
+from pipeline.sessions import SessionStorage, UploadMeter
 
 OWNER_COOKIE = "portrait_lab_owner"
 # The UI sends a few KB per event; a full batch of 200 files with long names stays under
@@ -150,6 +151,7 @@ class PrivacyGuard:
         if scope["type"] != "http":  # lifespan
             await self.app(scope, receive, send)
             return
+        scope = {**scope, "headers": merged_cookies(scope.get("headers", []))}
         request = Incoming.from_scope(scope)
         issued = None
         if request.token is None:  # a first visit: the cookie comes back with the response
@@ -166,16 +168,35 @@ class PrivacyGuard:
             await send_refusal(send, refusal, as_json=request.has_body and not request.is_upload)
             return
         token = request.token or issued
+        if request.is_upload:
+            await self.serve_upload(request, token, issued, scope, receive, send)
+            return
         with ExitStack() as held:
             for session_hash in request.session_hashes:  # streams keep their claims alive
                 held.enter_context(self.storage.connection(session_hash))
-            if request.is_upload:
-                try:
-                    held.enter_context(self.storage.reserve(token, declared_length(request) or 0))
-                except DiskSpaceError as error:
-                    await send_refusal(send, Refusal(413, error.user_message), as_json=False)
-                    return
             await self.app(scope, receive, self.responder(request, token, issued, scope, send))
+
+    async def serve_upload(self, request: Incoming, token: str, issued: str | None, scope: dict,
+                           receive: Callable, send: Callable) -> None:
+        """Pass an upload on while counting its bytes against the quotas; past them, the app
+        sees the client leave and the client gets 413 with the reason."""
+        declared = declared_length(request) or 0
+        try:
+            meter = await anyio.to_thread.run_sync(self.storage.open_upload, token, declared)
+        except DiskSpaceError as error:
+            await send_refusal(send, Refusal(413, error.user_message), as_json=False)
+            return
+        metered = MeteredBody(receive, meter, declared)
+        respond = self.responder(request, token, issued, scope, send, override=lambda: metered.refusal)
+        try:
+            await self.app(scope, metered.receive, respond)
+        except Exception:
+            if metered.refusal is None or respond.started:
+                raise
+        finally:
+            meter.finish(stored=respond.status == 200 and metered.refusal is None)
+        if metered.refusal is not None and not respond.started:
+            await send_refusal(send, metered.refusal, as_json=False)
 
     # -- rules --------------------------------------------------------------------------------
     def refusal_before_body(self, request: Incoming) -> Refusal | None:
@@ -190,8 +211,11 @@ class PrivacyGuard:
             return None if may_serve(self.storage, match.group("path"), request.token) else NOT_FOUND
         if UNUSED_ROUTES.search(request.path):
             return NOT_FOUND
-        if request.is_upload and declared_length(request) is None:
-            return LENGTH_REQUIRED  # the quota is reserved from the declared length
+        if request.is_upload:
+            # The quota is checked against the declared length first; with chunks, h11 would
+            # read the body and ignore any length the request declared.
+            if request.header(b"transfer-encoding") is not None or declared_length(request) is None:
+                return LENGTH_REQUIRED
         request.session_hashes.extend(request.named_hashes())
         return None
 
@@ -234,30 +258,9 @@ class PrivacyGuard:
         return self.storage.may_use(session_hash, token, os.path.abspath(path))
 
     # -- responses ------------------------------------------------------------------------------
-    def responder(self, request: Incoming, token: str, issued: str | None, scope: dict,
-                  send: Callable) -> Callable[[dict], Awaitable[None]]:
-        """Wrap ``send``: privacy headers on every response, and the response bodies the
-        guard learns from (upload paths, event ids) recorded to the caller's token."""
-        is_file = bool(FILE_ROUTE.search(request.path))
-        learns = request.is_upload or (request.method == "POST" and bool(EVENT_ROUTES.search(request.path)))
-        secure = is_https(scope, request.headers)
-        chunks: list[bytes] = []
-
-        async def send_with_policy(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(b"referrer-policy", b"no-referrer")]
-                if is_file:
-                    extra.append((b"cache-control", b"private, no-store"))
-                if issued:
-                    extra.append((b"set-cookie", cookie_header(issued, secure)))
-                message = {**message, "headers": list(message.get("headers", [])) + extra}
-            elif message["type"] == "http.response.body" and learns:
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    self.learn(request, token, b"".join(chunks))
-            await send(message)
-
-        return send_with_policy
+    def responder(self, request: Incoming, token: str, issued: str | None, scope: dict, send: Callable,
+                  override: Callable[[], Refusal | None] = lambda: None) -> Responder:
+        return Responder(self, request, token, issued, is_https(scope, request.headers), send, override)
 
     def learn(self, request: Incoming, token: str, body: bytes) -> None:
         try:
@@ -268,6 +271,49 @@ class PrivacyGuard:
             self.storage.register_upload(token, [p for p in answer if isinstance(p, str)])
         elif isinstance(answer, dict) and isinstance(answer.get("event_id"), str):
             self.storage.claim(answer["event_id"], token)  # only its caller may read its results
+
+
+class Responder:
+    """The app's ``send``, wrapped: privacy headers on every response, and the response
+    bodies the guard learns from (upload paths, event ids) recorded to the caller's token.
+    When ``override`` names a refusal by the time the app answers, that is sent instead."""
+
+    def __init__(self, guard: PrivacyGuard, request: Incoming, token: str, issued: str | None, secure: bool,
+                 send: Callable, override: Callable[[], Refusal | None]) -> None:
+        self.guard, self.request, self.token, self.issued, self.secure = guard, request, token, issued, secure
+        self.send, self.override = send, override
+        self.is_file = bool(FILE_ROUTE.search(request.path))
+        self.learns = request.is_upload or (request.method == "POST" and bool(EVENT_ROUTES.search(request.path)))
+        self.started = False
+        self.status = 0
+        self.replaced = False
+        self.chunks: list[bytes] = []
+
+    async def __call__(self, message: dict) -> None:
+        if self.replaced:
+            return  # the app's own answer to a refused upload is dropped
+        if message["type"] == "http.response.start":
+            self.started = True
+            refusal = self.override()
+            if refusal is not None:
+                self.replaced = True
+                await send_refusal(self.send, refusal, as_json=False)
+                return
+            self.status = message["status"]
+            message = {**message, "headers": list(message.get("headers", [])) + self.policy_headers()}
+        elif message["type"] == "http.response.body" and self.learns and self.status == 200:
+            self.chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                self.guard.learn(self.request, self.token, b"".join(self.chunks))
+        await self.send(message)
+
+    def policy_headers(self) -> list[tuple[bytes, bytes]]:
+        extra = [(b"referrer-policy", b"no-referrer")]
+        if self.is_file:
+            extra.append((b"cache-control", b"private, no-store"))
+        if self.issued:
+            extra.append((b"set-cookie", cookie_header(self.issued, self.secure)))
+        return extra
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -293,11 +339,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 
 def declared_length(request: Incoming) -> int | None:
-    try:
-        value = int(request.header(b"content-length") or b"")
-    except ValueError:
+    """The one Content-Length the request declares, or None (missing, repeated or odd)."""
+    values = [value for key, value in request.headers if key.lower() == b"content-length"]
+    if len(values) != 1 or not values[0].strip().isdigit():
         return None
-    return value if value >= 0 else None
+    return int(values[0])
 
 
 async def read_limited(receive: Callable, request: Incoming, limit: int) -> tuple[bytes, Refusal | None]:
@@ -326,6 +372,33 @@ async def _read_body(receive: Callable, limit: int) -> tuple[bytes, Refusal | No
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks), None
+
+
+class MeteredBody:
+    """An upload's ``receive`` that counts bytes as they arrive. Past the quota (or past the
+    declared length) it tells the app the client left, and keeps the reason in ``refusal``."""
+
+    def __init__(self, receive: Callable, meter: UploadMeter, declared: int) -> None:
+        self.inner = receive
+        self.meter = meter
+        self.declared = declared
+        self.refusal: Refusal | None = None
+
+    async def receive(self) -> dict:
+        if self.refusal is not None:
+            return {"type": "http.disconnect"}
+        message = await self.inner()
+        if message["type"] == "http.request":
+            count = len(message.get("body", b""))
+            try:
+                self.meter.add(count)
+            except DiskSpaceError as error:
+                self.refusal = Refusal(413, error.user_message)
+            if self.meter.received > self.declared:
+                self.refusal = TOO_LARGE
+            if self.refusal is not None:
+                return {"type": "http.disconnect"}
+        return message
 
 
 def replay(body: bytes) -> Callable[[], Awaitable[dict]]:
@@ -371,6 +444,16 @@ def with_cookie(headers: list[tuple[bytes, bytes]], token: str) -> list[tuple[by
         if name.lower() == b"cookie":
             return headers[:index] + [(name, value + b"; " + added)] + headers[index + 1:]
     return headers + [(b"cookie", added)]
+
+
+def merged_cookies(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Several Cookie headers (HTTP/2 may split them) joined into one, so that the guard and
+    the app's handlers, which read only one, see the same cookies."""
+    values = [value for name, value in headers if name.lower() == b"cookie"]
+    if len(values) < 2:
+        return headers
+    rest = [(name, value) for name, value in headers if name.lower() != b"cookie"]
+    return rest + [(b"cookie", b"; ".join(values))]
 
 
 def route_path(scope: dict) -> str:
