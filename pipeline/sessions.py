@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DiskSpaceError, InvalidOptionError
+from .uploads import UploadLedger, UploadMeter
 
 log = logging.getLogger("portrait_lab.sessions")
 
@@ -119,9 +120,8 @@ class SessionStorage:
         self._upload_owners: dict[Path, set[str]] = {}
         self._claims: dict[str, _Claim] = {}
         self._claims_per_owner: dict[str, int] = {}
-        self._in_flight: dict[str, int] = {}  # bytes of uploads under way, per owner key
-        self._dropped: list[tuple[str, int, float]] = []  # (owner, bytes, until) of dropped uploads
-        self._total_cache: tuple[float, int] = (-TOTAL_CACHE_S - 1.0, 0)
+        self.uploads = UploadLedger()
+        self._walk_cache: tuple[float, int, int] = (-TOTAL_CACHE_S - 1.0, 0, 0)  # (when, bytes, kept then)
         self._sweep_interval_s = 0.0
         self._last_prune = 0.0
         self._last_full_warning = 0.0
@@ -475,13 +475,12 @@ class SessionStorage:
 
     # -- disk quotas ------------------------------------------------------------------------
     def usage(self, owner_token: str | None) -> int:
-        """Bytes stored for this visitor: their sessions' folders and their uploads."""
+        """Bytes stored for this visitor: their sessions' folders, their uploads, and what
+        their uploads under way or just dropped have written."""
         owner = self.owner_key(owner_token)
         if owner is None:
             return 0
-        with self._lock:
-            pending = self._in_flight.get(owner, 0) + self._dropped_bytes(owner)
-        return self._stored_usage(owner) + pending
+        return self._stored_usage(owner) + self.uploads.pending(owner)
 
     def _stored_usage(self, owner: str) -> int:
         with self._lock:
@@ -490,52 +489,37 @@ class SessionStorage:
         return sum(_tree_bytes(self.sessions_dir / key) for key in keys) + sum(_tree_bytes(p) for p in uploads)
 
     def _stored_total(self) -> int:
-        """Bytes under the root, measured at most every ``TOTAL_CACHE_S`` (a walk of a busy
-        root takes a while, and every upload asks)."""
+        """Bytes of stored files under the root (uploads under way, ``tmp*``, are the
+        ledger's). The walk runs at most every ``TOTAL_CACHE_S``; uploads kept since it are
+        added, so a cached figure never misses them."""
         now = time.monotonic()
         with self._lock:
-            measured_at, total = self._total_cache
+            measured_at, walked, kept_then = self._walk_cache
         if now - measured_at > TOTAL_CACHE_S:
-            total = _tree_bytes(self.root)
+            kept_then = self.uploads.kept_total()
+            walked = _root_bytes(self.root)
             with self._lock:
-                self._total_cache = (now, total)
-        return total
+                self._walk_cache = (now, walked, kept_then)
+        return walked + self.uploads.kept_total() - kept_then
 
     def _total(self) -> int:
-        """Bytes under the root, plus uploads under way that are not written yet."""
-        with self._lock:
-            in_flight = sum(self._in_flight.values())
-        return self._stored_total() + in_flight
+        return self._stored_total() + self.uploads.pending_total()
 
     def open_upload(self, owner_token: str | None, declared: int) -> UploadMeter:
         """Start counting an upload that says it is ``declared`` bytes long; refused at once
         when that cannot fit. Its bytes then count as they arrive (``UploadMeter.add``), so
-        parallel uploads share the quota and a connection that sends nothing holds nothing.
+        parallel uploads share the room and a connection that sends nothing holds nothing.
         Walks the disk: call it off the event loop."""
         self.require_room(owner_token, declared)
         owner = self.owner_key(owner_token) or ""
+        mark = self.uploads.mark(owner)  # before measuring: what lands after counts against the room
         free = shutil.disk_usage(self.root).free - self.limits.min_free_bytes
-        visitor_room = self.limits.visitor_bytes - self._stored_usage(owner)
-        total_room = min(free, self.limits.total_bytes - self._stored_total())
-        return UploadMeter(self, owner, visitor_room, total_room)
-
-    def _count_in_flight(self, owner: str, count: int) -> tuple[int, int]:
-        """Under the lock: add ``count`` bytes under way; returns (owner's, everyone's)."""
-        self._in_flight[owner] = self._in_flight.get(owner, 0) + count
-        if self._in_flight[owner] <= 0:
-            del self._in_flight[owner]
-        return self._in_flight.get(owner, 0), sum(self._in_flight.values())
-
-    def _hold_dropped(self, owner: str, count: int) -> None:
-        """Under the lock: a dropped upload's partial file stays on disk, counted to nobody,
-        until the sweeper removes it; its bytes stay on the visitor's account until then."""
-        self._dropped.append((owner, count, time.time() + ORPHAN_UPLOAD_AGE_S + self._sweep_interval_s))
-
-    def _dropped_bytes(self, owner: str) -> int:
-        """Under the lock."""
-        now = time.time()
-        self._dropped = [entry for entry in self._dropped if entry[2] > now]
-        return sum(count for who, count, _ in self._dropped if who == owner)
+        visitor_room = self.limits.visitor_bytes - self._stored_usage(owner) - self.uploads.held(owner)
+        total_room = min(free, self.limits.total_bytes - self._stored_total() - self.uploads.held())
+        swept = ORPHAN_UPLOAD_AGE_S + self._sweep_interval_s
+        holds = (swept, max(swept, self.max_age_s + self._sweep_interval_s))
+        return UploadMeter(self.uploads, owner, mark, visitor_room, total_room,
+                           _megabytes(self.limits.visitor_bytes), holds)
 
     def room_for(self, owner_token: str | None) -> int:
         """Bytes this visitor may still write now: the least of what their quota, the total
@@ -586,42 +570,6 @@ class SessionStorage:
             session = self._sessions.get(key)
             files += [p for p in (session.uploads if session else ()) if p.exists()]
         return files
-
-
-class UploadMeter:
-    """The bytes of one upload as they arrive, counted against the room its visitor and the
-    server had when it started (``SessionStorage.open_upload``)."""
-
-    def __init__(self, storage: SessionStorage, owner: str, visitor_room: int, total_room: int) -> None:
-        self.storage = storage
-        self.owner = owner
-        self.visitor_room = visitor_room
-        self.total_room = total_room
-        self.received = 0
-
-    def add(self, count: int) -> None:
-        """Count ``count`` more bytes; ``DiskSpaceError`` once the visitor's or the server's
-        room is used up (by this upload and the others under way)."""
-        with self.storage._lock:
-            self.received += count
-            mine, everyone = self.storage._count_in_flight(self.owner, count)
-        if mine > self.visitor_room:
-            raise DiskSpaceError(
-                f"This upload does not fit in the {_megabytes(self.storage.limits.visitor_bytes)} of storage each "
-                "visitor may use.",
-                hint="Download what you need, press \"Delete my files now\" on the Privacy tab, then try again.")
-        if everyone > self.total_room:
-            raise DiskSpaceError("The server is short of storage space right now.",
-                                 hint="Please try again in a few minutes; your file was not stored.")
-
-    def finish(self, stored: bool) -> None:
-        """The upload ended: stored (its file now counts on disk) or dropped half-way (its
-        partial file stays counted to this visitor until the sweeper removes it)."""
-        with self.storage._lock:
-            self.storage._count_in_flight(self.owner, -self.received)
-            if not stored and self.received:
-                self.storage._hold_dropped(self.owner, self.received)
-        self.received = 0
 
 
 class _Sweeper(threading.Thread):
@@ -697,6 +645,17 @@ def _tree_bytes(path: Path) -> int:
         with suppress(FileNotFoundError):
             info = entry.lstat()
             total += info.st_size if not stat.S_ISDIR(info.st_mode) else 0
+    return total
+
+
+def _root_bytes(root: Path) -> int:
+    """Stored bytes under the root: everything but the ``tmp*`` files of uploads still
+    arriving or dropped, which the upload ledger counts."""
+    total = 0
+    for entry in root.iterdir() if root.exists() else ():
+        if entry.name.startswith("tmp") and entry.is_file() and not entry.is_symlink():
+            continue
+        total += _tree_bytes(entry)
     return total
 
 

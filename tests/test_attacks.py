@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import secrets
 import socket
 import threading
@@ -558,3 +559,34 @@ def test_measuring_the_disk_does_not_stall_other_visitors(server, monkeypatch, t
     waited = time.monotonic() - started
     uploader.join()
     assert waited < 0.8, f"a page request waited {waited:.1f} s behind an upload's disk check"
+
+
+# -- found by the third review --------------------------------------------------------------
+def test_an_upload_the_client_drops_leaves_no_traceback(server, capfd, caplog):
+    _, url = server
+    caplog.set_level(logging.INFO)
+    cookie = attacker_cookies(url, "own cookie")[OWNER_COOKIE]
+    with open_socket(url) as connection:
+        connection.sendall(raw_upload_headers(url, cookie, MB) + b'--b\r\nContent-Disposition: form-data; '
+                           b'name="files"; filename="a.jpg"\r\n\r\n' + bytes(100_000))
+        time.sleep(0.3)
+    time.sleep(1)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ClientDisconnect" not in err, err[-2000:]
+    assert not [r for r in caplog.records if r.exc_info or "Exception in ASGI" in r.getMessage()], caplog.text[-2000:]
+    assert "an upload was dropped by its client" in caplog.text
+
+
+def test_a_stalled_upload_is_cut_off(server, monkeypatch):
+    from webapp import guard
+
+    _, url = server
+    monkeypatch.setattr(guard, "UPLOAD_IDLE_TIMEOUT_S", 0.5)
+    cookie = attacker_cookies(url, "own cookie")[OWNER_COOKIE]
+    with open_socket(url) as connection:
+        connection.sendall(raw_upload_headers(url, cookie, MB) + b'--b\r\nContent-Disposition: form-data; '
+                           b'name="files"; filename="a.jpg"\r\n\r\n' + bytes(1000))
+        started = time.monotonic()
+        status_line = connection.recv(4096).split(b"\r\n", 1)[0]
+    assert status_line.split()[1] == b"408", status_line
+    assert time.monotonic() - started < 5

@@ -410,12 +410,20 @@ def test_an_upload_dropped_half_way_is_swept_within_minutes(storage: SessionStor
     assert (storage.root / ROOT_MARKER).exists()
 
 
-def test_parallel_uploads_share_one_quota_as_their_bytes_arrive(tmp_path: Path) -> None:
-    from pipeline.errors import DiskSpaceError
+@pytest.fixture()
+def small_quota(tmp_path: Path) -> SessionStorage:
     from pipeline.sessions import DiskLimits
 
-    store = SessionStorage(tmp_path / "root", 60, limits=DiskLimits(visitor_bytes=10_000, min_free_bytes=0))
+    store = SessionStorage(tmp_path / "quota-root", 600, limits=DiskLimits(visitor_bytes=10_000, total_bytes=25_000,
+                                                                          min_free_bytes=0))
     store.prepare()
+    return store
+
+
+def test_parallel_uploads_share_one_quota_as_their_bytes_arrive(small_quota: SessionStorage) -> None:
+    from pipeline.errors import DiskSpaceError
+
+    store = small_quota
     with pytest.raises(DiskSpaceError):
         store.open_upload("alice", 12_000)  # declared too big: refused before a byte
     first, second = store.open_upload("alice", 6_000), store.open_upload("alice", 6_000)
@@ -425,7 +433,71 @@ def test_parallel_uploads_share_one_quota_as_their_bytes_arrive(tmp_path: Path) 
     with pytest.raises(DiskSpaceError, match="does not fit"):
         second.add(6_000)  # together over the visitor's 10 000
     store.open_upload("bob", 6_000).add(6_000)  # another visitor's room is their own
-    first.finish(stored=True)
-    second.finish(stored=False)  # dropped half-way: its partial file stays counted until swept
-    idle.finish(stored=False)
+    first.finish(200, files_named=True)
+    second.finish(200, files_named=False)  # dropped half-way: its partial file stays counted until swept
+    idle.finish(200, files_named=False)
     assert store.usage("alice") == 6_000
+
+
+def test_uploads_opened_together_see_what_landed_after_they_opened(small_quota: SessionStorage) -> None:
+    from pipeline.errors import DiskSpaceError
+
+    store = small_quota
+    meters = [store.open_upload("alice", 8_000) for _ in range(3)]  # each alone would fit
+    stored = store.root / "a1b2" / "one.jpg"
+    stored.parent.mkdir()
+    meters[0].add(8_000)
+    stored.write_bytes(b"x" * 8_000)
+    store.register_upload("alice", [stored])
+    meters[0].finish(200, files_named=True)
+    with pytest.raises(DiskSpaceError):
+        meters[1].add(8_000)  # the first one's bytes now sit on disk: no room for a second
+    meters[1].finish(200, files_named=False)
+    assert store.usage("alice") == 16_000  # the stored file, and the dropped part until swept
+
+
+def test_a_cached_disk_total_still_counts_uploads_that_landed(small_quota: SessionStorage, monkeypatch) -> None:
+    from pipeline import sessions
+    from pipeline.errors import DiskSpaceError
+
+    monkeypatch.setattr(sessions, "TOTAL_CACHE_S", 3600.0)  # the walk is not repeated in this test
+    store = small_quota
+    for index, owner in enumerate(("alice", "bob", "carol")):
+        meter = store.open_upload(owner, 8_000)
+        meter.add(8_000)
+        path = store.root / f"hash{index}" / "photo.jpg"
+        path.parent.mkdir()
+        path.write_bytes(b"x" * 8_000)
+        store.register_upload(owner, [path])
+        meter.finish(200, files_named=True)
+    with pytest.raises(DiskSpaceError, match="short of storage"):  # 24 000 of 25 000 stored
+        store.open_upload("dave", 2_000)
+
+
+def test_bytes_still_arriving_are_counted_once(small_quota: SessionStorage, monkeypatch) -> None:
+    from pipeline import sessions
+
+    monkeypatch.setattr(sessions, "TOTAL_CACHE_S", 0.0)  # measure the disk at every question
+    store = small_quota
+    before = store._total()  # the root's marker file
+    meter = store.open_upload("alice", 9_000)
+    meter.add(9_000)
+    (store.root / "tmpk2j3h4").write_bytes(b"x" * 9_000)  # Gradio's file for those same bytes
+    assert store._total() == before + 9_000
+    store.open_upload("bob", 9_000).add(9_000)  # 18 000 of 25 000: fits, counted once
+
+
+def test_what_a_refused_upload_left_stays_counted_until_the_maximum_age(small_quota: SessionStorage) -> None:
+    store = small_quota
+    refused = store.open_upload("alice", 4_000)
+    refused.add(4_000)
+    refused.finish(400, files_named=False)
+    answered = store.open_upload("bob", 4_000)
+    answered.add(4_000)
+    answered.finish(200, files_named=False)
+    assert store.usage("alice") == 4_000 and store.usage("bob") == 4_000
+    from pipeline.sessions import ORPHAN_UPLOAD_AGE_S
+
+    holds = {owner: until - time.time() for owner, _, until in store.uploads._held}
+    assert holds[store.owner_key("alice")] > store.max_age_s - 1  # a part may sit in the cache until then
+    assert holds[store.owner_key("bob")] <= ORPHAN_UPLOAD_AGE_S  # only a tmp file, swept within minutes

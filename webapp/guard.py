@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import secrets
@@ -38,7 +39,8 @@ import anyio
 from starlette.requests import cookie_parser
 
 from pipeline.errors import DiskSpaceError
-from pipeline.sessions import SessionStorage, UploadMeter
+from pipeline.sessions import SessionStorage
+from pipeline.uploads import UploadMeter
 
 OWNER_COOKIE = "portrait_lab_owner"
 # The UI sends a few KB per event; a full batch of 200 files with long names stays under
@@ -62,8 +64,11 @@ EVENT_ROUTES = re.compile(r"^/gradio_api/(queue/join|call/(?:v2/)?[^/]+)/?$")  #
 EVENT_CONTROL_ROUTES = re.compile(r"^/gradio_api/(cancel|reset)/?$")  # name an event id in the body
 UPLOAD_ID = "upload-id:"  # upload ids are bound like session hashes, in their own namespace
 BODY_READ_TIMEOUT_S = 30.0  # a client that trickles a small JSON body holds a connection no longer
+UPLOAD_IDLE_TIMEOUT_S = 60.0  # an upload that sends nothing for this long is cut off
 URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 FILE_TYPE = "gradio.FileData"
+
+log = logging.getLogger("portrait_lab.guard")
 
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 
@@ -178,25 +183,30 @@ class PrivacyGuard:
 
     async def serve_upload(self, request: Incoming, token: str, issued: str | None, scope: dict,
                            receive: Callable, send: Callable) -> None:
-        """Pass an upload on while counting its bytes against the quotas; past them, the app
-        sees the client leave and the client gets 413 with the reason."""
-        declared = declared_length(request) or 0
+        """Pass an upload on while counting its bytes against the quotas; past them (or when
+        the client stalls), the app sees the client leave and the client gets the reason."""
+        respond = self.responder(request, token, issued, scope, send)
         try:
-            meter = await anyio.to_thread.run_sync(self.storage.open_upload, token, declared)
+            meter = await anyio.to_thread.run_sync(self.storage.open_upload, token, declared_length(request) or 0)
         except DiskSpaceError as error:
-            await send_refusal(send, Refusal(413, error.user_message), as_json=False)
+            await send_refusal(send, Refusal(413, error.user_message), as_json=False, extra=respond.policy_headers())
             return
-        metered = MeteredBody(receive, meter, declared)
-        respond = self.responder(request, token, issued, scope, send, override=lambda: metered.refusal)
-        try:
-            await self.app(scope, metered.receive, respond)
-        except Exception:
-            if metered.refusal is None or respond.started:
-                raise
-        finally:
-            meter.finish(stored=respond.status == 200 and metered.refusal is None)
+        metered = MeteredBody(receive, meter, declared_length(request) or 0)
+        respond.override = lambda: metered.refusal
+        with ExitStack() as held:
+            for session_hash in request.session_hashes:  # the upload id's claim lives while it runs
+                held.enter_context(self.storage.connection(session_hash))
+            try:
+                await self.app(scope, metered.receive, respond)
+            except Exception:
+                if metered.client_left:  # nobody to answer; Gradio's ClientDisconnect is expected
+                    log.info("an upload was dropped by its client")
+                elif metered.refusal is None or respond.started:
+                    raise
+            finally:
+                meter.finish(respond.status, files_named=respond.files_named > 0)
         if metered.refusal is not None and not respond.started:
-            await send_refusal(send, metered.refusal, as_json=False)
+            await send_refusal(send, metered.refusal, as_json=False, extra=respond.policy_headers())
 
     # -- rules --------------------------------------------------------------------------------
     def refusal_before_body(self, request: Incoming) -> Refusal | None:
@@ -258,19 +268,23 @@ class PrivacyGuard:
         return self.storage.may_use(session_hash, token, os.path.abspath(path))
 
     # -- responses ------------------------------------------------------------------------------
-    def responder(self, request: Incoming, token: str, issued: str | None, scope: dict, send: Callable,
-                  override: Callable[[], Refusal | None] = lambda: None) -> Responder:
-        return Responder(self, request, token, issued, is_https(scope, request.headers), send, override)
+    def responder(self, request: Incoming, token: str, issued: str | None, scope: dict, send: Callable) -> Responder:
+        return Responder(self, request, token, issued, is_https(scope, request.headers), send)
 
-    def learn(self, request: Incoming, token: str, body: bytes) -> None:
+    def learn(self, request: Incoming, token: str, body: bytes) -> int:
+        """Record what a successful answer says: the paths of an upload (returns how many),
+        or the id of a new event."""
         try:
             answer = json.loads(body)
         except ValueError:
-            return  # an error response: nothing was stored or started
+            return 0
         if request.is_upload and isinstance(answer, list):
-            self.storage.register_upload(token, [p for p in answer if isinstance(p, str)])
-        elif isinstance(answer, dict) and isinstance(answer.get("event_id"), str):
+            paths = [p for p in answer if isinstance(p, str)]
+            self.storage.register_upload(token, paths)
+            return len(paths)
+        if isinstance(answer, dict) and isinstance(answer.get("event_id"), str):
             self.storage.claim(answer["event_id"], token)  # only its caller may read its results
+        return 0
 
 
 class Responder:
@@ -279,14 +293,16 @@ class Responder:
     When ``override`` names a refusal by the time the app answers, that is sent instead."""
 
     def __init__(self, guard: PrivacyGuard, request: Incoming, token: str, issued: str | None, secure: bool,
-                 send: Callable, override: Callable[[], Refusal | None]) -> None:
+                 send: Callable) -> None:
         self.guard, self.request, self.token, self.issued, self.secure = guard, request, token, issued, secure
-        self.send, self.override = send, override
+        self.send = send
+        self.override: Callable[[], Refusal | None] = lambda: None  # set for uploads
         self.is_file = bool(FILE_ROUTE.search(request.path))
         self.learns = request.is_upload or (request.method == "POST" and bool(EVENT_ROUTES.search(request.path)))
         self.started = False
         self.status = 0
         self.replaced = False
+        self.files_named = 0  # for an upload: how many stored files its answer listed
         self.chunks: list[bytes] = []
 
     async def __call__(self, message: dict) -> None:
@@ -297,14 +313,14 @@ class Responder:
             refusal = self.override()
             if refusal is not None:
                 self.replaced = True
-                await send_refusal(self.send, refusal, as_json=False)
+                await send_refusal(self.send, refusal, as_json=False, extra=self.policy_headers())
                 return
             self.status = message["status"]
             message = {**message, "headers": list(message.get("headers", [])) + self.policy_headers()}
         elif message["type"] == "http.response.body" and self.learns and self.status == 200:
             self.chunks.append(message.get("body", b""))
             if not message.get("more_body"):
-                self.guard.learn(self.request, self.token, b"".join(self.chunks))
+                self.files_named = self.guard.learn(self.request, self.token, b"".join(self.chunks))
         await self.send(message)
 
     def policy_headers(self) -> list[tuple[bytes, bytes]]:
@@ -383,12 +399,19 @@ class MeteredBody:
         self.meter = meter
         self.declared = declared
         self.refusal: Refusal | None = None
+        self.client_left = False
 
     async def receive(self) -> dict:
-        if self.refusal is not None:
+        if self.refusal is not None or self.client_left:
             return {"type": "http.disconnect"}
-        message = await self.inner()
-        if message["type"] == "http.request":
+        try:
+            message = await asyncio.wait_for(self.inner(), UPLOAD_IDLE_TIMEOUT_S)
+        except asyncio.TimeoutError:  # a stalled upload holds its bytes on the quota: let it go
+            self.refusal = TIMED_OUT
+            return {"type": "http.disconnect"}
+        if message["type"] == "http.disconnect":
+            self.client_left = True
+        elif message["type"] == "http.request":
             count = len(message.get("body", b""))
             try:
                 self.meter.add(count)
@@ -474,7 +497,8 @@ def cookie_header(token: str, secure: bool) -> bytes:
     return f"{OWNER_COOKIE}={token}; {attributes}".encode()
 
 
-async def send_refusal(send: Callable, refusal: Refusal, as_json: bool) -> None:
+async def send_refusal(send: Callable, refusal: Refusal, as_json: bool,
+                       extra: list[tuple[bytes, bytes]] | None = None) -> None:
     """Plain text, or for the JSON routes ``{"detail": ...}``, which Gradio's page shows to
     the visitor as the error message (plain text there reads as a parse error)."""
     if as_json:
@@ -482,5 +506,5 @@ async def send_refusal(send: Callable, refusal: Refusal, as_json: bool) -> None:
     else:
         content_type, body = b"text/plain; charset=utf-8", refusal.text.encode()
     await send({"type": "http.response.start", "status": refusal.status,
-                "headers": [(b"content-type", content_type), (b"cache-control", b"no-store")]})
+                "headers": [(b"content-type", content_type), (b"cache-control", b"no-store"), *(extra or [])]})
     await send({"type": "http.response.body", "body": body})
