@@ -122,3 +122,16 @@ def test_a_full_claim_table_is_not_rescanned_for_every_refusal(storage: SessionS
     for index in range(200):
         assert not storage.claim(f"flood-{index}", "mallory")
     assert len(scans) == 1
+
+
+def test_a_file_named_in_a_body_of_any_shape_must_be_the_callers(storage: SessionStorage) -> None:
+    import json
+
+    app = RecordingApp()
+    foreign = [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}]
+    for body in (foreign, {"data": foreign}, [[{"nested": foreign}]]):
+        scope = http_scope("/gradio_api/call/v2/id_photo", cookie="alice", method="POST")
+        sent = run(PrivacyGuard(app, storage), scope,
+                   [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}])
+        assert status(sent) == 400, body
+    assert app.calls == []

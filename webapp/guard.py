@@ -236,17 +236,16 @@ class PrivacyGuard:
             payload = json.loads(body, object_pairs_hook=_unique_keys)
         except ValueError:
             return MALFORMED
-        if not isinstance(payload, dict):
-            return None
-        named = [payload.get("session_hash")]
+        fields = payload if isinstance(payload, dict) else {}
+        named = [fields.get("session_hash")]
         if EVENT_CONTROL_ROUTES.search(request.path):
-            named.append(payload.get("event_id"))  # cancelling an event takes its owner
+            named.append(fields.get("event_id"))  # cancelling an event takes its owner
         for value in named:
             if value is not None and not isinstance(value, str):
                 return MALFORMED
         request.session_hashes.extend(value for value in named if value)
-        for entry in file_entries(payload):
-            if not self.is_own_file(entry, payload.get("session_hash") or "", request.token):
+        for entry in file_entries(payload):  # whatever the shape of the body
+            if not self.is_own_file(entry, fields.get("session_hash") or "", request.token):
                 return NOT_YOUR_FILE
         return None
 
