@@ -36,6 +36,9 @@ BACKGROUND_MODES = ("transparent", "colour", "vertical-gradient", "radial-gradie
 # Alpha below/above these is treated as pure background/foreground by despill: there,
 # solving the matting equation for F would divide by ~0 or change nothing.
 DESPILL_ALPHA_MIN = 0.02
+# The colour of fully transparent pixels in a cut-out: white, as images with alpha are most
+# often shown on white (the same choice as ``imageio``'s flattening).
+HIDDEN_RGB = (255, 255, 255)
 DESPILL_ALPHA_MAX = 0.98
 # blur_strength 1.0 blurs with a Gaussian sigma of this share of the image's long side
 # (20 px on a 512 px photo): a strong "portrait mode"; 0.5 is a moderate default.
@@ -368,7 +371,8 @@ def composite(rgb: np.ndarray, alpha: np.ndarray, options: BackgroundOptions) ->
 
     ``a`` is the feathered matte; ``F`` is the despilled photo (``options.despill``) or
     the photo itself. "transparent" returns ``F`` with ``alpha = round(255*a)`` (straight,
-    not premultiplied, as PNG expects). "blur" uses the photo's own background with the
+    not premultiplied, as PNG expects) and nothing of the removed background
+    (:func:`_transparent`). "blur" uses the photo's own background with the
     person removed and blurred (:func:`blurred_background`).
     """
     options = options.validated()
@@ -382,13 +386,28 @@ def composite(rgb: np.ndarray, alpha: np.ndarray, options: BackgroundOptions) ->
     else:
         foreground = rgb
     if options.mode == "transparent":
-        return Composite(rgb=np.ascontiguousarray(foreground), alpha=np.rint(a * 255.0).astype(np.uint8))
+        return _transparent(rgb, matte, a, options.feather_px)
 
     background = render_background(options, rgb, matte)
     assert background is not None
     a3 = a[..., None]
     mixed = a3 * foreground.astype(np.float32) + (1.0 - a3) * background.astype(np.float32)
     return Composite(rgb=np.clip(np.rint(mixed), 0, 255).astype(np.uint8), alpha=None)
+
+
+def _transparent(rgb: np.ndarray, matte: np.ndarray, a: np.ndarray, feather_px: float) -> Composite:
+    """A cut-out whose colours are the person's only. A user removed the background, so
+    nothing of it may stay in the file, not even under alpha (anyone who drops the alpha
+    channel would see it): edge pixels hold the estimated foreground ``F`` (despilled,
+    whatever ``options.despill`` says), feathered pixels the person's colours continued
+    outwards, and every other pixel ``HIDDEN_RGB``."""
+    reach = 2.0 * feather_px + 1.0
+    foreground = _extend_foreground(despill(rgb, matte, estimate_background_colour(rgb, matte)), matte, reach)
+    inside = (matte > DESPILL_ALPHA_MIN).astype(np.float32)
+    reached = (inside > 0) | (cv2.GaussianBlur(inside, (0, 0), max(1.0, reach)) > 1e-4)
+    alpha = np.rint(a * 255.0).astype(np.uint8)
+    foreground[~(reached & (alpha > 0))] = HIDDEN_RGB
+    return Composite(rgb=np.ascontiguousarray(foreground), alpha=alpha)
 
 
 # --------------------------------------------------------------------------- helpers

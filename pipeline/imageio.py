@@ -816,7 +816,9 @@ def _image_from_arrays(rgb: np.ndarray, alpha: np.ndarray | None, keep_alpha: bo
         return Image.fromarray(np.ascontiguousarray(rgb))
     if not keep_alpha:
         return Image.fromarray(np.ascontiguousarray(_flatten_onto_white(rgb, alpha)))
-    return Image.fromarray(np.ascontiguousarray(np.dstack((rgb, alpha))))
+    # What alpha hides must not be in the file either: dropping the alpha channel would show it.
+    visible = np.where((alpha == 0)[..., None], np.uint8(255), rgb)
+    return Image.fromarray(np.ascontiguousarray(np.dstack((visible, alpha))))
 
 
 def _jpeg_options(quality: int) -> dict[str, Any]:

@@ -161,14 +161,33 @@ def test_transparent_mode_returns_foreground_and_rounded_alpha(portrait):
     out = composite(rgb, alpha, BackgroundOptions(mode="transparent", feather_px=0.0, despill=False))
     assert out.alpha is not None and out.alpha.dtype == np.uint8 and out.alpha.shape == alpha.shape
     assert np.array_equal(out.alpha, np.rint(alpha * 255).astype(np.uint8))
-    assert np.array_equal(out.rgb, rgb)
-
+    solid = out.alpha == 255
+    assert np.array_equal(out.rgb[solid], rgb[solid])  # the person is untouched
     despilled = composite(rgb, alpha, BackgroundOptions(mode="transparent", feather_px=0.0, despill=True))
-    assert np.array_equal(despilled.rgb, despill(rgb, alpha, estimate_background_colour(rgb, alpha)))
+    assert np.array_equal(despilled.rgb, out.rgb)  # a cut-out is always despilled
 
     feathered = composite(rgb, alpha, BackgroundOptions(mode="transparent", feather_px=2.0))
     assert np.array_equal(feathered.alpha, np.rint(feather_alpha(alpha, 2.0) * 255).astype(np.uint8))
     assert not np.array_equal(feathered.alpha, out.alpha)
+
+
+@pytest.mark.parametrize("feather_px", [0.0, 2.0])
+def test_a_cut_out_holds_nothing_of_the_removed_background(portrait, feather_px):
+    """Dropping the alpha channel of a transparent result must not show the old wall."""
+    rgb, alpha, truth = portrait
+    speckled = alpha.copy()
+    speckled[5, 5] = 0.01  # matting noise far from the person: a faint pixel of wall
+    out = composite(rgb, speckled, BackgroundOptions(mode="transparent", feather_px=feather_px))
+    hidden = out.alpha == 0
+    assert hidden.sum() > 1000 and np.all(out.rgb[hidden] == 255)
+    shown = out.alpha > 0
+    wall_distance = np.abs(out.rgb[shown].astype(int) - np.array(GREEN)).sum(axis=1)
+    assert wall_distance.min() > 60, "a visible pixel still holds the old wall's colour"
+    edge = (out.alpha > 0) & (out.alpha < 255) & (speckled > 0.3)
+    assert edge.sum() > 50
+    error_raw = np.abs(rgb[edge].astype(int) - truth[edge]).mean()
+    error_out = np.abs(out.rgb[edge].astype(int) - truth[edge]).mean()
+    assert error_out < error_raw / 2, (error_out, error_raw)  # edges hold the person's colour
 
 
 def test_vertical_gradient_endpoints_and_monotonic():

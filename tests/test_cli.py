@@ -92,3 +92,14 @@ def test_bad_arguments_give_one_clear_line(argv, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code in (cli.EXIT_USAGE, cli.EXIT_SOME_FAILED)
     assert err.strip() and "Traceback" not in err
+
+
+def test_a_transparent_background_file_holds_nothing_of_the_removed_background(tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["background", "--sample", "--mode", "transparent", "-o", str(out)]) == 0
+    (result,) = out.glob("*.png")
+    with Image.open(result) as image:
+        rgba = np.asarray(image.convert("RGBA"))
+    hidden = rgba[..., 3] == 0
+    assert hidden.mean() > 0.2  # the astronaut's room, flag and shuttle are gone...
+    assert np.all(rgba[hidden][:, :3] == 255)  # ...also from the RGB an alpha-blind viewer shows

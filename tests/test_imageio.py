@@ -821,3 +821,21 @@ def test_avif_is_scanned_and_decoded(astronaut: np.ndarray) -> None:
     assert ".avif" in SUPPORTED_INPUT_SUFFIXES
     assert decoded.source_format == "AVIF" and decoded.rgb.shape == astronaut.shape
     assert np.abs(decoded.rgb.astype(int) - astronaut.astype(int)).mean() < 6
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp"])
+def test_pixels_hidden_by_alpha_are_cleared_in_the_file(tmp_path, suffix):
+    """Whatever a caller passes under alpha 0 is not written: dropping alpha shows nothing."""
+    rng = np.random.default_rng(4)
+    rgb = np.zeros((64, 96, 3), np.uint8)
+    rgb[:] = (200, 30, 40)  # a secret under the transparent part
+    rgb[:, 48:] = rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    alpha = np.zeros((64, 96), np.uint8)
+    alpha[:, 48:] = 255
+    path = save_image(tmp_path / f"cut{suffix}", rgb, alpha)
+    with Image.open(path) as image:
+        flat = np.asarray(image.convert("RGBA"))
+    hidden = flat[:, :40, :3].astype(int)  # away from the boundary, where lossy WebP may blend
+    assert np.abs(hidden - np.array((200, 30, 40))).sum(axis=2).min() > 150, "the hidden colour survived"
+    if suffix == ".png":
+        assert np.all(flat[:, :48, :3] == 255) and np.array_equal(flat[:, 48:, :3], rgb[:, 48:])
