@@ -19,9 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import InvalidOptionError
+from .errors import InvalidImageError, InvalidOptionError
 
 DEFAULT_DETECTION_MAX_SIDE = 1280
+# The smallest face the detectors look for (MTCNN's min_face_size): an image whose shorter
+# side, as the detector sees it, is below this cannot hold one, and MTCNN has no scale left
+# to search at (it fails inside torch.cat instead of answering).
+MIN_DETECTION_SIDE = 20
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,21 @@ def map_to_full_resolution(face: Face, scale: float) -> Face:
 def detect_faces(detector: FaceDetector, rgb: np.ndarray, max_side: int = DEFAULT_DETECTION_MAX_SIDE) -> list[Face]:
     """Detect on a bounded copy; return faces in full-resolution coordinates."""
     small, scale = bounded_copy(rgb, max_side)
+    _require_room_for_a_face(rgb.shape[:2], small.shape[:2], max_side)
     return [map_to_full_resolution(face, scale) for face in detector.detect(small)]
+
+
+def _require_room_for_a_face(size: tuple[int, ...], seen: tuple[int, ...], max_side: int) -> None:
+    """Refuse, with the sizes that would work, an image too small or too narrow to hold a
+    face once it is brought to the detection size."""
+    if min(seen) >= MIN_DETECTION_SIDE:
+        return
+    height, width = size
+    longest_ratio = max_side / MIN_DETECTION_SIDE
+    raise InvalidImageError(
+        f"This image is {width}×{height} px, too small or too narrow to hold a face.",
+        hint=f"Use a photo at least {MIN_DETECTION_SIDE} px on its shorter side, whose longer side is at most "
+             f"{longest_ratio:g} times its shorter side.")
 
 
 def select_faces(

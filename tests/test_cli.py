@@ -103,3 +103,18 @@ def test_a_transparent_background_file_holds_nothing_of_the_removed_background(t
     hidden = rgba[..., 3] == 0
     assert hidden.mean() > 0.2  # the astronaut's room, flag and shuttle are gone...
     assert np.all(rgba[hidden][:, :3] == 255)  # ...also from the RGB an alpha-blind viewer shows
+
+
+@pytest.mark.parametrize("command", ["background", "idphoto"])
+def test_images_too_small_or_narrow_for_a_face_get_a_sentence(tmp_path, capsys, command):
+    """MTCNN used to crash in torch.cat() on these; now each gets the minimum size."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for width, height in ((1, 1), (16, 16), (1, 5000), (40, 8000)):
+        Image.fromarray(np.full((height, width, 3), 128, np.uint8)).save(inputs / f"tiny-{width}x{height}.png")
+    extra = ["--spec", "icao_generic"] if command == "idphoto" else []
+    code = cli.main([command, str(inputs), "-o", str(tmp_path / "out"), *extra])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err and "torch.cat" not in err and "Unexpected" not in err, err
+    assert err.count("too small or too narrow to hold a face") == 4, err
+    assert "at least 20 px on its shorter side" in err
