@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch_parser.add_argument("names", nargs="*", metavar="NAME",
                               help=f"models to fetch: {', '.join(n for n in manifest.names() if not manifest.get(n).is_bundled)}")
     fetch_parser.add_argument("--all", action="store_true", help="fetch every model in the manifest")
-    fetch_parser.add_argument("--retries", type=int, default=3, help="attempts per file (default: %(default)s)")
+    fetch_parser.add_argument("--retries", type=_at_least_one, default=3, help="attempts per file (default: %(default)s)")
     fetch_parser.set_defaults(handler=_cmd_weights_fetch)
 
     info_parser = commands.add_parser("info", help="show version, compute device and weights directory")
@@ -277,6 +277,21 @@ class _BatchOutcome:
         return EXIT_SOME_FAILED if self.failed else EXIT_OK
 
 
+def _prepare_output(folder: Path) -> None:
+    """The output folder exists (made if needed), is a folder and can be written to:
+    checked before any image is processed, so a typo costs nothing."""
+    hint = "Give a folder you can write to with -o (it is created if missing)."
+    if folder.exists() and not folder.is_dir():
+        raise InvalidOptionError(f"The output path {folder} is a file, not a folder.", hint=hint)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidOptionError(f"The output folder {folder} cannot be created ({error.strerror or error}).",
+                                 hint=hint) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidOptionError(f"The output folder {folder} is not writable.", hint=hint)
+
+
 def _run_batch(args: argparse.Namespace, verb: str, work) -> _BatchOutcome:
     """Run ``work(name, stem, image) -> notes`` per input with a progress bar; report errors, carry on."""
     from tqdm import tqdm
@@ -284,7 +299,7 @@ def _run_batch(args: argparse.Namespace, verb: str, work) -> _BatchOutcome:
     started = time.perf_counter()
     jobs, problems = _jobs(args)
     failed = list(problems)
-    args.output.mkdir(parents=True, exist_ok=True)
+    _prepare_output(args.output)
     done = with_warnings = 0
     progress = tqdm(jobs, desc=verb.capitalize(), unit="image", file=sys.stderr, disable=None)
     for name, source in progress:
@@ -397,6 +412,17 @@ def _sample_image():
     from .samples import astronaut
 
     return DecodedImage(rgb=astronaut(), alpha=None, source_format="PNG", notes=())
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse then says what is wrong)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

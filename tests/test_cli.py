@@ -118,3 +118,46 @@ def test_images_too_small_or_narrow_for_a_face_get_a_sentence(tmp_path, capsys, 
     assert code != 0 and "Traceback" not in err and "torch.cat" not in err and "Unexpected" not in err, err
     assert err.count("too small or too narrow to hold a face") == 4, err
     assert "at least 20 px on its shorter side" in err
+
+
+def test_an_output_path_that_is_a_file_or_cannot_be_made_gets_a_sentence(tmp_path, capsys, monkeypatch):
+    taken = tmp_path / "results.png"
+    taken.write_bytes(b"a file")
+    assert cli.main(["background", "--sample", "-o", str(taken)]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "Traceback" not in err
+
+    def refuse(self, *args, **kwargs):  # as in a read-only folder (root here could write anyway)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    assert cli.main(["idphoto", "--sample", "--spec", "icao_generic", "-o", str(tmp_path / "locked" / "out")]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "cannot be created (Permission denied)" in err and "Traceback" not in err
+
+
+def test_a_retry_count_below_one_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["weights", "fetch", "gfpgan-v1.4", "--retries", "-1"])
+    assert stopped.value.code == 2
+    assert "--retries: must be at least 1, not -1" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_cli_loads_says_interrupted(monkeypatch, capsys):
+    import runpy
+    import types
+
+    class Interrupting(types.ModuleType):  # Ctrl-C arrives while `from .cli import main` runs
+        def __getattr__(self, name):
+            if name == "main":
+                raise KeyboardInterrupt
+            raise AttributeError(name)
+
+    monkeypatch.setitem(sys.modules, "pipeline.cli", Interrupting("pipeline.cli"))
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            runpy.run_module("pipeline", run_name="__main__")
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C while the CLI loads escaped as a traceback")
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "Interrupted.\n"
