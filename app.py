@@ -39,6 +39,7 @@ from pipeline.errors import PortraitLabError  # noqa: E402
 from pipeline.logsafe import configure_private_logging, log_job  # noqa: E402
 from pipeline.sessions import SessionStorage  # noqa: E402
 from pipeline.studio import SHEET_NONE, Studio, batch_markdown, write_example_photo  # noqa: E402
+from pipeline.units import human_bytes  # noqa: E402
 from webapp.guard import OWNER_COOKIE, PrivacyGuard, owner_token  # noqa: E402
 
 HEAVY = "heavy-work"  # one concurrency pool shared by every event that runs a model
@@ -531,13 +532,8 @@ def _privacy_text(config: AppConfig) -> str:
   metadata or anything that identifies you.
 
 Each file can be up to {config.max_upload_mb:g} MB; your uploads and results together can take
-up to {_storage_text(config.disk.visitor_bytes)} on the server.
+up to {human_bytes(config.disk.visitor_bytes)} on the server.
 """
-
-
-def _storage_text(count: int) -> str:
-    gigabytes = count / 2**30
-    return f"{gigabytes:.3g} GB" if gigabytes >= 1 else f"{count / 2**20:.3g} MB"
 
 
 NODEPS_PACKAGES = ("gfpgan", "basicsr", "facexlib", "facenet_pytorch")

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from .errors import InvalidOptionError
+from .imageio import HIDDEN_RGB
 
 Colour = tuple[int, int, int]
 
@@ -36,9 +37,6 @@ BACKGROUND_MODES = ("transparent", "colour", "vertical-gradient", "radial-gradie
 # Alpha below/above these is treated as pure background/foreground by despill: there,
 # solving the matting equation for F would divide by ~0 or change nothing.
 DESPILL_ALPHA_MIN = 0.02
-# The colour of fully transparent pixels in a cut-out: white, as images with alpha are most
-# often shown on white (the same choice as ``imageio``'s flattening).
-HIDDEN_RGB = (255, 255, 255)
 DESPILL_ALPHA_MAX = 0.98
 # blur_strength 1.0 blurs with a Gaussian sigma of this share of the image's long side
 # (20 px on a 512 px photo): a strong "portrait mode"; 0.5 is a moderate default.
@@ -331,8 +329,9 @@ def despill(rgb: np.ndarray, alpha: np.ndarray, old_background: Colour) -> np.nd
     return result
 
 
-def _extend_foreground(foreground: np.ndarray, alpha: np.ndarray, reach_px: float) -> np.ndarray:
-    """Continue the person's colours a few pixels outwards, over the old background.
+def _extend_foreground(foreground: np.ndarray, alpha: np.ndarray, reach_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Continue the person's colours a few pixels outwards, over the old background; also
+    the mask of pixels that now hold the person's colour (inside, or reached).
 
     Feathering gives pixels just outside the matte a little alpha; their ``F`` must be the
     person's colour, not the old wall, or a faint outline of the wall would come back.
@@ -344,7 +343,7 @@ def _extend_foreground(foreground: np.ndarray, alpha: np.ndarray, reach_px: floa
     outside = (inside == 0) & (denominator > 1e-4)
     extended = foreground.copy()
     extended[outside] = np.clip(np.rint(numerator[outside] / denominator[outside, None]), 0, 255).astype(np.uint8)
-    return extended
+    return extended, (inside > 0) | outside
 
 
 # --------------------------------------------------------------------------- composite
@@ -382,7 +381,7 @@ def composite(rgb: np.ndarray, alpha: np.ndarray, options: BackgroundOptions) ->
     if options.despill:
         foreground = despill(rgb, matte, estimate_background_colour(rgb, matte))
         if options.feather_px > 0:
-            foreground = _extend_foreground(foreground, matte, 2.0 * options.feather_px + 1.0)
+            foreground, _ = _extend_foreground(foreground, matte, 2.0 * options.feather_px + 1.0)
     else:
         foreground = rgb
     if options.mode == "transparent":
@@ -401,10 +400,8 @@ def _transparent(rgb: np.ndarray, matte: np.ndarray, a: np.ndarray, feather_px: 
     channel would see it): edge pixels hold the estimated foreground ``F`` (despilled,
     whatever ``options.despill`` says), feathered pixels the person's colours continued
     outwards, and every other pixel ``HIDDEN_RGB``."""
-    reach = 2.0 * feather_px + 1.0
-    foreground = _extend_foreground(despill(rgb, matte, estimate_background_colour(rgb, matte)), matte, reach)
-    inside = (matte > DESPILL_ALPHA_MIN).astype(np.float32)
-    reached = (inside > 0) | (cv2.GaussianBlur(inside, (0, 0), max(1.0, reach)) > 1e-4)
+    despilled = despill(rgb, matte, estimate_background_colour(rgb, matte))
+    foreground, reached = _extend_foreground(despilled, matte, 2.0 * feather_px + 1.0)
     alpha = np.rint(a * 255.0).astype(np.uint8)
     foreground[~(reached & (alpha > 0))] = HIDDEN_RGB
     return Composite(rgb=np.ascontiguousarray(foreground), alpha=alpha)

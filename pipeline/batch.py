@@ -41,6 +41,7 @@ from PIL import Image
 from .errors import InvalidOptionError, PortraitLabError
 from .imageio import SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image, write_atomically
 from .metrics import psnr
+from .units import human_bytes
 
 if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a pipeline
     from .background import BackgroundOptions
@@ -306,13 +307,6 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _human_bytes(count: int) -> str:
-    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{count} bytes"
-
-
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
     """Why a member must not be extracted, or None. Names are judged as written in the
     archive, with either slash, because extractors on other systems would honour both."""
@@ -346,10 +340,10 @@ def _check_size(members: Sequence[zipfile.ZipInfo], room: int) -> None:
         raise _ArchiveRefused(f"This archive has {len(members)} entries; at most {MAX_ARCHIVE_MEMBERS} are accepted.")
     declared = sum(info.file_size for info in members)
     if declared > room:
-        limit = (f"the limit of {_human_bytes(room)} this batch may unpack" if room
+        limit = (f"the limit of {human_bytes(room)} this batch may unpack" if room
                  else "the limit: this batch has no room left")
         raise _ArchiveRefused(
-            f"This archive unpacks to {_human_bytes(declared)}, over {limit}. Please send fewer photos per "
+            f"This archive unpacks to {human_bytes(declared)}, over {limit}. Please send fewer photos per "
             "batch (for example, split the archive), or press \"Delete my files now\" on the Privacy tab to make "
             "room.")
 
@@ -377,7 +371,7 @@ def _check_ratio(unpacked: int, packed: int, subject: str) -> None:
     ratio = unpacked / max(packed, 1)
     if unpacked > ARCHIVE_RATIO_MIN_BYTES and ratio > MAX_ARCHIVE_COMPRESSION_RATIO:
         raise _ArchiveRefused(
-            f"{subject} would grow {ratio:.0f} times when unpacked (to {_human_bytes(unpacked)}), far more "
+            f"{subject} would grow {ratio:.0f} times when unpacked (to {human_bytes(unpacked)}), far more "
             f"than real photos, as in a damaged or malicious archive (a \"zip bomb\"). {_NOTHING_USED}")
 
 

@@ -92,3 +92,15 @@ class DiskSpaceError(PortraitLabError):
     """A visitor's storage quota, the server's total, or its free disk space is used up."""
 
     code = "disk_space"
+
+    @classmethod
+    def over_quota(cls, message: str) -> DiskSpaceError:
+        """The visitor's own quota: ``message`` states the sizes; the hint is how to make room."""
+        return cls(message, hint="Download what you need, press \"Delete my files now\" on the Privacy tab (in "
+                                 "each tab you have open), then try again.")
+
+    @classmethod
+    def server_short(cls) -> DiskSpaceError:
+        """The total quota or the free disk space: nothing the visitor can do but wait."""
+        return cls("The server is short of storage space right now.",
+                   hint="Please try again in a few minutes; your file was not stored.")

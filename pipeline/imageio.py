@@ -810,6 +810,11 @@ def _flatten_onto_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return blended.astype(np.uint8)
 
 
+# The colour written under fully transparent pixels: white, like the flattening above, so an
+# alpha-blind viewer shows a plain white background and nothing of what alpha hides.
+HIDDEN_RGB = (255, 255, 255)
+
+
 def _image_from_arrays(rgb: np.ndarray, alpha: np.ndarray | None, keep_alpha: bool) -> Image.Image:
     """A brand-new Pillow image made from numbers only, so it carries no input metadata."""
     if alpha is None:
@@ -817,7 +822,7 @@ def _image_from_arrays(rgb: np.ndarray, alpha: np.ndarray | None, keep_alpha: bo
     if not keep_alpha:
         return Image.fromarray(np.ascontiguousarray(_flatten_onto_white(rgb, alpha)))
     # What alpha hides must not be in the file either: dropping the alpha channel would show it.
-    visible = np.where((alpha == 0)[..., None], np.uint8(255), rgb)
+    visible = np.where((alpha == 0)[..., None], np.array(HIDDEN_RGB, np.uint8), rgb)
     return Image.fromarray(np.ascontiguousarray(np.dstack((visible, alpha))))
 
 

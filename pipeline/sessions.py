@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DiskSpaceError, InvalidOptionError
+from .units import human_bytes
 from .uploads import UploadLedger, UploadMeter
 
 log = logging.getLogger("portrait_lab.sessions")
@@ -92,7 +93,7 @@ def validate_max_age(seconds: float) -> float:
 class _Claim:
     owner: str  # keyed hash of the owner token that first named the session hash
     last_seen: float
-    connections: int = 0  # open heartbeat streams: a claim in use is never pruned
+    connections: int = 0  # open streams (heartbeat, results, uploads): a claim in use is never pruned
 
 
 @dataclass
@@ -461,7 +462,7 @@ class SessionStorage:
             for entry in self.root.iterdir():
                 if entry in (self.sessions_dir, self.examples_dir) or entry.name == ROOT_MARKER:
                     continue
-                if entry.name.startswith("tmp") and entry.is_file() and _newest_mtime(entry) < orphaned:
+                if _is_upload_in_progress(entry) and _newest_mtime(entry) < orphaned:
                     removed += _remove(entry)  # an upload dropped half-way
                 else:
                     removed += _remove_older_than(entry, limit, keep=in_use)
@@ -513,35 +514,32 @@ class SessionStorage:
         self.require_room(owner_token, declared)
         owner = self.owner_key(owner_token) or ""
         mark = self.uploads.mark(owner)  # before measuring: what lands after counts against the room
-        free = shutil.disk_usage(self.root).free - self.limits.min_free_bytes
         visitor_room = self.limits.visitor_bytes - self._stored_usage(owner) - self.uploads.held(owner)
-        total_room = min(free, self.limits.total_bytes - self._stored_total() - self.uploads.held())
+        total_room = min(self._free_room(), self.limits.total_bytes - self._stored_total() - self.uploads.held())
         swept = ORPHAN_UPLOAD_AGE_S + self._sweep_interval_s
         holds = (swept, max(swept, self.max_age_s + self._sweep_interval_s))
-        return UploadMeter(self.uploads, owner, mark, visitor_room, total_room,
-                           _megabytes(self.limits.visitor_bytes), holds)
+        return UploadMeter(self.uploads, owner, mark, visitor_room, total_room, self.limits.visitor_bytes, holds)
+
+    def _free_room(self) -> int:
+        """Free disk space under the root, less the reserve kept for the system."""
+        return shutil.disk_usage(self.root).free - self.limits.min_free_bytes
 
     def room_for(self, owner_token: str | None) -> int:
         """Bytes this visitor may still write now: the least of what their quota, the total
         quota and the free disk space (less the reserve) leave."""
-        free = shutil.disk_usage(self.root).free - self.limits.min_free_bytes
         visitor = self.limits.visitor_bytes - self.usage(owner_token)
         total = self.limits.total_bytes - self._total()
-        return max(0, min(free, visitor, total))
+        return max(0, min(self._free_room(), visitor, total))
 
     def require_room(self, owner_token: str | None, incoming: int = 0) -> None:
         """Refuse new work (or an upload of ``incoming`` bytes) that would not fit."""
         visitor = self.usage(owner_token)
         if visitor + incoming > self.limits.visitor_bytes:
-            raise DiskSpaceError(
-                f"You are using {_megabytes(visitor)} of storage on this server; each visitor may use up to "
-                f"{_megabytes(self.limits.visitor_bytes)}.",
-                hint="Download what you need, press \"Delete my files now\" on the Privacy tab (in each tab you "
-                     "have open), then try again.")
-        free = shutil.disk_usage(self.root).free - self.limits.min_free_bytes
-        if incoming > free or self._total() + incoming > self.limits.total_bytes:
-            raise DiskSpaceError("The server is short of storage space right now.",
-                                 hint="Please try again in a few minutes; your file was not stored.")
+            raise DiskSpaceError.over_quota(
+                f"You are using {human_bytes(visitor)} of storage on this server; each visitor may use up to "
+                f"{human_bytes(self.limits.visitor_bytes)}.")
+        if incoming > self._free_room() or self._total() + incoming > self.limits.total_bytes:
+            raise DiskSpaceError.server_short()
 
     def start_sweeper(self, interval_s: float) -> None:
         """Sweep every ``interval_s`` seconds on a daemon thread (idempotent)."""
@@ -653,16 +651,15 @@ def _root_bytes(root: Path) -> int:
     arriving or dropped, which the upload ledger counts."""
     total = 0
     for entry in root.iterdir() if root.exists() else ():
-        if entry.name.startswith("tmp") and entry.is_file() and not entry.is_symlink():
-            continue
-        total += _tree_bytes(entry)
+        if not _is_upload_in_progress(entry):
+            total += _tree_bytes(entry)
     return total
 
 
-def _megabytes(count: int) -> str:
-    if count >= 1024 * MB:
-        return f"{count / (1024 * MB):.1f} GB".replace(".0 GB", " GB")
-    return f"{count / MB:,.0f} MB" if count >= 10 * MB else f"{count / MB:.1f} MB"
+def _is_upload_in_progress(entry: Path) -> bool:
+    """A file at the top of the root where Gradio writes an upload while it arrives (or
+    left one that was dropped): ``tmp*``, named by ``tempfile``."""
+    return entry.name.startswith("tmp") and entry.is_file() and not entry.is_symlink()
 
 
 def _newest_mtime(path: Path) -> float:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from .errors import DiskSpaceError
+from .units import human_bytes
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,13 @@ class UploadMeter:
     since it opened, so every byte counts once whichever upload it belongs to."""
 
     def __init__(self, ledger: UploadLedger, owner: str, mark: LedgerMark, visitor_room: int, total_room: int,
-                 visitor_limit_text: str, holds: tuple[float, float]) -> None:
+                 visitor_limit: int, holds: tuple[float, float]) -> None:
         self.ledger = ledger
         self.owner = owner
         self.mark = mark
         self.visitor_room = visitor_room
         self.total_room = total_room
-        self.visitor_limit_text = visitor_limit_text
+        self.visitor_limit = visitor_limit
         # How long leftovers stay counted: after an answered upload only a ``tmp*`` file can
         # be left (swept within minutes); after a refused one, Gradio may already have moved a
         # part into the cache, which only the maximum age removes.
@@ -121,12 +122,10 @@ class UploadMeter:
         self.received += count
         mine, everyone = self.ledger.grow(self.owner, count, self.mark)
         if mine > self.visitor_room:
-            raise DiskSpaceError(
-                f"This upload does not fit in the {self.visitor_limit_text} of storage each visitor may use.",
-                hint="Download what you need, press \"Delete my files now\" on the Privacy tab, then try again.")
+            raise DiskSpaceError.over_quota(
+                f"This upload does not fit in the {human_bytes(self.visitor_limit)} of storage each visitor may use.")
         if everyone > self.total_room:
-            raise DiskSpaceError("The server is short of storage space right now.",
-                                 hint="Please try again in a few minutes; your file was not stored.")
+            raise DiskSpaceError.server_short()
 
     def finish(self, status: int, files_named: bool) -> None:
         """The upload ended with HTTP ``status``; ``files_named``: the answer listed the stored

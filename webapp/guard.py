@@ -176,26 +176,30 @@ class PrivacyGuard:
         if request.is_upload:
             await self.serve_upload(request, token, issued, scope, receive, send)
             return
-        with ExitStack() as held:
-            for session_hash in request.session_hashes:  # streams keep their claims alive
-                held.enter_context(self.storage.connection(session_hash))
+        with self.holding_claims(request):
             await self.app(scope, receive, self.responder(request, token, issued, scope, send))
+
+    def holding_claims(self, request: Incoming) -> ExitStack:
+        """Keep every claim the request names alive while it runs (streams, uploads)."""
+        held = ExitStack()
+        for session_hash in request.session_hashes:
+            held.enter_context(self.storage.connection(session_hash))
+        return held
 
     async def serve_upload(self, request: Incoming, token: str, issued: str | None, scope: dict,
                            receive: Callable, send: Callable) -> None:
         """Pass an upload on while counting its bytes against the quotas; past them (or when
         the client stalls), the app sees the client leave and the client gets the reason."""
         respond = self.responder(request, token, issued, scope, send)
+        declared = declared_length(request) or 0
         try:
-            meter = await anyio.to_thread.run_sync(self.storage.open_upload, token, declared_length(request) or 0)
+            meter = await anyio.to_thread.run_sync(self.storage.open_upload, token, declared)
         except DiskSpaceError as error:
             await send_refusal(send, Refusal(413, error.user_message), as_json=False, extra=respond.policy_headers())
             return
-        metered = MeteredBody(receive, meter, declared_length(request) or 0)
+        metered = MeteredBody(receive, meter, declared)
         respond.override = lambda: metered.refusal
-        with ExitStack() as held:
-            for session_hash in request.session_hashes:  # the upload id's claim lives while it runs
-                held.enter_context(self.storage.connection(session_hash))
+        with self.holding_claims(request):
             try:
                 await self.app(scope, metered.receive, respond)
             except Exception:
