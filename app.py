@@ -35,7 +35,7 @@ from pipeline.accelerate import SpeedSettings, speed_from_environment  # noqa: E
 from pipeline.appconfig import AppConfig, load_config  # noqa: E402
 from pipeline.background import BackgroundOptions  # noqa: E402
 from pipeline.engine import RestorationPipeline, RestoreOptions  # noqa: E402
-from pipeline.errors import PortraitLabError  # noqa: E402
+from pipeline.errors import OutputWriteError, PortraitLabError  # noqa: E402
 from pipeline.logsafe import configure_private_logging, log_job  # noqa: E402
 from pipeline.sessions import SessionStorage  # noqa: E402
 from pipeline.studio import SHEET_NONE, Studio, batch_markdown, write_example_photo  # noqa: E402
@@ -114,6 +114,11 @@ def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
             except gr.Error as error:
                 log_job(kind, "refused", time.perf_counter() - started, error_type=type(error).__name__)
                 raise
+            except OutputWriteError as error:  # the server's disk: its path is no business of the visitor's
+                log_job(kind, "error", time.perf_counter() - started, error_type=type(error).__name__)
+                raise gr.Error("The server could not store your result right now. "
+                               "Please try again in a few minutes.", title="Please try again",
+                               print_exception=False) from None
             except PortraitLabError as error:
                 log_job(kind, "refused", time.perf_counter() - started, error_type=type(error).__name__)
                 raise gr.Error(error.user_message, title="Cannot do that", print_exception=False) from None

@@ -4,9 +4,10 @@ from __future__ import annotations
 import sys
 
 if __name__ == "__main__":
-    try:  # importing the CLI loads torch (seconds): Ctrl-C then must not print a traceback
-        from .cli import main
+    try:  # importing the CLI takes a moment (numpy, Pillow): Ctrl-C then must not print a traceback
+        from .cli import main, terminate_as_interrupt
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         sys.exit(130)
+    terminate_as_interrupt()
     sys.exit(main())

@@ -25,7 +25,6 @@ import re
 import shutil
 import stat
 import time
-import unicodedata
 import uuid
 import zipfile
 from collections.abc import Callable, Sequence
@@ -39,8 +38,10 @@ import numpy as np
 from PIL import Image
 
 from .errors import InvalidOptionError, PortraitLabError
-from .imageio import SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image, write_atomically
+from .imageio import OUTPUT_FORMATS, SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image, write_atomically
+from .limits import max_batch_files_from_env
 from .metrics import psnr
+from .publish import OutputFile, publish, safe_stem
 from .units import human_bytes
 
 if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a pipeline
@@ -49,11 +50,9 @@ if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a
     from .engine import RestorationPipeline, RestoreOptions
     from .idphoto import IdPhotoOptions, IdPhotoPipeline
 
-ENV_MAX_BATCH_FILES = "PORTRAIT_LAB_MAX_BATCH_FILES"
-DEFAULT_MAX_BATCH_FILES = 200
 # Archive guards. A zip can unpack to far more than its upload size, and what it unpacks to
 # sits on the server's disk while the batch runs, so every limit below is about disk space.
-# Room per photo: a full batch (DEFAULT_MAX_BATCH_FILES) may unpack to 200 x 8 MiB = 1.56 GiB,
+# Room per photo: a full batch (limits.DEFAULT_MAX_BATCH_FILES) may unpack to 200 x 8 MiB = 1.56 GiB,
 # enough for large camera JPEGs; MAX_ARCHIVE_BYTES stays the ceiling if an operator raises the
 # photo cap. The web app narrows it further per call (the visitor's quota, the free space).
 EXTRACT_BYTES_PER_PHOTO = 8 * 1024**2
@@ -72,13 +71,13 @@ _COPY_CHUNK = 1024**2
 
 THUMBNAIL_MAX_SIDE = 256
 THUMBNAIL_QUALITY = 80
-OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 TRANSPARENT_FORMATS = ("png", "webp")
 
 STATUS_OK, STATUS_WARNING, STATUS_ERROR, STATUS_SKIPPED = "ok", "warning", "error", "skipped"
 STATUSES = (STATUS_OK, STATUS_WARNING, STATUS_ERROR, STATUS_SKIPPED)
 BASE_COLUMNS = ("name", "status", "message", "output", "seconds")
 RESULTS_FOLDER = "results"
+JOB_NAME_MAX = 40  # the job name ends every result name; the photo's own name comes first
 
 
 # --------------------------------------------------------------------------------------
@@ -158,7 +157,6 @@ class BatchSummary:
         """Side-by-side before | after thumbnails written to ``directory``, with a caption
         (name and status) each: the QA view of a batch at a glance."""
         directory.mkdir(parents=True, exist_ok=True)
-        taken: set[Path] = set()
         pairs: list[tuple[Path, str]] = []
         for row in self.rows:
             if row.before_thumbnail is None or row.after_thumbnail is None:
@@ -167,8 +165,8 @@ class BatchSummary:
             height = max(before.shape[0], after.shape[0])
             gap = np.full((height, 8, 3), 255, np.uint8)
             panel = np.concatenate([_pad_to_height(before, height), gap, _pad_to_height(after, height)], axis=1)
-            target = unique_path(directory, _safe_stem(Path(row.name).stem) or "image", ".jpg", taken)
-            write_atomically(target, encode_image(panel, format="JPEG", quality=THUMBNAIL_QUALITY))
+            jpeg = encode_image(panel, format="JPEG", quality=THUMBNAIL_QUALITY)
+            [target] = publish(directory, Path(row.name).stem, [OutputFile(".jpg", jpeg)])
             pairs.append((target, f"{row.name}: {row.status}"))
         return pairs
 
@@ -176,21 +174,6 @@ class BatchSummary:
 # --------------------------------------------------------------------------------------
 # Inputs: files and zip archives
 # --------------------------------------------------------------------------------------
-def max_batch_files_from_env() -> int:
-    """``PORTRAIT_LAB_MAX_BATCH_FILES`` or 200; an operator can change it per deployment.
-    A typo must not silently lift the cap, so anything but a positive number is an error."""
-    raw = os.environ.get(ENV_MAX_BATCH_FILES)
-    if raw is None or not raw.strip():
-        return DEFAULT_MAX_BATCH_FILES
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise InvalidOptionError(f"{ENV_MAX_BATCH_FILES} must be a positive whole number, such as 200; got {raw!r}.")
-    return value
-
-
 class _ArchiveRefused(Exception):
     """The whole archive is unsafe or unreadable; the message is for the user."""
 
@@ -497,7 +480,7 @@ def background_job(cutter: CutoutPipeline, options: BackgroundOptions, fmt: str 
         raise InvalidOptionError(f"Unknown matting method {matting!r}.", hint=f"Choose one of: {', '.join(MATTING_METHODS)}.")
 
     def process(image: DecodedImage) -> JobOutput:
-        result, cut = cutter.replace_background(image.rgb, options, detector=detector, matting=matting)
+        result, cut = cutter.replace_background(image, options, detector=detector, matting=matting)
         metrics = {
             "matting": cut.matte.method,
             "person_fraction": _rounded(float(np.mean(cut.matte.alpha >= 0.5)), 3),
@@ -562,15 +545,14 @@ def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, jo
     out_dir = Path(out_dir)
     results_dir = out_dir / RESULTS_FOLDER
     results_dir.mkdir(parents=True, exist_ok=True)
-    job = _safe_stem(job_name) or "job"
-    taken: set[Path] = set()
+    job = safe_stem(job_name, fallback="job")[:JOB_NAME_MAX]
     written: list[Path] = []
     rows: list[BatchRow] = []
     total = len(items)
     for index, item in enumerate(items):
         if progress is not None:
             progress(index, total, item.name)
-        row = _run_one(item, process, results_dir, job, taken)
+        row = _run_one(item, process, results_dir, job)
         if row.output:
             written.append(out_dir / row.output)
         rows.append(row)
@@ -586,7 +568,7 @@ def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, jo
                         zip_path=zip_path, seconds=time.perf_counter() - started)
 
 
-def _run_one(item: BatchItem, process: Process, results_dir: Path, job: str, taken: set[Path]) -> BatchRow:
+def _run_one(item: BatchItem, process: Process, results_dir: Path, job: str) -> BatchRow:
     """Decode, process, write one item; every failure becomes the row's message."""
     start = time.perf_counter()
     row = BatchRow(item.name, STATUS_ERROR)
@@ -595,8 +577,7 @@ def _run_one(item: BatchItem, process: Process, results_dir: Path, job: str, tak
         row.before_thumbnail = _thumbnail(image.rgb, image.alpha)
         output = process(image)
         del image  # only thumbnails outlive an item
-        target = unique_path(results_dir, f"{_safe_stem(item.stem) or 'image'}_{job}", output.suffix, taken)
-        write_atomically(target, output.data)
+        [target] = publish(results_dir, f"{safe_stem(item.stem)}_{job}", [OutputFile(output.suffix, output.data)])
         row.output = f"{RESULTS_FOLDER}/{target.name}"
         row.after_thumbnail = _thumbnail(output.preview, output.preview_alpha)
         row.metrics = {str(k): _plain(v) for k, v in output.metrics.items()}
@@ -613,25 +594,6 @@ def _run_one(item: BatchItem, process: Process, results_dir: Path, job: str, tak
 def _plain(value: Any) -> Any:
     """numpy scalars -> Python ones, so the CSV, HTML and UI see ordinary numbers."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _safe_stem(text: str, limit: int = 80) -> str:
-    """A file-name part safe on every system: letters, digits, '.', '_' and '-' only."""
-    normalised = unicodedata.normalize("NFKC", str(text))
-    cleaned = re.sub(r"[^\w.-]+", "_", normalised).strip("._")
-    return cleaned[:limit].rstrip("._")
-
-
-def unique_path(directory: Path, base: str, suffix: str, taken: set[Path]) -> Path:
-    """``directory/base+suffix``, or ``base_2``, ``base_3``... so that two inputs with the same
-    name (a/me.jpg, b/me.jpg) or an earlier run never get overwritten (CLI and batch alike)."""
-    candidate = directory / f"{base}{suffix}"
-    counter = 2
-    while candidate in taken or candidate.exists():
-        candidate = directory / f"{base}_{counter}{suffix}"
-        counter += 1
-    taken.add(candidate)
-    return candidate
 
 
 def _thumbnail(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:

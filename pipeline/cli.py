@@ -1,50 +1,68 @@
-"""Command-line interface: ``python -m pipeline {restore,weights,info}``.
+"""Command-line interface: ``python -m pipeline {restore,idphoto,background,specs,weights,info}``.
 
 Choices (models, detectors) are read from the weights manifest, never typed here. Every
-``PortraitLabError`` becomes a one-line message; a batch reports per-file errors and
-carries on, then prints a summary and exits 1 if any file failed.
+option and setting is checked, and the output folder made and tested, before any image is
+processed. Every ``PortraitLabError`` becomes a one-line message; a batch reports per-file
+errors and carries on. Results are published under names no earlier run holds (see
+``publish``). Building the parser imports no torch, so ``--help``, ``specs`` and
+``weights list`` answer at once.
+
+Exit codes: 0 all done; 1 some inputs failed; 2 a usage error (options, settings, missing
+weights), nothing processed; 3 the run stopped early (disk full, output not writable, an
+internal error); 130 interrupted (Ctrl-C or SIGTERM).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
+import stat
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, weights
-from .batch import OUTPUT_FORMATS, unique_path
-from .errors import InvalidOptionError, PortraitLabError
+from .errors import InvalidOptionError, OutputWriteError, PortraitLabError
+from .imageio import OUTPUT_FORMATS, SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image
+from .limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO, max_pixels_from_env
+from .publish import OutputFile, publish, sweep_staging
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SAMPLE_NAME = "astronaut"
+MATTING_CHOICES = ("auto", "modnet", "fallback")
+
+
+def _add_image_command_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """The arguments every image command shares: inputs, output folder, device, debug."""
+    parser.add_argument("inputs", nargs="*", type=Path, help=f"{what} (files and/or folders)")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="output folder (created if needed); earlier results there are never overwritten")
+    parser.add_argument("--sample", action="store_true", help="also use the bundled public-domain astronaut photo")
+    parser.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks of unexpected errors")
 
 
 def _restore_parser(commands: argparse._SubParsersAction, manifest: weights.Manifest) -> None:
-    from .detect import DEFAULT_DETECTION_MAX_SIDE
-    from .engine import DEFAULT_MAX_FACES, DETECTOR_AUTO
-
-    restorers = manifest.names("restorer")
     parser = commands.add_parser(
         "restore", help="restore the faces in images (files and folders)",
         description="Detect, align, restore (GFPGAN) and paste back every face of each image.",
     )
-    parser.add_argument("inputs", nargs="*", type=Path, help="image files and/or folders")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if needed)")
-    parser.add_argument("--sample", action="store_true", help="also restore the bundled public-domain astronaut photo")
-    parser.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")
-    parser.add_argument("--model", choices=restorers, default=manifest.default("restorer").name,
+    _add_image_command_arguments(parser, what="images")
+    parser.add_argument("--model", choices=manifest.names("restorer"), default=manifest.default("restorer").name,
                         help="restoration model (default: %(default)s)")
-    parser.add_argument("--strength", type=float, default=1.0,
+    parser.add_argument("--strength", type=_finite_number, default=1.0,
                         help="0 = unchanged, 1 = full restoration; values between blend (default: %(default)s)")
     parser.add_argument("--upscale", type=int, choices=(1, 2, 3, 4), default=1, help="output size factor")
     parser.add_argument("--only-centre-face", "--only-center-face", dest="only_centre_face", action="store_true",
                         help="restore only the face nearest the centre")
-    parser.add_argument("--max-faces", type=int, default=DEFAULT_MAX_FACES,
+    parser.add_argument("--max-faces", type=_at_least_one, default=DEFAULT_MAX_FACES,
                         help="restore at most this many faces, largest first (default: %(default)s)")
     parser.add_argument("--detector", choices=[DETECTOR_AUTO, *manifest.names("detector")], default=DETECTOR_AUTO,
                         help="face detector; auto = RetinaFace when its weights are present, else MTCNN")
@@ -52,36 +70,31 @@ def _restore_parser(commands: argparse._SubParsersAction, manifest: weights.Mani
                         help="detect on a copy at most this many pixels on its long side (default: %(default)s)")
     parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="output format")
     parser.add_argument("--report", type=Path, help="also write a JSON report (faces, timings, warnings) here")
-    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto = bf16 on CUDA and on CPUs with bf16 in hardware (AVX512-BF16, AMX, Arm BF16), else fp32")
-    parser.add_argument("--debug", action="store_true", help="print tracebacks of unexpected errors")
     parser.set_defaults(handler=_cmd_restore)
 
 
-def _idphoto_parser(commands: argparse._SubParsersAction) -> None:
+def _idphoto_parser(commands: argparse._SubParsersAction, manifest: weights.Manifest) -> None:
     parser = commands.add_parser(
         "idphoto", help="make ID photos that follow a document's rules, with a compliance report",
         description="Crop, place and size an ID photo for a document (see `specs`), write the photo, a print "
                     "sheet (PNG and PDF), the compliance report (JSON and text) and an overlay.",
     )
-    parser.add_argument("inputs", nargs="*", type=Path, help="photos and/or folders")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    parser.add_argument("--sample", action="store_true", help="also use the bundled public-domain astronaut photo")
-    parser.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")
+    _add_image_command_arguments(parser, what="photos")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--spec", help="document id (python -m pipeline specs lists them)")
     choice.add_argument("--custom", help="custom size: WxHmm or WxHpx, e.g. 35x45mm")
     parser.add_argument("--background", help="white, off-white, light-grey, light-blue, blue, red or #RRGGBB "
                         "(default: the document's colour, else an allowed one, else white)")
     parser.add_argument("--dpi", type=int, help="output dpi (default: the document's, else 300)")
-    parser.add_argument("--max-kb", type=float, help="largest file size in KB (default: the document's limit)")
+    parser.add_argument("--max-kb", type=_positive_number, help="largest file size in KB (default: the document's limit)")
     parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="photo format (default: jpg)")
     parser.add_argument("--sheet", help="also make a print sheet: 4x6, 5x7, a4, letter or WxHmm / WxHin")
-    parser.add_argument("--copies", type=int, help="photos on the sheet (default: as many as fit)")
-    parser.add_argument("--detector", default="auto", help="auto, or a detector from the manifest")
-    parser.add_argument("--matting", choices=("auto", "modnet", "fallback"), default="auto",
+    parser.add_argument("--copies", type=_at_least_one, help="photos on the sheet (default: as many as fit)")
+    parser.add_argument("--detector", choices=[DETECTOR_AUTO, *manifest.names("detector")], default=DETECTOR_AUTO,
+                        help="face detector; auto = RetinaFace when its weights are present, else MTCNN")
+    parser.add_argument("--matting", choices=MATTING_CHOICES, default="auto",
                         help="auto = MODNet when its weights are present, else the plain-wall fallback")
-    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.set_defaults(handler=_cmd_idphoto)
 
 
@@ -90,22 +103,18 @@ def _background_parser(commands: argparse._SubParsersAction) -> None:
 
     parser = commands.add_parser("background", help="cut the person out and replace the background",
                                  description="Portrait matting, then a new background.")
-    parser.add_argument("inputs", nargs="*", type=Path, help="photos and/or folders")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    parser.add_argument("--sample", action="store_true", help="also use the bundled public-domain astronaut photo")
-    parser.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")
+    _add_image_command_arguments(parser, what="photos")
     parser.add_argument("--mode", choices=BACKGROUND_MODES, default="transparent", help="default: transparent (PNG)")
     parser.add_argument("--colour", "--color", dest="colour", default="white",
                         help=f"preset ({', '.join(COLOUR_PRESETS)}) or #RRGGBB")
     parser.add_argument("--colour2", "--color2", dest="colour2", default="light-blue", help="second gradient colour")
     parser.add_argument("--image", type=Path, help="background image for --mode image")
-    parser.add_argument("--blur", type=float, default=0.5, help="blur strength 0-1 for --mode blur")
-    parser.add_argument("--feather", type=float, default=1.0, help="edge feather in pixels")
+    parser.add_argument("--blur", type=_finite_number, default=0.5, help="blur strength 0-1 for --mode blur")
+    parser.add_argument("--feather", type=_finite_number, default=1.0, help="edge feather in pixels")
     parser.add_argument("--no-despill", dest="despill", action="store_false", help="keep edge colours as they are")
     parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="png keeps transparency")
-    parser.add_argument("--matting", choices=("auto", "modnet", "fallback"), default="auto",
+    parser.add_argument("--matting", choices=MATTING_CHOICES, default="auto",
                         help="auto = MODNet when its weights are present, else the plain-wall fallback")
-    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.set_defaults(handler=_cmd_background)
 
 
@@ -115,29 +124,37 @@ def _specs_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_cmd_specs)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    manifest = weights.load_manifest()
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline", description="Portrait Lab: privacy-first portrait restoration on your own machine."
-    )
-    parser.add_argument("--version", action="version", version=f"Portrait Lab {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _restore_parser(commands, manifest)
-    _idphoto_parser(commands)
-    _background_parser(commands)
-    _specs_parser(commands)
-
+def _weights_parser(commands: argparse._SubParsersAction, manifest: weights.Manifest) -> None:
     weights_parser = commands.add_parser("weights", help="list or download model weights")
     weights_commands = weights_parser.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
     list_parser = weights_commands.add_parser("list", help="show each model's weights: present/missing/corrupt/unverified")
     list_parser.set_defaults(handler=_cmd_weights_list)
     fetch_parser = weights_commands.add_parser("fetch", help="download and verify weights (size and sha256)")
     fetch_parser.add_argument("names", nargs="*", metavar="NAME",
-                              help=f"models to fetch: {', '.join(n for n in manifest.names() if not manifest.get(n).is_bundled)}")
+                              help=f"models to fetch: {', '.join(_fetchable(manifest))}")
     fetch_parser.add_argument("--all", action="store_true", help="fetch every model in the manifest")
     fetch_parser.add_argument("--retries", type=_at_least_one, default=3, help="attempts per file (default: %(default)s)")
     fetch_parser.set_defaults(handler=_cmd_weights_fetch)
 
+
+EXIT_CODES_HELP = ("exit codes: 0 all done; 1 some inputs failed; 2 usage error, nothing processed; "
+                   "3 stopped early (disk full, output not writable); 130 interrupted")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; it imports no torch, so ``--help`` answers at once."""
+    manifest = weights.load_manifest()
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline", epilog=EXIT_CODES_HELP,
+        description="Portrait Lab: privacy-first portrait restoration on your own machine.",
+    )
+    parser.add_argument("--version", action="version", version=f"Portrait Lab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _restore_parser(commands, manifest)
+    _idphoto_parser(commands, manifest)
+    _background_parser(commands)
+    _specs_parser(commands)
+    _weights_parser(commands, manifest)
     info_parser = commands.add_parser("info", help="show version, compute device and weights directory")
     info_parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     info_parser.set_defaults(handler=_cmd_info)
@@ -145,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- weights --------------------------------------------------------------------------------
+def _fetchable(manifest: weights.Manifest) -> list[str]:
+    return [name for name in manifest.names() if not manifest.get(name).is_bundled]
+
+
 def _cmd_weights_list(args: argparse.Namespace) -> int:
     manifest = weights.load_manifest()
     print(f"Weights directory: {weights.weights_dir()}")
@@ -158,18 +179,17 @@ def _cmd_weights_list(args: argparse.Namespace) -> int:
 
 def _cmd_weights_fetch(args: argparse.Namespace) -> int:
     manifest = weights.load_manifest()
-    if args.all:
-        names = [name for name in manifest.names() if not manifest.get(name).is_bundled]
-    elif args.names:
-        names = list(args.names)
-    else:
-        print("Name the models to fetch, or use --all. Models: " + ", ".join(manifest.names()), file=sys.stderr)
-        return EXIT_USAGE
+    fetchable = _fetchable(manifest)
+    if not args.all and not args.names:
+        raise InvalidOptionError("Name the models to fetch, or use --all.", hint=f"Models: {', '.join(fetchable)}.")
+    names = fetchable if args.all else list(dict.fromkeys(args.names))
+    unknown = [name for name in names if name not in fetchable]
+    if unknown:  # checked before any download, so a typo costs nothing
+        raise InvalidOptionError(f"Unknown model(s): {', '.join(unknown)}.", hint=f"Models: {', '.join(fetchable)}.")
     failures = 0
     for name in names:
         try:
-            entry = manifest.get(name)
-            path = weights.fetch(entry, retries=args.retries)
+            path = weights.fetch(manifest.get(name), retries=args.retries)
             print(f"{name}: ok ({path})")
         except PortraitLabError as error:
             failures += 1
@@ -192,89 +212,45 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# -- restore --------------------------------------------------------------------------------
+# -- inputs and output, checked before any work ---------------------------------------------
 def collect_inputs(paths: Iterable[Path], recursive: bool = False) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand folders into their image files (sorted); report paths that don't exist."""
-    from .imageio import SUPPORTED_INPUT_SUFFIXES
-
+    """Expand folders into their image files (sorted); name every path that gives nothing:
+    missing, not a regular file (a pipe or device would block or never end), or a folder
+    without images."""
     found: list[Path] = []
     problems: list[tuple[str, str]] = []
     for path in paths:
         if path.is_dir():
-            pattern = path.rglob("*") if recursive else path.glob("*")
-            found.extend(sorted(p for p in pattern if p.is_file() and p.suffix.lower() in SUPPORTED_INPUT_SUFFIXES))
+            images = _images_in(path, recursive)
+            found.extend(images)
+            if not images:
+                problems.append((str(path), _empty_folder_reason(path, recursive)))
         elif path.is_file():
             found.append(path)
+        elif path.exists():
+            problems.append((str(path), "not a regular file (a pipe, device or socket), so it was not read"))
         else:
             problems.append((str(path), "no such file or folder"))
     return found, problems
 
 
-def _cmd_restore(args: argparse.Namespace) -> int:
-    from .device import choose_compute
-    from .engine import RestorationPipeline, RestoreOptions
-    from .imageio import save_image, write_atomically
-
-    options = RestoreOptions(
-        model=args.model, strength=args.strength, upscale=args.upscale, only_centre_face=args.only_centre_face,
-        max_faces=args.max_faces, detector=args.detector, detection_max_side=args.detection_size,
-    )
-    if not _require_inputs(args, "restore"):
-        return EXIT_USAGE
-    pipeline = RestorationPipeline(compute=choose_compute(args.device, args.precision))
-    options = options.validated(pipeline.manifest)
-    pipeline.restorer(options.model)  # load once up front: missing weights stop here, not per file
-    taken: set[Path] = set()
-    report: dict[str, object] = {}
-    faces = 0
-
-    def work(name: str, stem: str, image) -> list[str]:
-        nonlocal faces
-        result = pipeline.restore(image, options)
-        target = unique_path(args.output, f"{stem}_restored", OUTPUT_FORMATS[args.format], taken)
-        save_image(target, result.image, result.alpha)
-        faces += sum(1 for face in result.faces if face.restored)
-        report[name] = {"output": str(target), **result.to_dict()}
-        return [f"{WARNING}{warning}" for warning in result.warnings]
-
-    outcome = _run_batch(args, "restore", work)
-    if args.report:
-        write_atomically(args.report, json.dumps({"results": report, "failed": dict(outcome.failed)},
-                                                 indent=2).encode("utf-8"))
-    return outcome.summarise("Restored", args.output, f", {faces} face(s)")
+def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    return sorted(p for p in pattern if p.suffix.lower() in SUPPORTED_INPUT_SUFFIXES and _is_regular_file(p))
 
 
-# -- batch helper shared by restore, idphoto and background ---------------------------------
-def _jobs(args: argparse.Namespace) -> tuple[list[tuple[str, Path | None]], list[tuple[str, str]]]:
-    files, problems = collect_inputs(args.inputs, args.recursive)
-    jobs: list[tuple[str, Path | None]] = [(str(path), path) for path in files]
-    if args.sample:
-        jobs.append((SAMPLE_NAME, None))
-    return jobs, problems
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:  # a broken link or a file removed meanwhile: nothing to read
+        return False
 
 
-def _load(source: Path | None):
-    from .imageio import decode_image
-
-    return decode_image(source) if source is not None else _sample_image()
-
-
-WARNING = "warning: "
-
-
-@dataclass
-class _BatchOutcome:
-    done: int
-    total: int
-    failed: list[tuple[str, str]]
-    with_warnings: int
-    seconds: float
-
-    def summarise(self, verb_past: str, output: Path, detail: str = "") -> int:
-        """Print the summary line; the exit code is 1 if any input failed."""
-        print(f"{verb_past} {self.done} of {self.total} image(s){detail}; {len(self.failed)} failed, "
-              f"{self.with_warnings} with warnings; {self.seconds:.1f} s; output in {output}")
-        return EXIT_SOME_FAILED if self.failed else EXIT_OK
+def _empty_folder_reason(folder: Path, recursive: bool) -> str:
+    kinds = ", ".join(sorted(SUPPORTED_INPUT_SUFFIXES))
+    has_folders = not recursive and any(p.is_dir() for p in folder.iterdir())
+    return (f"no images in this folder (looked for {kinds})"
+            + ("; add --recursive to look in its sub-folders" if has_folders else ""))
 
 
 def _prepare_output(folder: Path) -> None:
@@ -290,56 +266,191 @@ def _prepare_output(folder: Path) -> None:
                                  hint=hint) from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InvalidOptionError(f"The output folder {folder} is not writable.", hint=hint)
+    sweep_staging(folder)  # hidden leftovers of a run that was killed outright
 
 
-def _run_batch(args: argparse.Namespace, verb: str, work) -> _BatchOutcome:
-    """Run ``work(name, stem, image) -> notes`` per input with a progress bar; report errors, carry on."""
+def _check_report_path(report: Path | None) -> None:
+    """``--report`` names a file we can create, before any image is processed."""
+    if report is None:
+        return
+    if report.is_dir():
+        raise InvalidOptionError(f"The report path {report} is a folder.", hint="Give a file name such as report.json.")
+    folder = report.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidOptionError(f"The report cannot be written: {folder} is not a folder you can write to.",
+                                 hint="Give a path in an existing folder you can write to.")
+
+
+def _check_settings() -> None:
+    """Environment settings the image commands read, checked once up front."""
+    max_pixels_from_env()
+
+
+# -- batch helper shared by restore, idphoto and background ---------------------------------
+WARNING = "warning: "
+Work = Callable[[str, str, DecodedImage], list[str]]
+
+
+@dataclass
+class _BatchOutcome:
+    total: int
+    done: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    with_warnings: int = 0
+    seconds: float = 0.0
+    stopped: str | None = None  # why the run ended early (disk full...), if it did
+    interrupted: bool = False
+
+    def summarise(self, verb_past: str, output: Path, detail: str = "") -> int:
+        """Print the summary line (what was finished and where) and return the exit code."""
+        where = f"output in {output}"
+        if self.interrupted:
+            print(f"Interrupted: {self.done} of {self.total} image(s) were finished; {where}.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if self.stopped:
+            print(f"Stopped: {self.stopped}", file=sys.stderr)
+            print(f"{self.done} of {self.total} image(s) were finished before that; {where}.", file=sys.stderr)
+            return EXIT_STOPPED
+        print(f"{verb_past} {self.done} of {self.total} image(s){detail}; {len(self.failed)} failed, "
+              f"{self.with_warnings} with warnings; {self.seconds:.1f} s; {where}")
+        return EXIT_SOME_FAILED if self.failed else EXIT_OK
+
+
+Jobs = list[tuple[str, Path | None]]
+Problems = list[tuple[str, str]]
+
+
+def _prepare_run(args: argparse.Namespace, verb: str) -> tuple[Jobs, Problems]:
+    """Everything checked before models load: settings, output folder, report path, inputs.
+    Returns the jobs, and the inputs that give nothing (reported as failures)."""
+    _check_settings()
+    _prepare_output(args.output)
+    _check_report_path(getattr(args, "report", None))
+    if not args.inputs and not args.sample:
+        raise InvalidOptionError(f"No images to {verb}: give image files or folders, or --sample.")
+    files, problems = collect_inputs(args.inputs, args.recursive)
+    jobs: Jobs = [(str(path), path) for path in files]
+    if args.sample:
+        jobs.append((SAMPLE_NAME, None))
+    return jobs, problems
+
+
+def _load(source: Path | None) -> DecodedImage:
+    return decode_image(source) if source is not None else _sample_image()
+
+
+def _run_batch(args: argparse.Namespace, prepared: tuple[Jobs, Problems], verb: str,
+               load_work: Callable[[], Work]) -> _BatchOutcome:
+    """Load the models (``load_work``, only when there is an image to process), then run
+    ``work(name, stem, image) -> notes`` per input with a progress bar; report errors and
+    carry on. A write failure (disk full) stops the run; Ctrl-C ends it with a count."""
     from tqdm import tqdm
 
     started = time.perf_counter()
-    jobs, problems = _jobs(args)
-    failed = list(problems)
-    _prepare_output(args.output)
-    done = with_warnings = 0
+    jobs, problems = prepared
+    outcome = _BatchOutcome(total=len(jobs) + len(problems), failed=list(problems))
+    work = load_work() if jobs else None
     progress = tqdm(jobs, desc=verb.capitalize(), unit="image", file=sys.stderr, disable=None)
-    for name, source in progress:
-        stem = source.stem if source is not None else SAMPLE_NAME
-        try:
-            notes = work(name, stem, _load(source))
-        except PortraitLabError as error:
-            failed.append((name, error.user_message))
-            progress.write(f"{name}: {error.user_message}", file=sys.stderr)
-            continue
-        except Exception as error:  # one broken file must not stop the batch; it is reported
-            failed.append((name, f"unexpected error ({type(error).__name__}: {error})"))
-            progress.write(f"{name}: unexpected error ({type(error).__name__}: {error})", file=sys.stderr)
-            if getattr(args, "debug", False):
-                traceback.print_exc()
-            continue
-        done += 1
-        with_warnings += any(note.startswith(WARNING) for note in notes)
-        for note in notes:
-            progress.write(f"{name}: {note}", file=sys.stderr)
-    progress.close()
+    try:
+        for raw_name, source in progress:
+            name = _printable(raw_name)
+            stem = source.stem if source is not None else SAMPLE_NAME
+            try:
+                notes = work(name, stem, _load(source))
+            except OutputWriteError as error:
+                outcome.stopped = error.user_message
+                break
+            except PortraitLabError as error:
+                outcome.failed.append((name, error.user_message))
+                progress.write(f"{name}: {error.user_message}", file=sys.stderr)
+                continue
+            except Exception as error:  # noqa: BLE001 - one broken file must not stop the batch; it is reported
+                message = _internal_error_message(error)
+                outcome.failed.append((name, message))
+                progress.write(f"{name}: {message}", file=sys.stderr)
+                if args.debug:
+                    traceback.print_exc()
+                continue
+            outcome.done += 1
+            outcome.with_warnings += any(note.startswith(WARNING) for note in notes)
+            for note in notes:
+                progress.write(f"{name}: {note}", file=sys.stderr)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        progress.close()
     for name, message in problems:
-        print(f"{name}: {message}", file=sys.stderr)
-    return _BatchOutcome(done, len(jobs) + len(problems), failed, with_warnings, time.perf_counter() - started)
+        print(f"{_printable(name)}: {message}", file=sys.stderr)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
 
 
-def _require_inputs(args: argparse.Namespace, verb: str) -> bool:
-    if args.inputs or args.sample:
-        return True
-    print(f"No images to {verb}: give image files or folders, or --sample.", file=sys.stderr)
-    return False
+def _internal_error_message(error: BaseException) -> str:
+    """A bug's one line: what kind of failure, never its internal text (paths, tensors)."""
+    return (f"could not be processed because of an internal error ({type(error).__name__}); "
+            "run again with --debug to see where, and please report it")
 
 
+def _printable(name: str) -> str:
+    """A file name as one printable line (a newline in a name must not fake another line)."""
+    return name.encode("unicode_escape").decode("ascii") if not name.isprintable() else name
+
+
+def _image_file(suffix: str, rgb, alpha) -> OutputFile:  # noqa: ANN001 - numpy arrays
+    """An encoded output image (format from the suffix) ready to publish."""
+    from .imageio import format_for_suffix
+
+    return OutputFile(suffix, encode_image(rgb, alpha, format=format_for_suffix(suffix)))
+
+
+# -- restore --------------------------------------------------------------------------------
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from .device import choose_compute
+    from .engine import RestorationPipeline, RestoreOptions
+
+    options = RestoreOptions(
+        model=args.model, strength=args.strength, upscale=args.upscale, only_centre_face=args.only_centre_face,
+        max_faces=args.max_faces, detector=args.detector, detection_max_side=args.detection_size,
+    )
+    options = options.validated(weights.load_manifest())
+    prepared = _prepare_run(args, "restore")
+    report: dict[str, object] = {}
+    faces = 0
+
+    def load_work() -> Work:
+        pipeline = RestorationPipeline(compute=choose_compute(args.device, args.precision))
+        pipeline.restorer(options.model)  # load once up front: missing weights stop here, not per file
+
+        def work(name: str, stem: str, image: DecodedImage) -> list[str]:
+            nonlocal faces
+            result = pipeline.restore(image, options)
+            [target] = publish(args.output, f"{stem}_restored",
+                               [_image_file(OUTPUT_FORMATS[args.format], result.image, result.alpha)])
+            faces += sum(1 for face in result.faces if face.restored)
+            report[name] = {"output": str(target), **result.to_dict()}
+            return [f"{WARNING}{warning}" for warning in result.warnings]
+        return work
+
+    outcome = _run_batch(args, prepared, "restore", load_work)
+    if args.report:
+        _write_report(args.report, {"results": report, "failed": dict(outcome.failed),
+                                    "interrupted": outcome.interrupted, "stopped": outcome.stopped})
+    return outcome.summarise("Restored", args.output, f", {faces} face(s)")
+
+
+def _write_report(path: Path, content: dict[str, object]) -> None:
+    from .imageio import write_atomically
+
+    write_atomically(path, json.dumps(content, indent=2).encode("utf-8"))
+
+
+# -- idphoto --------------------------------------------------------------------------------
 def _cmd_idphoto(args: argparse.Namespace) -> int:
     from .device import choose_compute
     from .engine import RestorationPipeline
     from .idphoto import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, spec_for, write_id_photo_files
 
-    if not _require_inputs(args, "make ID photos of"):
-        return EXIT_USAGE
+    _check_settings()
     spec = spec_for(args.spec, args.custom, args.dpi)
     options = IdPhotoOptions(spec=spec, background=args.background, dpi=args.dpi, max_kb=args.max_kb,
                              format=args.format, detector=args.detector, matting=args.matting).validated()
@@ -349,29 +460,28 @@ def _cmd_idphoto(args: argparse.Namespace) -> int:
     if args.sheet:
         sheet_layout = print_sheet_for(spec, args.sheet, dpi=args.dpi, copies=args.copies,
                                        hint="Choose the document's printed variant, or a --custom size in mm.")
-    maker = IdPhotoPipeline(RestorationPipeline(compute=choose_compute(args.device)))
+    prepared = _prepare_run(args, "make ID photos of")
 
-    taken: set[Path] = set()
+    def load_work() -> Work:
+        maker = IdPhotoPipeline(RestorationPipeline(compute=choose_compute(args.device)))
 
-    def work(name: str, stem: str, image) -> list[str]:
-        result = maker.make(image, options)
-        photo_path = unique_path(args.output, f"{stem}_{spec.id}", f".{result.format}", taken)
-        # every companion file shares the photo's unique name
-        write_id_photo_files(result, photo_path.with_suffix(""), sheet_layout)
-        return [f"compliance: {result.report.overall}"] + [f"{WARNING}{w}" for w in result.warnings]
+        def work(name: str, stem: str, image: DecodedImage) -> list[str]:
+            result = maker.make(image, options)
+            write_id_photo_files(result, args.output, f"{stem}_{spec.id}", sheet_layout)  # all files, or none
+            return [f"compliance: {result.report.overall}"] + [f"{WARNING}{w}" for w in result.warnings]
+        return work
 
-    return _run_batch(args, "idphoto", work).summarise("Made ID photos from", args.output)
+    return _run_batch(args, prepared, "idphoto", load_work).summarise("Made ID photos from", args.output)
 
 
+# -- background -----------------------------------------------------------------------------
 def _cmd_background(args: argparse.Namespace) -> int:
     from .background import BackgroundOptions
     from .cutout import CutoutPipeline
     from .device import choose_compute
     from .engine import RestorationPipeline
-    from .imageio import decode_image, save_image
 
-    if not _require_inputs(args, "process"):
-        return EXIT_USAGE
+    _check_settings()
     backdrop = decode_image(args.image).rgb if args.image else None
     options = BackgroundOptions(mode=args.mode, colour=args.colour, colour2=args.colour2, image=backdrop,
                                 blur_strength=args.blur, feather_px=args.feather, despill=args.despill).validated()
@@ -379,18 +489,22 @@ def _cmd_background(args: argparse.Namespace) -> int:
         raise InvalidOptionError("JPEG cannot hold transparency.", hint="Use --format png or webp, or another mode.")
     if args.image and options.mode != "image":
         raise InvalidOptionError("--image is only used with --mode image.")
-    cutter = CutoutPipeline(RestorationPipeline(compute=choose_compute(args.device)))
-    taken: set[Path] = set()
+    prepared = _prepare_run(args, "process")
+    suffix = OUTPUT_FORMATS[args.format]
 
-    def work(name: str, stem: str, image) -> list[str]:
-        result, cut = cutter.replace_background(image.rgb, options, matting=args.matting)
-        target = unique_path(args.output, f"{stem}_{options.mode}", OUTPUT_FORMATS[args.format], taken)
-        save_image(target, result.rgb, result.alpha)
-        return [f"{WARNING}{w}" for w in cut.warnings]
+    def load_work() -> Work:
+        cutter = CutoutPipeline(RestorationPipeline(compute=choose_compute(args.device)))
 
-    return _run_batch(args, "background", work).summarise("Replaced the background of", args.output)
+        def work(name: str, stem: str, image: DecodedImage) -> list[str]:
+            result, cut = cutter.replace_background(image, options, matting=args.matting)
+            publish(args.output, f"{stem}_{options.mode}", [_image_file(suffix, result.rgb, result.alpha)])
+            return [f"{WARNING}{w}" for w in cut.warnings]
+        return work
+
+    return _run_batch(args, prepared, "background", load_work).summarise("Replaced the background of", args.output)
 
 
+# -- specs ----------------------------------------------------------------------------------
 def _cmd_specs(args: argparse.Namespace) -> int:
     from .idspecs import load_specs
 
@@ -407,15 +521,15 @@ def _cmd_specs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sample_image():
-    from .imageio import DecodedImage
+def _sample_image() -> DecodedImage:
     from .samples import astronaut
 
     return DecodedImage(rgb=astronaut(), alpha=None, source_format="PNG", notes=())
 
 
+# -- argparse types: a bad value is a usage error before anything runs ----------------------
 def _at_least_one(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (argparse then says what is wrong)."""
+    """A whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -425,17 +539,58 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+def _finite_number(text: str) -> float:
+    """A real number: 'nan' and 'inf' parse as floats but mean nothing here."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = _finite_number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text!r}")
+    return value
+
+
+# -- entry point ----------------------------------------------------------------------------
+def terminate_as_interrupt() -> None:
+    """SIGTERM (a service stop, `kill`) ends a run like Ctrl-C: with a count, and no half sets.
+    Installed by ``python -m pipeline`` only, never by a program that imports ``main``."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every failure becomes one sentence and an exit code, never a traceback."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         return args.handler(args)
+    except OutputWriteError as error:
+        print(f"Error: {error.user_message}", file=sys.stderr)
+        return EXIT_STOPPED
     except PortraitLabError as error:
         print(f"Error: {error.user_message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return EXIT_OK
+    except Exception as error:  # noqa: BLE001 - the last door: a bug still gets a sentence, not a traceback
+        print(f"Error: the run stopped because of an internal error ({type(error).__name__}). "
+              "Run again with --debug to see where, and please report it.", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return EXIT_STOPPED

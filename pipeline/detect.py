@@ -20,12 +20,8 @@ import torch
 from torch import nn
 
 from .errors import InvalidImageError, InvalidOptionError
+from .limits import DEFAULT_DETECTION_MAX_SIDE, MIN_DETECTION_SIDE
 
-DEFAULT_DETECTION_MAX_SIDE = 1280
-# The smallest face the detectors look for (MTCNN's min_face_size): an image whose shorter
-# side, as the detector sees it, is below this cannot hold one, and MTCNN has no scale left
-# to search at (it fails inside torch.cat instead of answering).
-MIN_DETECTION_SIDE = 20
 
 
 @dataclass(frozen=True)

@@ -21,18 +21,15 @@ import torch
 from . import weights
 from .accelerate import SpeedSettings, speed_from_environment
 from .align import alignment_matrix, warp_to_template
-from .detect import DEFAULT_DETECTION_MAX_SIDE, Face, FaceDetector, MTCNNDetector, RetinaFaceDetector, detect_faces, select_faces
+from .detect import Face, FaceDetector, MTCNNDetector, RetinaFaceDetector, detect_faces, select_faces
 from .device import ComputeSettings, default_compute
 from .errors import ImageTooLargeError, InvalidOptionError
 from .facemask import ParseNetMasker, fallback_masks
 from .imageio import DecodedImage
+from .limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO, MAX_OUTPUT_PIXELS, check_detection_size
 from .models import ModelStore
 from .paste import paste_faces, paste_faces_on_device
 from .restore import FaceRestorer, GFPGANRestorer, MicroBatchedRestorer, NoiseMode
-
-DETECTOR_AUTO = "auto"
-MAX_OUTPUT_PIXELS = 160_000_000  # an upscaled result beyond this would exhaust memory
-DEFAULT_MAX_FACES = 32
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,7 @@ class RestoreOptions:
             raise InvalidOptionError(f"Upscale must be 1, 2, 3 or 4, got {self.upscale}.")
         if self.max_faces is not None and self.max_faces < 1:
             raise InvalidOptionError(f"The face limit must be at least 1, got {self.max_faces}.")
+        check_detection_size(self.detection_max_side)
         if self.noise not in ("fixed", "random"):
             raise InvalidOptionError(f"Noise must be 'fixed' or 'random', got {self.noise!r}.")
         model = self.model or manifest.default("restorer").name

@@ -104,3 +104,25 @@ class DiskSpaceError(PortraitLabError):
         """The total quota or the free disk space: nothing the visitor can do but wait."""
         return cls("The server is short of storage space right now.",
                    hint="Please try again in a few minutes; your file was not stored.")
+
+
+class OutputWriteError(PortraitLabError):
+    """Results could not be written: the disk is full, the folder is read-only, or another
+    system error. Nothing half-written is left behind; the run cannot go on usefully."""
+
+    code = "output_write"
+
+    @classmethod
+    def from_os_error(cls, error: OSError, folder: object) -> OutputWriteError:
+        """One plain sentence per failure class; the errno text never reaches the user raw."""
+        import errno
+
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return cls(f"The disk holding {folder} is full; nothing more could be written there.",
+                       hint="Free some space, or choose another folder, and run again.")
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return cls(f"The folder {folder} cannot be written to (permission denied or read-only).",
+                       hint="Choose a folder you can write to.")
+        reason = error.strerror.rstrip(".").lower() if error.strerror else "a system error"
+        return cls(f"A result could not be written to {folder} ({reason}).",
+                   hint="Check the folder and the disk, then run again.")

@@ -23,18 +23,19 @@ import numpy as np
 from .align import compose, upscaled_to_input
 from .background import BackgroundOptions, colour_to_hex, composite, parse_colour
 from .compliance import SECOND_FACE_TINY_AREA_RATIO, ComplianceReport, assess, draw_overlay, largest_face
-from .cutout import CutoutPipeline
+from .cutout import CutoutPipeline, visible_rgb
 from .detect import Face
 from .engine import RestorationPipeline
 from .errors import InvalidOptionError, NoFaceError, TooManyFacesError
 from .facegeometry import HeadGeometry, measure_head
 from .filesize import encode_jpeg_under
 from .idspecs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
-from .imageio import DecodedImage, decode_image, encode_image, save_image, write_atomically
+from .imageio import DecodedImage, decode_image, encode_image
+from .limits import MAX_DPI, MIN_DPI
 from .layout import SheetLayout, parse_paper, plan_sheet, render_sheet_png, sheet_pdf_bytes
+from .publish import OutputFile, publish
 
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
-MIN_DPI, MAX_DPI = 72, 1200
 LEVEL_MIN_DEGREES = 0.2
 
 
@@ -173,14 +174,24 @@ class IdPhotoOptions:
             raise InvalidOptionError(f"Unknown ID-photo format '{self.format}'.", hint="Use jpg or png.")
         if self.dpi is not None and not MIN_DPI <= self.dpi <= MAX_DPI:
             raise InvalidOptionError(f"dpi must be between {MIN_DPI} and {MAX_DPI}, got {self.dpi}.")
-        if self.max_kb is not None and self.max_kb <= 0:
-            raise InvalidOptionError(f"The file-size limit must be positive, got {self.max_kb} KB.")
+        if self.max_kb is not None:
+            self._check_max_kb(self.max_kb)
         if self.max_kb is not None and self.format == "png":
             raise InvalidOptionError("A KB limit needs JPEG: PNG is lossless and cannot be made smaller.",
                                      hint="Use --format jpg with --max-kb.")
         if self.background is not None:
             parse_colour(self.background)
         return self
+
+    def _check_max_kb(self, max_kb: float) -> None:
+        """A finite positive limit above the document's own minimum file size."""
+        if not math.isfinite(max_kb) or max_kb <= 0:
+            raise InvalidOptionError(f"The file-size limit must be a positive number of KB, got {max_kb}.")
+        floor = self.spec.min_file_kb
+        if floor is not None and max_kb <= floor:
+            raise InvalidOptionError(
+                f"A {max_kb:g} KB limit leaves no room: {self.spec.label} needs files of at least {floor:g} KB.",
+                hint=f"Give a limit above {floor:g} KB, or leave it out to use the document's own.")
 
 
 @dataclass
@@ -224,7 +235,7 @@ class IdPhotoPipeline:
         self.cutter = CutoutPipeline(engine)
 
     def make(self, image: DecodedImage | np.ndarray, options: IdPhotoOptions) -> IdPhotoResult:
-        rgb = image.rgb if isinstance(image, DecodedImage) else image
+        rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
         options = options.validated()
         spec = options.spec
         background = parse_colour(options.background or spec.background_colour)
@@ -237,11 +248,11 @@ class IdPhotoPipeline:
             timings[stage] = time.perf_counter() - start
 
         start = time.perf_counter()
-        faces, detector, notes = self.cutter.detect(rgb, options.detector)
+        faces, detector, notes = self.cutter.detect(visible_rgb(rgb, alpha), options.detector)
         face = main_face(faces)
         timed("detect", start)
         start = time.perf_counter()
-        cut = self.cutter.cut_out(rgb, matting=options.matting, faces=[face])
+        cut = self.cutter.cut_out(rgb, matting=options.matting, faces=[face], alpha=alpha)
         matte = cut.matte
         warnings.extend([*notes, *cut.warnings])
         timed("matte", start)
@@ -329,27 +340,32 @@ class IdPhotoFiles:
                             self.sheet_pdf) if p is not None]
 
 
-def write_id_photo_files(result: IdPhotoResult, base: Path, sheet: SheetLayout | None = None,
+def write_id_photo_files(result: IdPhotoResult, directory: Path, stem: str, sheet: SheetLayout | None = None,
                          sheet_name: str = "sheet") -> IdPhotoFiles:
     """The photo and every companion file (overlay, report as text and JSON, print sheet as PNG
-    and PDF), all named ``<base>_...`` so they sort together; the CLI and the app share it."""
-    def named(suffix: str) -> Path:
-        return Path(f"{base}{suffix}")
+    and PDF), named ``<stem>...`` so they sort together; the CLI and the app share it.
 
-    photo = named(f".{result.format}")
-    write_atomically(photo, result.encoded)
-    overlay = save_image(named("_overlay.png"), result.overlay)
+    Everything is encoded in memory first and published as one set under a name no earlier
+    run holds: the photo never appears without its report, and no run overwrites another's.
+    """
     notes = "\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else ""
     report_text = result.report.to_text() + notes
-    write_atomically(named("_report.txt"), (report_text + "\n").encode("utf-8"))
-    write_atomically(named("_report.json"), json.dumps(result.to_dict(), indent=2).encode("utf-8"))
-    sheet_png = sheet_pdf = None
+    members = [
+        OutputFile(f".{result.format}", result.encoded),
+        OutputFile("_overlay.png", encode_image(result.overlay, format="PNG")),
+        OutputFile("_report.txt", (report_text + "\n").encode("utf-8")),
+        OutputFile("_report.json", json.dumps(result.to_dict(), indent=2).encode("utf-8")),
+    ]
     if sheet is not None:
-        sheet_png = save_image(named(f"_{sheet_name}.png"), render_sheet_png(result.photo, sheet),
-                               dpi=(sheet.dpi, sheet.dpi))
-        sheet_pdf = named(f"_{sheet_name}.pdf")
-        write_atomically(sheet_pdf, sheet_pdf_bytes(result.photo, sheet))
-    return IdPhotoFiles(photo, overlay, named("_report.txt"), named("_report.json"), report_text, sheet_png, sheet_pdf)
+        members += [
+            OutputFile(f"_{sheet_name}.png", encode_image(render_sheet_png(result.photo, sheet), format="PNG",
+                                                          dpi=(sheet.dpi, sheet.dpi))),
+            OutputFile(f"_{sheet_name}.pdf", sheet_pdf_bytes(result.photo, sheet)),
+        ]
+    paths = publish(directory, stem, members)
+    photo, overlay, report_txt, report_json = paths[:4]
+    sheet_png, sheet_pdf = paths[4:] if sheet is not None else (None, None)
+    return IdPhotoFiles(photo, overlay, report_txt, report_json, report_text, sheet_png, sheet_pdf)
 
 
 def spec_for(spec_id: str | None = None, custom: str | None = None, dpi: int | None = None) -> IdPhotoSpec:

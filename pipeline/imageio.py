@@ -64,12 +64,15 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageTooLargeError, InvalidImageError, InvalidOptionError
+from .errors import ImageTooLargeError, InvalidImageError, InvalidOptionError, OutputWriteError
+from .limits import DEFAULT_MAX_PIXELS, ENV_MAX_PIXELS, max_pixels_from_env
+from .publish import STAGING_PREFIX, STAGING_SUFFIX
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ENV_MAX_PIXELS",
     "SUPPORTED_INPUT_SUFFIXES",
+    "OUTPUT_FORMATS",
     "DecodedImage",
     "decode_image",
     "encode_image",
@@ -79,8 +82,6 @@ __all__ = [
     "save_image",
 ]
 
-ENV_MAX_PIXELS = "PORTRAIT_LAB_MAX_PIXELS"
-DEFAULT_MAX_PIXELS = 40_000_000
 
 _BASE_INPUT_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif"})
 _HEIF_SUFFIXES = frozenset({".heic", ".heif"})
@@ -99,6 +100,9 @@ _OUTPUT_FORMAT_ALIASES: Mapping[str, str] = {"JPG": "JPEG", "TIF": "TIFF"}
 _OUTPUT_FORMATS = frozenset(_OUTPUT_FORMAT_BY_SUFFIX.values())
 # These formats have no alpha that viewers reliably honour, so transparency is flattened.
 _FORMATS_WITHOUT_ALPHA = frozenset({"JPEG", "BMP"})
+# The output formats a user can choose, by the name the CLI and the app offer.
+OUTPUT_FORMATS: Mapping[str, str] = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
+INVISIBLE_ALPHA = 2  # an input whose alpha is this low everywhere shows nothing: refused
 # Below this JPEG quality, file size matters more than fine colour detail (see _jpeg_options).
 _FULL_CHROMA_MIN_QUALITY = 90
 
@@ -160,27 +164,6 @@ SUPPORTED_INPUT_SUFFIXES: frozenset[str] = _BASE_INPUT_SUFFIXES | (
 # --------------------------------------------------------------------------------------
 # Limits
 # --------------------------------------------------------------------------------------
-
-
-def max_pixels_from_env() -> int:
-    """Return the pixel limit from ``PORTRAIT_LAB_MAX_PIXELS``, or ``DEFAULT_MAX_PIXELS``.
-
-    An operator can raise or lower the limit for a deployment without code changes. An
-    unset or empty variable means the default; anything else must be a positive whole
-    number, because a typo silently disabling the guard would be worse than a clear error.
-    """
-    raw = os.environ.get(ENV_MAX_PIXELS)
-    if raw is None or not raw.strip():
-        return DEFAULT_MAX_PIXELS
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(
-            f"{ENV_MAX_PIXELS} must be a positive whole number of pixels, such as 40000000; got {raw!r}."
-        )
-    return value
 
 
 def _resolve_max_pixels(max_pixels: int | None) -> int:
@@ -643,8 +626,12 @@ def _float_grey(image: Image.Image) -> tuple[Image.Image, str]:
 
 
 def _alpha_if_transparent(alpha_channel: Image.Image) -> np.ndarray | None:
-    """Alpha as a fresh array, or None when every pixel is opaque (nothing to keep)."""
+    """Alpha as a fresh array, or None when every pixel is opaque (nothing to keep).
+    A fully transparent image shows nothing, so there is nothing to work on: refused."""
     alpha = _fresh_uint8_array(alpha_channel)
+    if alpha.size and int(alpha.max()) <= INVISIBLE_ALPHA:
+        raise InvalidImageError("This image is fully transparent: there is nothing visible in it.",
+                                hint="Export the photo again without transparency, or choose another one.")
     return None if alpha.size == 0 or int(alpha.min()) == 255 else alpha
 
 
@@ -851,7 +838,10 @@ def _save_options(format_name: str, quality: int, dpi: tuple[float, float] | Non
         options = {"exif": b""}
     elif format_name == "WEBP":
         # WebP has no resolution field except inside EXIF, which we never write: dpi is dropped.
-        return {"quality": quality, "method": 4, "lossless": False, "exif": b"", "xmp": b"", "icc_profile": b""}
+        # `exact` keeps the neutral colour under alpha 0: without it libwebp fills transparent
+        # blocks with colour smeared from the subject (7-40 % of them, by up to 255 levels).
+        return {"quality": quality, "method": 4, "lossless": False, "exact": True, "exif": b"", "xmp": b"",
+                "icc_profile": b""}
     elif format_name == "TIFF":
         options = {"compression": "tiff_lzw", "exif": b""}
     else:  # BMP
@@ -909,10 +899,12 @@ def save_image(
 
 
 def write_atomically(target: Path, data: bytes) -> None:
-    """Write to a unique hidden temp file next to ``target``, fsync, then rename over it.
+    """Write to a hidden temp file next to ``target``, fsync, then rename over it.
 
-    The temp file is created with mode 0o666 so the process umask applies, giving the same
-    permissions as an ordinary write (``mkstemp`` would force 0o600).
+    The temp name is short and fixed-length (a long target name must still fit), and the
+    file is created with mode 0o666 so the process umask applies, giving the same
+    permissions as an ordinary write (``mkstemp`` would force 0o600). A full disk or a
+    read-only folder is an ``OutputWriteError`` sentence, and leaves no temp file.
     """
     folder = target.parent
     if not folder.is_dir():
@@ -921,20 +913,18 @@ def write_atomically(target: Path, data: bytes) -> None:
         )
     if target.is_dir():
         raise InvalidOptionError(f"The output path '{target}' is a folder.", hint="Give a file name such as result.png.")
-    temporary = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    temporary = folder / f"{STAGING_PREFIX}{uuid.uuid4().hex}{STAGING_SUFFIX}"
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except PermissionError:
-        raise InvalidOptionError(
-            f"Cannot write to the folder '{folder}' (permission denied).", hint="Choose a folder you can write to."
-        ) from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                temporary.unlink()
+            raise
+    except OSError as error:
+        raise OutputWriteError.from_os_error(error, folder) from error

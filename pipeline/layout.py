@@ -35,6 +35,7 @@ import numpy as np
 
 from .errors import InvalidOptionError
 from .imageio import encode_image, positive_pair, save_image, write_atomically
+from .limits import MAX_DPI, MAX_OUTPUT_PIXELS, MAX_PAPER_SIDE_MM, MIN_DPI
 
 __all__ = [
     "MM_PER_INCH",
@@ -61,12 +62,6 @@ PAPER_SIZES_MM: dict[str, tuple[float, float]] = {
     "letter": (215.9, 279.4),
 }
 
-# Custom paper: no printer takes sheets over a metre, and such a page at print dpi would
-# need gigabytes of pixels, so a bigger number is almost certainly a typo.
-MAX_PAPER_SIDE_MM = 1000.0
-# Print resolutions that make sense for photos; outside this the user mistyped.
-MIN_DPI = 72
-MAX_DPI = 1200
 
 # Cut marks (millimetres): kept this far from photos and the page edge, at most this long,
 # and left out when the free space would make them shorter than the minimum.
@@ -248,6 +243,15 @@ def _format_mm(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+def _require_renderable(paper_mm: tuple[float, float], dpi: int) -> None:
+    """Refuse, before any work, a page whose PNG would exceed the output pixel limit."""
+    pixels = math.prod(round(side / MM_PER_INCH * dpi) for side in paper_mm)
+    if pixels > MAX_OUTPUT_PIXELS:
+        raise InvalidOptionError(
+            f"At {dpi} dpi that paper would be a {pixels / 1e6:.0f} MP image; the limit is "
+            f"{MAX_OUTPUT_PIXELS / 1e6:.0f} MP.", hint="Choose smaller paper or a lower dpi.")
+
+
 def plan_sheet(
     paper_mm: tuple[float, float],
     photo_mm: tuple[float, float],
@@ -269,6 +273,7 @@ def plan_sheet(
     gap = _non_negative_mm(gap_mm, "gap between photos")
     margin = _non_negative_mm(margin_mm, "page margin")
     resolution = _validated_dpi(dpi)
+    _require_renderable((paper_width, paper_height), resolution)
 
     portrait = (min(paper_width, paper_height), max(paper_width, paper_height))
     landscape = (portrait[1], portrait[0])

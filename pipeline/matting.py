@@ -319,8 +319,11 @@ def _draw_face_seeds(mask: np.ndarray, faces: Sequence[Face], scale: float) -> N
     """Mark what a face implies: the face itself is surely the person, so are the neck
     and the upper chest below it; hair above it and the torso further down probably are."""
     height, width = mask.shape
+    reach = 4 * max(height, width)  # OpenCV draws with int32: a wild box must not overflow it
     for face in faces:
-        x1, y1, x2, y2 = (value * scale for value in face.box)
+        x1, y1, x2, y2 = (float(np.clip(value * scale, -reach, reach)) for value in face.box)
+        if not all(np.isfinite((x1, y1, x2, y2))):
+            continue  # a box without a position marks nothing
         face_width, face_height = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
         centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2
 

@@ -212,7 +212,7 @@ class Studio:
                                          hint="Upload one under 'Background picture'.")
             options = BackgroundOptions(**{**options.__dict__, "image": decode_image(backdrop).rgb})
         image = decode_image(source)
-        result, cut = self.cutter.replace_background(image.rgb, options, matting=matting)
+        result, cut = self.cutter.replace_background(image, options, matting=matting)
         path = save_image(out_dir / f"background-{options.mode}{suffix}", result.rgb,
                           result.alpha if fmt != "jpg" else None)
         lines = [f"Background: {options.mode}; separated with {cut.matte.method}; "
@@ -230,7 +230,7 @@ class Studio:
         if paper and paper != SHEET_NONE:
             layout = print_sheet_for(spec, paper, hint="Choose 'No print sheet', or the document's printed variant.")
         result = self.id_maker.make(decode_image(source), options)
-        files = write_id_photo_files(result, out_dir / spec.id, layout, sheet_name=f"sheet_{paper}")
+        files = write_id_photo_files(result, out_dir, spec.id, layout, sheet_name=f"sheet_{paper}")
         width, height = result.plan.size
         summary = (f"{spec.label}: {width}x{height} px at {result.dpi} dpi, {len(result.encoded) / 1024:.0f} KB. "
                    f"Compliance: {result.report.overall.upper()}.")

@@ -288,6 +288,23 @@ def test_id_photo_without_a_face_gives_the_no_face_message(client, inputs):
     assert "look at the camera" in message
 
 
+def test_a_full_server_disk_is_a_sentence_without_server_paths(client, photo, monkeypatch):
+    """The CLI names the folder that is full; a visitor must get no server path at all."""
+    import errno
+
+    from pipeline import idphoto
+    from pipeline.errors import OutputWriteError
+
+    def full_disk(directory, stem, files):
+        raise OutputWriteError.from_os_error(OSError(errno.ENOSPC, "No space left on device"), directory)
+
+    monkeypatch.setattr(idphoto, "publish", full_disk)
+    message = app_error(lambda: client.predict(handle_file(photo), "icao_generic", "", None, "none",
+                                               api_name="/id_photo"))
+    assert message.startswith("The server could not store your result right now.")
+    assert "/" not in message and "Errno" not in message
+
+
 def test_id_photo_without_a_photo_asks_for_one(client):
     message = app_error(lambda: client.predict(None, "icao_generic", "", None, "none", api_name="/id_photo"))
     assert message == "Upload a photo first."

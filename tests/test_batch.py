@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import batch
+from pipeline import batch, limits
 from pipeline.background import BackgroundOptions
 from pipeline.batch import (
     JobOutput,
@@ -181,14 +181,14 @@ def test_the_number_of_images_is_capped(tmp_path, photo_files, astronaut_rgb, mo
     assert all("limit of 3 images" in row.message for row in rows)
     assert len([p for p in (tmp_path / "work").rglob("*") if p.is_file()]) == 2  # skipped ones not extracted
 
-    monkeypatch.setenv(batch.ENV_MAX_BATCH_FILES, "1")
+    monkeypatch.setenv(limits.ENV_MAX_BATCH_FILES, "1")
     items, rows = expand_inputs([archive], tmp_path / "work-env")
     assert len(items) == 1 and len(rows) == 3
-    monkeypatch.setenv(batch.ENV_MAX_BATCH_FILES, "lots")
+    monkeypatch.setenv(limits.ENV_MAX_BATCH_FILES, "lots")
     with pytest.raises(InvalidOptionError):
         expand_inputs([archive], tmp_path / "work-bad")
-    monkeypatch.delenv(batch.ENV_MAX_BATCH_FILES)
-    assert batch.max_batch_files_from_env() == 200
+    monkeypatch.delenv(limits.ENV_MAX_BATCH_FILES)
+    assert limits.max_batch_files_from_env() == 200
 
 
 # -- disk-filling archives -------------------------------------------------------------------

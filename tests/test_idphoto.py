@@ -175,7 +175,8 @@ def test_documents_that_forbid_white_get_an_allowed_colour(maker, astronaut_rgb)
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(dpi=100000), "dpi must be between"), (dict(max_kb=0), "must be positive"),
+    (dict(dpi=100000), "dpi must be between"), (dict(max_kb=0), "must be a positive number"),
+    (dict(max_kb=float("nan")), "must be a positive number"), (dict(max_kb=float("inf")), "must be a positive number"),
     (dict(format="png", max_kb=100), "needs JPEG"), (dict(background="plaid"), "plaid"),
 ])
 def test_impossible_requests_are_refused_before_any_work(maker, astronaut_rgb, options, message):
@@ -184,6 +185,17 @@ def test_impossible_requests_are_refused_before_any_work(maker, astronaut_rgb, o
     with pytest.raises(InvalidOptionError) as error:
         maker.make(astronaut_rgb, IdPhotoOptions(spec=load_specs().get("icao_generic"), **options))
     assert message in error.value.user_message
+
+
+@pytest.mark.parametrize("max_kb", [1, 54])
+def test_a_limit_at_or_below_the_documents_minimum_is_refused_up_front(max_kb):
+    """US passport files must be at least 54 KB: a 54 KB cap can never be met (it used to be
+    found out after every photo had been made, with a message about 'two numbers')."""
+    from pipeline.errors import InvalidOptionError
+
+    with pytest.raises(InvalidOptionError, match="needs files of at least 54 KB"):
+        IdPhotoOptions(spec=load_specs().get("us_passport"), max_kb=max_kb).validated()
+    assert IdPhotoOptions(spec=load_specs().get("us_passport"), max_kb=55).validated().max_kb == 55
 
 
 def test_cli_keeps_dotted_names_and_never_overwrites(tmp_path, astronaut_rgb, capsys):

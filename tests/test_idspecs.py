@@ -300,7 +300,7 @@ def test_custom_sizes():
         ((35, -45), {}),
         ((35, 45), dict(dpi=0)),
         ((35, 45), dict(unit="in")),
-        ((2000, 2000), {}),  # over 10,000 px at 300 dpi
+        ((2000, 2000), {}),  # 558 MP at 300 dpi: over the pixel limit
         ((35, 45), dict(background_hex="red")),
         ((0.5, 600), dict(unit="px")),
         ((math.nan, 45), {}),

@@ -290,3 +290,14 @@ def test_modnet_runs_under_cuda_autocast_when_available(modnet_weights, astronau
         store = ModelStore(manifest, directory, ComputeSettings(torch.device("cuda"), dtype))
         alpha = PortraitMatter(store).matte(astronaut_rgb, method="modnet").alpha
         assert alpha.shape == (512, 512) and np.isfinite(alpha).all()
+
+
+@pytest.mark.parametrize("box", [(-1e12, -1e12, 1e12, 1e12), (float("nan"), 10.0, 50.0, 60.0), (5e9, 5e9, 6e9, 6e9)])
+def test_fallback_matting_survives_wild_face_boxes(box):
+    """A detector gone wrong (random weights gave boxes a million times the photo) must not
+    crash OpenCV's int32 drawing: such a face seeds nothing, or is clipped to the photo."""
+    wall = np.full((120, 100, 3), 200, np.uint8)
+    wall[30:110, 30:70] = (90, 60, 40)  # a dark person-shaped block on a plain wall
+    face = Face(box=box, landmarks=np.zeros((5, 2), np.float32), score=0.9)
+    alpha = fallback_matte(wall, [face])
+    assert alpha.shape == (120, 100) and np.isfinite(alpha).all()

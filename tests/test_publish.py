@@ -1,0 +1,214 @@
+"""Publishing results: atomic unique names, whole sets or nothing, names that fit and are safe."""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from pipeline import publish as publish_module
+from pipeline.errors import OutputWriteError
+from pipeline.publish import (
+    STAGING_PREFIX,
+    OutputFile,
+    fit_stem,
+    publish,
+    safe_stem,
+    sweep_staging,
+)
+
+SET_SUFFIXES = (".jpg", "_overlay.png", "_report.txt", "_report.json", "_sheet.png", "_sheet.pdf")
+
+
+def _a_set(writer: str) -> list[OutputFile]:
+    return [OutputFile(suffix, f"{writer}{suffix}".encode()) for suffix in SET_SUFFIXES]
+
+
+def _visible(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def test_parallel_writers_never_overwrite_each_other(tmp_path):
+    """Eight writers publish 25 files each under one name at once: every file survives.
+    (The exists()-then-replace naming lost files here: both writers chose the same name.)"""
+    barrier = threading.Barrier(8)
+
+    def writer(index: int) -> None:
+        barrier.wait()
+        for round_ in range(25):
+            publish(tmp_path, "portrait_restored", [OutputFile(".png", f"{index}-{round_}".encode())])
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    contents = sorted(path.read_bytes().decode() for path in _visible(tmp_path))
+    assert contents == sorted(f"{i}-{r}" for i in range(8) for r in range(25))
+
+
+def test_parallel_sets_keep_their_members_together(tmp_path):
+    """Two runs publishing ID-photo sets at once: every stem holds one writer's whole set."""
+    barrier = threading.Barrier(4)
+
+    def writer(index: int) -> None:
+        barrier.wait()
+        for round_ in range(10):
+            publish(tmp_path, "me_uk-passport", _a_set(f"w{index}r{round_}"))
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    photos = [p for p in _visible(tmp_path) if p.suffix == ".jpg"]
+    assert len(photos) == 40 and len(_visible(tmp_path)) == 40 * len(SET_SUFFIXES)
+    for photo in photos:
+        stem = photo.name.removesuffix(".jpg")
+        writer = photo.read_bytes().decode().removesuffix(".jpg")
+        for suffix in SET_SUFFIXES:
+            assert (tmp_path / f"{stem}{suffix}").read_bytes() == f"{writer}{suffix}".encode()
+
+
+def test_a_second_run_gets_new_names_for_the_whole_set(tmp_path):
+    """A second run whose photo name is free but whose overlay name is taken (a PNG run after
+    a JPEG run) must not overwrite the first run's overlay and reports."""
+    first = publish(tmp_path, "me_uk", _a_set("first"))
+    second = publish(tmp_path, "me_uk", [OutputFile(".png", b"second photo"), OutputFile("_overlay.png", b"second")])
+    assert [p.name for p in second] == ["me_uk_2.png", "me_uk_2_overlay.png"]
+    assert (tmp_path / "me_uk_overlay.png").read_bytes() == b"first_overlay.png"
+    assert all(path.exists() for path in first)
+
+
+def test_a_full_disk_leaves_nothing_behind(tmp_path, monkeypatch):
+    """The third file of a set hits ENOSPC: no member appears, no staging file stays, and the
+    error is a sentence about the full disk."""
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def failing_fsync(descriptor: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(publish_module.os, "fsync", failing_fsync)
+    with pytest.raises(OutputWriteError, match="is full") as caught:
+        publish(tmp_path, "me", _a_set("x"))
+    assert "Errno" not in caught.value.user_message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_while_staging_leaves_nothing_behind(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def interrupted_fsync(descriptor: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(publish_module.os, "fsync", interrupted_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        publish(tmp_path, "me", _a_set("x"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_while_naming_removes_the_members_already_named(tmp_path, monkeypatch):
+    real_link = os.link
+    calls = {"n": 0}
+
+    def failing_link(source, target) -> None:  # noqa: ANN001
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError(errno.EIO, "Input/output error")
+        real_link(source, target)
+
+    monkeypatch.setattr(publish_module.os, "link", failing_link)
+    with pytest.raises(OutputWriteError, match="could not be written"):
+        publish(tmp_path, "me", _a_set("x"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folders_without_hard_links_still_get_exclusive_names(tmp_path, monkeypatch):
+    """FAT and some network shares refuse link(): names are then claimed by O_EXCL."""
+    def no_links(source, target) -> None:  # noqa: ANN001
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(publish_module.os, "link", no_links)
+    first = publish(tmp_path, "me", _a_set("first"))
+    second = publish(tmp_path, "me", _a_set("second"))
+    assert first[0].name == "me.jpg" and second[0].name == "me_2.jpg"
+    assert first[1].read_bytes() == b"first_overlay.png" and second[1].read_bytes() == b"second_overlay.png"
+    assert len(list(tmp_path.iterdir())) == 2 * len(SET_SUFFIXES)
+
+
+def test_long_names_are_shortened_to_fit_with_every_companion(tmp_path):
+    """A 215-character photo name (and a 250-byte UTF-8 one) still gets its whole set."""
+    for stem in ("p" * 215 + "_uk-passport", "é" * 125 + "_uk-passport"):
+        paths = publish(tmp_path, stem, _a_set("x"))
+        assert all(len(os.fsencode(path.name)) <= 255 for path in paths)
+        assert paths[0].name.startswith(stem[:50])
+    again = publish(tmp_path, "p" * 215 + "_uk-passport", _a_set("y"))
+    assert again[0].read_bytes() == b"y.jpg"
+
+
+def test_fit_stem_counts_bytes_not_characters():
+    stem = fit_stem("é" * 200, ["_report.json"], 255)
+    assert len(os.fsencode(stem)) + len("_999999") + len("_report.json") <= 255
+    assert stem == "é" * len(stem)
+    with pytest.raises(OutputWriteError):
+        fit_stem("x", ["y" * 300], 255)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("-rf", "rf"),
+    ("--help me", "help me"),
+    ("line\nbreak", "line_break"),
+    ("tab\there", "tab_here"),
+    (".hidden", "hidden"),
+    ("a/b\\c:d", "a_b_c_d"),
+    ("many   spaces", "many spaces"),
+    ("café ☕", "café ☕"),
+    ("\n-.", "image"),
+])
+def test_safe_stem(raw, expected):
+    assert safe_stem(raw) == expected
+
+
+def test_sweep_staging_removes_only_old_leftovers(tmp_path):
+    old = tmp_path / f"{STAGING_PREFIX}abc-0.tmp"
+    fresh = tmp_path / f"{STAGING_PREFIX}def-0.tmp"
+    result = tmp_path / "me.jpg"
+    for path in (old, fresh, result):
+        path.write_bytes(b"x")
+    os.utime(old, (1_000_000, 1_000_000))
+    assert sweep_staging(tmp_path) == 1
+    assert not old.exists() and fresh.exists() and result.exists()
+
+
+def _can_mount_tmpfs() -> bool:
+    return os.geteuid() == 0 and shutil.which("mount") is not None
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="mounting a small tmpfs needs root; the fsync-failure test "
+                                                    "above covers the same path")
+def test_a_real_full_disk(tmp_path):
+    """On a real 64 KB file system: the set does not fit, nothing of it appears."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"this machine refused a tmpfs mount: {mounted.stderr.strip()}")
+    try:
+        with pytest.raises(OutputWriteError, match="is full"):
+            publish(mount_point, "me", [OutputFile(".jpg", os.urandom(40_000)), OutputFile("_sheet.png", os.urandom(40_000))])
+        assert list(mount_point.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
