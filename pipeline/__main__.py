@@ -1,6 +1,7 @@
 """``python -m pipeline``: the command-line interface."""
 from __future__ import annotations
 
+import signal
 import sys
 
 if __name__ == "__main__":
@@ -10,4 +11,8 @@ if __name__ == "__main__":
         print("Interrupted.", file=sys.stderr)
         sys.exit(130)
     terminate_as_interrupt()
-    sys.exit(main())
+    code = main()
+    for name in ("SIGTERM", "SIGHUP"):  # shutting down: a late signal just ends the process
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    sys.exit(code)

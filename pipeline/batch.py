@@ -577,7 +577,7 @@ def _run_one(item: BatchItem, process: Process, results_dir: Path, job: str) -> 
         row.before_thumbnail = _thumbnail(image.rgb, image.alpha)
         output = process(image)
         del image  # only thumbnails outlive an item
-        [target] = publish(results_dir, f"{safe_stem(item.stem)}_{job}", [OutputFile(output.suffix, output.data)])
+        [target] = publish(results_dir, item.stem, [OutputFile(output.suffix, output.data)], tag=f"_{job}")
         row.output = f"{RESULTS_FOLDER}/{target.name}"
         row.after_thumbnail = _thumbnail(output.preview, output.preview_alpha)
         row.metrics = {str(k): _plain(v) for k, v in output.metrics.items()}

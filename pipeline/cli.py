@@ -14,6 +14,7 @@ internal error); 130 interrupted (Ctrl-C or SIGTERM).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, weights
-from .errors import InvalidOptionError, OutputWriteError, PortraitLabError
+from .errors import InvalidOptionError, OutputWriteError, PortraitLabError, os_reason
 from .imageio import OUTPUT_FORMATS, SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image
 from .limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO, max_pixels_from_env
 from .publish import OutputFile, publish, sweep_staging
@@ -40,8 +41,8 @@ MATTING_CHOICES = ("auto", "modnet", "fallback")
 
 def _add_image_command_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
     """The arguments every image command shares: inputs, output folder, device, debug."""
-    parser.add_argument("inputs", nargs="*", type=Path, help=f"{what} (files and/or folders)")
-    parser.add_argument("-o", "--output", type=Path, required=True,
+    parser.add_argument("inputs", nargs="*", type=_given_path, help=f"{what} (files and/or folders)")
+    parser.add_argument("-o", "--output", type=_given_path, required=True,
                         help="output folder (created if needed); earlier results there are never overwritten")
     parser.add_argument("--sample", action="store_true", help="also use the bundled public-domain astronaut photo")
     parser.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")
@@ -69,7 +70,7 @@ def _restore_parser(commands: argparse._SubParsersAction, manifest: weights.Mani
     parser.add_argument("--detection-size", type=int, default=DEFAULT_DETECTION_MAX_SIDE,
                         help="detect on a copy at most this many pixels on its long side (default: %(default)s)")
     parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="output format")
-    parser.add_argument("--report", type=Path, help="also write a JSON report (faces, timings, warnings) here")
+    parser.add_argument("--report", type=_given_path, help="also write a JSON report (faces, timings, warnings) here")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto = bf16 on CUDA and on CPUs with bf16 in hardware (AVX512-BF16, AMX, Arm BF16), else fp32")
     parser.set_defaults(handler=_cmd_restore)
 
@@ -108,7 +109,7 @@ def _background_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--colour", "--color", dest="colour", default="white",
                         help=f"preset ({', '.join(COLOUR_PRESETS)}) or #RRGGBB")
     parser.add_argument("--colour2", "--color2", dest="colour2", default="light-blue", help="second gradient colour")
-    parser.add_argument("--image", type=Path, help="background image for --mode image")
+    parser.add_argument("--image", type=_given_path, help="background image for --mode image")
     parser.add_argument("--blur", type=_finite_number, default=0.5, help="blur strength 0-1 for --mode blur")
     parser.add_argument("--feather", type=_finite_number, default=1.0, help="edge feather in pixels")
     parser.add_argument("--no-despill", dest="despill", action="store_false", help="keep edge colours as they are")
@@ -133,7 +134,8 @@ def _weights_parser(commands: argparse._SubParsersAction, manifest: weights.Mani
     fetch_parser.add_argument("names", nargs="*", metavar="NAME",
                               help=f"models to fetch: {', '.join(_fetchable(manifest))}")
     fetch_parser.add_argument("--all", action="store_true", help="fetch every model in the manifest")
-    fetch_parser.add_argument("--retries", type=_at_least_one, default=3, help="attempts per file (default: %(default)s)")
+    fetch_parser.add_argument("--retries", type=_at_least_zero, default=3,
+                              help="further attempts after a failed download (default: %(default)s)")
     fetch_parser.set_defaults(handler=_cmd_weights_fetch)
 
 
@@ -213,42 +215,53 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 # -- inputs and output, checked before any work ---------------------------------------------
+def path_kind(path: Path) -> tuple[str, str]:
+    """What a path is, without ever raising: ("file" | "folder" | "special" | "missing" |
+    "dangling" | "unusable", why). "special" is a pipe, device or socket (reading one would
+    block or never end); "dangling" a link to nothing or a loop; "unusable" e.g. a name too
+    long for the file system."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return ("dangling", "a link that leads nowhere") if os.path.islink(path) else ("missing", "no such file or folder")
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "dangling", "a link that leads nowhere (a loop)"
+        return "unusable", f"cannot be used ({os_reason(error)})"
+    if stat.S_ISDIR(mode):
+        return "folder", "a folder"
+    if stat.S_ISREG(mode):
+        return "file", "a file"
+    return "special", "not a regular file (a pipe, device or socket), so it was not read"
+
+
 def collect_inputs(paths: Iterable[Path], recursive: bool = False) -> tuple[list[Path], list[tuple[str, str]]]:
     """Expand folders into their image files (sorted); name every path that gives nothing:
-    missing, not a regular file (a pipe or device would block or never end), or a folder
-    without images."""
+    missing, not a regular file, unusable, or a folder without images."""
     found: list[Path] = []
     problems: list[tuple[str, str]] = []
     for path in paths:
-        if path.is_dir():
+        kind, why = path_kind(path)
+        if kind == "folder":
             images = _images_in(path, recursive)
             found.extend(images)
             if not images:
                 problems.append((str(path), _empty_folder_reason(path, recursive)))
-        elif path.is_file():
+        elif kind == "file":
             found.append(path)
-        elif path.exists():
-            problems.append((str(path), "not a regular file (a pipe, device or socket), so it was not read"))
         else:
-            problems.append((str(path), "no such file or folder"))
+            problems.append((str(path), why))
     return found, problems
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
     pattern = folder.rglob("*") if recursive else folder.glob("*")
-    return sorted(p for p in pattern if p.suffix.lower() in SUPPORTED_INPUT_SUFFIXES and _is_regular_file(p))
-
-
-def _is_regular_file(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError:  # a broken link or a file removed meanwhile: nothing to read
-        return False
+    return sorted(p for p in pattern if p.suffix.lower() in SUPPORTED_INPUT_SUFFIXES and path_kind(p)[0] == "file")
 
 
 def _empty_folder_reason(folder: Path, recursive: bool) -> str:
     kinds = ", ".join(sorted(SUPPORTED_INPUT_SUFFIXES))
-    has_folders = not recursive and any(p.is_dir() for p in folder.iterdir())
+    has_folders = not recursive and any(path_kind(p)[0] == "folder" for p in folder.iterdir())
     return (f"no images in this folder (looked for {kinds})"
             + ("; add --recursive to look in its sub-folders" if has_folders else ""))
 
@@ -257,12 +270,13 @@ def _prepare_output(folder: Path) -> None:
     """The output folder exists (made if needed), is a folder and can be written to:
     checked before any image is processed, so a typo costs nothing."""
     hint = "Give a folder you can write to with -o (it is created if missing)."
-    if folder.exists() and not folder.is_dir():
-        raise InvalidOptionError(f"The output path {folder} is a file, not a folder.", hint=hint)
+    kind, why = path_kind(folder)
+    if kind not in ("folder", "missing"):
+        raise InvalidOptionError(f"The output path {folder} is {why}, not a folder.", hint=hint)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise InvalidOptionError(f"The output folder {folder} cannot be created ({error.strerror or error}).",
+        raise InvalidOptionError(f"The output folder {folder} cannot be created ({os_reason(error)}).",
                                  hint=hint) from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InvalidOptionError(f"The output folder {folder} is not writable.", hint=hint)
@@ -270,13 +284,15 @@ def _prepare_output(folder: Path) -> None:
 
 
 def _check_report_path(report: Path | None) -> None:
-    """``--report`` names a file we can create, before any image is processed."""
+    """``--report`` names a regular file we can create or replace (never a device such as
+    /dev/null, which the atomic rename would replace), before any image is processed."""
     if report is None:
         return
-    if report.is_dir():
-        raise InvalidOptionError(f"The report path {report} is a folder.", hint="Give a file name such as report.json.")
+    kind, why = path_kind(report)
+    if kind not in ("file", "missing"):
+        raise InvalidOptionError(f"The report path {report} is {why}.", hint="Give a file name such as report.json.")
     folder = report.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+    if path_kind(folder)[0] != "folder" or not os.access(folder, os.W_OK | os.X_OK):
         raise InvalidOptionError(f"The report cannot be written: {folder} is not a folder you can write to.",
                                  hint="Give a path in an existing folder you can write to.")
 
@@ -288,7 +304,8 @@ def _check_settings() -> None:
 
 # -- batch helper shared by restore, idphoto and background ---------------------------------
 WARNING = "warning: "
-Work = Callable[[str, str, DecodedImage], list[str]]
+Finished = Callable[[list[Path]], None]  # called by publish() with what it wrote
+Work = Callable[[str, str, DecodedImage, Finished], list[str]]
 
 
 @dataclass
@@ -342,21 +359,25 @@ def _load(source: Path | None) -> DecodedImage:
 def _run_batch(args: argparse.Namespace, prepared: tuple[Jobs, Problems], verb: str,
                load_work: Callable[[], Work]) -> _BatchOutcome:
     """Load the models (``load_work``, only when there is an image to process), then run
-    ``work(name, stem, image) -> notes`` per input with a progress bar; report errors and
-    carry on. A write failure (disk full) stops the run; Ctrl-C ends it with a count."""
+    ``work(name, stem, image, finished) -> notes`` per input with a progress bar; report
+    errors and carry on. A write failure (disk full) stops the run; Ctrl-C ends it with a
+    count of the images whose results are on disk (``finished`` is passed to publish)."""
     from tqdm import tqdm
 
     started = time.perf_counter()
     jobs, problems = prepared
     outcome = _BatchOutcome(total=len(jobs) + len(problems), failed=list(problems))
     work = load_work() if jobs else None
+
+    def finished(paths: list[Path]) -> None:  # counted before a deferred Ctrl-C can land
+        outcome.done += 1
     progress = tqdm(jobs, desc=verb.capitalize(), unit="image", file=sys.stderr, disable=None)
     try:
         for raw_name, source in progress:
             name = _printable(raw_name)
             stem = source.stem if source is not None else SAMPLE_NAME
             try:
-                notes = work(name, stem, _load(source))
+                notes = work(name, stem, _load(source), finished)
             except OutputWriteError as error:
                 outcome.stopped = error.user_message
                 break
@@ -371,7 +392,6 @@ def _run_batch(args: argparse.Namespace, prepared: tuple[Jobs, Problems], verb: 
                 if args.debug:
                     traceback.print_exc()
                 continue
-            outcome.done += 1
             outcome.with_warnings += any(note.startswith(WARNING) for note in notes)
             for note in notes:
                 progress.write(f"{name}: {note}", file=sys.stderr)
@@ -413,21 +433,26 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         max_faces=args.max_faces, detector=args.detector, detection_max_side=args.detection_size,
     )
     options = options.validated(weights.load_manifest())
+    compute = choose_compute(args.device, args.precision)  # a bad --device is a usage error, found now
     prepared = _prepare_run(args, "restore")
     report: dict[str, object] = {}
     faces = 0
 
     def load_work() -> Work:
-        pipeline = RestorationPipeline(compute=choose_compute(args.device, args.precision))
+        pipeline = RestorationPipeline(compute=compute)
         pipeline.restorer(options.model)  # load once up front: missing weights stop here, not per file
 
-        def work(name: str, stem: str, image: DecodedImage) -> list[str]:
-            nonlocal faces
+        def work(name: str, stem: str, image: DecodedImage, finished: Finished) -> list[str]:
             result = pipeline.restore(image, options)
-            [target] = publish(args.output, f"{stem}_restored",
-                               [_image_file(OUTPUT_FORMATS[args.format], result.image, result.alpha)])
-            faces += sum(1 for face in result.faces if face.restored)
-            report[name] = {"output": str(target), **result.to_dict()}
+
+            def keep(paths: list[Path]) -> None:
+                nonlocal faces
+                faces += sum(1 for face in result.faces if face.restored)
+                report[name] = {"output": str(paths[0]), **result.to_dict()}
+                finished(paths)
+
+            publish(args.output, stem, [_image_file(OUTPUT_FORMATS[args.format], result.image, result.alpha)],
+                    tag="_restored", record=keep)
             return [f"{WARNING}{warning}" for warning in result.warnings]
         return work
 
@@ -460,14 +485,16 @@ def _cmd_idphoto(args: argparse.Namespace) -> int:
     if args.sheet:
         sheet_layout = print_sheet_for(spec, args.sheet, dpi=args.dpi, copies=args.copies,
                                        hint="Choose the document's printed variant, or a --custom size in mm.")
+    compute = choose_compute(args.device)
     prepared = _prepare_run(args, "make ID photos of")
 
     def load_work() -> Work:
-        maker = IdPhotoPipeline(RestorationPipeline(compute=choose_compute(args.device)))
+        maker = IdPhotoPipeline(RestorationPipeline(compute=compute))
 
-        def work(name: str, stem: str, image: DecodedImage) -> list[str]:
+        def work(name: str, stem: str, image: DecodedImage, finished: Finished) -> list[str]:
             result = maker.make(image, options)
-            write_id_photo_files(result, args.output, f"{stem}_{spec.id}", sheet_layout)  # all files, or none
+            write_id_photo_files(result, args.output, stem, sheet_layout, tag=f"_{spec.id}",
+                                 record=finished)  # all files, or none
             return [f"compliance: {result.report.overall}"] + [f"{WARNING}{w}" for w in result.warnings]
         return work
 
@@ -489,15 +516,17 @@ def _cmd_background(args: argparse.Namespace) -> int:
         raise InvalidOptionError("JPEG cannot hold transparency.", hint="Use --format png or webp, or another mode.")
     if args.image and options.mode != "image":
         raise InvalidOptionError("--image is only used with --mode image.")
+    compute = choose_compute(args.device)
     prepared = _prepare_run(args, "process")
     suffix = OUTPUT_FORMATS[args.format]
 
     def load_work() -> Work:
-        cutter = CutoutPipeline(RestorationPipeline(compute=choose_compute(args.device)))
+        cutter = CutoutPipeline(RestorationPipeline(compute=compute))
 
-        def work(name: str, stem: str, image: DecodedImage) -> list[str]:
+        def work(name: str, stem: str, image: DecodedImage, finished: Finished) -> list[str]:
             result, cut = cutter.replace_background(image, options, matting=args.matting)
-            publish(args.output, f"{stem}_{options.mode}", [_image_file(suffix, result.rgb, result.alpha)])
+            publish(args.output, stem, [_image_file(suffix, result.rgb, result.alpha)], tag=f"_{options.mode}",
+                    record=finished)
             return [f"{WARNING}{w}" for w in cut.warnings]
         return work
 
@@ -528,15 +557,29 @@ def _sample_image() -> DecodedImage:
 
 
 # -- argparse types: a bad value is a usage error before anything runs ----------------------
-def _at_least_one(text: str) -> int:
-    """A whole number of at least 1."""
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
     return value
+
+
+def _at_least_one(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _at_least_zero(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def _given_path(text: str) -> Path:
+    """A path that names something: an empty argument ("") would silently mean this folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(text)
 
 
 def _finite_number(text: str) -> float:
@@ -562,20 +605,34 @@ def terminate_as_interrupt() -> None:
     """SIGTERM (a service stop, `kill`) ends a run like Ctrl-C: with a count, and no half sets.
     Installed by ``python -m pipeline`` only, never by a program that imports ``main``."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        for name in ("SIGTERM", "SIGHUP"):  # SIGHUP: the terminal or SSH session closed
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), _raise_keyboard_interrupt)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _tolerant_streams() -> None:
+    """File names need not be valid text (bytes from another system): printing one must show
+    an escape, not stop the run with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure becomes one sentence and an exit code, never a traceback."""
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    _tolerant_streams()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a full or closed stdout fails here, inside the handlers below
+        return code
     except OutputWriteError as error:
         print(f"Error: {error.user_message}", file=sys.stderr)
         return EXIT_STOPPED
@@ -588,6 +645,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return EXIT_OK
+    except OSError as error:  # e.g. stdout on a full disk (`specs > /dev/full`)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the failing stream must not fail again at exit
+        print(f"Error: the run stopped: {os_reason(error)}.", file=sys.stderr)
+        return EXIT_STOPPED
     except Exception as error:  # noqa: BLE001 - the last door: a bug still gets a sentence, not a traceback
         print(f"Error: the run stopped because of an internal error ({type(error).__name__}). "
               "Run again with --debug to see where, and please report it.", file=sys.stderr)

@@ -7,6 +7,12 @@ is not a ``PortraitLabError`` is a bug.
 from __future__ import annotations
 
 
+def os_reason(error: OSError) -> str:
+    """An OS failure in plain words ("no space left on device"), never "[Errno 28] ...":
+    the errno number and the path are for the log, the sentence is for the user."""
+    return error.strerror.rstrip(".").lower() if error.strerror else "a system error"
+
+
 class PortraitLabError(Exception):
     """Base class: ``message`` says what went wrong, ``hint`` what the user can do."""
 
@@ -123,6 +129,5 @@ class OutputWriteError(PortraitLabError):
         if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return cls(f"The folder {folder} cannot be written to (permission denied or read-only).",
                        hint="Choose a folder you can write to.")
-        reason = error.strerror.rstrip(".").lower() if error.strerror else "a system error"
-        return cls(f"A result could not be written to {folder} ({reason}).",
+        return cls(f"A result could not be written to {folder} ({os_reason(error)}).",
                    hint="Check the folder and the disk, then run again.")

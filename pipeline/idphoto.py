@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from .facegeometry import HeadGeometry, measure_head
 from .filesize import encode_jpeg_under
 from .idspecs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
 from .imageio import DecodedImage, decode_image, encode_image
-from .limits import MAX_DPI, MIN_DPI
+from .limits import MAX_DPI, MIN_DPI, check_photo_size
 from .layout import SheetLayout, parse_paper, plan_sheet, render_sheet_png, sheet_pdf_bytes
 from .publish import OutputFile, publish
 
@@ -181,6 +182,7 @@ class IdPhotoOptions:
                                      hint="Use --format jpg with --max-kb.")
         if self.background is not None:
             parse_colour(self.background)
+        check_photo_size(*self.spec.size_px(self.dpi))
         return self
 
     def _check_max_kb(self, max_kb: float) -> None:
@@ -340,10 +342,12 @@ class IdPhotoFiles:
                             self.sheet_pdf) if p is not None]
 
 
-def write_id_photo_files(result: IdPhotoResult, directory: Path, stem: str, sheet: SheetLayout | None = None,
-                         sheet_name: str = "sheet") -> IdPhotoFiles:
+def write_id_photo_files(result: IdPhotoResult, directory: Path, name: str, sheet: SheetLayout | None = None,
+                         sheet_name: str = "sheet", *, tag: str = "",
+                         record: Callable[[list[Path]], None] | None = None) -> IdPhotoFiles:
     """The photo and every companion file (overlay, report as text and JSON, print sheet as PNG
-    and PDF), named ``<stem>...`` so they sort together; the CLI and the app share it.
+    and PDF), named ``<name><tag>...`` so they sort together; the CLI and the app share it.
+    ``record`` is :func:`publish`'s: it sees the paths before an interrupt can land.
 
     Everything is encoded in memory first and published as one set under a name no earlier
     run holds: the photo never appears without its report, and no run overwrites another's.
@@ -362,7 +366,7 @@ def write_id_photo_files(result: IdPhotoResult, directory: Path, stem: str, shee
                                                           dpi=(sheet.dpi, sheet.dpi))),
             OutputFile(f"_{sheet_name}.pdf", sheet_pdf_bytes(result.photo, sheet)),
         ]
-    paths = publish(directory, stem, members)
+    paths = publish(directory, name, members, tag=tag, record=record)
     photo, overlay, report_txt, report_json = paths[:4]
     sheet_png, sheet_pdf = paths[4:] if sheet is not None else (None, None)
     return IdPhotoFiles(photo, overlay, report_txt, report_json, report_text, sheet_png, sheet_pdf)

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import InvalidOptionError, UnknownSpecError
-from .limits import max_pixels_from_env
+from .limits import check_photo_size
 
 SPECS_PATH = Path(__file__).with_name("data") / "id_photo_specs.csv"
 MM_PER_INCH = 25.4
@@ -280,10 +280,5 @@ def custom_spec(width: float, height: float, unit: str = "mm", dpi: int = DEFAUL
     except ValueError as error:
         raise InvalidOptionError(f"That custom size is not usable: {error}",
                                  hint="Background colours are #RRGGBB, e.g. #FFFFFF.") from None
-    width_px, height_px = spec.size_px()
-    limit = max_pixels_from_env()  # the limit every image we read, our own output included, must meet
-    if width_px * height_px > limit:
-        raise InvalidOptionError(
-            f"A {width_px}x{height_px} px photo ({width_px * height_px / 1e6:.0f} MP) is over the "
-            f"{limit / 1e6:g} MP limit.", hint="Use a smaller size or a lower dpi.")
+    check_photo_size(*spec.size_px())
     return spec

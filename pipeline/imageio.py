@@ -51,6 +51,7 @@ import io
 import math
 import numbers
 import os
+import stat
 import struct
 import threading
 import uuid
@@ -64,7 +65,7 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageTooLargeError, InvalidImageError, InvalidOptionError, OutputWriteError
+from .errors import ImageTooLargeError, InvalidImageError, InvalidOptionError, OutputWriteError, os_reason
 from .limits import DEFAULT_MAX_PIXELS, ENV_MAX_PIXELS, max_pixels_from_env
 from .publish import STAGING_PREFIX, STAGING_SUFFIX
 
@@ -358,19 +359,34 @@ def _binary_stream(source: str | os.PathLike[str] | bytes | BinaryIO) -> Iterato
 
 
 def _open_for_reading(path: Path) -> BinaryIO:
-    """Open a file, turning the usual OS failures into messages a user can act on."""
+    """Open a regular file, turning the usual OS failures into messages a user can act on.
+
+    Opened without blocking and checked before reading: a named pipe would wait forever
+    for a writer and a device such as /dev/zero never ends."""
     try:
-        return path.open("rb")
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise InvalidImageError(f"The file '{path}' does not exist.", hint="Check the path and try again.") from None
     except IsADirectoryError:
-        raise InvalidImageError(f"'{path}' is a folder, not an image file.", hint="Give the path of an image file.") from None
+        raise _folder_error(path) from None
     except PermissionError:
         raise InvalidImageError(
             f"The file '{path}' cannot be read (permission denied).", hint="Check the file's permissions."
         ) from None
     except OSError as error:
-        raise InvalidImageError(f"The file '{path}' cannot be read ({error.strerror or error}).") from error
+        raise InvalidImageError(f"The file '{path}' cannot be read ({os_reason(error)}).") from error
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        if stat.S_ISDIR(mode):
+            raise _folder_error(path)
+        raise InvalidImageError(f"'{path}' is not a regular file (a pipe, device or socket), so it was not read.",
+                                hint="Give the path of an image file.")
+    return os.fdopen(descriptor, "rb")
+
+
+def _folder_error(path: Path) -> InvalidImageError:
+    return InvalidImageError(f"'{path}' is a folder, not an image file.", hint="Give the path of an image file.")
 
 
 def _seekable(stream: BinaryIO) -> BinaryIO:
@@ -389,7 +405,7 @@ def _read_prefix(stream: BinaryIO) -> bytes:
         prefix = stream.read(_HEADER_PREFIX_BYTES)
         stream.seek(0)
     except OSError as error:
-        raise InvalidImageError(f"The file cannot be read ({error}).") from error
+        raise InvalidImageError(f"The file cannot be read ({os_reason(error)}).") from error
     if not isinstance(prefix, (bytes, bytearray)):
         raise TypeError("decode_image needs a binary file object: open the file with mode 'rb'.")
     if not prefix:
@@ -913,6 +929,9 @@ def write_atomically(target: Path, data: bytes) -> None:
         )
     if target.is_dir():
         raise InvalidOptionError(f"The output path '{target}' is a folder.", hint="Give a file name such as result.png.")
+    if target.exists() and not target.is_file():  # the rename would replace a device or pipe
+        raise InvalidOptionError(f"The output path '{target}' is not a regular file.",
+                                 hint="Give a file name such as result.png.")
     temporary = folder / f"{STAGING_PREFIX}{uuid.uuid4().hex}{STAGING_SUFFIX}"
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

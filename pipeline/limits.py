@@ -25,6 +25,9 @@ DETECTION_SIZE_RANGE = (128, 8192)  # --detection-size: smaller finds no faces, 
 DEFAULT_MAX_FACES = 32
 DETECTOR_AUTO = "auto"  # RetinaFace when its weights are present, else MTCNN
 
+# An ID photo smaller than this cannot show a face the compliance check can find and measure
+# (no document asks for less than about 300 px).
+MIN_ID_PHOTO_SIDE = 100
 MIN_DPI, MAX_DPI = 72, 1200  # print resolutions that make sense for photos
 # No printer takes sheets over a metre, and such a page at print dpi would need gigabytes
 # of pixels, so a bigger number is almost certainly a typo.
@@ -55,6 +58,20 @@ def max_pixels_from_env() -> int:
 def max_batch_files_from_env() -> int:
     """The most photos one batch takes (``PORTRAIT_LAB_MAX_BATCH_FILES``)."""
     return positive_int_setting(ENV_MAX_BATCH_FILES, DEFAULT_MAX_BATCH_FILES, ", such as 200")
+
+
+def check_photo_size(width: int, height: int) -> None:
+    """An ID photo's pixel size: within the pixel limit that reading it back (the compliance
+    check decodes our own output) applies, and big enough to hold a measurable face."""
+    limit = max_pixels_from_env()
+    if width * height > limit:
+        raise InvalidOptionError(
+            f"A {width}x{height} px photo ({width * height / 1e6:.0f} MP) is over the {limit / 1e6:g} MP limit.",
+            hint="Use a smaller size or a lower dpi.")
+    if min(width, height) < MIN_ID_PHOTO_SIDE:
+        raise InvalidOptionError(
+            f"A {width}x{height} px photo is too small to hold a face that can be checked.",
+            hint=f"Use at least {MIN_ID_PHOTO_SIDE} px on each side (a larger size or a higher dpi).")
 
 
 def check_detection_size(value: int) -> int:

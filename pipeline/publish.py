@@ -8,22 +8,26 @@ Why this exists:
   synced under a hidden staging name first and only then linked into place, with Ctrl-C
   and SIGTERM held back for those few system calls;
 - a user's file name can be 250 characters long, start with '-' or hold a newline, so
-  the stem is cleaned and shortened until the longest companion name fits the folder.
+  the name is cleaned and shortened (never the tag after it, such as "_us_passport")
+  until the longest companion name fits the folder.
 
-A SIGKILL or power cut between the links (a few microseconds) can still leave part of a
-set; the hidden staging files it leaves are removed by :func:`sweep_staging` later.
+Ctrl-C, SIGTERM and SIGHUP are deferred while names are claimed and recorded (see
+:func:`interrupts_deferred`). A SIGKILL or power cut between the links (microseconds) can
+still leave part of a set; the hidden staging files it leaves are removed by
+:func:`sweep_staging` later.
 """
 from __future__ import annotations
 
 import errno
 import os
 import re
+import shutil
 import signal
 import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +37,14 @@ from .errors import OutputWriteError
 STAGING_PREFIX = ".portrait-lab-"
 STAGING_SUFFIX = ".tmp"
 STALE_STAGING_S = 3600.0
-DEFAULT_NAME_MAX = 255
+DEFAULT_NAME_MAX = 255  # also the cap: vfat reports 1530 bytes but allows 255 characters
 COUNTER_RESERVE = len("_999999")
 FALLBACK_STEM = "image"
 # link() is refused by file systems without hard links (FAT, exFAT, some network shares)
-_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS,
+                  errno.EINVAL}  # EINVAL: Windows on FAT/exFAT
 _UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+_DEFERRED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,10 @@ def safe_stem(text: str, fallback: str = FALLBACK_STEM) -> str:
     no path or Windows-reserved characters, no leading '-' (read as an option by other
     tools) or '.' (hidden), runs of spaces collapsed."""
     normalised = unicodedata.normalize("NFKC", str(text))
-    cleaned = re.sub(r"\s+", " ", _UNSAFE_IN_NAMES.sub("_", normalised))
+    # invisible format characters (right-to-left overrides, zero-width joiners) can make a
+    # name read as something else ("photo\u202egnp.exe"): dropped
+    visible = "".join(char for char in normalised if unicodedata.category(char) != "Cf")
+    cleaned = re.sub(r"\s+", " ", _UNSAFE_IN_NAMES.sub("_", visible))
     cleaned = cleaned.strip(" ._-")
     return cleaned or fallback
 
@@ -62,39 +71,43 @@ def safe_stem(text: str, fallback: str = FALLBACK_STEM) -> str:
 def name_limit(directory: Path) -> int:
     """The longest file name (in bytes) the folder's file system accepts."""
     try:
-        return int(os.pathconf(directory, "PC_NAME_MAX"))
+        return min(int(os.pathconf(directory, "PC_NAME_MAX")), DEFAULT_NAME_MAX)
     except (AttributeError, OSError, ValueError):  # no pathconf (Windows) or no answer
         return DEFAULT_NAME_MAX
 
 
-def fit_stem(stem: str, suffixes: Sequence[str], limit: int) -> str:
-    """Shorten ``stem`` (on a character boundary, in encoded bytes) so that the stem, a
-    uniqueness counter and the longest suffix form a name within ``limit`` bytes."""
-    room = limit - COUNTER_RESERVE - max(len(os.fsencode(s)) for s in suffixes)
-    if room < 1:
-        raise OutputWriteError(f"The output names ({', '.join(suffixes)}) are too long for this folder.")
-    while len(os.fsencode(stem)) > room:
-        stem = stem[:-1]
-    return stem.rstrip(" ._-") or FALLBACK_STEM
+def fit_stem(name: str, tag: str, suffixes: Sequence[str], limit: int) -> str:
+    """``name + tag``, with ``name`` shortened (on a character boundary, in encoded bytes) so
+    that it, the tag, a uniqueness counter and the longest suffix fit in ``limit`` bytes."""
+    room = limit - COUNTER_RESERVE - len(os.fsencode(tag)) - max(len(os.fsencode(s)) for s in suffixes)
+    if room < len(FALLBACK_STEM):
+        raise OutputWriteError(f"The output names ({tag}{', '.join(suffixes)}) are too long for this folder.")
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return (name.rstrip(" ._-") or FALLBACK_STEM) + tag
 
 
-def publish(directory: Path, stem: str, files: Sequence[OutputFile]) -> list[Path]:
-    """Write ``files`` as ``<stem><suffix>`` (``<stem>_2<suffix>``... when any member's name is
-    taken) in ``directory``; return the paths in order. All appear, or none do."""
+def publish(directory: Path, name: str, files: Sequence[OutputFile], *, tag: str = "",
+            record: Callable[[list[Path]], None] | None = None) -> list[Path]:
+    """Write ``files`` as ``<name><tag><suffix>`` (``<name><tag>_2<suffix>``... when any
+    member's name is taken) in ``directory``; return the paths in order. All appear, or
+    none do. ``record(paths)`` runs before a deferred interrupt is let through, so a caller
+    counting what it finished never misses a set that is on disk."""
     if not files:
         raise ValueError("publish() needs at least one file")
     suffixes = [item.suffix for item in files]
-    stem = fit_stem(safe_stem(stem), suffixes, name_limit(directory))
+    stem = fit_stem(safe_stem(name), tag, suffixes, name_limit(directory))
     staged = _stage(directory, files)
-    try:
-        with _signals_held():
-            return _claim_names(directory, stem, suffixes, staged)
-    except OSError as error:
-        raise OutputWriteError.from_os_error(error, directory) from error
-    finally:
-        for path in staged:
-            with suppress(FileNotFoundError):
-                path.unlink()
+    with interrupts_deferred():
+        try:
+            paths = _claim_names(directory, stem, suffixes, staged)
+        except OSError as error:
+            raise OutputWriteError.from_os_error(error, directory) from error
+        finally:
+            _release(staged)
+        if record is not None:
+            record(paths)
+    return paths
 
 
 def _stage(directory: Path, files: Sequence[OutputFile]) -> list[Path]:
@@ -149,13 +162,19 @@ def _place(source: Path, target: Path) -> None:
     except OSError as error:
         if isinstance(error, FileExistsError) or error.errno not in _NO_HARD_LINKS:
             raise
-    # No hard links here: claim the name with an exclusive create, then rename over it.
-    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    # No hard links here: claim the name with an exclusive create, then rename a copy over
+    # it (the staged file itself must survive in case a later member's name is taken).
+    copy = source.with_name(f"{source.stem}-copy{STAGING_SUFFIX}")
+    shutil.copyfile(source, copy)
     try:
-        os.replace(source, target)
-    except BaseException:
-        target.unlink()
-        raise
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        try:
+            os.replace(copy, target)
+        except BaseException:
+            target.unlink()
+            raise
+    finally:
+        _release([copy])
 
 
 def _release(paths: Sequence[Path]) -> None:
@@ -165,19 +184,35 @@ def _release(paths: Sequence[Path]) -> None:
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while names are claimed, so an interrupt lands before a
-    set appears or after all of it has (only the main thread receives signals)."""
-    can_block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    if not can_block:
+def interrupts_deferred() -> Iterator[None]:
+    """Let Ctrl-C, SIGTERM and SIGHUP land only after the block: an interrupt then comes
+    before a set appears or after all of it has been named and recorded.
+
+    Python runs signal handlers in the main thread only, between bytecodes, whichever
+    thread the OS delivered the signal to; a handler that merely remembers the signal
+    therefore defers it completely (blocking it in one thread's mask would not: torch's
+    threads would still receive it). Elsewhere (web workers) there is nothing to defer."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    pending: list[int] = []
+    previous = {number: signal.signal(number, lambda signum, frame: pending.append(signum))
+                for number in _DEFERRED_SIGNALS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+        if pending:
+            _deliver(pending[0], previous[pending[0]])
+
+
+def _deliver(number: int, handler: object) -> None:
+    """Act on a deferred signal as its own handler would have."""
+    if callable(handler):
+        handler(number, None)  # Python's SIGINT handler raises KeyboardInterrupt
+    elif handler != signal.SIG_IGN:  # the default action (usually: terminate)
+        signal.raise_signal(number)
 
 
 def sweep_staging(directory: Path, older_than_s: float = STALE_STAGING_S) -> int:
@@ -189,6 +224,6 @@ def sweep_staging(directory: Path, older_than_s: float = STALE_STAGING_S) -> int
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed += 1
-        except FileNotFoundError:
-            continue  # another run swept it first
+        except OSError:  # swept by another run first, or not ours to delete (a shared folder)
+            continue
     return removed

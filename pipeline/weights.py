@@ -39,6 +39,7 @@ from .errors import (
     WeightsCorruptError,
     WeightsDownloadError,
     WeightsMissingError,
+    os_reason,
 )
 
 MANIFEST_PATH: Path = Path(__file__).resolve().parent.parent / "weights" / "manifest.json"
@@ -593,7 +594,7 @@ def _create_directory(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise WeightsDownloadError(
-            f"Cannot create the weights directory {folder}: {error}.",
+            f"Cannot create the weights directory {folder} ({os_reason(error)}).",
             hint=f"Set {ENV_WEIGHTS_DIR} to a writable folder.",
         ) from error
 
@@ -607,9 +608,20 @@ def _source_url(entry: ModelEntry, override: str | None) -> str:
     return str(entry.url)
 
 
+def _plain_reason(reason: object) -> str:
+    """A network or file failure without errno numbers and repr noise."""
+    if isinstance(reason, OSError):
+        return os_reason(reason)
+    return str(reason) or type(reason).__name__
+
+
 def _reject_unsupported_scheme(entry: ModelEntry, source: str) -> None:
     """A typo in ``url=`` or the mirror variable should fail at once, not after retries."""
-    scheme = urllib.parse.urlsplit(source).scheme.lower()
+    try:
+        scheme = urllib.parse.urlsplit(source).scheme.lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise WeightsDownloadError(f"Cannot download {entry.file}: {source} is not a valid URL.",
+                                   hint=f"Check {ENV_WEIGHTS_MIRROR}.") from None
     if scheme not in _SUPPORTED_SCHEMES:
         raise WeightsDownloadError(
             f"Cannot download {entry.file} from {source}: unsupported URL scheme {scheme!r}.",
@@ -697,16 +709,15 @@ def _open_url(source: str, timeout: float) -> http.client.HTTPResponse:
         ) from error
     except urllib.error.URLError as error:
         raise _AttemptFailed(
-            f"could not connect: {error.reason}", retryable=True, cause="network"
+            f"could not connect: {_plain_reason(error.reason)}", retryable=True, cause="network"
         ) from error
     except TimeoutError as error:
         raise _AttemptFailed(
             f"could not connect: no answer within {timeout:g} s", retryable=True, cause="network"
         ) from error
     except (http.client.HTTPException, OSError) as error:
-        reason = str(error) or type(error).__name__
         raise _AttemptFailed(
-            f"could not connect: {reason}", retryable=True, cause="network"
+            f"could not connect: {_plain_reason(error)}", retryable=True, cause="network"
         ) from error
     except ValueError as error:
         raise _AttemptFailed(f"invalid URL: {error}", retryable=False, cause="server") from error
@@ -738,7 +749,7 @@ def _new_part_file(folder: Path, file_name: str) -> Path:
         handle, name = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=".part")
     except OSError as error:
         raise _AttemptFailed(
-            f"could not create a temp file in {folder}: {error}", retryable=False, cause="local"
+            f"could not create a temp file in {folder} ({os_reason(error)})", retryable=False, cause="local"
         ) from error
     os.close(handle)
     return Path(name)
@@ -769,7 +780,7 @@ def _stream_to_file(
             sink.flush()
             os.fsync(sink.fileno())
     except OSError as error:
-        raise _AttemptFailed(f"could not write {part}: {error}", retryable=False, cause="local") from error
+        raise _AttemptFailed(f"could not write {part} ({os_reason(error)})", retryable=False, cause="local") from error
     return received, digest.hexdigest()
 
 
@@ -783,9 +794,8 @@ def _read_chunk(response: http.client.HTTPResponse, received: int, timeout: floa
             retryable=True, cause="network",
         ) from error
     except (http.client.HTTPException, OSError) as error:
-        reason = str(error) or type(error).__name__
         raise _AttemptFailed(
-            f"connection lost after {received} bytes: {reason}", retryable=True, cause="network"
+            f"connection lost after {received} bytes: {_plain_reason(error)}", retryable=True, cause="network"
         ) from error
 
 
@@ -817,7 +827,7 @@ def _publish(part: Path, final: Path) -> None:
         os.replace(part, final)
     except OSError as error:
         raise _AttemptFailed(
-            f"could not move the download to {final}: {error}", retryable=False, cause="local"
+            f"could not move the download to {final} ({os_reason(error)})", retryable=False, cause="local"
         ) from error
 
 

@@ -295,7 +295,7 @@ def test_a_full_server_disk_is_a_sentence_without_server_paths(client, photo, mo
     from pipeline import idphoto
     from pipeline.errors import OutputWriteError
 
-    def full_disk(directory, stem, files):
+    def full_disk(directory, name, files, **options):
         raise OutputWriteError.from_os_error(OSError(errno.ENOSPC, "No space left on device"), directory)
 
     monkeypatch.setattr(idphoto, "publish", full_disk)

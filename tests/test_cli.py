@@ -133,14 +133,14 @@ def test_an_output_path_that_is_a_file_or_cannot_be_made_gets_a_sentence(tmp_pat
     monkeypatch.setattr(Path, "mkdir", refuse)
     assert cli.main(["idphoto", "--sample", "--spec", "icao_generic", "-o", str(tmp_path / "locked" / "out")]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
-    assert "cannot be created (Permission denied)" in err and "Traceback" not in err
+    assert "cannot be created (permission denied)" in err and "Traceback" not in err
 
 
 def test_a_retry_count_below_one_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stopped:
         cli.main(["weights", "fetch", "gfpgan-v1.4", "--retries", "-1"])
     assert stopped.value.code == 2
-    assert "--retries: must be at least 1, not -1" in capsys.readouterr().err
+    assert "--retries: must be at least 0, not -1" in capsys.readouterr().err
 
 
 def test_ctrl_c_while_the_cli_loads_says_interrupted(monkeypatch, capsys):

@@ -298,3 +298,84 @@ def test_a_full_disk_stops_the_run_with_a_sentence_and_no_half_set(tmp_path, cap
         assert list(out.iterdir()) == []
     finally:
         subprocess.run(["umount", str(out)], check=True)
+
+
+# -- found by the hostile review of this change ---------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_a_pipe_as_background_image_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "backdrop.png"
+    os.mkfifo(fifo)
+    result = subprocess.run([sys.executable, "-m", "pipeline", "background", "--sample", "--mode", "image",
+                             "--image", str(fifo), "-o", str(tmp_path / "out")], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == cli.EXIT_USAGE, result.stderr
+    assert "not a regular file (a pipe, device or socket)" in result.stderr
+
+
+def test_odd_paths_get_sentences_not_internal_errors(tmp_path, capsys, no_models):
+    too_long = tmp_path / ("n" * 300)
+    err = _usage_error(["restore", "--sample", "-o", str(too_long)], capsys)
+    assert "file name too long" in err
+    err = _usage_error(["restore", "--sample", "-o", str(tmp_path / "out"), "--report", str(too_long)], capsys)
+    assert "file name too long" in err
+    err = _usage_error(["restore", "--sample", "-o", str(tmp_path / "out"), "--report", "/dev/null"], capsys)
+    assert "not a regular file" in err
+    err = _usage_error(["restore", "--sample", "-o", ""], capsys)
+    assert "-o/--output: must not be empty" in err
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    err = _usage_error(["restore", "--sample", "-o", str(loop)], capsys)
+    assert "a link that leads nowhere (a loop)" in err
+
+
+def test_an_input_name_too_long_or_unreadable_is_a_sentence(tmp_path, capsys):
+    code = cli.main(["background", str(tmp_path / ("n" * 300 + ".png")), "/proc/self/mem", "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_SOME_FAILED
+    assert "cannot be used (file name too long)" in err
+    assert "not a regular file" in err or "cannot be read (input/output error)" in err
+    assert "[Errno" not in err and "internal error" not in err
+
+
+def test_id_photo_sizes_are_checked_against_the_limits_before_any_work(tmp_path, capsys, monkeypatch, no_models):
+    err = _usage_error(["idphoto", "--sample", "--custom", "1x1px", "-o", str(tmp_path / "a")], capsys)
+    assert "too small to hold a face that can be checked" in err
+    monkeypatch.setenv(ENV_MAX_PIXELS, "300000")
+    err = _usage_error(["idphoto", "--sample", "--spec", "us_passport", "-o", str(tmp_path / "b")], capsys)
+    assert "600x600 px photo" in err and "over the 0.3 MP limit" in err
+
+
+def test_a_bad_device_is_refused_before_the_output_folder_is_made(tmp_path, capsys):
+    out = tmp_path / "out"
+    err = _usage_error(["background", "--sample", "--device", "foo", "-o", str(out)], capsys)
+    assert "foo" in err and not out.exists()
+
+
+def _run_cli(*args: str | bytes, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, capture_output=True, timeout=120,
+                          env={**os.environ, **(env or {})}, **kwargs)
+
+
+def test_names_that_are_not_text_and_a_full_stdout_are_sentences(tmp_path):
+    result = _run_cli("specs", b"\xff", env={"PYTHONIOENCODING": "utf-8"})
+    assert result.returncode == cli.EXIT_SOME_FAILED and b"Traceback" not in result.stderr
+    assert b"\\udcff" in result.stdout  # shown as an escape
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            result = subprocess.run([sys.executable, "-m", "pipeline", "specs"], cwd=REPO, stdout=full,
+                                    stderr=subprocess.PIPE, timeout=120)
+        assert result.returncode == cli.EXIT_STOPPED
+        assert result.stderr.decode().strip() == "Error: the run stopped: no space left on device."
+
+
+def test_weights_fetch_failures_read_as_sentences(tmp_path):
+    bad_mirror = _run_cli("weights", "fetch", "parsenet", "--retries", "0",
+                          env={weights.ENV_WEIGHTS_DIR: str(tmp_path), weights.ENV_WEIGHTS_MIRROR: "http://[::1"})
+    unwritable = _run_cli("weights", "fetch", "parsenet", "--retries", "0",
+                          env={weights.ENV_WEIGHTS_DIR: "/proc/portrait-lab-weights"})
+    for result in (bad_mirror, unwritable):
+        err = result.stderr.decode()
+        assert result.returncode == cli.EXIT_SOME_FAILED, err
+        assert "[Errno" not in err and "internal error" not in err and "Traceback" not in err
+    assert "is not a valid URL" in bad_mirror.stderr.decode()
+    assert "Cannot create the weights directory /proc/portrait-lab-weights (" in unwritable.stderr.decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -136,34 +137,45 @@ def test_a_failure_while_naming_removes_the_members_already_named(tmp_path, monk
 
 
 def test_folders_without_hard_links_still_get_exclusive_names(tmp_path, monkeypatch):
-    """FAT and some network shares refuse link(): names are then claimed by O_EXCL."""
+    """FAT and some network shares refuse link(): names are then claimed by O_EXCL. A name
+    taken further down the set must not cost the members already placed their content
+    (the first fallback moved the staged file, and lost it when the round was undone)."""
     def no_links(source, target) -> None:  # noqa: ANN001
         raise OSError(errno.EPERM, "Operation not permitted")
 
     monkeypatch.setattr(publish_module.os, "link", no_links)
     first = publish(tmp_path, "me", _a_set("first"))
+    (tmp_path / "me_2_overlay.png").write_bytes(b"an earlier PNG run's overlay")
     second = publish(tmp_path, "me", _a_set("second"))
-    assert first[0].name == "me.jpg" and second[0].name == "me_2.jpg"
+    assert first[0].name == "me.jpg" and second[0].name == "me_3.jpg"
     assert first[1].read_bytes() == b"first_overlay.png" and second[1].read_bytes() == b"second_overlay.png"
-    assert len(list(tmp_path.iterdir())) == 2 * len(SET_SUFFIXES)
+    assert all(path.read_bytes() == f"second{suffix}".encode() for path, suffix in zip(second, SET_SUFFIXES))
+    assert (tmp_path / "me_2_overlay.png").read_bytes() == b"an earlier PNG run's overlay"
+    assert len(list(tmp_path.iterdir())) == 2 * len(SET_SUFFIXES) + 1
 
 
 def test_long_names_are_shortened_to_fit_with_every_companion(tmp_path):
-    """A 215-character photo name (and a 250-byte UTF-8 one) still gets its whole set."""
-    for stem in ("p" * 215 + "_uk-passport", "é" * 125 + "_uk-passport"):
-        paths = publish(tmp_path, stem, _a_set("x"))
+    """A 215-character photo name (and a 250-byte UTF-8 one) still gets its whole set, and
+    the tag saying what the file is survives the shortening."""
+    for name in ("p" * 215, "é" * 125):
+        paths = publish(tmp_path, name, _a_set("x"), tag="_uk-passport")
         assert all(len(os.fsencode(path.name)) <= 255 for path in paths)
-        assert paths[0].name.startswith(stem[:50])
-    again = publish(tmp_path, "p" * 215 + "_uk-passport", _a_set("y"))
-    assert again[0].read_bytes() == b"y.jpg"
+        assert paths[0].name.startswith(name[:50]) and paths[0].name.endswith("_uk-passport.jpg")
+    again = publish(tmp_path, "p" * 215, _a_set("y"), tag="_uk-passport")
+    assert again[0].read_bytes() == b"y.jpg" and again[0].name.endswith("_uk-passport_2.jpg")
 
 
 def test_fit_stem_counts_bytes_not_characters():
-    stem = fit_stem("é" * 200, ["_report.json"], 255)
+    stem = fit_stem("é" * 200, "_tag", ["_report.json"], 255)
     assert len(os.fsencode(stem)) + len("_999999") + len("_report.json") <= 255
-    assert stem == "é" * len(stem)
+    assert stem == "é" * (len(stem) - 4) + "_tag"
     with pytest.raises(OutputWriteError):
-        fit_stem("x", ["y" * 300], 255)
+        fit_stem("x", "", ["y" * 300], 255)
+
+
+def test_a_name_of_only_unsafe_characters_becomes_image_with_its_tag(tmp_path):
+    [path] = publish(tmp_path, "\n-.", [OutputFile(".png", b"x")], tag="_transparent")
+    assert path.name == "image_transparent.png"
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -176,9 +188,32 @@ def test_fit_stem_counts_bytes_not_characters():
     ("many   spaces", "many spaces"),
     ("café ☕", "café ☕"),
     ("\n-.", "image"),
+    ("photo\u202egnp.exe", "photognp.exe"),
+    ("zero\u200bwidth", "zerowidth"),
 ])
 def test_safe_stem(raw, expected):
     assert safe_stem(raw) == expected
+
+
+def test_ctrl_c_while_names_are_claimed_lands_after_the_set_is_whole_and_recorded(tmp_path, monkeypatch):
+    """The interrupt arrives between two links: it is held until every member is named, the
+    staging files are gone and the caller has recorded the set (so its count is right)."""
+    real_link = os.link
+    calls = {"n": 0}
+
+    def link_then_interrupt(source, target) -> None:  # noqa: ANN001
+        real_link(source, target)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(publish_module.os, "link", link_then_interrupt)
+    recorded: list[list[Path]] = []
+    with pytest.raises(KeyboardInterrupt):
+        publish(tmp_path, "me", _a_set("x"), record=recorded.append)
+    assert len(recorded) == 1 and [p.name for p in recorded[0]] == [f"me{s}" for s in SET_SUFFIXES]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"me{s}" for s in SET_SUFFIXES)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
 
 def test_sweep_staging_removes_only_old_leftovers(tmp_path):
@@ -190,6 +225,23 @@ def test_sweep_staging_removes_only_old_leftovers(tmp_path):
     os.utime(old, (1_000_000, 1_000_000))
     assert sweep_staging(tmp_path) == 1
     assert not old.exists() and fresh.exists() and result.exists()
+
+
+def test_sweep_staging_skips_leftovers_it_may_not_delete(tmp_path, monkeypatch):
+    """Another user's leftovers in a shared folder: skipped, never a crash."""
+    for name in ("a", "b"):
+        path = tmp_path / f"{STAGING_PREFIX}{name}-0.tmp"
+        path.write_bytes(b"x")
+        os.utime(path, (1_000_000, 1_000_000))
+    real_unlink = Path.unlink
+
+    def unlink(self, missing_ok=False):  # noqa: ANN001
+        if self.name.startswith(f"{STAGING_PREFIX}a"):
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    assert sweep_staging(tmp_path) == 1
 
 
 def _can_mount_tmpfs() -> bool:
