@@ -36,7 +36,7 @@ RUN python3 -m venv .venv \
 COPY --chown=portrait:portrait . .
 # Download and verify (size + sha256 from weights/manifest.json) at build time, so the
 # running container never downloads anything; the build fails on a bad or missing file.
-RUN .venv/bin/python -c 'from pipeline.compat_basicsr import import_gfpgan_clean_arch; import_gfpgan_clean_arch(); import cv2, gradio' \
+RUN .venv/bin/python -c 'from pipeline.models.compat_basicsr import import_gfpgan_clean_arch; import_gfpgan_clean_arch(); import cv2, gradio' \
  && if [ "$SKIP_WEIGHTS" != "1" ]; then \
         .venv/bin/python -m pipeline weights fetch gfpgan-v1.4 gfpgan-v1.3 retinaface-r50 parsenet modnet \
      && .venv/bin/python -m pipeline weights list; \

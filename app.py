@@ -1,4 +1,4 @@
-"""Portrait Lab web app: Gradio 6 Blocks wired to ``pipeline.studio``.
+"""Portrait Lab web app: Gradio 6 Blocks wired to ``webapp.studio``.
 
 This file holds the UI and its wiring only: the image work is in ``pipeline/``, the
 retention rules in ``pipeline/sessions.py``, the settings in ``pipeline/appconfig.py``.
@@ -31,15 +31,15 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 import pandas  # noqa: E402  (a Gradio dependency; the batch table's type)
 
-from pipeline.accelerate import SpeedSettings, speed_from_environment  # noqa: E402
-from pipeline.appconfig import AppConfig, load_config  # noqa: E402
-from pipeline.background import BackgroundOptions  # noqa: E402
-from pipeline.engine import RestorationPipeline, RestoreOptions  # noqa: E402
-from pipeline.errors import OutputWriteError, PortraitLabError  # noqa: E402
-from pipeline.logsafe import configure_private_logging, log_job  # noqa: E402
-from pipeline.sessions import SessionStorage  # noqa: E402
-from pipeline.studio import SHEET_NONE, Studio, batch_markdown, write_example_photo  # noqa: E402
-from pipeline.units import human_bytes  # noqa: E402
+from pipeline.models.accelerate import SpeedSettings, speed_from_environment  # noqa: E402
+from webapp.config import AppConfig, load_config  # noqa: E402
+from pipeline.cutout.background import BackgroundOptions  # noqa: E402
+from pipeline.restore.engine import RestorationPipeline, RestoreOptions  # noqa: E402
+from pipeline.core.errors import OutputWriteError, PortraitLabError  # noqa: E402
+from webapp.logsafe import configure_private_logging, log_job  # noqa: E402
+from webapp.sessions import SessionStorage  # noqa: E402
+from webapp.studio import SHEET_NONE, Studio, batch_markdown, write_example_photo  # noqa: E402
+from pipeline.core.units import human_bytes  # noqa: E402
 from webapp.guard import OWNER_COOKIE, PrivacyGuard, owner_token  # noqa: E402
 
 HEAVY = "heavy-work"  # one concurrency pool shared by every event that runs a model

@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.samples import astronaut  # noqa: E402
+from pipeline.core.samples import astronaut  # noqa: E402
 
 CELL = 512
 COLUMNS, ROWS = 3, 2

@@ -19,11 +19,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.device import choose_compute  # noqa: E402
-from pipeline.engine import RestorationPipeline  # noqa: E402
-from pipeline.idphoto import IdPhotoOptions, IdPhotoPipeline  # noqa: E402
-from pipeline.idspecs import load_specs  # noqa: E402
-from pipeline.samples import astronaut  # noqa: E402
+from pipeline.models.device import choose_compute  # noqa: E402
+from pipeline.restore.engine import RestorationPipeline  # noqa: E402
+from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline  # noqa: E402
+from pipeline.idphoto.specs import load_specs  # noqa: E402
+from pipeline.core.samples import astronaut  # noqa: E402
 
 
 def main() -> None:

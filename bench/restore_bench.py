@@ -30,7 +30,7 @@ Writes restore_bench.md and restore_bench.json to --out (default output/bench, g
 and prints the markdown, ending with issue 5's targets: PASS/FAIL where this hardware can
 judge them (the GPU targets only on an H100/H200), "not measured" otherwise.
 
-Optimisations of ours are the switches of ``pipeline.accelerate.SpeedSettings``: ``--X`` /
+Optimisations of ours are the switches of ``pipeline.models.accelerate.SpeedSettings``: ``--X`` /
 ``--no-X`` force one, the default is the pipeline's own choice for the device; ``--ablate``
 also runs ours once per switch with that switch flipped.
 """
@@ -68,10 +68,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import weights  # noqa: E402
-from pipeline.accelerate import SWITCH_DESCRIPTIONS, SpeedSettings  # noqa: E402
-from pipeline.detect import DEFAULT_DETECTION_MAX_SIDE, Face  # noqa: E402
-from pipeline.device import ComputeSettings, choose_compute  # noqa: E402
+from pipeline.models import weights  # noqa: E402
+from pipeline.models.accelerate import SWITCH_DESCRIPTIONS, SpeedSettings  # noqa: E402
+from pipeline.faces.detect import DEFAULT_DETECTION_MAX_SIDE, Face  # noqa: E402
+from pipeline.models.device import ComputeSettings, choose_compute  # noqa: E402
 
 _IMPORTED = time.perf_counter()
 
@@ -148,7 +148,7 @@ def _summary(times: list[float]) -> dict[str, Any]:
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    from pipeline.metrics import psnr
+    from pipeline.core.metrics import psnr
 
     return psnr(a, b)
 
@@ -193,7 +193,7 @@ class OursSide:
         self.pipeline: Any = None
 
     def construct(self) -> None:
-        from pipeline.engine import RestorationPipeline
+        from pipeline.restore.engine import RestorationPipeline
 
         manifest = _job_manifest(self.job)
         forced = {name: value for name, value in self.job["switches"].items() if value is not None}
@@ -223,7 +223,7 @@ class OursSide:
             "max_batch": self.pipeline.speed.max_batch}
 
     def restore_photo(self, photo: str, fixed_noise: bool = False) -> tuple[np.ndarray, dict[str, float]]:
-        from pipeline.engine import RestoreOptions
+        from pipeline.restore.engine import RestoreOptions
 
         self.pipeline.given = _faces_from(self.data, photo)
         result = self.pipeline.restore(self.data[photo], RestoreOptions(model=RESTORER))  # noise "fixed" = default
@@ -239,8 +239,8 @@ class OursSide:
 
     def end_to_end(self, encoded: bytes, detector: str) -> tuple[bytes, str]:
         """What a visitor waits for: file bytes in, detection, restoration, file bytes out."""
-        from pipeline.engine import RestoreOptions
-        from pipeline.imageio import decode_image, encode_image
+        from pipeline.restore.engine import RestoreOptions
+        from pipeline.core.imageio import decode_image, encode_image
 
         self.pipeline.given = None
         try:
@@ -263,7 +263,7 @@ class ReferenceSide:
         self.crops: list[np.ndarray] = []
 
     def construct(self) -> None:
-        from pipeline.compat_basicsr import install_functional_tensor_alias
+        from pipeline.models.compat_basicsr import install_functional_tensor_alias
 
         install_functional_tensor_alias()
         from gfpgan import GFPGANer
@@ -470,7 +470,7 @@ def _prepare_weights(directory: Path, scratch: Path) -> tuple[Path, weights.Mani
     present = {n: weights.check(manifest.get(n), directory).state == weights.WeightState.PRESENT for n in NEEDED}
     if all(present.values()):
         return directory, manifest, True, {}, f"real, verified ({directory})"
-    from pipeline.models import save_random_weights
+    from pipeline.models.store import save_random_weights
 
     random_dir = scratch / "weights"
     manifest = save_random_weights(manifest, random_dir, list(NEEDED))
@@ -482,7 +482,7 @@ def _prepare_weights(directory: Path, scratch: Path) -> tuple[Path, weights.Mani
 
 
 def _detect(photos: dict[str, np.ndarray]) -> tuple[dict[str, list[Face]], dict[str, float]]:
-    from pipeline.detect import MTCNNDetector, detect_faces
+    from pipeline.faces.detect import MTCNNDetector, detect_faces
 
     detector = MTCNNDetector(torch.device("cpu"))
     found, seconds = {}, {}
@@ -621,7 +621,7 @@ def _fmt_db(value: float) -> str:
 
 def _comparison(ours: dict[str, Any], reference: dict[str, Any], data: dict[str, np.ndarray],
                 precision: str, report_photos: list[str]) -> dict[str, Any]:
-    from pipeline.align import alignment_matrix, warp_to_template
+    from pipeline.faces.align import alignment_matrix, warp_to_template
 
     threshold = PSNR_THRESHOLD_DB[precision]
     psnr: dict[str, Any] = {"threshold_db": threshold}
@@ -762,7 +762,7 @@ def _markdown(report: dict[str, Any]) -> str:
     crops_agree = all((psnr[p]["aligned_crops_db_min"] or 0) > psnr["threshold_db"] for p, _ in PHOTOS if p in psnr)
     if stage_passes and crops_agree and not all(psnr[p]["passes"] for p, _ in PHOTOS if p in psnr):
         lines += ["", "End to end fails while the aligned crops and the restore stage agree: the difference is in "
-                  "mask + paste (pipeline/facemask.py, pipeline/paste.py)."]
+                  "mask + paste (pipeline/faces/masks.py, pipeline/restore/paste.py)."]
 
     lines += ["", "Targets of issue 5:", "", "| target | measured | result |", "|---|---:|---|"]
     lines += [f"| {target} | {value} | {verdict} |" for target, value, verdict in _targets(report)]
@@ -867,9 +867,9 @@ def main(argv: list[str] | None = None) -> None:
 
     import cv2
     from collage import group_photo
-    from pipeline.imageio import encode_image
-    from pipeline.align import alignment_matrix, warp_to_template
-    from pipeline.samples import astronaut
+    from pipeline.core.imageio import encode_image
+    from pipeline.faces.align import alignment_matrix, warp_to_template
+    from pipeline.core.samples import astronaut
 
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="restore_bench_") as scratch_name:

@@ -6,7 +6,7 @@ import sys
 
 if __name__ == "__main__":
     try:  # importing the CLI takes a moment (numpy, Pillow): Ctrl-C then must not print a traceback
-        from .cli import main, terminate_as_interrupt
+        from pipeline.cli import main, terminate_as_interrupt
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         sys.exit(130)

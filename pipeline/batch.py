@@ -10,7 +10,7 @@ is written. What archives unpack is capped per call (room for the batch's photos
 when the caller says so), whole archives that inflate far more than photos do are refused,
 and a member that turns out bigger than its header says withdraws its whole archive. Only
 thumbnails are kept between items, so memory stays bounded however many photos a batch
-holds. Outputs are encoded by :mod:`pipeline.imageio` from pixels alone, and the reports
+holds. Outputs are encoded by :mod:`pipeline.core.imageio` from pixels alone, and the reports
 carry file names, statuses and our own measurements, never metadata read from the inputs.
 """
 from __future__ import annotations
@@ -37,18 +37,18 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .errors import InvalidOptionError, PortraitLabError
-from .imageio import OUTPUT_FORMATS, SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image, write_atomically
-from .limits import max_batch_files_from_env
-from .metrics import psnr
-from .publish import OutputFile, publish, safe_stem
-from .units import human_bytes
+from pipeline.core.errors import InvalidOptionError, PortraitLabError
+from pipeline.core.imageio import OUTPUT_FORMATS, SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image, write_atomically
+from pipeline.core.limits import max_batch_files_from_env
+from pipeline.core.metrics import psnr
+from pipeline.core.publish import OutputFile, publish, safe_stem
+from pipeline.core.units import human_bytes
 
 if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a pipeline
-    from .background import BackgroundOptions
-    from .cutout import CutoutPipeline
-    from .engine import RestorationPipeline, RestoreOptions
-    from .idphoto import IdPhotoOptions, IdPhotoPipeline
+    from pipeline.cutout.background import BackgroundOptions
+    from pipeline.cutout.cutter import CutoutPipeline
+    from pipeline.restore.engine import RestorationPipeline, RestoreOptions
+    from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline
 
 # Archive guards. A zip can unpack to far more than its upload size, and what it unpacks to
 # sits on the server's disk while the batch runs, so every limit below is about disk space.
@@ -469,7 +469,7 @@ def restore_job(engine: RestorationPipeline, options: RestoreOptions, fmt: str =
 def background_job(cutter: CutoutPipeline, options: BackgroundOptions, fmt: str = "png", *,
                    detector: str = "auto", matting: str = "auto") -> Process:
     """New background per photo; a transparent result needs a format that keeps alpha."""
-    from .matting import MATTING_METHODS
+    from pipeline.cutout.matting import MATTING_METHODS
 
     key = _output_format(fmt)
     options = options.validated()

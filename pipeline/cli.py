@@ -28,11 +28,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, weights
-from .errors import InvalidOptionError, OutputWriteError, PortraitLabError, os_reason
-from .imageio import OUTPUT_FORMATS, SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image
-from .limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO, max_pixels_from_env
-from .publish import OutputFile, publish, sweep_staging
+from pipeline import __version__
+
+from pipeline.models import weights
+from pipeline.core.errors import InvalidOptionError, OutputWriteError, PortraitLabError, os_reason
+from pipeline.core.imageio import OUTPUT_FORMATS, SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image
+from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO, max_pixels_from_env
+from pipeline.core.publish import OutputFile, publish, sweep_staging
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SAMPLE_NAME = "astronaut"
@@ -100,7 +102,7 @@ def _idphoto_parser(commands: argparse._SubParsersAction, manifest: weights.Mani
 
 
 def _background_parser(commands: argparse._SubParsersAction) -> None:
-    from .background import BACKGROUND_MODES, COLOUR_PRESETS
+    from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS
 
     parser = commands.add_parser("background", help="cut the person out and replace the background",
                                  description="Portrait matting, then a new background.")
@@ -204,7 +206,7 @@ def _cmd_weights_fetch(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     import torch
 
-    from .device import choose_compute
+    from pipeline.models.device import choose_compute
 
     compute = choose_compute(args.device)
     print(f"Portrait Lab {__version__}")
@@ -418,15 +420,15 @@ def _printable(name: str) -> str:
 
 def _image_file(suffix: str, rgb, alpha) -> OutputFile:  # noqa: ANN001 - numpy arrays
     """An encoded output image (format from the suffix) ready to publish."""
-    from .imageio import format_for_suffix
+    from pipeline.core.imageio import format_for_suffix
 
     return OutputFile(suffix, encode_image(rgb, alpha, format=format_for_suffix(suffix)))
 
 
 # -- restore --------------------------------------------------------------------------------
 def _cmd_restore(args: argparse.Namespace) -> int:
-    from .device import choose_compute
-    from .engine import RestorationPipeline, RestoreOptions
+    from pipeline.models.device import choose_compute
+    from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 
     options = RestoreOptions(
         model=args.model, strength=args.strength, upscale=args.upscale, only_centre_face=args.only_centre_face,
@@ -464,16 +466,16 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _write_report(path: Path, content: dict[str, object]) -> None:
-    from .imageio import write_atomically
+    from pipeline.core.imageio import write_atomically
 
     write_atomically(path, json.dumps(content, indent=2).encode("utf-8"))
 
 
 # -- idphoto --------------------------------------------------------------------------------
 def _cmd_idphoto(args: argparse.Namespace) -> int:
-    from .device import choose_compute
-    from .engine import RestorationPipeline
-    from .idphoto import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, spec_for, write_id_photo_files
+    from pipeline.models.device import choose_compute
+    from pipeline.restore.engine import RestorationPipeline
+    from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, spec_for, write_id_photo_files
 
     _check_settings()
     spec = spec_for(args.spec, args.custom, args.dpi)
@@ -503,10 +505,10 @@ def _cmd_idphoto(args: argparse.Namespace) -> int:
 
 # -- background -----------------------------------------------------------------------------
 def _cmd_background(args: argparse.Namespace) -> int:
-    from .background import BackgroundOptions
-    from .cutout import CutoutPipeline
-    from .device import choose_compute
-    from .engine import RestorationPipeline
+    from pipeline.cutout.background import BackgroundOptions
+    from pipeline.cutout.cutter import CutoutPipeline
+    from pipeline.models.device import choose_compute
+    from pipeline.restore.engine import RestorationPipeline
 
     _check_settings()
     backdrop = decode_image(args.image).rgb if args.image else None
@@ -535,7 +537,7 @@ def _cmd_background(args: argparse.Namespace) -> int:
 
 # -- specs ----------------------------------------------------------------------------------
 def _cmd_specs(args: argparse.Namespace) -> int:
-    from .idspecs import load_specs
+    from pipeline.idphoto.specs import load_specs
 
     registry = load_specs()
     found = registry.search(" ".join(args.query))
@@ -551,7 +553,7 @@ def _cmd_specs(args: argparse.Namespace) -> int:
 
 
 def _sample_image() -> DecodedImage:
-    from .samples import astronaut
+    from pipeline.core.samples import astronaut
 
     return DecodedImage(rgb=astronaut(), alpha=None, source_format="PNG", notes=())
 

@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from appserver import random_weight_studio, running_app
 
-    from pipeline.imageio import save_image
-    from pipeline.samples import astronaut
+    from pipeline.core.imageio import save_image
+    from pipeline.core.samples import astronaut
 
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"note: {CAPTION}")

@@ -33,6 +33,6 @@ if [ "$DEV" = 1 ]; then
     "${pip[@]}" install -q -r requirements-dev.txt
 fi
 # Fail here, not in the first request, if the environment is broken.
-"$VENV/bin/python" -c 'from pipeline.compat_basicsr import import_gfpgan_clean_arch; import_gfpgan_clean_arch(); import cv2, facenet_pytorch, facexlib, gradio; assert cv2.__version__.startswith("4."), cv2.__version__'
+"$VENV/bin/python" -c 'from pipeline.models.compat_basicsr import import_gfpgan_clean_arch; import_gfpgan_clean_arch(); import cv2, facenet_pytorch, facexlib, gradio; assert cv2.__version__.startswith("4."), cv2.__version__'
 echo "$want" > "$stamp"
 echo "setup: done"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
-from pipeline import weights
-from pipeline.appconfig import AppConfig
-from pipeline.device import ComputeSettings
-from pipeline.engine import RestorationPipeline
-from pipeline.models import save_random_weights
-from pipeline.studio import Studio
+from pipeline.models import weights
+from webapp.config import AppConfig
+from pipeline.models.device import ComputeSettings
+from pipeline.restore.engine import RestorationPipeline
+from pipeline.models.store import save_random_weights
+from webapp.studio import Studio
 
 RANDOM_MODELS = ["gfpgan-v1.4", "parsenet"]
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import weights
-from pipeline.device import ComputeSettings
-from pipeline.models import save_random_weights
-from pipeline.samples import astronaut
+from pipeline.models import weights
+from pipeline.models.device import ComputeSettings
+from pipeline.models.store import save_random_weights
+from pipeline.core.samples import astronaut
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -56,7 +56,7 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, weig
 @pytest.fixture(scope="session")
 def random_pipeline(random_weights, cpu_compute):
     """A pipeline with random-weight GFPGAN v1.4, RetinaFace and ParseNet (shared by tests)."""
-    from pipeline.engine import RestorationPipeline
+    from pipeline.restore.engine import RestorationPipeline
 
     directory, manifest = random_weights
     return RestorationPipeline(manifest=manifest, weights_directory=directory, compute=cpu_compute)

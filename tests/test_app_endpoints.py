@@ -26,12 +26,12 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from appserver import random_weight_studio, running_app
-from pipeline import weights
-from pipeline.device import ComputeSettings
-from pipeline.engine import RestorationPipeline
-from pipeline.imageio import save_image
-from pipeline.samples import astronaut
-from pipeline.studio import Studio
+from pipeline.models import weights
+from pipeline.models.device import ComputeSettings
+from pipeline.restore.engine import RestorationPipeline
+from pipeline.core.imageio import save_image
+from pipeline.core.samples import astronaut
+from webapp.studio import Studio
 
 NAMED = {
     "/restore": ["photo", "model", "strength", "upscale", "centre", "detector", "fmt"],
@@ -292,8 +292,8 @@ def test_a_full_server_disk_is_a_sentence_without_server_paths(client, photo, mo
     """The CLI names the folder that is full; a visitor must get no server path at all."""
     import errno
 
-    from pipeline import idphoto
-    from pipeline.errors import OutputWriteError
+    from pipeline.idphoto import maker as idphoto
+    from pipeline.core.errors import OutputWriteError
 
     def full_disk(directory, name, files, **options):
         raise OutputWriteError.from_os_error(OSError(errno.ENOSPC, "No space left on device"), directory)

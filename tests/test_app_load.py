@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from appserver import random_weight_studio, running_app  # noqa: E402
 
-from pipeline.imageio import save_image  # noqa: E402
+from pipeline.core.imageio import save_image  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

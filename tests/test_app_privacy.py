@@ -28,10 +28,10 @@ from PIL import Image
 
 import app as webapp
 from appserver import random_weight_studio, running_app
-from pipeline.sessions import ROOT_MARKER
-from pipeline.appconfig import ENV_MAX_AGE, load_config
-from pipeline.errors import InvalidOptionError
-from pipeline.samples import astronaut
+from webapp.sessions import ROOT_MARKER
+from webapp.config import ENV_MAX_AGE, load_config
+from pipeline.core.errors import InvalidOptionError
+from pipeline.core.samples import astronaut
 
 OWNER_COOKIE = "portrait_lab_owner"
 SECRET_MAKE = "SecretCam"

@@ -24,7 +24,7 @@ spaces.GPU = GPU
 if sys.argv[1] == "with":
     sys.modules["spaces"] = spaces
 import app
-from pipeline.appconfig import AppConfig
+from webapp.config import AppConfig
 portrait_lab = app.build_app(AppConfig(temp_root=Path(sys.argv[2])))
 portrait_lab.storage.stop_sweeper()
 print(json.dumps([sorted(wrapped), portrait_lab.studio.engine.speed.micro_batch]))

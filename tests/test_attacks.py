@@ -31,8 +31,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from appserver import random_weight_studio, running_app
-from pipeline.samples import astronaut
-from pipeline.sessions import DiskLimits
+from pipeline.core.samples import astronaut
+from webapp.sessions import DiskLimits
 
 OWNER_COOKIE = "portrait_lab_owner"
 IDENTITIES = ["no cookie", "forged cookie", "own cookie"]

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.background import (
+from pipeline.cutout.background import (
     BACKGROUND_MODES,
     COLOUR_PRESETS,
     BackgroundOptions,
@@ -19,7 +19,7 @@ from pipeline.background import (
     radial_gradient,
     vertical_gradient,
 )
-from pipeline.errors import InvalidOptionError
+from pipeline.core.errors import InvalidOptionError
 
 GREEN = (30, 160, 60)
 HEIGHT, WIDTH = 120, 100

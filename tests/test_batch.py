@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import batch, limits
-from pipeline.background import BackgroundOptions
+from pipeline import batch
+
+from pipeline.core import limits
+from pipeline.cutout.background import BackgroundOptions
 from pipeline.batch import (
     JobOutput,
     background_job,
@@ -25,11 +27,11 @@ from pipeline.batch import (
     restore_job,
     run_batch,
 )
-from pipeline.cutout import CutoutPipeline
-from pipeline.engine import RestoreOptions
-from pipeline.errors import InvalidOptionError, NoFaceError
-from pipeline.idphoto import IdPhotoOptions, IdPhotoPipeline, spec_for
-from pipeline.imageio import encode_image
+from pipeline.cutout.cutter import CutoutPipeline
+from pipeline.restore.engine import RestoreOptions
+from pipeline.core.errors import InvalidOptionError, NoFaceError
+from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, spec_for
+from pipeline.core.imageio import encode_image
 
 SECRET_MAKE = "SecretCameraMakeXYZ"
 SECRET_NOTE = "private-note-4711"
@@ -312,9 +314,9 @@ def test_an_archive_of_real_photos_still_works(tmp_path, astronaut_rgb):
 @pytest.fixture(scope="module")
 def cheap_studio(tmp_path_factory, cpu_compute):
     """A Studio without weights: the batch tests replace the job, so no model is loaded."""
-    from pipeline import weights
-    from pipeline.engine import RestorationPipeline
-    from pipeline.studio import Studio
+    from pipeline.models import weights
+    from pipeline.restore.engine import RestorationPipeline
+    from webapp.studio import Studio
 
     empty = tmp_path_factory.mktemp("no-weights")
     return Studio(RestorationPipeline(manifest=weights.load_manifest(), weights_directory=empty, compute=cpu_compute))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.accelerate import SWITCH_DESCRIPTIONS, SpeedSettings
+from pipeline.models.accelerate import SWITCH_DESCRIPTIONS, SpeedSettings
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "restore_bench.py"
 

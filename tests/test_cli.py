@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import cli, weights
+from pipeline import cli
+
+from pipeline.models import weights
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -52,9 +52,11 @@ from fuzz_corpus import (
 )
 from PIL import Image, ImageCms
 
-from pipeline import cli, weights
-from pipeline.imageio import ENV_MAX_PIXELS, HIDDEN_RGB
-from pipeline.samples import astronaut
+from pipeline import cli
+
+from pipeline.models import weights
+from pipeline.core.imageio import ENV_MAX_PIXELS, HIDDEN_RGB
+from pipeline.core.samples import astronaut
 
 pytestmark = pytest.mark.skipif(os.name != "posix",
                                 reason="the corpus needs FIFOs and symlinks, the time limit SIGALRM")

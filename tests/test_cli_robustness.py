@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import cli, weights
-from pipeline.limits import ENV_MAX_PIXELS
+from pipeline import cli
+
+from pipeline.models import weights
+from pipeline.core.limits import ENV_MAX_PIXELS
 
 REPO = Path(__file__).resolve().parents[1]
 ID_SET = (".jpg", "_overlay.png", "_report.txt", "_report.json")
@@ -30,7 +32,7 @@ def small_face(astronaut_rgb: np.ndarray) -> np.ndarray:
 @pytest.fixture
 def no_models(monkeypatch):
     """Fail the test if any model would be loaded: the checks must come first."""
-    from pipeline import engine
+    from pipeline.restore import engine
 
     def refuse(*args, **kwargs):
         raise AssertionError("a model pipeline was built before the options were checked")
@@ -210,7 +212,7 @@ def test_a_png_run_after_a_jpeg_run_leaves_the_first_set_alone(tmp_path, capsys)
 
 
 def test_an_internal_error_is_a_sentence_and_the_batch_goes_on(tmp_path, capsys, monkeypatch, small_face):
-    from pipeline.cutout import CutoutPipeline
+    from pipeline.cutout.cutter import CutoutPipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("tensor shape [1, 3, 0] at /secret/path")

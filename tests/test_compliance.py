@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.compliance import (
+from pipeline.idphoto.compliance import (
     SHARPNESS_PASS,
     ComplianceReport,
     allowed_bands,
@@ -23,9 +23,9 @@ from pipeline.compliance import (
     draw_overlay,
     face_region_mask,
 )
-from pipeline.detect import Face
-from pipeline.facegeometry import CHIN_BELOW_MOUTH, measure_head
-from pipeline.idspecs import IdPhotoSpec
+from pipeline.faces.detect import Face
+from pipeline.faces.geometry import CHIN_BELOW_MOUTH, measure_head
+from pipeline.idphoto.specs import IdPhotoSpec
 
 DPI = 650  # big enough that even a head of 40 % of the height has eyes >= 120 px apart
 SPEC = IdPhotoSpec(
@@ -454,7 +454,7 @@ def test_estimated_crown_never_fails_head_height(base):
 
 
 def test_invalid_inputs_are_rejected(base):
-    from pipeline.errors import InvalidImageError, InvalidOptionError
+    from pipeline.core.errors import InvalidImageError, InvalidOptionError
 
     with pytest.raises(InvalidImageError):
         assess(base.photo.astype(np.float32), base.matte, [base.face], SPEC, dpi=DPI)

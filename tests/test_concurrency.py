@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from pipeline.accelerate import SpeedSettings
-from pipeline.engine import RestorationPipeline, RestoreOptions
-from pipeline.restore import MicroBatchedRestorer
+from pipeline.models.accelerate import SpeedSettings
+from pipeline.restore.engine import RestorationPipeline, RestoreOptions
+from pipeline.restore.restorers import MicroBatchedRestorer
 
 
 @pytest.fixture(scope="module")

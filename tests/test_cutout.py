@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from pipeline import cli
-from pipeline.cutout import CutoutPipeline
-from pipeline.engine import RestorationPipeline
-from pipeline.errors import NoFaceError
+from pipeline.cutout.cutter import CutoutPipeline
+from pipeline.restore.engine import RestorationPipeline
+from pipeline.core.errors import NoFaceError
 
 
 @pytest.fixture(scope="module")

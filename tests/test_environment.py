@@ -28,7 +28,7 @@ def test_torchvision_compiled_ops_work():
 
 
 def test_gfpgan_imports_through_the_compatibility_alias():
-    from pipeline.compat_basicsr import REMOVED_MODULE, import_gfpgan_clean_arch
+    from pipeline.models.compat_basicsr import REMOVED_MODULE, import_gfpgan_clean_arch
 
     cls = import_gfpgan_clean_arch()
     assert cls.__name__ == "GFPGANv1Clean"

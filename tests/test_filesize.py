@@ -1,4 +1,4 @@
-"""Tests for pipeline.filesize: the highest-quality JPEG under a portal's size limit.
+"""Tests for pipeline.idphoto.filesize: the highest-quality JPEG under a portal's size limit.
 
 Sizes are measured here with ``encode_image`` directly (1 KB = 1024 bytes), so the
 expectations do not come from the module under test. The only photo is scikit-image's
@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 from skimage import data as skimage_data
 
-from pipeline import filesize
-from pipeline.errors import FileSizeTargetError, InvalidOptionError
-from pipeline.filesize import SizedJpeg, encode_jpeg_under
-from pipeline.imageio import encode_image
+from pipeline.idphoto import filesize
+from pipeline.core.errors import FileSizeTargetError, InvalidOptionError
+from pipeline.idphoto.filesize import SizedJpeg, encode_jpeg_under
+from pipeline.core.imageio import encode_image
 
 KB = 1024
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.align import FFHQ_TEMPLATE_512, alignment_matrix, similarity_transform
-from pipeline.detect import Face, MTCNNDetector, detect_faces, select_faces
-from pipeline.engine import RestorationPipeline, RestoreOptions
-from pipeline.errors import InvalidOptionError
-from pipeline.metrics import psnr
-from pipeline.restore import IdentityRestorer
+from pipeline.faces.align import FFHQ_TEMPLATE_512, alignment_matrix, similarity_transform
+from pipeline.faces.detect import Face, MTCNNDetector, detect_faces, select_faces
+from pipeline.restore.engine import RestorationPipeline, RestoreOptions
+from pipeline.core.errors import InvalidOptionError
+from pipeline.core.metrics import psnr
+from pipeline.restore.restorers import IdentityRestorer
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sessions import SessionStorage
+from webapp.sessions import SessionStorage
 from webapp import guard
 from webapp.guard import OWNER_COOKIE, PrivacyGuard, owner_token
 
@@ -112,7 +112,7 @@ def test_several_cookie_headers_reach_the_app_as_the_one_the_guard_read(storage:
 
 
 def test_a_full_claim_table_is_not_rescanned_for_every_refusal(storage: SessionStorage, monkeypatch) -> None:
-    from pipeline import sessions
+    from webapp import sessions
 
     monkeypatch.setattr(sessions, "MAX_CLAIMS_PER_OWNER", 1)
     scans: list[float] = []

@@ -13,13 +13,13 @@ import torch
 from PIL import Image
 
 from pipeline import cli
-from pipeline.detect import MTCNNDetector, detect_faces
-from pipeline.engine import RestorationPipeline
-from pipeline.errors import NoFaceError, TooManyFacesError
-from pipeline.facegeometry import measure_head
-from pipeline.idphoto import IdPhotoOptions, IdPhotoPipeline, choose_placement, spec_for
-from pipeline.idspecs import IdPhotoSpec, load_specs
-from pipeline.matting import fallback_matte
+from pipeline.faces.detect import MTCNNDetector, detect_faces
+from pipeline.restore.engine import RestorationPipeline
+from pipeline.core.errors import NoFaceError, TooManyFacesError
+from pipeline.faces.geometry import measure_head
+from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, choose_placement, spec_for
+from pipeline.idphoto.specs import IdPhotoSpec, load_specs
+from pipeline.cutout.matting import fallback_matte
 
 # Different shapes: 2x2 in square, ICAO 35x45, China 33x48 with a crown margin,
 # Canada 50x70, and a pixel-only online upload.
@@ -180,7 +180,7 @@ def test_documents_that_forbid_white_get_an_allowed_colour(maker, astronaut_rgb)
     (dict(format="png", max_kb=100), "needs JPEG"), (dict(background="plaid"), "plaid"),
 ])
 def test_impossible_requests_are_refused_before_any_work(maker, astronaut_rgb, options, message):
-    from pipeline.errors import InvalidOptionError
+    from pipeline.core.errors import InvalidOptionError
 
     with pytest.raises(InvalidOptionError) as error:
         maker.make(astronaut_rgb, IdPhotoOptions(spec=load_specs().get("icao_generic"), **options))
@@ -191,7 +191,7 @@ def test_impossible_requests_are_refused_before_any_work(maker, astronaut_rgb, o
 def test_a_limit_at_or_below_the_documents_minimum_is_refused_up_front(max_kb):
     """US passport files must be at least 54 KB: a 54 KB cap can never be met (it used to be
     found out after every photo had been made, with a message about 'two numbers')."""
-    from pipeline.errors import InvalidOptionError
+    from pipeline.core.errors import InvalidOptionError
 
     with pytest.raises(InvalidOptionError, match="needs files of at least 54 KB"):
         IdPhotoOptions(spec=load_specs().get("us_passport"), max_kb=max_kb).validated()

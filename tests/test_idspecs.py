@@ -1,4 +1,4 @@
-"""The ID-photo specification data (pipeline/data/id_photo_specs.csv) and its loader.
+"""The ID-photo specification data (pipeline/idphoto/data/id_photo_specs.csv) and its loader.
 
 Data checks: it loads, it is big enough, every row is sourced and well formed, a few
 researched facts are pinned, and every document's rules can be met by a real face.
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import InvalidOptionError, UnknownSpecError
-from pipeline.idspecs import (
+from pipeline.core.errors import InvalidOptionError, UnknownSpecError
+from pipeline.idphoto.specs import (
     DEFAULT_EYE_RATIO_FROM_BOTTOM,
     DEFAULT_HEAD_RATIO,
     SPECS_PATH,

@@ -1,4 +1,4 @@
-"""Tests for pipeline.imageio: the gate every image passes through.
+"""Tests for pipeline.core.imageio: the gate every image passes through.
 
 Only synthetic images made here and scikit-image's public-domain astronaut photo are used.
 """
@@ -23,8 +23,8 @@ import PIL
 from PIL import Image, ImageCms, ImageFile, JpegImagePlugin
 from skimage import data as skimage_data
 
-from pipeline.errors import ImageTooLargeError, InvalidImageError, InvalidOptionError, OutputWriteError
-from pipeline.imageio import (
+from pipeline.core.errors import ImageTooLargeError, InvalidImageError, InvalidOptionError, OutputWriteError
+from pipeline.core.imageio import (
     DEFAULT_MAX_PIXELS,
     ENV_MAX_PIXELS,
     SUPPORTED_INPUT_SUFFIXES,
@@ -458,8 +458,8 @@ def test_heic_without_plugin_gives_clear_error(astronaut, tmp_path):
         """
         import sys
         sys.modules["pillow_heif"] = None  # "import pillow_heif" now raises ImportError
-        from pipeline.errors import InvalidImageError
-        from pipeline.imageio import SUPPORTED_INPUT_SUFFIXES, decode_image, heif_supported
+        from pipeline.core.errors import InvalidImageError
+        from pipeline.core.imageio import SUPPORTED_INPUT_SUFFIXES, decode_image, heif_supported
         assert not heif_supported()
         assert ".heic" not in SUPPORTED_INPUT_SUFFIXES
         try:

@@ -1,4 +1,4 @@
-"""Tests for pipeline.layout: print sheets at exact physical scale.
+"""Tests for pipeline.idphoto.layout: print sheets at exact physical scale.
 
 The only photo used is scikit-image's public-domain astronaut portrait, cropped to the
 35x45 mm proportions. Expected numbers (counts, pixel sizes, points) are computed here
@@ -20,8 +20,8 @@ import pytest
 from PIL import Image
 from skimage import data as skimage_data
 
-from pipeline.errors import InvalidOptionError
-from pipeline.layout import (
+from pipeline.core.errors import InvalidOptionError
+from pipeline.idphoto.layout import (
     PAPER_SIZES_MM,
     SheetLayout,
     cut_mark_segments_mm,

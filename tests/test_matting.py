@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-import pipeline.models as models
-from pipeline import weights
-from pipeline.detect import Face
-from pipeline.errors import InvalidOptionError, WeightsCorruptError, WeightsMissingError
-from pipeline.matting import (
+import pipeline.models.store as models
+from pipeline.models import weights
+from pipeline.faces.detect import Face
+from pipeline.core.errors import InvalidOptionError, WeightsCorruptError, WeightsMissingError
+from pipeline.cutout.matting import (
     METHOD_FALLBACK,
     METHOD_MODNET,
     NOT_PLAIN_WARNING,
@@ -22,8 +22,8 @@ from pipeline.matting import (
     modnet_input_size,
     refine_alpha,
 )
-from pipeline.models import ModelStore, save_random_weights
-from pipeline.samples import astronaut
+from pipeline.models.store import ModelStore, save_random_weights
+from pipeline.core.samples import astronaut
 
 FALLBACK_LABEL = (
     "MODNet weights are not installed; used the plain-wall fallback matting, which needs a plain, "
@@ -283,7 +283,7 @@ def test_matter_rejects_non_rgb_input(tmp_path, cpu_compute):
 def test_modnet_runs_under_cuda_autocast_when_available(modnet_weights, astronaut_rgb):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU; none is available on this machine")
-    from pipeline.device import ComputeSettings
+    from pipeline.models.device import ComputeSettings
 
     directory, manifest = modnet_weights
     for dtype in (torch.float32, torch.bfloat16):

@@ -12,7 +12,7 @@ from collections.abc import Hashable
 import numpy as np
 import pytest
 
-from pipeline.microbatch import MicroBatcher
+from pipeline.restore.microbatch import MicroBatcher
 
 TIMEOUT = 5.0
 OFFSETS = {"fixed": 0.5, "random": 1000.0, None: 0.0}

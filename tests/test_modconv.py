@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline import weights
-from pipeline.compat_basicsr import install_functional_tensor_alias
-from pipeline.models import build_network
-from pipeline.modconv import use_batched_modulation
+from pipeline.models import weights
+from pipeline.models.compat_basicsr import install_functional_tensor_alias
+from pipeline.models.store import build_network
+from pipeline.restore.modconv import use_batched_modulation
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,8 @@ def test_whole_gfpgan_network_gives_the_same_faces() -> None:
 
 
 def test_restorer_uses_the_batched_form_on_cuda_and_the_reference_on_cpu(modulated_conv_class) -> None:
-    from pipeline.device import ComputeSettings
-    from pipeline.restore import GFPGANRestorer
+    from pipeline.models.device import ComputeSettings
+    from pipeline.restore.restorers import GFPGANRestorer
 
     def network() -> torch.nn.Module:
         return torch.nn.Sequential(modulated_conv_class(4, 4, 3, num_style_feat=8))

@@ -8,10 +8,10 @@ import hashlib
 import pytest
 import torch
 
-from pipeline import weights
-from pipeline.accelerate import SpeedSettings
-from pipeline.errors import WeightsCorruptError, WeightsMissingError
-from pipeline.models import ModelStore, load_network, read_state_dict
+from pipeline.models import weights
+from pipeline.models.accelerate import SpeedSettings
+from pipeline.core.errors import WeightsCorruptError, WeightsMissingError
+from pipeline.models.store import ModelStore, load_network, read_state_dict
 
 DOWNLOADABLE = ["gfpgan-v1.4", "gfpgan-v1.3", "retinaface-r50", "parsenet", "bisenet", "modnet", "arcface"]
 

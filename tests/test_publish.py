@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import publish as publish_module
-from pipeline.errors import OutputWriteError
-from pipeline.publish import (
+from pipeline.core import publish as publish_module
+from pipeline.core.errors import OutputWriteError
+from pipeline.core.publish import (
     STAGING_PREFIX,
     OutputFile,
     fit_stem,

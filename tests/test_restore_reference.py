@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.accelerate import SpeedSettings
-from pipeline.align import alignment_matrix, warp_to_template
-from pipeline.compat_basicsr import install_functional_tensor_alias
-from pipeline.detect import Face, MTCNNDetector, detect_faces
-from pipeline.device import ComputeSettings
-from pipeline.engine import RestorationPipeline, RestoreOptions
-from pipeline.metrics import psnr
-from pipeline.models import load_network
-from pipeline.restore import GFPGANRestorer
+from pipeline.models.accelerate import SpeedSettings
+from pipeline.faces.align import alignment_matrix, warp_to_template
+from pipeline.models.compat_basicsr import install_functional_tensor_alias
+from pipeline.faces.detect import Face, MTCNNDetector, detect_faces
+from pipeline.models.device import ComputeSettings
+from pipeline.restore.engine import RestorationPipeline, RestoreOptions
+from pipeline.core.metrics import psnr
+from pipeline.models.store import load_network
+from pipeline.restore.restorers import GFPGANRestorer
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.appconfig import load_config
-from pipeline.errors import InvalidOptionError
-from pipeline.logsafe import RedactingFilter, log_job
-from pipeline.sessions import HARD_MAX_AGE_S, ROOT_MARKER, SessionStorage, validate_max_age
+from webapp.config import load_config
+from pipeline.core.errors import InvalidOptionError
+from webapp.logsafe import RedactingFilter, log_job
+from webapp.sessions import HARD_MAX_AGE_S, ROOT_MARKER, SessionStorage, validate_max_age
 
 
 @pytest.fixture()
@@ -328,9 +328,9 @@ def test_uploading_the_same_bytes_again_restarts_their_age(storage: SessionStora
 
 
 def test_disk_quota_per_visitor_total_and_free_space(tmp_path: Path, monkeypatch) -> None:
-    from pipeline import sessions
-    from pipeline.errors import DiskSpaceError
-    from pipeline.sessions import DiskLimits
+    from webapp import sessions
+    from pipeline.core.errors import DiskSpaceError
+    from webapp.sessions import DiskLimits
 
     monkeypatch.setattr(sessions, "TOTAL_CACHE_S", 0.0)  # measure the root's size at every question
 
@@ -360,7 +360,7 @@ def test_stderr_lines_naming_a_visitors_files_are_redacted(tmp_path: Path, monke
     import sys
     import traceback
 
-    from pipeline.logsafe import REDACTED_LINE, configure_private_logging
+    from webapp.logsafe import REDACTED_LINE, configure_private_logging
 
     monkeypatch.setattr(sys, "stderr", sys.stderr)  # put back whatever is there after the test
     configure_private_logging(tmp_path)
@@ -382,7 +382,7 @@ def test_stderr_lines_naming_a_visitors_files_are_redacted(tmp_path: Path, monke
 
 
 def test_claims_are_capped_per_visitor_and_expire_when_unused(storage: SessionStorage, monkeypatch) -> None:
-    from pipeline import sessions
+    from webapp import sessions
 
     monkeypatch.setattr(sessions, "MAX_CLAIMS_PER_OWNER", 3)
     monkeypatch.setattr(sessions, "CLAIM_PRUNE_EVERY_S", 0.0)
@@ -397,7 +397,7 @@ def test_claims_are_capped_per_visitor_and_expire_when_unused(storage: SessionSt
 
 
 def test_an_upload_dropped_half_way_is_swept_within_minutes(storage: SessionStorage) -> None:
-    from pipeline.sessions import ORPHAN_UPLOAD_AGE_S
+    from webapp.sessions import ORPHAN_UPLOAD_AGE_S
 
     dropped = storage.root / "tmpab12cd34"
     dropped.write_bytes(b"x" * 1000)
@@ -412,7 +412,7 @@ def test_an_upload_dropped_half_way_is_swept_within_minutes(storage: SessionStor
 
 @pytest.fixture()
 def small_quota(tmp_path: Path) -> SessionStorage:
-    from pipeline.sessions import DiskLimits
+    from webapp.sessions import DiskLimits
 
     store = SessionStorage(tmp_path / "quota-root", 600, limits=DiskLimits(visitor_bytes=10_000, total_bytes=25_000,
                                                                           min_free_bytes=0))
@@ -421,7 +421,7 @@ def small_quota(tmp_path: Path) -> SessionStorage:
 
 
 def test_parallel_uploads_share_one_quota_as_their_bytes_arrive(small_quota: SessionStorage) -> None:
-    from pipeline.errors import DiskSpaceError
+    from pipeline.core.errors import DiskSpaceError
 
     store = small_quota
     with pytest.raises(DiskSpaceError):
@@ -440,7 +440,7 @@ def test_parallel_uploads_share_one_quota_as_their_bytes_arrive(small_quota: Ses
 
 
 def test_uploads_opened_together_see_what_landed_after_they_opened(small_quota: SessionStorage) -> None:
-    from pipeline.errors import DiskSpaceError
+    from pipeline.core.errors import DiskSpaceError
 
     store = small_quota
     meters = [store.open_upload("alice", 8_000) for _ in range(3)]  # each alone would fit
@@ -457,8 +457,8 @@ def test_uploads_opened_together_see_what_landed_after_they_opened(small_quota: 
 
 
 def test_a_cached_disk_total_still_counts_uploads_that_landed(small_quota: SessionStorage, monkeypatch) -> None:
-    from pipeline import sessions
-    from pipeline.errors import DiskSpaceError
+    from webapp import sessions
+    from pipeline.core.errors import DiskSpaceError
 
     monkeypatch.setattr(sessions, "TOTAL_CACHE_S", 3600.0)  # the walk is not repeated in this test
     store = small_quota
@@ -475,7 +475,7 @@ def test_a_cached_disk_total_still_counts_uploads_that_landed(small_quota: Sessi
 
 
 def test_bytes_still_arriving_are_counted_once(small_quota: SessionStorage, monkeypatch) -> None:
-    from pipeline import sessions
+    from webapp import sessions
 
     monkeypatch.setattr(sessions, "TOTAL_CACHE_S", 0.0)  # measure the disk at every question
     store = small_quota
@@ -496,7 +496,7 @@ def test_what_a_refused_upload_left_stays_counted_until_the_maximum_age(small_qu
     answered.add(4_000)
     answered.finish(200, files_named=False)
     assert store.usage("alice") == 4_000 and store.usage("bob") == 4_000
-    from pipeline.sessions import ORPHAN_UPLOAD_AGE_S
+    from webapp.sessions import ORPHAN_UPLOAD_AGE_S
 
     holds = {owner: until - time.time() for owner, _, until in store.uploads._held}
     assert holds[store.owner_key("alice")] > store.max_age_s - 1  # a part may sit in the cache until then

@@ -1,4 +1,4 @@
-"""Tests for pipeline.weights: the manifest, verification, the hash cache and downloads.
+"""Tests for pipeline.models.weights: the manifest, verification, the hash cache and downloads.
 
 No test touches the internet: downloads go to a throw-away HTTP server on 127.0.0.1
 that serves small random payloads, and manifest entries are pointed at those payloads
@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 
-from pipeline import weights
-from pipeline.errors import (
+from pipeline.models import weights
+from pipeline.core.errors import (
     InvalidOptionError,
     WeightsCorruptError,
     WeightsDownloadError,
     WeightsMissingError,
 )
-from pipeline.weights import (
+from pipeline.models.weights import (
     ENV_WEIGHTS_DIR,
     ENV_WEIGHTS_MIRROR,
     MANIFEST_PATH,
@@ -741,7 +741,7 @@ def test_import_does_not_touch_the_network() -> None:
         "def refuse(*args, **kwargs):\n"
         "    raise SystemExit('network used at import')\n"
         "urllib.request.urlopen = refuse\n"
-        "import pipeline.weights\n"
+        "import pipeline.models.weights\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)

@@ -38,9 +38,9 @@ from urllib.parse import parse_qsl
 import anyio
 from starlette.requests import cookie_parser
 
-from pipeline.errors import DiskSpaceError
-from pipeline.sessions import SessionStorage
-from pipeline.uploads import UploadMeter
+from pipeline.core.errors import DiskSpaceError
+from webapp.sessions import SessionStorage
+from webapp.uploads import UploadMeter
 
 OWNER_COOKIE = "portrait_lab_owner"
 # The UI sends a few KB per event; a full batch of 200 files with long names stays under

@@ -1,0 +1,1 @@
+"""Foundations every stage shares: typed errors, image reading and writing, limits, publishing results."""

@@ -1,0 +1,1 @@
+"""Person cut-out: portrait matting and new backgrounds."""

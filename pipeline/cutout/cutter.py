@@ -1,0 +1,93 @@
+"""Person cut-out: detect faces (they seed and check the matte), matte, composite.
+
+Shared by the ``background`` command, the ID-photo pipeline and the app, so every entry
+point gets the same guarantees: the fallback matting always knows where the face is, and
+a matte that contains no person is an error the user sees, never an empty picture.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.cutout.background import BackgroundOptions, Composite, composite
+from pipeline.faces.detect import Face
+from pipeline.restore.engine import RestorationPipeline
+from pipeline.core.errors import NoFaceError
+from pipeline.core.imageio import DecodedImage, HIDDEN_RGB
+from pipeline.cutout.matting import MatteResult, PortraitMatter
+
+MIN_PERSON_FRACTION = 0.01  # less than this share of the photo is no person at all
+# An input is already a cut-out when at least this share of it is fully clear and at least
+# this share fully opaque: a faint watermark or a soft vignette is not a cut-out.
+CUTOUT_MIN_SHARE = 0.05
+CLEAR_ALPHA, SOLID_ALPHA = 8, 247  # uint8 levels counted as fully clear / fully opaque
+OWN_MATTE_METHOD = "own-transparency"
+OWN_MATTE_NOTE = "This photo is already a cut-out: its own transparency was used as the matte."
+
+
+def own_matte(alpha: np.ndarray | None) -> MatteResult | None:
+    """The matte an input brings with it when it is already a cut-out, else None.
+
+    Matting a cut-out again would read the colours hidden under its transparent pixels
+    (black, white or leftovers, whatever the editor stored) and invent a halo."""
+    if alpha is None:
+        return None
+    if float(np.mean(alpha <= CLEAR_ALPHA)) < CUTOUT_MIN_SHARE or float(np.mean(alpha >= SOLID_ALPHA)) < CUTOUT_MIN_SHARE:
+        return None
+    return MatteResult(alpha=alpha.astype(np.float32) / 255.0, method=OWN_MATTE_METHOD, warnings=(OWN_MATTE_NOTE,))
+
+
+def visible_rgb(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """The photo as a viewer sees it, over the neutral colour: detectors must not see what
+    a cut-out hides under its transparent pixels."""
+    if alpha is None:
+        return rgb
+    weight = alpha.astype(np.float32)[..., None] / 255.0
+    neutral = np.asarray(HIDDEN_RGB, np.float32)
+    return (rgb.astype(np.float32) * weight + neutral * (1.0 - weight) + 0.5).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Cutout:
+    faces: list[Face]
+    detector: str
+    matte: MatteResult
+    warnings: tuple[str, ...]
+
+
+class CutoutPipeline:
+    """Detect + matte with shared models (no per-request state)."""
+
+    def __init__(self, engine: RestorationPipeline | None = None) -> None:
+        self.engine = engine or RestorationPipeline()
+        self.matter = PortraitMatter(self.engine.store)
+
+    def detect(self, rgb: np.ndarray, detector: str = "auto") -> tuple[list[Face], str, list[str]]:
+        return self.engine.detect(rgb, detector)
+
+    def cut_out(self, rgb: np.ndarray, *, detector: str = "auto", matting: str = "auto",
+                faces: list[Face] | None = None, alpha: np.ndarray | None = None) -> Cutout:
+        """Detect (unless ``faces`` are given) and matte; an input ``alpha`` that makes the
+        photo a cut-out already is used as the matte instead."""
+        notes: list[str] = []
+        name = "given"
+        if faces is None:
+            faces, name, notes = self.detect(visible_rgb(rgb, alpha), detector)
+        matte = own_matte(alpha) or self.matter.matte(visible_rgb(rgb, alpha), faces, method=matting)
+        warnings = [*notes, *matte.warnings]
+        if not faces:
+            warnings.append("No face was found; the person was separated from the background without one.")
+        if float(np.mean(matte.alpha >= 0.5)) < MIN_PERSON_FRACTION:
+            raise NoFaceError(
+                "No person could be separated from the background in this photo.",
+                hint="Use a portrait in which your face is visible"
+                + ("; for the offline fallback, stand in front of a plain wall." if matte.method != "modnet" else "."),
+            )
+        return Cutout(faces=faces, detector=name, matte=matte, warnings=tuple(warnings))
+
+    def replace_background(self, image: DecodedImage | np.ndarray, options: BackgroundOptions, *,
+                           detector: str = "auto", matting: str = "auto") -> tuple[Composite, Cutout]:
+        rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
+        cut = self.cut_out(rgb, detector=detector, matting=matting, alpha=alpha)
+        return composite(rgb, cut.matte.alpha, options.validated()), cut

@@ -1,0 +1,1 @@
+"""Face analysis: detection, alignment to the template, face-parsing masks and head geometry."""

@@ -1,0 +1,1 @@
+"""ID photos: document specs (data), placement, compliance report, print sheets, file-size targets."""

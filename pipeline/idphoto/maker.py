@@ -1,0 +1,389 @@
+"""ID photos: level the eyes, scale and crop so the head and eye line land inside the
+document's ranges, extend with the chosen background, encode at the exact size and dpi,
+then verify the result independently (detect and matte again on the output).
+
+``plan_crop`` is pure geometry: given the measured head (levelled) and the spec, it
+chooses the placement with the most slack on every vertical rule at once (head size, eye
+line, crown margin, head inside the frame), so that measuring the result again still lands
+inside the ranges. One affine warp then goes straight from the original photo to the
+output (a single interpolation).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.faces.align import compose, upscaled_to_input
+from pipeline.cutout.background import BackgroundOptions, colour_to_hex, composite, parse_colour
+from pipeline.idphoto.compliance import SECOND_FACE_TINY_AREA_RATIO, ComplianceReport, assess, draw_overlay, largest_face
+from pipeline.cutout.cutter import CutoutPipeline, visible_rgb
+from pipeline.faces.detect import Face
+from pipeline.restore.engine import RestorationPipeline
+from pipeline.core.errors import InvalidOptionError, NoFaceError, TooManyFacesError
+from pipeline.faces.geometry import HeadGeometry, measure_head
+from pipeline.idphoto.filesize import encode_jpeg_under
+from pipeline.idphoto.specs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
+from pipeline.core.imageio import DecodedImage, decode_image, encode_image
+from pipeline.core.limits import MAX_DPI, MIN_DPI, check_photo_size
+from pipeline.idphoto.layout import SheetLayout, parse_paper, plan_sheet, render_sheet_png, sheet_pdf_bytes
+from pipeline.core.publish import OutputFile, publish
+
+UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
+LEVEL_MIN_DEGREES = 0.2
+
+
+@dataclass(frozen=True)
+class CropPlan:
+    """Source photo -> ID photo transform, and where the head lands (fractions of height)."""
+
+    matrix: np.ndarray  # 2x3, source pixels -> output pixels
+    size: tuple[int, int]  # output (width, height)
+    scale: float  # output pixels per source pixel
+    roll_corrected_deg: float
+    head_ratio: float
+    eye_ratio_from_bottom: float
+    crown_margin_ratio: float
+    satisfied: bool  # False: the rules could not all be met; the closest placement was used
+
+
+def levelling_matrix(centre: tuple[float, float], roll_deg: float) -> np.ndarray:
+    """Rotation about ``centre`` that makes the eye line horizontal."""
+    return cv2.getRotationMatrix2D(centre, roll_deg, 1.0)
+
+
+def _transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return np.hstack([points, np.ones((len(points), 1))]) @ matrix.T
+
+
+def _top_interval(spec: IdPhotoSpec, head_ratio: float, eye_offset: float) -> tuple[float, float]:
+    """Allowed crown positions (fraction of height from the top) for one head size."""
+    eye_low, eye_high = spec.eye_ratio_range()
+    lows = [1 - eye_high - eye_offset * head_ratio, 0.0]
+    highs = [1 - eye_low - eye_offset * head_ratio, 1 - head_ratio]
+    margin = spec.crown_margin_ratio_range()
+    if margin:
+        lows.append(margin[0])
+        highs.append(margin[1])
+    return max(lows), min(highs)
+
+
+def choose_placement(spec: IdPhotoSpec, eye_offset: float) -> tuple[float, float, bool]:
+    """(head ratio, crown position from the top, all rules met) for a head whose eyes sit
+    ``eye_offset`` of the head height below the crown.
+
+    Among all feasible placements it takes the one with the most slack on every rule at
+    once (head size, eye line, crown margin, head inside the frame), so that measuring the
+    result again, with its own small errors, still lands inside the ranges.
+    """
+    low, high = spec.head_ratio_range()
+    middle = (low + high) / 2
+    feasible = []  # ((slack, closeness to the middle), head ratio, crown position)
+    for head_ratio in (float(h) for h in np.linspace(low, high, 161)):
+        top_low, top_high = _top_interval(spec, head_ratio, eye_offset)
+        if top_low <= top_high:
+            slack = min(head_ratio - low, high - head_ratio, (top_high - top_low) / 2)
+            feasible.append(((slack, -abs(head_ratio - middle)), head_ratio, (top_low + top_high) / 2))
+    if feasible:
+        _, head_ratio, crown_top = max(feasible, key=lambda candidate: candidate[0])
+        return head_ratio, float(crown_top), True
+    eye_low, eye_high = spec.eye_ratio_range()
+    preferred = 1 - (eye_low + eye_high) / 2 - eye_offset * middle
+    return float(middle), float(min(max(preferred, 0.0), max(0.0, 1 - middle))), False
+
+
+def plan_crop(face: Face, matte: np.ndarray | None, spec: IdPhotoSpec, size: tuple[int, int]) -> tuple[CropPlan, HeadGeometry]:
+    """Measure the head on the levelled photo and place it by the spec's rules."""
+    first = measure_head(face, matte)
+    roll = first.roll_deg if abs(first.roll_deg) >= LEVEL_MIN_DEGREES else 0.0
+    level = levelling_matrix(first.eye_mid, roll)
+    if roll:
+        levelled_face = Face(face.box, _transform_points(level, face.landmarks).astype(np.float32), face.score)
+        levelled_matte = None if matte is None else cv2.warpAffine(
+            matte, level, (matte.shape[1], matte.shape[0]), flags=cv2.INTER_LINEAR, borderValue=0)
+        head = measure_head(levelled_face, levelled_matte)
+    else:
+        head = first
+    if head.head_height <= 0:
+        raise NoFaceError("The face is too small or unclear to measure.", hint="Use a sharper, closer photo.")
+    width, height = size
+    eye_offset = (head.eye_y - head.crown_y) / head.head_height
+    head_ratio, crown_top, satisfied = choose_placement(spec, eye_offset)
+    scale = head_ratio * height / head.head_height
+    eye_out = np.array([width / 2, (crown_top + eye_offset * head_ratio) * height])
+    place = np.array([[scale, 0.0, eye_out[0] - scale * head.eye_mid[0]],
+                      [0.0, scale, eye_out[1] - scale * head.eye_mid[1]]])
+    plan = CropPlan(
+        matrix=compose(place, level), size=size, scale=float(scale), roll_corrected_deg=float(roll),
+        head_ratio=head_ratio, eye_ratio_from_bottom=float(1 - eye_out[1] / height), crown_margin_ratio=crown_top,
+        satisfied=satisfied,
+    )
+    return plan, head
+
+
+def warp_to_plan(plane: np.ndarray, plan: CropPlan) -> np.ndarray:
+    """Apply the plan in one warp; shrink with area averaging first when downscaling (no aliasing)."""
+    matrix = plan.matrix
+    source = plane
+    if plan.scale < 1.0:
+        height, width = plane.shape[:2]
+        small = (max(1, round(width * plan.scale)), max(1, round(height * plan.scale)))
+        source = cv2.resize(plane, small, interpolation=cv2.INTER_AREA)
+        matrix = compose(plan.matrix, upscaled_to_input(small[0] / width))
+    return cv2.warpAffine(source, matrix, plan.size, flags=cv2.INTER_CUBIC if plane.ndim == 3 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE if plane.ndim == 3 else cv2.BORDER_CONSTANT)
+
+
+def main_face(faces: list[Face]) -> Face:
+    """The one face an ID photo is of; others must be insignificant (background people)."""
+    if not faces:
+        raise NoFaceError(
+            "No face was found in this photo.",
+            hint="Use a well-lit photo in which your whole face is visible and you look at the camera.",
+        )
+    ordered = sorted(faces, key=lambda f: f.area, reverse=True)
+    others = [f for f in ordered[1:] if f.area >= SECOND_FACE_TINY_AREA_RATIO * ordered[0].area]
+    if others:
+        raise TooManyFacesError(
+            f"This photo shows {len(others) + 1} faces; an ID photo must show only you.",
+            hint="Use a photo of yourself alone, or crop the others out first.",
+        )
+    return ordered[0]
+
+
+@dataclass(frozen=True)
+class IdPhotoOptions:
+    spec: IdPhotoSpec
+    background: str | None = None  # preset or hex; None = the spec's colour, else white
+    dpi: int | None = None  # None = the spec's
+    max_kb: float | None = None  # None = the spec's limit, if any
+    format: str = "jpg"  # jpg | png
+    detector: str = "auto"
+    matting: str = "auto"
+    jpeg_quality: int = 95
+
+    def validated(self) -> IdPhotoOptions:
+        """Refuse impossible requests before any work is done."""
+        if self.format not in ("jpg", "png"):
+            raise InvalidOptionError(f"Unknown ID-photo format '{self.format}'.", hint="Use jpg or png.")
+        if self.dpi is not None and not MIN_DPI <= self.dpi <= MAX_DPI:
+            raise InvalidOptionError(f"dpi must be between {MIN_DPI} and {MAX_DPI}, got {self.dpi}.")
+        if self.max_kb is not None:
+            self._check_max_kb(self.max_kb)
+        if self.max_kb is not None and self.format == "png":
+            raise InvalidOptionError("A KB limit needs JPEG: PNG is lossless and cannot be made smaller.",
+                                     hint="Use --format jpg with --max-kb.")
+        if self.background is not None:
+            parse_colour(self.background)
+        check_photo_size(*self.spec.size_px(self.dpi))
+        return self
+
+    def _check_max_kb(self, max_kb: float) -> None:
+        """A finite positive limit above the document's own minimum file size."""
+        if not math.isfinite(max_kb) or max_kb <= 0:
+            raise InvalidOptionError(f"The file-size limit must be a positive number of KB, got {max_kb}.")
+        floor = self.spec.min_file_kb
+        if floor is not None and max_kb <= floor:
+            raise InvalidOptionError(
+                f"A {max_kb:g} KB limit leaves no room: {self.spec.label} needs files of at least {floor:g} KB.",
+                hint=f"Give a limit above {floor:g} KB, or leave it out to use the document's own.")
+
+
+@dataclass
+class IdPhotoResult:
+    photo: np.ndarray
+    encoded: bytes
+    format: str
+    quality: int | None
+    dpi: int
+    spec: IdPhotoSpec
+    plan: CropPlan
+    source_head: HeadGeometry
+    report: ComplianceReport
+    overlay: np.ndarray
+    matting_method: str
+    detector: str
+    background: tuple[int, int, int]
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.id, "document": self.spec.label, "size_px": list(self.plan.size), "dpi": self.dpi,
+            "format": self.format, "jpeg_quality": self.quality, "file_kb": round(len(self.encoded) / 1024, 1),
+            "background": colour_to_hex(self.background), "matting": self.matting_method, "detector": self.detector,
+            "placement": {"head_ratio": round(self.plan.head_ratio, 4),
+                          "eye_line_from_bottom": round(self.plan.eye_ratio_from_bottom, 4),
+                          "crown_margin": round(self.plan.crown_margin_ratio, 4),
+                          "scale": round(self.plan.scale, 4), "levelled_deg": round(self.plan.roll_corrected_deg, 2),
+                          "all_rules_met": self.plan.satisfied},
+            "defaults_applied": list(self.spec.defaults_applied), "warnings": list(self.warnings),
+            "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
+            "compliance": self.report.to_dict(),
+        }
+
+
+class IdPhotoPipeline:
+    """Makes ID photos; shares detectors and models with a RestorationPipeline."""
+
+    def __init__(self, engine: RestorationPipeline | None = None) -> None:
+        self.cutter = CutoutPipeline(engine)
+
+    def make(self, image: DecodedImage | np.ndarray, options: IdPhotoOptions) -> IdPhotoResult:
+        rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
+        options = options.validated()
+        spec = options.spec
+        background = parse_colour(options.background or spec.background_colour)
+        dpi = spec.output_dpi(options.dpi)
+        size = spec.size_px(options.dpi)
+        warnings: list[str] = []
+        timings: dict[str, float] = {}
+
+        def timed(stage: str, start: float) -> None:
+            timings[stage] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        faces, detector, notes = self.cutter.detect(visible_rgb(rgb, alpha), options.detector)
+        face = main_face(faces)
+        timed("detect", start)
+        start = time.perf_counter()
+        cut = self.cutter.cut_out(rgb, matting=options.matting, faces=[face], alpha=alpha)
+        matte = cut.matte
+        warnings.extend([*notes, *cut.warnings])
+        timed("matte", start)
+
+        start = time.perf_counter()
+        plan, head = plan_crop(face, matte.alpha, spec, size)
+        if not head.crown_from_matte:
+            warnings.append("The top of the head was not visible in the matte; the crown was estimated from the face.")
+        if not plan.satisfied:
+            warnings.append("This face's proportions do not allow every placement rule of the document at once; "
+                            "the closest placement was used (see the report).")
+        if plan.scale > UPSCALE_WARNING:
+            needed = math.ceil(rgb.shape[0] * plan.scale)
+            warnings.append(f"The face had to be enlarged {plan.scale:.1f}x, so the print may look soft; "
+                            f"a photo about {needed} px tall would avoid that.")
+        if plan.roll_corrected_deg:
+            warnings.append(f"The head was tilted {plan.roll_corrected_deg:+.1f} degrees; the photo was levelled.")
+        photo_rgb = warp_to_plan(rgb, plan)
+        photo_alpha = warp_to_plan(matte.alpha.astype(np.float32), plan)
+        composed = composite(photo_rgb, photo_alpha, BackgroundOptions(mode="colour", colour=colour_to_hex(background)))
+        photo = composed.rgb
+        timed("crop", start)
+
+        start = time.perf_counter()
+        limit = options.max_kb or spec.max_file_kb
+        quality: int | None = None
+        if options.format == "jpg":
+            if limit:
+                sized = encode_jpeg_under(photo, limit, dpi=(dpi, dpi), min_kb=spec.min_file_kb,
+                                          max_quality=options.jpeg_quality)
+                encoded, quality = sized.data, sized.quality
+            else:
+                encoded, quality = encode_image(photo, format="JPEG", quality=options.jpeg_quality, dpi=(dpi, dpi)), options.jpeg_quality
+        else:
+            encoded = encode_image(photo, format="PNG", dpi=(dpi, dpi))
+            if limit:
+                warnings.append(f"This document limits files to {limit:g} KB; PNG cannot be compressed to a "
+                                "target, so use JPEG for the upload.")
+        timed("encode", start)
+
+        # Verify on what the user gets: decode the encoded file, detect and matte again.
+        start = time.perf_counter()
+        delivered = decode_image(encoded).rgb
+        out_faces, _, _ = self.cutter.detect(delivered, options.detector)
+        applicant = largest_face(out_faces)
+        out_matte = self.cutter.matter.matte(delivered, [applicant] if applicant else [], method=options.matting).alpha
+        report = assess(delivered, out_matte, out_faces, spec, dpi=dpi, file_bytes=len(encoded),
+                        target_background=parse_colour(options.background) if options.background else None,
+                        requested_dpi=options.dpi)
+        overlay = draw_overlay(delivered, measure_head(applicant, out_matte), spec, dpi=dpi) \
+            if applicant else delivered.copy()
+        timed("verify", start)
+        timings["total"] = sum(timings.values())
+        return IdPhotoResult(
+            photo=delivered, encoded=encoded, format=options.format, quality=quality, dpi=dpi, spec=spec, plan=plan,
+            source_head=head, report=report, overlay=overlay, matting_method=matte.method, detector=detector,
+            background=background, warnings=warnings, timings=timings,
+        )
+
+
+def print_sheet_for(spec: IdPhotoSpec, paper: str, *, hint: str, dpi: int | None = None,
+                    copies: int | None = None) -> SheetLayout:
+    """The print sheet of this document on ``paper``; a digital-only document has none."""
+    if not spec.width_mm:
+        raise InvalidOptionError(f"{spec.label} is a digital upload with no print size, so it has no print sheet.",
+                                 hint=hint)
+    return plan_sheet(parse_paper(paper), spec.size_mm, dpi=spec.output_dpi(dpi), copies=copies)
+
+
+@dataclass(frozen=True)
+class IdPhotoFiles:
+    """What :func:`write_id_photo_files` wrote, and the report text it holds."""
+
+    photo: Path
+    overlay: Path
+    report_txt: Path
+    report_json: Path
+    report_text: str
+    sheet_png: Path | None = None
+    sheet_pdf: Path | None = None
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p for p in (self.photo, self.overlay, self.report_txt, self.report_json, self.sheet_png,
+                            self.sheet_pdf) if p is not None]
+
+
+def write_id_photo_files(result: IdPhotoResult, directory: Path, name: str, sheet: SheetLayout | None = None,
+                         sheet_name: str = "sheet", *, tag: str = "",
+                         record: Callable[[list[Path]], None] | None = None) -> IdPhotoFiles:
+    """The photo and every companion file (overlay, report as text and JSON, print sheet as PNG
+    and PDF), named ``<name><tag>...`` so they sort together; the CLI and the app share it.
+    ``record`` is :func:`publish`'s: it sees the paths before an interrupt can land.
+
+    Everything is encoded in memory first and published as one set under a name no earlier
+    run holds: the photo never appears without its report, and no run overwrites another's.
+    """
+    notes = "\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else ""
+    report_text = result.report.to_text() + notes
+    members = [
+        OutputFile(f".{result.format}", result.encoded),
+        OutputFile("_overlay.png", encode_image(result.overlay, format="PNG")),
+        OutputFile("_report.txt", (report_text + "\n").encode("utf-8")),
+        OutputFile("_report.json", json.dumps(result.to_dict(), indent=2).encode("utf-8")),
+    ]
+    if sheet is not None:
+        members += [
+            OutputFile(f"_{sheet_name}.png", encode_image(render_sheet_png(result.photo, sheet), format="PNG",
+                                                          dpi=(sheet.dpi, sheet.dpi))),
+            OutputFile(f"_{sheet_name}.pdf", sheet_pdf_bytes(result.photo, sheet)),
+        ]
+    paths = publish(directory, name, members, tag=tag, record=record)
+    photo, overlay, report_txt, report_json = paths[:4]
+    sheet_png, sheet_pdf = paths[4:] if sheet is not None else (None, None)
+    return IdPhotoFiles(photo, overlay, report_txt, report_json, report_text, sheet_png, sheet_pdf)
+
+
+def spec_for(spec_id: str | None = None, custom: str | None = None, dpi: int | None = None) -> IdPhotoSpec:
+    """A spec from the data file, or a custom 'WxHmm' / 'WxHpx' size."""
+    if custom:
+        text = custom.strip().lower()
+        unit = "px" if text.endswith("px") else "mm"
+        numbers = text.removesuffix(unit).split("x")
+        try:
+            width, height = (float(n) for n in numbers)
+        except ValueError:
+            raise InvalidOptionError(f"Custom size '{custom}' is not WxHmm or WxHpx (e.g. 35x45mm, 600x600px).") from None
+        return custom_spec(width, height, unit, dpi or DEFAULT_DPI)
+    if not spec_id:
+        raise InvalidOptionError("Choose a document (--spec) or a custom size (--custom).",
+                                 hint="List the documents with: python -m pipeline specs")
+    return load_specs().get(spec_id)

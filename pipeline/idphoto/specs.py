@@ -1,0 +1,284 @@
+"""ID-photo specifications: data (``pipeline/data/id_photo_specs.csv``), not code.
+
+Each row is one document's published rules with its sources. Empty cells mean no source
+states that rule; where the geometry needs a rule anyway, ``IdPhotoSpec`` applies a
+documented default (``defaults_applied`` says which), so a report can tell a user which
+limits are official and which are ours.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pipeline.core.errors import InvalidOptionError, UnknownSpecError
+from pipeline.core.limits import check_photo_size
+
+SPECS_PATH = Path(__file__).with_name("data") / "id_photo_specs.csv"
+MM_PER_INCH = 25.4
+DEFAULT_DPI = 300
+# ICAO Doc 9303: chin to crown 70-80 % of the photo's height, used where a document states no head size.
+DEFAULT_HEAD_RATIO = (0.70, 0.80)
+# ICAO TR Portrait Quality Table 9: eye midpoint 30-50 % of the height from the top,
+# i.e. 50-70 % from the bottom; used where a document states no eye line.
+DEFAULT_EYE_RATIO_FROM_BOTTOM = (0.50, 0.70)
+
+Range = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class IdPhotoSpec:
+    """One document's photo rules. Lengths in mm, ratios as fractions of the photo height."""
+
+    id: str
+    country: str
+    document: str
+    width_mm: float | None = None
+    height_mm: float | None = None
+    width_px: int | None = None
+    height_px: int | None = None
+    dpi: int | None = None
+    head_height_mm: Range | None = None  # chin to crown
+    head_height_ratio: Range | None = None
+    eye_line_mm: Range | None = None  # eye line measured from the bottom edge
+    eye_line_ratio: Range | None = None
+    crown_margin_mm: Range | None = None  # top of the head to the top edge
+    background: str = ""
+    background_hex: str | None = None  # an exact colour the document names
+    default_background: str | None = None  # our choice (preset or hex) where white is not allowed
+    min_file_kb: float | None = None
+    max_file_kb: float | None = None
+    source: str = ""
+    notes: str = ""
+    custom: bool = False
+
+    # -- size --------------------------------------------------------------------------
+    @property
+    def effective_dpi(self) -> int:
+        return self.dpi or DEFAULT_DPI
+
+    @property
+    def size_mm(self) -> tuple[float, float]:
+        """Physical size: stated mm, else pixels at the stated (or default) dpi."""
+        if self.width_mm and self.height_mm:
+            return (self.width_mm, self.height_mm)
+        assert self.width_px and self.height_px  # validated on creation
+        return (self.width_px / self.effective_dpi * MM_PER_INCH, self.height_px / self.effective_dpi * MM_PER_INCH)
+
+    def size_px(self, dpi: int | None = None) -> tuple[int, int]:
+        """Exact output pixels: the stated pixel size (always, for pixel-only documents,
+        where dpi is just metadata), else the mm size at ``dpi``."""
+        if self.width_px and self.height_px and (dpi is None or not self.width_mm):
+            return (self.width_px, self.height_px)
+        chosen = dpi or self.effective_dpi
+        width_mm, height_mm = self.size_mm
+        return (round(width_mm / MM_PER_INCH * chosen), round(height_mm / MM_PER_INCH * chosen))
+
+    def output_dpi(self, dpi: int | None = None) -> int:
+        """The dpi written into the file: the request, the spec's, or what makes px and mm agree."""
+        if dpi:
+            return dpi
+        if self.dpi:
+            return self.dpi
+        if self.width_px and self.width_mm:
+            return round(self.width_px / self.width_mm * MM_PER_INCH)
+        return DEFAULT_DPI
+
+    # -- placement rules as fractions of the photo height -----------------------------------
+    def head_ratio_range(self) -> Range:
+        if self.head_height_mm:
+            height = self.size_mm[1]
+            return (self.head_height_mm[0] / height, self.head_height_mm[1] / height)
+        return self.head_height_ratio or DEFAULT_HEAD_RATIO
+
+    def eye_ratio_range(self) -> Range:
+        """Eye line from the bottom edge, as a fraction of the height."""
+        if self.eye_line_mm:
+            height = self.size_mm[1]
+            return (self.eye_line_mm[0] / height, self.eye_line_mm[1] / height)
+        return self.eye_line_ratio or DEFAULT_EYE_RATIO_FROM_BOTTOM
+
+    def crown_margin_ratio_range(self) -> Range | None:
+        if not self.crown_margin_mm:
+            return None
+        height = self.size_mm[1]
+        return (self.crown_margin_mm[0] / height, self.crown_margin_mm[1] / height)
+
+    @property
+    def defaults_applied(self) -> tuple[str, ...]:
+        applied = []
+        if not (self.head_height_mm or self.head_height_ratio):
+            applied.append("head height 70-80 % of the photo (ICAO Doc 9303 default; the document states none)")
+        if not (self.eye_line_mm or self.eye_line_ratio):
+            applied.append("eye line 50-70 % of the height from the bottom (ICAO portrait-quality default)")
+        if not self.dpi and not (self.width_px and self.width_mm):
+            applied.append(f"{DEFAULT_DPI} dpi (the document states none)")
+        if not self.background_hex:
+            applied.append(f"background colour {self.background_colour} (our choice: the document names no exact "
+                           f"colour{'' if self.default_background else ' and allows white'})")
+        return tuple(applied)
+
+    @property
+    def background_colour(self) -> str:
+        """The colour to use when the user names none: the document's, else our allowed choice, else white."""
+        return self.background_hex or self.default_background or "white"
+
+    @property
+    def label(self) -> str:
+        width_mm, height_mm = self.size_mm
+        pixels = f", {self.width_px}x{self.height_px} px" if self.width_px else ""
+        return f"{self.country}: {self.document} ({width_mm:g}x{height_mm:g} mm{pixels})"
+
+
+@dataclass(frozen=True)
+class SpecRegistry:
+    specs: tuple[IdPhotoSpec, ...]
+    _by_id: dict[str, IdPhotoSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {spec.id: spec for spec in self.specs})
+
+    def get(self, spec_id: str) -> IdPhotoSpec:
+        try:
+            return self._by_id[spec_id]
+        except KeyError:
+            close = difflib.get_close_matches(spec_id, list(self._by_id), n=5, cutoff=0.8)
+            close += [spec.id for spec in self.search(spec_id) if spec.id not in close]
+            close = close[:5]
+            raise UnknownSpecError(
+                f"There is no ID-photo specification '{spec_id}'.",
+                hint=(f"Did you mean: {', '.join(close)}? " if close else "")
+                + "List them with: python -m pipeline specs",
+            ) from None
+
+    def search(self, query: str = "") -> list[IdPhotoSpec]:
+        """Specs whose id, country or document contain every word of ``query`` (case-insensitive)."""
+        words = [w for w in re.split(r"[\s_,]+", query.lower()) if w]
+        return [
+            spec for spec in self.specs
+            if all(w in f"{spec.id} {spec.country} {spec.document}".lower().replace("_", " ") for w in words)
+        ]
+
+    def countries(self) -> list[str]:
+        return sorted({spec.country for spec in self.specs})
+
+
+def _number(text: str) -> float | None:
+    text = text.strip()
+    return float(text) if text else None
+
+
+def _range(low: str, high: str, what: str, spec_id: str) -> Range | None:
+    a, b = _number(low), _number(high)
+    if a is None and b is None:
+        return None
+    if a is None or b is None or a > b or a < 0:
+        raise ValueError(f"spec {spec_id}: {what} must be an ordered pair of numbers, got {low!r}, {high!r}")
+    return (a, b)
+
+
+def spec_from_row(row: dict[str, str]) -> IdPhotoSpec:
+    """One CSV row -> validated spec (ValueError with the row's id on any problem)."""
+    spec_id = row["id"].strip()
+    integer = lambda key: int(float(row[key])) if row[key].strip() else None  # noqa: E731
+    spec = IdPhotoSpec(
+        id=spec_id,
+        country=row["country"].strip(),
+        document=row["document"].strip(),
+        width_mm=_number(row["width_mm"]),
+        height_mm=_number(row["height_mm"]),
+        width_px=integer("width_px"),
+        height_px=integer("height_px"),
+        dpi=integer("dpi"),
+        head_height_mm=_range(row["head_height_min_mm"], row["head_height_max_mm"], "head height (mm)", spec_id),
+        head_height_ratio=_range(row["head_height_min_ratio"], row["head_height_max_ratio"], "head ratio", spec_id),
+        eye_line_mm=_range(row["eye_line_min_mm"], row["eye_line_max_mm"], "eye line (mm)", spec_id),
+        eye_line_ratio=_range(row["eye_line_min_ratio"], row["eye_line_max_ratio"], "eye-line ratio", spec_id),
+        crown_margin_mm=_range(row["crown_margin_min_mm"], row["crown_margin_max_mm"], "crown margin (mm)", spec_id),
+        background=row["background"].strip(),
+        background_hex=row["background_hex"].strip() or None,
+        default_background=row.get("default_background", "").strip() or None,
+        min_file_kb=_number(row["min_file_kb"]),
+        max_file_kb=_number(row["max_file_kb"]),
+        source=row["source"].strip(),
+        notes=row["notes"].strip(),
+    )
+    validate_spec(spec)
+    return spec
+
+
+def validate_spec(spec: IdPhotoSpec) -> None:
+    """Raise ValueError if a spec could not produce a photo or lacks a source."""
+    problems = []
+    if not re.fullmatch(r"[a-z0-9_]+", spec.id):
+        problems.append("id must be lowercase letters, digits and underscores")
+    if not (spec.width_mm and spec.height_mm) and not (spec.width_px and spec.height_px):
+        problems.append("needs a size in mm or in pixels")
+    if bool(spec.width_mm) != bool(spec.height_mm) or bool(spec.width_px) != bool(spec.height_px):
+        problems.append("width and height must be given together")
+    sizes = (spec.width_mm, spec.height_mm, spec.width_px, spec.height_px, spec.dpi)
+    if any(value is not None and not (math.isfinite(value) and value > 0) for value in sizes):
+        problems.append("sizes and dpi must be positive numbers")
+    if not spec.custom and not spec.source:
+        problems.append("every spec needs a source")
+    if spec.background_hex and not re.fullmatch(r"#[0-9A-Fa-f]{6}", spec.background_hex):
+        problems.append(f"background_hex {spec.background_hex!r} is not #RRGGBB")
+    for name in ("head_height_ratio", "eye_line_ratio"):
+        value = getattr(spec, name)
+        if value and not (0 < value[0] <= value[1] < 1):
+            problems.append(f"{name} must lie between 0 and 1")
+    if spec.default_background and not re.fullmatch(r"#[0-9A-Fa-f]{6}|[a-z-]+", spec.default_background):
+        problems.append(f"default_background {spec.default_background!r} is not a preset name or #RRGGBB")
+    if spec.min_file_kb and spec.max_file_kb and spec.min_file_kb > spec.max_file_kb:
+        problems.append("min_file_kb is above max_file_kb")
+    if spec.width_mm and spec.height_mm:
+        for name in ("head_height_mm", "eye_line_mm", "crown_margin_mm"):
+            value = getattr(spec, name)
+            if value and value[1] > spec.height_mm:
+                problems.append(f"{name} exceeds the photo height")
+    if problems:
+        raise ValueError(f"spec {spec.id or '?'}: " + "; ".join(problems))
+
+
+@lru_cache(maxsize=4)
+def load_specs(path: Path = SPECS_PATH) -> SpecRegistry:
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    specs = tuple(spec_from_row(row) for row in rows)
+    ids = [spec.id for spec in specs]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate spec ids: {', '.join(duplicates)}")
+    return SpecRegistry(specs)
+
+
+def custom_spec(width: float, height: float, unit: str = "mm", dpi: int = DEFAULT_DPI,
+                background_hex: str | None = None) -> IdPhotoSpec:
+    """A user-defined size in mm or px; placement follows the ICAO defaults.
+
+    Every bad input raises ``InvalidOptionError`` (never a bare ValueError or OverflowError).
+    """
+    if not all(math.isfinite(value) and value > 0 for value in (width, height, dpi)):
+        raise InvalidOptionError("Custom sizes and dpi must be positive numbers.")
+    if unit == "px" and (int(width) < 1 or int(height) < 1):
+        raise InvalidOptionError("A custom size in pixels must be at least 1x1 px.")
+    if unit == "mm":
+        spec = IdPhotoSpec(id="custom", country="Custom", document=f"{width:g}x{height:g} mm", width_mm=width,
+                           height_mm=height, dpi=dpi, background_hex=background_hex, custom=True)
+    elif unit == "px":
+        spec = IdPhotoSpec(id="custom", country="Custom", document=f"{int(width)}x{int(height)} px",
+                           width_px=int(width), height_px=int(height), dpi=dpi, background_hex=background_hex,
+                           custom=True)
+    else:
+        raise InvalidOptionError(f"Unknown unit '{unit}'.", hint="Use mm or px.")
+    try:
+        validate_spec(spec)
+    except ValueError as error:
+        raise InvalidOptionError(f"That custom size is not usable: {error}",
+                                 hint="Background colours are #RRGGBB, e.g. #FFFFFF.") from None
+    check_photo_size(*spec.size_px())
+    return spec

@@ -1,0 +1,230 @@
+"""Builds the networks named in the manifest and loads their weights, once per process.
+
+The manifest (``weights/manifest.json``) names an ``arch`` for each model; this module
+maps those names to constructors from gfpgan/facexlib. Checkpoints are read with
+``weights_only=True`` (no pickle code execution) and loaded *strictly*, so a file for
+the wrong architecture fails loudly instead of producing garbage faces.
+
+``ModelStore`` caches loaded networks per (model, device): every request shares them,
+and none of them holds per-request state (callers keep that in their own context).
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pipeline.models import weights
+from pipeline.models.accelerate import SpeedSettings, optimise_network, speed_from_environment
+from pipeline.models.compat_basicsr import import_gfpgan_clean_arch
+from pipeline.models.device import ComputeSettings, default_compute
+from pipeline.core.errors import InvalidOptionError, WeightsCorruptError
+
+
+def _build_gfpgan_clean(options: Mapping[str, Any]) -> nn.Module:
+    gfpgan_clean = import_gfpgan_clean_arch()
+    return gfpgan_clean(
+        out_size=512,
+        num_style_feat=512,
+        channel_multiplier=int(options.get("channel_multiplier", 2)),
+        decoder_load_path=None,
+        fix_decoder=False,
+        num_mlp=8,
+        input_is_latent=True,
+        different_w=True,
+        narrow=1,
+        sft_half=True,
+    )
+
+
+def _build_retinaface_resnet50(options: Mapping[str, Any]) -> nn.Module:
+    from facexlib.detection.retinaface import RetinaFace
+
+    # RetinaFace moves itself to its `device` at construction; build on CPU and move later.
+    return RetinaFace(network_name="resnet50", half=False, phase="test", device=torch.device("cpu"))
+
+
+def _build_parsenet(options: Mapping[str, Any]) -> nn.Module:
+    from facexlib.parsing.parsenet import ParseNet
+
+    return ParseNet(in_size=512, out_size=512, parsing_ch=19)
+
+
+def _build_bisenet(options: Mapping[str, Any]) -> nn.Module:
+    from facexlib.parsing.bisenet import BiSeNet
+
+    return BiSeNet(num_class=19)
+
+
+def _build_modnet(options: Mapping[str, Any]) -> nn.Module:
+    from facexlib.matting.modnet import MODNet
+
+    return MODNet(backbone_pretrained=False)
+
+
+def _build_arcface_ir_se50(options: Mapping[str, Any]) -> nn.Module:
+    from facexlib.recognition.arcface_arch import Backbone
+
+    return Backbone(num_layers=50, drop_ratio=0.6, mode="ir_se")
+
+
+ARCH_BUILDERS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
+    "gfpgan_clean": _build_gfpgan_clean,
+    "retinaface_resnet50": _build_retinaface_resnet50,
+    "parsenet": _build_parsenet,
+    "bisenet": _build_bisenet,
+    "modnet": _build_modnet,
+    "arcface_ir_se50": _build_arcface_ir_se50,
+}
+
+# Checkpoints of these projects wrap the tensors in one of these keys.
+_WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
+
+
+def build_network(entry: weights.ModelEntry) -> nn.Module:
+    """A randomly initialised network of the entry's architecture (on CPU)."""
+    try:
+        builder = ARCH_BUILDERS[entry.arch]
+    except KeyError:
+        raise InvalidOptionError(
+            f"Model '{entry.name}' uses architecture '{entry.arch}', which has no builder.",
+            hint=f"Known architectures: {', '.join(sorted(ARCH_BUILDERS))}.",
+        ) from None
+    return builder(dict(entry.arch_options))
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Read a checkpoint as a plain state dict: unwrap EMA/params keys, drop 'module.'."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch.load raises many types on damaged files (KeyError, UnpicklingError, ...)
+        raise WeightsCorruptError(
+            f"Weights file {path.name} could not be read as a PyTorch checkpoint ({error}).",
+            hint=f"Re-download it with: python -m pipeline weights fetch <name> (file {path}).",
+        ) from error
+    if not isinstance(checkpoint, dict):
+        raise WeightsCorruptError(f"Weights file {path.name} does not contain a state dict.")
+    for key in _WRAPPER_KEYS:
+        if key in checkpoint and isinstance(checkpoint[key], dict):
+            checkpoint = checkpoint[key]
+            break
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in checkpoint.items()}
+
+
+def load_network(
+    entry: weights.ModelEntry, directory: Path | None = None, compute: ComputeSettings | None = None,
+    speed: SpeedSettings | None = None,
+) -> nn.Module:
+    """Build the entry's network, load its verified weights strictly, ready for inference
+    (with the load-time speed switches of ``speed``; default: this device's, see accelerate)."""
+    path = weights.require(entry, directory)
+    network = build_network(entry)
+    state = read_state_dict(path)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise WeightsCorruptError(
+            f"Weights file {path.name} does not fit the {entry.arch} architecture of '{entry.name}'.",
+            hint=f"Re-download it with: {weights.fetch_command([entry.name])}. Details: {str(error)[:300]}",
+        ) from error
+    compute = compute or default_compute()
+    speed = (speed or speed_from_environment()).resolved(compute)
+    return optimise_network(prepare_for_inference(network, compute), entry.arch, compute, speed)
+
+
+def prepare_for_inference(network: nn.Module, compute: ComputeSettings) -> nn.Module:
+    """Eval mode, no gradients, float32 on the chosen device (``optimise_network`` may then
+    store restorer/parser weights in bf16; other networks use autocast)."""
+    network.eval()
+    for parameter in network.parameters():
+        parameter.requires_grad_(False)
+    network = network.to(compute.device)
+    if hasattr(network, "device"):
+        network.device = compute.device  # facexlib modules keep their own device attribute
+    return network
+
+
+class ModelStore:
+    """Process-wide cache of loaded networks: each model is loaded once and shared.
+
+    Loading is guarded by a per-model lock so two first requests don't load twice; the
+    cached modules are only ever called in inference mode, never mutated.
+    """
+
+    def __init__(
+        self,
+        manifest: weights.Manifest | None = None,
+        directory: Path | None = None,
+        compute: ComputeSettings | None = None,
+        speed: SpeedSettings | None = None,
+    ) -> None:
+        self.manifest = manifest or weights.load_manifest()
+        self.directory = directory
+        self.compute = compute or default_compute()
+        self.speed = (speed or speed_from_environment()).resolved(self.compute)
+        self._networks: dict[str, nn.Module] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, name: str) -> nn.Module:
+        if name in self._networks:
+            return self._networks[name]
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self._networks:
+                entry = self.manifest.get(name)
+                self._networks[name] = load_network(entry, self.directory, self.compute, self.speed)
+        return self._networks[name]
+
+    def status(self, name: str) -> weights.WeightStatus:
+        return weights.check(self.manifest.get(name), self.directory)
+
+    def is_available(self, name: str) -> bool:
+        """True when the model is loaded or its file is there and not corrupt."""
+        if name in self._networks:
+            return True
+        return self.status(name).state in (weights.WeightState.PRESENT, weights.WeightState.UNVERIFIED)
+
+    def loaded_names(self) -> list[str]:
+        return sorted(self._networks)
+
+
+def _published_layout(entry: weights.ModelEntry, state: dict[str, torch.Tensor]) -> object:
+    """Wrap a state dict like the published files: GFPGAN under 'params_ema', RetinaFace 'module.'."""
+    if entry.arch == "gfpgan_clean":
+        return {"params_ema": state}
+    if entry.arch == "retinaface_resnet50":
+        return {f"module.{key}": value for key, value in state.items()}
+    return state
+
+
+def save_random_weights(
+    manifest: weights.Manifest, directory: Path, names: list[str] | None = None, seed: int = 1000
+) -> weights.Manifest:
+    """Save seeded random networks of the real architectures as the manifest's files.
+
+    For tests and benchmarks on machines that cannot download weights (cost does not
+    depend on the values). Returns a manifest whose bytes/sha256 describe these files, so
+    the real verifying loader accepts them; the published manifest never does.
+    """
+    import dataclasses
+    import hashlib
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(names or manifest.names()):
+        entry = manifest.get(name)
+        if entry.is_bundled:
+            continue
+        torch.manual_seed(seed + index)
+        path = directory / str(entry.file)
+        torch.save(_published_layout(entry, build_network(entry).state_dict()), path)
+        data = path.read_bytes()
+        manifest = manifest.replace_entry(
+            dataclasses.replace(entry, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        )
+    return manifest

@@ -1,0 +1,1 @@
+"""Face restoration: the GFPGAN restorers, pasting faces back, and the engine that runs them."""

@@ -1,0 +1,151 @@
+"""The web app's settings: command-line flags over environment variables over defaults.
+
+Kept apart from the UI so the Privacy tab, the README and the tests all read the same
+numbers (retention, queue limits) instead of repeating them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.core.errors import InvalidOptionError
+from webapp.sessions import DEFAULT_MAX_AGE_S, MB, DiskLimits, validate_max_age
+
+ENV_HOST = "PORTRAIT_LAB_HOST"
+ENV_PORT = "PORTRAIT_LAB_PORT"
+ENV_SHARE = "PORTRAIT_LAB_SHARE"
+ENV_TMP = "PORTRAIT_LAB_TMP"
+ENV_MAX_AGE = "PORTRAIT_LAB_MAX_AGE_S"
+ENV_SWEEP = "PORTRAIT_LAB_SWEEP_S"
+ENV_CONCURRENCY = "PORTRAIT_LAB_CONCURRENCY"
+ENV_QUEUE_MAX = "PORTRAIT_LAB_QUEUE_MAX"
+ENV_MAX_UPLOAD_MB = "PORTRAIT_LAB_MAX_UPLOAD_MB"
+ENV_VISITOR_QUOTA_MB = "PORTRAIT_LAB_VISITOR_QUOTA_MB"
+ENV_TOTAL_QUOTA_MB = "PORTRAIT_LAB_TOTAL_QUOTA_MB"
+ENV_MIN_FREE_MB = "PORTRAIT_LAB_MIN_FREE_MB"
+# Hugging Face Spaces set this one to 0.0.0.0; honour it when ours is not given.
+ENV_GRADIO_HOST = "GRADIO_SERVER_NAME"
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+DEFAULT_QUEUE_MAX = 64
+DEFAULT_MAX_UPLOAD_MB = 50.0
+MAX_SWEEP_INTERVAL_S = 300.0
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    share: bool = False
+    temp_root: Path = Path(tempfile.gettempdir()) / "portrait-lab"
+    max_age_s: float = DEFAULT_MAX_AGE_S
+    sweep_interval_s: float = MAX_SWEEP_INTERVAL_S
+    concurrency: int | None = None  # None = 4 on CUDA, 1 on CPU (decided with the device)
+    queue_max: int = DEFAULT_QUEUE_MAX
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    disk: DiskLimits = DiskLimits()
+
+    def resolved_concurrency(self, device_type: str) -> int:
+        """How many heavy jobs run at once: a GPU overlaps a few; 2 CPU cores are busy with one."""
+        if self.concurrency is not None:
+            return self.concurrency
+        return 4 if device_type == "cuda" else 1
+
+    def retention_text(self) -> str:
+        return _duration(self.max_age_s)
+
+    def sweep_text(self) -> str:
+        return _duration(self.sweep_interval_s)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        hours = int(seconds // 3600)
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute" + ("s" if minutes != 1 else "")
+    return f"{seconds:g} seconds"
+
+
+def _number(name: str, raw: str, kind: type, minimum: float) -> float:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise InvalidOptionError(f"{name} must be a {kind.__name__} number, not {raw!r}.") from None
+    if value < minimum:
+        raise InvalidOptionError(f"{name} must be at least {minimum:g}, got {raw}.")
+    return value
+
+
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="app.py", description="Portrait Lab web app (restore, backgrounds, ID photos, batch QA)."
+    )
+    parser.add_argument("--host", help=f"interface to listen on (env {ENV_HOST}; default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, help=f"port (env {ENV_PORT}; default {DEFAULT_PORT})")
+    parser.add_argument("--share", action="store_true", default=None,
+                        help=f"also open a temporary public link through Gradio's share servers (env {ENV_SHARE}=1)")
+    parser.add_argument("--max-age", type=float, dest="max_age_s",
+                        help=f"seconds an abandoned session's files are kept, at most 86400 (env {ENV_MAX_AGE}; "
+                             f"default {DEFAULT_MAX_AGE_S:g})")
+    parser.add_argument("--concurrency", type=int,
+                        help=f"heavy jobs at once (env {ENV_CONCURRENCY}; default 4 on a GPU, 1 on CPU)")
+    parser.add_argument("--queue-max", type=int,
+                        help=f"waiting requests before new ones are refused (env {ENV_QUEUE_MAX}; "
+                             f"default {DEFAULT_QUEUE_MAX})")
+    return parser
+
+
+def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Flags win over environment variables, which win over defaults; every value is checked."""
+    env = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    host = args.host or env.get(ENV_HOST) or env.get(ENV_GRADIO_HOST) or DEFAULT_HOST
+    port = args.port if args.port is not None else int(_number(ENV_PORT, env.get(ENV_PORT, str(DEFAULT_PORT)), int, 1))
+    if not 1 <= port <= 65535:
+        raise InvalidOptionError(f"The port must be between 1 and 65535, got {port}.")
+    share = bool(args.share) if args.share is not None else _flag(env.get(ENV_SHARE, "0"))
+    max_age = validate_max_age(
+        args.max_age_s if args.max_age_s is not None else env.get(ENV_MAX_AGE, str(DEFAULT_MAX_AGE_S))
+    )
+    # The sweeper deletes as of its next run, so no file outlives the maximum age; its
+    # interval is kept at most 5 minutes and half the maximum age.
+    sweep = _number(ENV_SWEEP, env[ENV_SWEEP], float, 0.05) if ENV_SWEEP in env else max_age / 4
+    sweep = min(sweep, MAX_SWEEP_INTERVAL_S, max_age / 2)
+    concurrency = args.concurrency
+    if concurrency is None and env.get(ENV_CONCURRENCY):
+        concurrency = int(_number(ENV_CONCURRENCY, env[ENV_CONCURRENCY], int, 1))
+    if concurrency is not None and concurrency < 1:
+        raise InvalidOptionError(f"Concurrency must be at least 1, got {concurrency}.")
+    queue_max = args.queue_max if args.queue_max is not None else int(
+        _number(ENV_QUEUE_MAX, env.get(ENV_QUEUE_MAX, str(DEFAULT_QUEUE_MAX)), int, 1)
+    )
+    if queue_max < 1:
+        raise InvalidOptionError(f"The queue size must be at least 1, got {queue_max}.")
+    upload_mb = _number(ENV_MAX_UPLOAD_MB, env.get(ENV_MAX_UPLOAD_MB, str(DEFAULT_MAX_UPLOAD_MB)), float, 0.1)
+    temp_root = Path(env.get(ENV_TMP) or Path(tempfile.gettempdir()) / "portrait-lab")
+    return AppConfig(host=host, port=port, share=share, temp_root=temp_root, max_age_s=max_age,
+                     sweep_interval_s=sweep, concurrency=concurrency, queue_max=queue_max,
+                     max_upload_mb=upload_mb, disk=_disk_limits(env))
+
+
+def _disk_limits(env: Mapping[str, str]) -> DiskLimits:
+    """Disk quotas in MB from the environment, each defaulting to ``DiskLimits``'s value."""
+    default = DiskLimits()
+
+    def megabytes(name: str, fallback: int, minimum: float) -> int:
+        return int(_number(name, env[name], float, minimum) * MB) if env.get(name) else fallback
+
+    return DiskLimits(visitor_bytes=megabytes(ENV_VISITOR_QUOTA_MB, default.visitor_bytes, 1),
+                      total_bytes=megabytes(ENV_TOTAL_QUOTA_MB, default.total_bytes, 1),
+                      min_free_bytes=megabytes(ENV_MIN_FREE_MB, default.min_free_bytes, 0))

@@ -1,0 +1,695 @@
+"""Per-session temporary storage: the privacy promises of the web app, in one place.
+
+Every upload and every output lives under one temporary root. Work files of a session
+live in ``<root>/sessions/<key>/``; uploads (written by the web server before any event
+runs) are recorded to the visitor who sent them. Files are deleted when the session ends,
+when the visitor presses "Delete my files now", by a sweeper for sessions that never end
+cleanly, and at start-up for anything a crash left behind.
+
+Session identifiers and owner tokens never appear in clear: directory names and log
+lines use keyed hashes (HMAC with a per-process secret), so a directory listing or a log
+cannot be matched to a visitor's browser.
+
+Gradio's session hash is chosen by the browser and travels in URLs and bodies, so it is no
+secret. :meth:`SessionStorage.claim` binds each hash to the owner token (an HttpOnly cookie)
+of the first request that names it; the app's middleware refuses the hash to anyone else,
+and :meth:`end` and :meth:`clear` check the owner again. Disk use is bounded per visitor,
+in total and by the free space left (:class:`DiskLimits`).
+
+No web framework is imported here; the app wires these calls to Gradio's events and to
+an HTTP middleware that asks :meth:`SessionStorage.may_read` before serving a file.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.core.errors import DiskSpaceError, InvalidOptionError
+from pipeline.core.units import human_bytes
+from webapp.uploads import UploadLedger, UploadMeter
+
+log = logging.getLogger("portrait_lab.sessions")
+
+DEFAULT_MAX_AGE_S = 3600.0  # an abandoned session's files live at most this long
+HARD_MAX_AGE_S = 24 * 3600.0  # the promise: never more than a day, whatever the configuration
+MIN_MAX_AGE_S = 1.0
+SESSIONS_DIRNAME = "sessions"
+EXAMPLES_DIRNAME = "examples"  # public example inputs, written at start-up, readable by all
+KEY_LENGTH = 32
+ROOT_MARKER = ".portrait-lab-root"
+# A claim is kept while its session has files here or a stream (heartbeat, results) is open,
+# and for this long after its last use: the app keeps no other state under a hash (no
+# gr.State, deep links refused), so a forgotten hash gives nothing away.
+CLAIM_IDLE_TTL_S = 600.0
+MAX_CLAIMS = 200_000  # about 40 MB of claims at most; past it, new sessions are refused
+MAX_CLAIMS_PER_OWNER = 2_000  # tabs and events of one browser within CLAIM_IDLE_TTL_S
+# Gradio streams an upload into a temporary file at the top of the root; one untouched this
+# long belongs to an upload that was dropped half-way.
+ORPHAN_UPLOAD_AGE_S = 120.0
+TOTAL_CACHE_S = 2.0  # how stale the measured size of the whole root may be
+CLAIM_PRUNE_EVERY_S = 5.0  # a full claim table is scanned at most this often
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DiskLimits:
+    """How much disk visitors may fill. A full batch fits in one visitor's quota: 200 photos
+    of 8 MB uploaded as zips (1.6 GB), unpacked (1.6 GB, at most half of the room left) and
+    their results. The total keeps a busy server from filling its disk, and ``min_free``
+    keeps room for the system whatever the quotas say."""
+
+    visitor_bytes: int = 5 * 1024 * MB
+    total_bytes: int = 20 * 1024 * MB
+    min_free_bytes: int = 1024 * MB
+
+
+def validate_max_age(seconds: float) -> float:
+    """The retention limit, refused when outside 1 s .. 24 h (the documented promise)."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise InvalidOptionError(f"The maximum file age must be a number of seconds, not {seconds!r}.") from None
+    if not MIN_MAX_AGE_S <= value <= HARD_MAX_AGE_S:
+        raise InvalidOptionError(
+            f"The maximum file age must be between {MIN_MAX_AGE_S:g} s and {HARD_MAX_AGE_S:g} s (24 hours), "
+            f"got {value:g} s.",
+            hint="Portrait Lab promises never to keep a photo longer than a day.",
+        )
+    return value
+
+
+@dataclass
+class _Claim:
+    owner: str  # keyed hash of the owner token that first named the session hash
+    last_seen: float
+    connections: int = 0  # open streams (heartbeat, results, uploads): a claim in use is never pruned
+
+
+@dataclass
+class _Session:
+    owner: str  # keyed hash of the owner token
+    last_seen: float
+    uploads: set[Path]
+    running_jobs: int = 0  # the sweeper never removes a session while a job writes into it
+    ended: bool = False  # the tab closed during a job: delete when the job finishes
+
+
+class SessionStorage:
+    """Owns the temporary root; thread-safe; holds no image data, only paths and times."""
+
+    def __init__(self, root: Path, max_age_s: float = DEFAULT_MAX_AGE_S, secret: bytes | None = None,
+                 limits: DiskLimits | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.max_age_s = validate_max_age(max_age_s)
+        self.limits = limits or DiskLimits()
+        self.sessions_dir = self.root / SESSIONS_DIRNAME
+        self.examples_dir = self.root / EXAMPLES_DIRNAME
+        self._secret = secret or secrets.token_bytes(32)
+        self._lock = threading.RLock()
+        self._sessions: dict[str, _Session] = {}
+        self._upload_owners: dict[Path, set[str]] = {}
+        self._claims: dict[str, _Claim] = {}
+        self._claims_per_owner: dict[str, int] = {}
+        self.uploads = UploadLedger()
+        self._walk_cache: tuple[float, int, int] = (-TOTAL_CACHE_S - 1.0, 0, 0)  # (when, bytes, kept then)
+        self._sweep_interval_s = 0.0
+        self._last_prune = 0.0
+        self._last_full_warning = 0.0
+        self._sweeper: _Sweeper | None = None
+
+    # -- identities -----------------------------------------------------------------------
+    def _hash(self, kind: str, value: str) -> str:
+        return hmac.new(self._secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:KEY_LENGTH]
+
+    def session_key(self, session_hash: str) -> str:
+        """The directory name (and log name) of a session: not reversible to its id."""
+        return self._hash("session", session_hash)
+
+    def owner_key(self, owner_token: str | None) -> str | None:
+        return self._hash("owner", owner_token) if owner_token else None
+
+    # -- who may name a session hash --------------------------------------------------------
+    def claim(self, session_hash: str, owner_token: str | None) -> bool:
+        """Bind ``session_hash`` to the first owner token that names it; afterwards True only
+        for that token. No token, another token, or a full claim table: False."""
+        owner = self.owner_key(owner_token)
+        if owner is None or not session_hash:
+            return False
+        key = self.session_key(session_hash)
+        now = time.time()
+        with self._lock:
+            claim = self._claims.get(key)
+            if claim is None:
+                return self._add_claim(key, owner, now)
+            if not hmac.compare_digest(claim.owner, owner):
+                return False
+            claim.last_seen = now
+            return True
+
+    def _add_claim(self, key: str, owner: str, now: float) -> bool:
+        """Under the lock: a new claim, within the table's and this owner's limits."""
+        def full() -> bool:
+            return len(self._claims) >= MAX_CLAIMS or self._claims_per_owner.get(owner, 0) >= MAX_CLAIMS_PER_OWNER
+
+        if full() and now - self._last_prune > CLAIM_PRUNE_EVERY_S:
+            self._last_prune = now  # a flood of refused claims must not rescan the table each time
+            self._prune_claims(now)
+        if full():
+            if now - self._last_full_warning > 60:
+                self._last_full_warning = now
+                log.warning("refusing new sessions: the claim table or one visitor's share of it is full")
+            return False
+        self._claims[key] = _Claim(owner, now)
+        self._claims_per_owner[owner] = self._claims_per_owner.get(owner, 0) + 1
+        return True
+
+    @contextmanager
+    def connection(self, session_hash: str) -> Iterator[None]:
+        """A long-lived request (heartbeat, results stream) holds its claim while it is open."""
+        key = self.session_key(session_hash)
+        with self._lock:
+            claim = self._claims.get(key)
+            if claim is not None:
+                claim.connections += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                if claim is not None:
+                    claim.connections -= 1
+                    claim.last_seen = time.time()
+
+    def _prune_claims(self, now: float) -> int:
+        """Under the lock: forget claims idle past ``CLAIM_IDLE_TTL_S`` with no open stream
+        and no files stored."""
+        idle = [key for key, claim in self._claims.items()
+                if not claim.connections and claim.last_seen < now - CLAIM_IDLE_TTL_S and key not in self._sessions]
+        for key in idle:
+            owner = self._claims.pop(key).owner
+            left = self._claims_per_owner.get(owner, 1) - 1
+            if left:
+                self._claims_per_owner[owner] = left
+            else:
+                self._claims_per_owner.pop(owner, None)
+        return len(idle)
+
+    def _is_owner(self, key: str, owner_token: str | None) -> bool:
+        """Under the lock: whether the token owns the session (by its claim, else its storage)."""
+        owner = self.owner_key(owner_token)
+        if owner is None:
+            return False
+        claim, session = self._claims.get(key), self._sessions.get(key)
+        recorded = claim.owner if claim is not None else (session.owner if session is not None else None)
+        return not recorded or hmac.compare_digest(recorded, owner)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def prepare(self) -> int:
+        """Create the root and delete everything a previous (crashed) process left in it.
+
+        A folder that exists, holds files and lacks our marker is refused rather than
+        emptied: a mistyped PORTRAIT_LAB_TMP must never wipe somebody's home directory."""
+        marker = self.root / ROOT_MARKER
+        if self.root.exists() and any(self.root.iterdir()) and not marker.exists():
+            raise InvalidOptionError(
+                f"The temporary folder {self.root} is not empty and was not created by Portrait Lab.",
+                hint="Point PORTRAIT_LAB_TMP at a new or empty folder; everything in it is deleted at start-up.",
+            )
+        removed = 0
+        if self.root.exists():
+            for entry in self.root.iterdir():
+                if entry != marker:
+                    removed += _remove(entry)
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        marker.write_text("Temporary files of Portrait Lab; everything here is deleted at start-up.\n")
+        self.sessions_dir.mkdir(mode=0o700, exist_ok=True)
+        self.examples_dir.mkdir(mode=0o700, exist_ok=True)
+        if removed:
+            log.info("start-up cleanup removed %d leftover file(s)", removed)
+        return removed
+
+    def open(self, session_hash: str, owner_token: str | None) -> Path:
+        """The session's private directory (created on first use); marks the session active."""
+        key = self.session_key(session_hash)
+        with self._lock:
+            if not self._is_owner(key, owner_token):
+                raise PermissionError("this owner token does not own the session")
+            owner = self.owner_key(owner_token) or ""
+            session = self._sessions.get(key)
+            if session is None:
+                session = self._sessions[key] = _Session(owner=owner, last_seen=time.time(), uploads=set())
+            elif not session.owner and owner:
+                session.owner = owner
+            session.last_seen = time.time()
+        directory = self.sessions_dir / key
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return directory
+
+    def new_work_dir(self, session_hash: str, owner_token: str | None, label: str) -> Path:
+        """A fresh sub-directory for one request's outputs, so results never overwrite each other."""
+        base = self.open(session_hash, owner_token)
+        directory = base / f"{label}-{secrets.token_hex(6)}"
+        directory.mkdir(mode=0o700)
+        return directory
+
+    @contextmanager
+    def job(self, session_hash: str, owner_token: str | None) -> Iterator[None]:
+        """Mark the session busy for the length of a job: neither the sweeper nor the end of
+        the session deletes files under a running job; the job's end counts as activity."""
+        key = self.session_key(session_hash)
+        with self._lock:
+            self.open(session_hash, owner_token)
+            self._sessions[key].running_jobs += 1
+        try:
+            yield
+        finally:
+            ended = False
+            with self._lock:
+                session = self._sessions.get(key)
+                if session is not None:
+                    session.running_jobs -= 1
+                    session.last_seen = time.time()
+                    ended = session.ended and not session.running_jobs
+            if ended:
+                self._end(key)
+
+    def register_upload(self, owner_token: str | None, paths: Iterable[str | Path]) -> None:
+        """Record who sent each uploaded file, so only they can read it back."""
+        owner = self.owner_key(owner_token)
+        if owner is None:
+            return
+        with self._lock:
+            for path in paths:
+                resolved = Path(path).resolve()
+                self._upload_owners.setdefault(resolved, set()).add(owner)
+                # Uploads are stored by content: the same bytes sent again reuse the old file,
+                # whose age must start again or the sweeper would take it at once.
+                with suppress(OSError):
+                    os.utime(resolved)
+
+    def attach_uploads(self, session_hash: str, owner_token: str | None, paths: Iterable[str | Path | None]) -> None:
+        """Tie uploads used by an event to the session, so they are deleted with it."""
+        key = self.session_key(session_hash)
+        with self._lock:
+            self.open(session_hash, owner_token)
+            session = self._sessions[key]
+            for path in paths:
+                if path is None:
+                    continue
+                resolved = Path(path).resolve()
+                if (_is_within(resolved, self.root) and not _is_within(resolved, self.examples_dir)
+                        and not _is_within(resolved, self.sessions_dir)):
+                    session.uploads.add(resolved)
+
+    def may_use(self, session_hash: str, owner_token: str | None, path: str | Path) -> bool:
+        """Whether a request may take ``path`` as input: the shipped examples, this visitor's
+        own uploads, and this session's own results; nothing else, wherever it lies."""
+        resolved = Path(path).resolve()
+        if _is_within(resolved, self.examples_dir):
+            return True
+        if not _is_within(resolved, self.root) or self.owner_key(owner_token) is None:
+            return False
+        if _is_within(resolved, self.sessions_dir):
+            return _is_within(resolved, self.sessions_dir / self.session_key(session_hash)) and self.may_read(
+                resolved, owner_token)
+        return self.may_read(resolved, owner_token)
+
+    def end(self, session_hash: str, owner_token: str | None) -> int:
+        """The session is over (tab closed): delete its directory and its uploads. While a job
+        still runs in it, the deletion happens when that job finishes. Only the owner's token
+        ends a session; any other gets 0 and changes nothing."""
+        key = self.session_key(session_hash)
+        with self._lock:
+            if not self._is_owner(key, owner_token):
+                log.warning("refused to end a session for a token that does not own it")
+                return 0
+        return self._end(key)
+
+    def _end(self, key: str) -> int:
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is not None and session.running_jobs:
+                session.ended = True
+                return 0
+            directory, uploads = self._detach(key, drop=True)
+        return self._delete(directory, uploads)
+
+    def clear(self, session_hash: str, owner_token: str | None) -> int:
+        """'Delete my files now': empty the session's storage but keep the session usable.
+        Only for the owner's token, like :meth:`end`."""
+        key = self.session_key(session_hash)
+        with self._lock:
+            if not self._is_owner(key, owner_token):
+                log.warning("refused to clear a session for a token that does not own it")
+                return 0
+            directory, uploads = self._detach(key, drop=False)
+        return self._delete(directory, uploads)
+
+    def _detach(self, key: str, drop: bool) -> tuple[Path, set[Path]]:
+        """Under the lock: forget the session's files (and the session, with ``drop``) and
+        return what to delete, so that deleting needs no lock."""
+        session = self._sessions.get(key)
+        uploads: set[Path] = set()
+        if session is not None:
+            uploads = set(session.uploads)
+            session.uploads.clear()
+            others = [s for k, s in self._sessions.items() if k != key]
+            still_used = set().union(*(s.uploads for s in others)) if others else set()
+            uploads -= still_used
+            # Uploads this visitor sent but never used in an event go too, unless another
+            # of their open tabs may still show them.
+            if session.owner and not any(s.owner == session.owner for s in others):
+                uploads |= {p for p, owners in self._upload_owners.items()
+                            if owners == {session.owner} and p not in still_used}
+            # The same bytes uploaded by another visitor are the same file (content
+            # hash): it stays, now readable only by them, until their session ends.
+            shared = set()
+            for path in uploads:
+                owners = self._upload_owners.get(path, set())
+                owners.discard(session.owner)
+                if owners:
+                    shared.add(path)
+                else:
+                    self._upload_owners.pop(path, None)
+            uploads -= shared
+        if drop:
+            self._sessions.pop(key, None)
+        return self.sessions_dir / key, uploads
+
+    def _delete(self, directory: Path, uploads: set[Path]) -> int:
+        removed = _remove(directory)
+        for path in uploads:
+            removed += _remove_upload(path, self.root)
+        return removed
+
+    # -- access control ---------------------------------------------------------------------
+    def may_read(self, path: str | Path, owner_token: str | None) -> bool:
+        """Whether the visitor holding ``owner_token`` may download ``path``.
+
+        Outside our root the web framework's own rules apply (True here). Inside it:
+        examples are public; session files belong to the session's owner; uploads to who
+        sent them; anything else (unknown) is refused.
+        """
+        resolved = Path(path).resolve()
+        if not _is_within(resolved, self.root):
+            return True
+        if _is_within(resolved, self.examples_dir):
+            return True
+        owner = self.owner_key(owner_token)
+        if owner is None:
+            return False
+        with self._lock:
+            if _is_within(resolved, self.sessions_dir):
+                relative = resolved.relative_to(self.sessions_dir).parts
+                session = self._sessions.get(relative[0]) if relative else None
+                return session is not None and bool(session.owner) and hmac.compare_digest(session.owner, owner)
+            return owner in self._upload_owners.get(resolved, set())
+
+    # -- sweeping ---------------------------------------------------------------------------
+    def sweep(self, now: float | None = None) -> int:
+        """Delete sessions idle for longer than the maximum age, and every other file under the
+        root older than it: uploads, Gradio's cache, and old results of sessions still open
+        (except under a running job). Returns the number of files removed."""
+        now = time.time() if now is None else now
+        limit = now - self.max_age_s
+        with self._lock:
+            candidates = [key for key, session in self._sessions.items()
+                          if session.last_seen < limit and not session.running_jobs]
+        removed = 0
+        stale = 0
+        for key in candidates:
+            with self._lock:  # the visitor may have come back since the list was made
+                session = self._sessions.get(key)
+                if session is None or session.last_seen >= limit or session.running_jobs:
+                    continue
+                directory, uploads = self._detach(key, drop=True)
+            removed += self._delete(directory, uploads)
+            stale += 1
+        removed += self._sweep_old_files(limit)
+        if removed:
+            log.info("sweeper removed %d file(s) from %d idle session(s)", removed, stale)
+        return removed
+
+    def _sweep_old_files(self, limit: float) -> int:
+        """Files older than ``limit`` go even while their session is open (the promise is
+        about a file's age, not the visitor's activity); never those under a running job."""
+        with self._lock:
+            live = set(self._sessions)
+            busy = {key for key, session in self._sessions.items() if session.running_jobs}
+            in_use = set().union(*(s.uploads for s in self._sessions.values() if s.running_jobs))
+        removed = 0
+        if self.sessions_dir.exists():
+            for entry in self.sessions_dir.iterdir():
+                if entry.name in busy:
+                    continue
+                if entry.name in live:
+                    removed += _remove_older_than(entry, limit, keep=set())
+                elif _newest_mtime(entry) < limit:  # a session we no longer know
+                    removed += _remove(entry)
+        if self.root.exists():
+            orphaned = time.time() - ORPHAN_UPLOAD_AGE_S
+            for entry in self.root.iterdir():
+                if entry in (self.sessions_dir, self.examples_dir) or entry.name == ROOT_MARKER:
+                    continue
+                if _is_upload_in_progress(entry) and _newest_mtime(entry) < orphaned:
+                    removed += _remove(entry)  # an upload dropped half-way
+                else:
+                    removed += _remove_older_than(entry, limit, keep=in_use)
+        with self._lock:
+            for path in [p for p in self._upload_owners if not p.exists()]:
+                del self._upload_owners[path]
+            for session in self._sessions.values():
+                session.uploads = {p for p in session.uploads if p.exists()}
+            self._prune_claims(time.time())
+        return removed
+
+    # -- disk quotas ------------------------------------------------------------------------
+    def usage(self, owner_token: str | None) -> int:
+        """Bytes stored for this visitor: their sessions' folders, their uploads, and what
+        their uploads under way or just dropped have written."""
+        owner = self.owner_key(owner_token)
+        if owner is None:
+            return 0
+        return self._stored_usage(owner) + self.uploads.pending(owner)
+
+    def _stored_usage(self, owner: str) -> int:
+        with self._lock:
+            keys = [key for key, session in self._sessions.items() if session.owner == owner]
+            uploads = [path for path, owners in self._upload_owners.items() if owner in owners]
+        return sum(_tree_bytes(self.sessions_dir / key) for key in keys) + sum(_tree_bytes(p) for p in uploads)
+
+    def _stored_total(self) -> int:
+        """Bytes of stored files under the root (uploads under way, ``tmp*``, are the
+        ledger's). The walk runs at most every ``TOTAL_CACHE_S``; uploads kept since it are
+        added, so a cached figure never misses them."""
+        now = time.monotonic()
+        with self._lock:
+            measured_at, walked, kept_then = self._walk_cache
+        if now - measured_at > TOTAL_CACHE_S:
+            kept_then = self.uploads.kept_total()
+            walked = _root_bytes(self.root)
+            with self._lock:
+                self._walk_cache = (now, walked, kept_then)
+        return walked + self.uploads.kept_total() - kept_then
+
+    def _total(self) -> int:
+        return self._stored_total() + self.uploads.pending_total()
+
+    def open_upload(self, owner_token: str | None, declared: int) -> UploadMeter:
+        """Start counting an upload that says it is ``declared`` bytes long; refused at once
+        when that cannot fit. Its bytes then count as they arrive (``UploadMeter.add``), so
+        parallel uploads share the room and a connection that sends nothing holds nothing.
+        Walks the disk: call it off the event loop."""
+        self.require_room(owner_token, declared)
+        owner = self.owner_key(owner_token) or ""
+        mark = self.uploads.mark(owner)  # before measuring: what lands after counts against the room
+        visitor_room = self.limits.visitor_bytes - self._stored_usage(owner) - self.uploads.held(owner)
+        total_room = min(self._free_room(), self.limits.total_bytes - self._stored_total() - self.uploads.held())
+        swept = ORPHAN_UPLOAD_AGE_S + self._sweep_interval_s
+        holds = (swept, max(swept, self.max_age_s + self._sweep_interval_s))
+        return UploadMeter(self.uploads, owner, mark, visitor_room, total_room, self.limits.visitor_bytes, holds)
+
+    def _free_room(self) -> int:
+        """Free disk space under the root, less the reserve kept for the system."""
+        return shutil.disk_usage(self.root).free - self.limits.min_free_bytes
+
+    def room_for(self, owner_token: str | None) -> int:
+        """Bytes this visitor may still write now: the least of what their quota, the total
+        quota and the free disk space (less the reserve) leave."""
+        visitor = self.limits.visitor_bytes - self.usage(owner_token)
+        total = self.limits.total_bytes - self._total()
+        return max(0, min(self._free_room(), visitor, total))
+
+    def require_room(self, owner_token: str | None, incoming: int = 0) -> None:
+        """Refuse new work (or an upload of ``incoming`` bytes) that would not fit."""
+        visitor = self.usage(owner_token)
+        if visitor + incoming > self.limits.visitor_bytes:
+            raise DiskSpaceError.over_quota(
+                f"You are using {human_bytes(visitor)} of storage on this server; each visitor may use up to "
+                f"{human_bytes(self.limits.visitor_bytes)}.")
+        if incoming > self._free_room() or self._total() + incoming > self.limits.total_bytes:
+            raise DiskSpaceError.server_short()
+
+    def start_sweeper(self, interval_s: float) -> None:
+        """Sweep every ``interval_s`` seconds on a daemon thread (idempotent)."""
+        if self._sweeper is None:
+            self._sweep_interval_s = float(interval_s)
+            # Sweeping as of the next tick deletes files up to one interval early; half the
+            # maximum age at most keeps that margin reasonable.
+            self._sweeper = _Sweeper(self, min(float(interval_s), self.max_age_s / 2))
+            self._sweeper.start()
+
+    def stop_sweeper(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+            self._sweeper = None
+
+    # -- introspection for the UI and tests (counts only) ----------------------------------
+    def active_sessions(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    def session_files(self, session_hash: str) -> list[Path]:
+        """Every file currently stored for this session (its directory and its uploads)."""
+        key = self.session_key(session_hash)
+        files = [p for p in (self.sessions_dir / key).rglob("*") if p.is_file()] if (self.sessions_dir / key).exists() else []
+        with self._lock:
+            session = self._sessions.get(key)
+            files += [p for p in (session.uploads if session else ()) if p.exists()]
+        return files
+
+
+class _Sweeper(threading.Thread):
+    def __init__(self, storage: SessionStorage, interval_s: float) -> None:
+        super().__init__(name="portrait-lab-sweeper", daemon=True)
+        self.storage = storage
+        self.interval_s = max(0.05, float(interval_s))
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval_s):
+            try:
+                # As of the next tick: nothing may outlive the maximum age waiting for it.
+                self.storage.sweep(now=time.time() + self.interval_s)
+            except OSError as error:  # a vanished file must not kill the sweeper; it retries
+                log.warning("sweep failed (%s); retrying in %.0f s", type(error).__name__, self.interval_s)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def _count_files(path: Path) -> int:
+    if path.is_symlink() or path.is_file():
+        return 1
+    return sum(1 for p in path.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def _remove(path: Path) -> int:
+    """Delete a file or folder; returns the number of files removed (0 if already gone)."""
+    try:
+        if not os.path.lexists(path):
+            return 0
+        count = _count_files(path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        return count
+    except FileNotFoundError:
+        return 0
+
+
+def _remove_upload(path: Path, root: Path) -> int:
+    """Delete an uploaded file and its (content-hash) folder when that becomes empty."""
+    removed = _remove(path)
+    parent = path.parent
+    if parent != root and _is_within(parent, root):
+        try:
+            parent.rmdir()
+        except OSError:
+            pass  # not empty (another file of the same content) or already gone: both fine
+    return removed
+
+
+def _tree_bytes(path: Path) -> int:
+    """Size of a file, or of every file under a folder (links are not followed)."""
+    try:
+        if not path.is_dir() or path.is_symlink():
+            return path.lstat().st_size
+    except FileNotFoundError:
+        return 0
+    total = 0
+    for entry in path.rglob("*"):
+        with suppress(FileNotFoundError):
+            info = entry.lstat()
+            total += info.st_size if not stat.S_ISDIR(info.st_mode) else 0
+    return total
+
+
+def _root_bytes(root: Path) -> int:
+    """Stored bytes under the root: everything but the ``tmp*`` files of uploads still
+    arriving or dropped, which the upload ledger counts."""
+    total = 0
+    for entry in root.iterdir() if root.exists() else ():
+        if not _is_upload_in_progress(entry):
+            total += _tree_bytes(entry)
+    return total
+
+
+def _is_upload_in_progress(entry: Path) -> bool:
+    """A file at the top of the root where Gradio writes an upload while it arrives (or
+    left one that was dropped): ``tmp*``, named by ``tempfile``."""
+    return entry.name.startswith("tmp") and entry.is_file() and not entry.is_symlink()
+
+
+def _newest_mtime(path: Path) -> float:
+    try:
+        times = [path.lstat().st_mtime]
+        if path.is_dir():
+            times += [p.lstat().st_mtime for p in path.rglob("*")]
+        return max(times)
+    except FileNotFoundError:
+        return 0.0
+
+
+def _remove_older_than(entry: Path, limit: float, keep: set[Path]) -> int:
+    """Remove files under ``entry`` last modified before ``limit`` (except ``keep``), then
+    the folders that became empty."""
+    if not entry.is_dir() or entry.is_symlink():
+        return _remove(entry) if entry not in keep and _newest_mtime(entry) < limit else 0
+    removed = 0
+    for path in sorted(entry.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            elif path.resolve() not in keep and path.lstat().st_mtime < limit:
+                path.unlink(missing_ok=True)
+                removed += 1
+        except OSError:
+            continue  # in use or already gone; the next sweep tries again
+    try:
+        entry.rmdir()
+    except OSError:
+        pass  # still holds young files
+    return removed

@@ -1,0 +1,304 @@
+"""What the web app calls: one shared set of models, and one function per user action.
+
+Each action takes file paths and options, writes its results as files into a directory
+the caller owns (the session's), and returns the paths plus human-readable text. The UI
+stays free of image logic, and a test can drive every action without a browser.
+Models are loaded once and shared; no method keeps per-request state on ``self``.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipeline.models import weights
+from pipeline.batch import OUTPUT_FORMATS
+from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS, BackgroundOptions
+from pipeline.cutout.cutter import CutoutPipeline
+from pipeline.restore.engine import DETECTOR_AUTO, RestorationPipeline, RestoreOptions
+from pipeline.core.errors import InvalidOptionError
+from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, write_id_photo_files
+from pipeline.idphoto.specs import IdPhotoSpec, SpecRegistry, load_specs
+from pipeline.core.imageio import DecodedImage, decode_image, save_image
+from pipeline.idphoto.layout import PAPER_SIZES_MM
+from pipeline.core.samples import astronaut
+
+if TYPE_CHECKING:
+    from pipeline.batch import BatchSummary, Process
+
+Choices = list[tuple[str, str]]  # (label shown, value sent)
+BATCH_JOBS = ("restore", "background", "idphoto")
+SHEET_NONE = "none"
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Which features can run with the weights on disk, and what to tell the visitor."""
+
+    restore_ready: bool
+    restore_reason: str  # empty when ready
+    missing: tuple[str, ...]  # manifest names of downloadable models that are not usable
+    banner: str  # markdown; empty when everything is installed
+
+
+def batch_markdown(summary: BatchSummary) -> str:
+    """One line a person can read at a glance after a batch."""
+    counts = summary.counts
+    parts = [f"{counts.get(status, 0)} {status}" for status in ("ok", "warning", "error", "skipped")
+             if counts.get(status)]
+    return (f"**{summary.job_name}: {len(summary.rows)} file(s) in {summary.seconds:.1f} s** — "
+            + (", ".join(parts) or "nothing to do") + ". The zip holds the results, report.csv and report.html.")
+
+
+@dataclass
+class RestoreOutcome:
+    before: Path  # the input at the output's size, for the comparison slider
+    after: Path
+    summary: str
+    faces: int
+    seconds: float
+
+
+@dataclass
+class BackgroundOutcome:
+    image: Path
+    summary: str
+    seconds: float
+
+
+@dataclass
+class IdPhotoOutcome:
+    photo: Path
+    overlay: Path
+    report_text: str
+    report_json: Path
+    report_txt: Path
+    sheet_png: Path | None
+    sheet_pdf: Path | None
+    verdict: str
+    summary: str
+    seconds: float
+    files: list[Path] = field(default_factory=list)
+
+
+class Studio:
+    """The app's single entry point into the pipeline."""
+
+    def __init__(self, engine: RestorationPipeline | None = None, specs: SpecRegistry | None = None) -> None:
+        self.engine = engine or RestorationPipeline()
+        self.cutter = CutoutPipeline(self.engine)
+        self.id_maker = IdPhotoPipeline(self.engine)
+        self.specs = specs or load_specs()
+
+    # -- choices, read from the pipeline's data ------------------------------------------
+    @property
+    def manifest(self) -> weights.Manifest:
+        return self.engine.manifest
+
+    def restorer_choices(self) -> Choices:
+        store = self.engine.store
+        return [(self.manifest.get(n).display_name + ("" if store.is_available(n) else " (not installed)"), n)
+                for n in self.manifest.names("restorer")]
+
+    def default_restorer(self) -> str:
+        return self.manifest.default("restorer").name
+
+    def detector_choices(self) -> Choices:
+        return [("Automatic (best installed)", DETECTOR_AUTO)] + [
+            (self.manifest.get(n).display_name, n) for n in self.manifest.names("detector")
+        ]
+
+    def spec_choices(self) -> Choices:
+        ordered = sorted(self.specs.specs, key=lambda s: (s.country.lower(), s.document.lower()))
+        return [(spec.label, spec.id) for spec in ordered]
+
+    @staticmethod
+    def background_modes() -> Choices:
+        return [(mode.replace("-", " ").capitalize(), mode) for mode in BACKGROUND_MODES]
+
+    @staticmethod
+    def colour_choices() -> Choices:
+        return [(f"{name.replace('-', ' ').capitalize()} ({value})", name) for name, value in COLOUR_PRESETS.items()]
+
+    @staticmethod
+    def paper_choices() -> Choices:
+        return [("No print sheet", SHEET_NONE)] + [(name, name) for name in PAPER_SIZES_MM]
+
+    def spec(self, spec_id: str) -> IdPhotoSpec:
+        return self.specs.get(spec_id)
+
+    # -- weights ---------------------------------------------------------------------------
+    def availability(self) -> Availability:
+        """What the pipeline would use and cannot: each kind's default model, plus any
+        restorer a visitor could pick. Optional extras (e.g. a second face parser) are not news."""
+        store = self.engine.store
+        relevant = [self.manifest.default(kind).name for kind in ("restorer", "detector", "parser", "matting")]
+        relevant += [n for n in self.manifest.names("restorer") if n not in relevant]
+        missing = tuple(name for name in relevant
+                        if not self.manifest.get(name).is_bundled and not store.is_available(name))
+        ready = any(store.is_available(name) for name in self.manifest.names("restorer"))
+        reason = "" if ready else (
+            "Restoration needs GFPGAN weights, which are not installed on this server. "
+            f"The administrator can run: {weights.fetch_command([self.default_restorer()])}"
+        )
+        fallbacks = {
+            "restorer": "cannot be chosen until it is installed"
+            + ("" if ready else "; restoration is disabled until a GFPGAN model is installed"),
+            "detector": "faces are found with the offline MTCNN detector instead",
+            "parser": "restored faces are blended with a feathered mask instead of face parsing",
+            "matting": "backgrounds are separated with the offline fallback (best on plain walls)",
+        }
+        lines: list[str] = []
+        if missing:
+            lines.append("**Some model weights are not installed on this server.**")
+            for name in missing:
+                entry = self.manifest.get(name)
+                lines.append(f"- {entry.display_name} (`{name}`): {fallbacks[entry.kind]}.")
+            lines.append(f"\nTo install them: `{weights.fetch_command(list(missing))}`")
+        return Availability(ready, reason, missing, "\n".join(lines))
+
+    def warm_up(self) -> list[str]:
+        """Load the default models that are installed, so the first visitor does not wait."""
+        loaded: list[str] = []
+        store = self.engine.store
+        if store.is_available(self.default_restorer()):
+            self.engine.restorer(self.default_restorer())
+            loaded.append(self.default_restorer())
+        detector, _ = self.engine.resolve_detector(DETECTOR_AUTO)
+        self.engine.detector(detector)
+        loaded.append(detector)
+        for kind in ("parser", "matting"):
+            name = self.manifest.default(kind).name
+            if store.is_available(name):
+                store.get(name)
+                loaded.append(name)
+        return loaded
+
+    def restorer_ready(self, name: str) -> bool:
+        return self.engine.store.is_available(name)
+
+    # -- actions -----------------------------------------------------------------------------
+    def restore(self, source: str | Path, options: RestoreOptions, out_dir: Path, fmt: str = "png") -> RestoreOutcome:
+        started = time.perf_counter()
+        suffix = _output_suffix(fmt)
+        image = decode_image(source)
+        result = self.engine.restore(image, options)
+        height, width = result.image.shape[:2]
+        before = _resized(image.rgb, (width, height))
+        before_path = save_image(out_dir / "before.jpg", before, quality=92)
+        after_path = save_image(out_dir / f"restored{suffix}", result.image, result.alpha)
+        restored = sum(1 for face in result.faces if face.restored)
+        lines = [f"Restored {restored} of {len(result.faces)} face(s) with {result.model} "
+                 f"on {result.device}; output {width}x{height} px."]
+        lines += [f"- {warning}" for warning in result.warnings]
+        return RestoreOutcome(Path(before_path), Path(after_path), "\n".join(lines), restored,
+                              time.perf_counter() - started)
+
+    def replace_background(self, source: str | Path, options: BackgroundOptions, out_dir: Path,
+                           fmt: str = "png", backdrop: str | Path | None = None,
+                           matting: str = "auto") -> BackgroundOutcome:
+        started = time.perf_counter()
+        suffix = _output_suffix(fmt)
+        if options.mode == "transparent" and fmt == "jpg":
+            raise InvalidOptionError("JPEG cannot hold transparency.", hint="Download as PNG or WebP, or pick another background.")
+        if options.mode == "image":
+            if backdrop is None:
+                raise InvalidOptionError("The image background needs a background picture.",
+                                         hint="Upload one under 'Background picture'.")
+            options = BackgroundOptions(**{**options.__dict__, "image": decode_image(backdrop).rgb})
+        image = decode_image(source)
+        result, cut = self.cutter.replace_background(image, options, matting=matting)
+        path = save_image(out_dir / f"background-{options.mode}{suffix}", result.rgb,
+                          result.alpha if fmt != "jpg" else None)
+        lines = [f"Background: {options.mode}; separated with {cut.matte.method}; "
+                 f"{len(cut.faces)} face(s) found."]
+        lines += [f"- {warning}" for warning in cut.warnings]
+        return BackgroundOutcome(Path(path), "\n".join(lines), time.perf_counter() - started)
+
+    def id_photo(self, source: str | Path, spec_id: str, out_dir: Path, *, background: str | None = None,
+                 max_kb: float | None = None, paper: str = SHEET_NONE, fmt: str = "jpg") -> IdPhotoOutcome:
+        started = time.perf_counter()
+        spec = self.specs.get(spec_id)
+        options = IdPhotoOptions(spec=spec, background=background or None, max_kb=max_kb or None,
+                                 format=fmt).validated()
+        layout = None
+        if paper and paper != SHEET_NONE:
+            layout = print_sheet_for(spec, paper, hint="Choose 'No print sheet', or the document's printed variant.")
+        result = self.id_maker.make(decode_image(source), options)
+        files = write_id_photo_files(result, out_dir, spec.id, layout, sheet_name=f"sheet_{paper}")
+        width, height = result.plan.size
+        summary = (f"{spec.label}: {width}x{height} px at {result.dpi} dpi, {len(result.encoded) / 1024:.0f} KB. "
+                   f"Compliance: {result.report.overall.upper()}.")
+        return IdPhotoOutcome(files.photo, files.overlay, files.report_text, files.report_json, files.report_txt,
+                              files.sheet_png, files.sheet_pdf, result.report.overall, summary,
+                              time.perf_counter() - started, files.paths)
+
+    def batch(self, sources: Sequence[str | Path], job: str, out_dir: Path, *,
+              restore: RestoreOptions | None = None, background: BackgroundOptions | None = None,
+              spec_id: str | None = None, id_background: str | None = None,
+              progress: Callable[[int, int, str], None] | None = None,
+              max_extract_bytes: int | None = None) -> BatchSummary:
+        """One batch job over photos and ``.zip`` archives, results and reports in ``out_dir``.
+
+        Archives are unpacked into ``out_dir/inputs``, at most ``max_extract_bytes`` bytes when
+        given (the caller's room: quota, free space), never more than the per-batch cap. That
+        folder is deleted when the job ends, however it ends: unpacked copies left behind would
+        fill the disk, and nothing needs them afterwards (results, reports and the summary's
+        thumbnails, hence :meth:`BatchSummary.comparisons`, are made while the job runs).
+        The job is set up first, so a bad option or missing model unpacks nothing."""
+        from pipeline.batch import expand_inputs, run_batch
+
+        if job not in BATCH_JOBS:
+            raise InvalidOptionError(f"Unknown batch job {job!r}.", hint=f"Choose one of: {', '.join(BATCH_JOBS)}.")
+        if not sources:
+            raise InvalidOptionError("No files were given.", hint="Add images, or a .zip of images.")
+        process = self._batch_process(job, restore, background, spec_id, id_background)
+        inputs = Path(out_dir) / "inputs"
+        try:
+            items, problems = expand_inputs([Path(s) for s in sources], inputs, max_extract_bytes=max_extract_bytes)
+            return run_batch(items, process, out_dir, job_name=job, progress=progress, extra_rows=problems)
+        finally:
+            shutil.rmtree(inputs, ignore_errors=True)  # never hide the job's own exception
+
+    def _batch_process(self, job: str, restore: RestoreOptions | None, background: BackgroundOptions | None,
+                       spec_id: str | None, id_background: str | None) -> Process:
+        """The per-photo function of a batch job, with its options checked and models loaded."""
+        from pipeline.batch import background_job, idphoto_job, restore_job
+
+        if job == "restore":
+            return restore_job(self.engine, (restore or RestoreOptions()).validated(self.manifest))
+        if job == "background":
+            return background_job(self.cutter, (background or BackgroundOptions(mode="colour")).validated())
+        if not spec_id:
+            raise InvalidOptionError("Choose the document for the ID photos.")
+        options = IdPhotoOptions(spec=self.specs.get(spec_id), background=id_background or None).validated()
+        return idphoto_job(self.id_maker, options)
+
+
+def write_example_photo(directory: Path) -> Path:
+    """The public-domain astronaut, written at start-up so the examples work offline."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return Path(save_image(directory / "astronaut.png", astronaut()))
+
+
+def _output_suffix(fmt: str) -> str:
+    if fmt not in OUTPUT_FORMATS:
+        raise InvalidOptionError(f"Unknown output format {fmt!r}.", hint=f"Choose one of: {', '.join(OUTPUT_FORMATS)}.")
+    return OUTPUT_FORMATS[fmt]
+
+
+def _resized(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    if (rgb.shape[1], rgb.shape[0]) == size:
+        return rgb
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC)
+
+
+__all__ = ["Availability", "BackgroundOutcome", "DecodedImage", "IdPhotoOutcome", "RestoreOutcome", "Studio",
+           "write_example_photo"]
