@@ -47,7 +47,7 @@ from pipeline.models.weights import (
     weights_dir,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_NAMES = {
     "gfpgan-v1.4", "gfpgan-v1.3", "retinaface-r50", "parsenet",
     "bisenet", "modnet", "arcface", "mtcnn",

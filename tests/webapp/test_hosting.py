@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _front_matter() -> dict:

@@ -313,7 +313,7 @@ def test_custom_size_bad_input_is_an_invalid_option(args, kwargs):
 
 
 def test_the_documentation_states_the_current_counts():
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "id_photo_specs.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "id_photo_specs.md").read_text(encoding="utf-8")
     countries = {spec.country for spec in SPECS} - NOT_COUNTRIES
     assert f"{len(SPECS)} documents, {len(countries)} countries" in doc
     for country in countries:

@@ -465,7 +465,7 @@ def test_invalid_inputs_are_rejected(base):
 
 
 # --- real photo: the astronaut's face -----------------------------------------------------------------------------
-# MTCNN's detection on skimage's astronaut (tests/test_geometry.py finds the same face), kept
+# MTCNN's detection on skimage's astronaut (tests/faces/test_geometry.py finds the same face), kept
 # here so this test needs no detector: box and landmarks in the 512 x 512 original.
 ASTRONAUT_BOX = (181.05, 62.16, 267.75, 172.05)
 ASTRONAUT_LANDMARKS = np.array([[205.01, 101.73], [246.76, 103.71], [224.67, 128.96], [201.72, 139.25],

@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from appserver import random_weight_studio, running_app  # noqa: E402
 
 from pipeline.core.imageio import save_image  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CLIENTS = 20
 RSS_GROWTH_LIMIT_MB = 1536.0

@@ -37,7 +37,7 @@ from pipeline.core.imageio import (
     save_image,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # --------------------------------------------------------------------------------------
 # Helpers
