@@ -1,7 +1,7 @@
 """Portrait Lab web app: Gradio 6 Blocks wired to ``webapp.studio``.
 
 This file holds the UI and its wiring only: the image work is in ``pipeline/``, the
-retention rules in ``pipeline/sessions.py``, the settings in ``pipeline/appconfig.py``.
+retention rules in ``webapp/sessions.py``, the settings in ``webapp/config.py``.
 
     python app.py                       # http://127.0.0.1:7860
     python app.py --host 0.0.0.0 --port 8080 --share

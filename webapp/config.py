@@ -12,21 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core import settings
 from pipeline.core.errors import InvalidOptionError
 from webapp.sessions import DEFAULT_MAX_AGE_S, MB, DiskLimits, validate_max_age
 
-ENV_HOST = "PORTRAIT_LAB_HOST"
-ENV_PORT = "PORTRAIT_LAB_PORT"
-ENV_SHARE = "PORTRAIT_LAB_SHARE"
-ENV_TMP = "PORTRAIT_LAB_TMP"
-ENV_MAX_AGE = "PORTRAIT_LAB_MAX_AGE_S"
-ENV_SWEEP = "PORTRAIT_LAB_SWEEP_S"
-ENV_CONCURRENCY = "PORTRAIT_LAB_CONCURRENCY"
-ENV_QUEUE_MAX = "PORTRAIT_LAB_QUEUE_MAX"
-ENV_MAX_UPLOAD_MB = "PORTRAIT_LAB_MAX_UPLOAD_MB"
-ENV_VISITOR_QUOTA_MB = "PORTRAIT_LAB_VISITOR_QUOTA_MB"
-ENV_TOTAL_QUOTA_MB = "PORTRAIT_LAB_TOTAL_QUOTA_MB"
-ENV_MIN_FREE_MB = "PORTRAIT_LAB_MIN_FREE_MB"
 # Hugging Face Spaces set this one to 0.0.0.0; honour it when ours is not given.
 ENV_GRADIO_HOST = "GRADIO_SERVER_NAME"
 
@@ -91,17 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="app.py", description="Portrait Lab web app (restore, backgrounds, ID photos, batch QA)."
     )
-    parser.add_argument("--host", help=f"interface to listen on (env {ENV_HOST}; default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, help=f"port (env {ENV_PORT}; default {DEFAULT_PORT})")
+    parser.add_argument("--host", help=f"interface to listen on (env {settings.HOST}; default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, help=f"port (env {settings.PORT}; default {DEFAULT_PORT})")
     parser.add_argument("--share", action="store_true", default=None,
-                        help=f"also open a temporary public link through Gradio's share servers (env {ENV_SHARE}=1)")
+                        help=f"also open a temporary public link through Gradio's share servers (env {settings.SHARE}=1)")
     parser.add_argument("--max-age", type=float, dest="max_age_s",
-                        help=f"seconds an abandoned session's files are kept, at most 86400 (env {ENV_MAX_AGE}; "
+                        help=f"seconds an abandoned session's files are kept, at most 86400 (env {settings.MAX_AGE_S}; "
                              f"default {DEFAULT_MAX_AGE_S:g})")
     parser.add_argument("--concurrency", type=int,
-                        help=f"heavy jobs at once (env {ENV_CONCURRENCY}; default 4 on a GPU, 1 on CPU)")
+                        help=f"heavy jobs at once (env {settings.CONCURRENCY}; default 4 on a GPU, 1 on CPU)")
     parser.add_argument("--queue-max", type=int,
-                        help=f"waiting requests before new ones are refused (env {ENV_QUEUE_MAX}; "
+                        help=f"waiting requests before new ones are refused (env {settings.QUEUE_MAX}; "
                              f"default {DEFAULT_QUEUE_MAX})")
     return parser
 
@@ -110,30 +99,30 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     """Flags win over environment variables, which win over defaults; every value is checked."""
     env = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
-    host = args.host or env.get(ENV_HOST) or env.get(ENV_GRADIO_HOST) or DEFAULT_HOST
-    port = args.port if args.port is not None else int(_number(ENV_PORT, env.get(ENV_PORT, str(DEFAULT_PORT)), int, 1))
+    host = args.host or env.get(settings.HOST) or env.get(ENV_GRADIO_HOST) or DEFAULT_HOST
+    port = args.port if args.port is not None else int(_number(settings.PORT, env.get(settings.PORT, str(DEFAULT_PORT)), int, 1))
     if not 1 <= port <= 65535:
         raise InvalidOptionError(f"The port must be between 1 and 65535, got {port}.")
-    share = bool(args.share) if args.share is not None else _flag(env.get(ENV_SHARE, "0"))
+    share = bool(args.share) if args.share is not None else _flag(env.get(settings.SHARE, "0"))
     max_age = validate_max_age(
-        args.max_age_s if args.max_age_s is not None else env.get(ENV_MAX_AGE, str(DEFAULT_MAX_AGE_S))
+        args.max_age_s if args.max_age_s is not None else env.get(settings.MAX_AGE_S, str(DEFAULT_MAX_AGE_S))
     )
     # The sweeper deletes as of its next run, so no file outlives the maximum age; its
     # interval is kept at most 5 minutes and half the maximum age.
-    sweep = _number(ENV_SWEEP, env[ENV_SWEEP], float, 0.05) if ENV_SWEEP in env else max_age / 4
+    sweep = _number(settings.SWEEP_S, env[settings.SWEEP_S], float, 0.05) if settings.SWEEP_S in env else max_age / 4
     sweep = min(sweep, MAX_SWEEP_INTERVAL_S, max_age / 2)
     concurrency = args.concurrency
-    if concurrency is None and env.get(ENV_CONCURRENCY):
-        concurrency = int(_number(ENV_CONCURRENCY, env[ENV_CONCURRENCY], int, 1))
+    if concurrency is None and env.get(settings.CONCURRENCY):
+        concurrency = int(_number(settings.CONCURRENCY, env[settings.CONCURRENCY], int, 1))
     if concurrency is not None and concurrency < 1:
         raise InvalidOptionError(f"Concurrency must be at least 1, got {concurrency}.")
     queue_max = args.queue_max if args.queue_max is not None else int(
-        _number(ENV_QUEUE_MAX, env.get(ENV_QUEUE_MAX, str(DEFAULT_QUEUE_MAX)), int, 1)
+        _number(settings.QUEUE_MAX, env.get(settings.QUEUE_MAX, str(DEFAULT_QUEUE_MAX)), int, 1)
     )
     if queue_max < 1:
         raise InvalidOptionError(f"The queue size must be at least 1, got {queue_max}.")
-    upload_mb = _number(ENV_MAX_UPLOAD_MB, env.get(ENV_MAX_UPLOAD_MB, str(DEFAULT_MAX_UPLOAD_MB)), float, 0.1)
-    temp_root = Path(env.get(ENV_TMP) or Path(tempfile.gettempdir()) / "portrait-lab")
+    upload_mb = _number(settings.MAX_UPLOAD_MB, env.get(settings.MAX_UPLOAD_MB, str(DEFAULT_MAX_UPLOAD_MB)), float, 0.1)
+    temp_root = Path(env.get(settings.TMP) or Path(tempfile.gettempdir()) / "portrait-lab")
     return AppConfig(host=host, port=port, share=share, temp_root=temp_root, max_age_s=max_age,
                      sweep_interval_s=sweep, concurrency=concurrency, queue_max=queue_max,
                      max_upload_mb=upload_mb, disk=_disk_limits(env))
@@ -146,6 +135,6 @@ def _disk_limits(env: Mapping[str, str]) -> DiskLimits:
     def megabytes(name: str, fallback: int, minimum: float) -> int:
         return int(_number(name, env[name], float, minimum) * MB) if env.get(name) else fallback
 
-    return DiskLimits(visitor_bytes=megabytes(ENV_VISITOR_QUOTA_MB, default.visitor_bytes, 1),
-                      total_bytes=megabytes(ENV_TOTAL_QUOTA_MB, default.total_bytes, 1),
-                      min_free_bytes=megabytes(ENV_MIN_FREE_MB, default.min_free_bytes, 0))
+    return DiskLimits(visitor_bytes=megabytes(settings.VISITOR_QUOTA_MB, default.visitor_bytes, 1),
+                      total_bytes=megabytes(settings.TOTAL_QUOTA_MB, default.total_bytes, 1),
+                      min_free_bytes=megabytes(settings.MIN_FREE_MB, default.min_free_bytes, 0))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 
+from pipeline.core import settings
 from pipeline.core.errors import InvalidOptionError
 
-ENV_MAX_PIXELS = "PORTRAIT_LAB_MAX_PIXELS"
+ENV_MAX_PIXELS = settings.MAX_PIXELS
 DEFAULT_MAX_PIXELS = 40_000_000  # decompression-bomb guard for every image we read
-ENV_MAX_BATCH_FILES = "PORTRAIT_LAB_MAX_BATCH_FILES"
+ENV_MAX_BATCH_FILES = settings.MAX_BATCH_FILES
 DEFAULT_MAX_BATCH_FILES = 200  # photos per batch (files and archive members together)
 MAX_OUTPUT_PIXELS = 160_000_000  # an upscaled restoration beyond this would exhaust memory
 

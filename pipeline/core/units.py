@@ -1,5 +1,7 @@
-"""Sizes as people read them, in one place for every message that states one."""
+"""Units: sizes as people read them, and the inch, in one place for every module."""
 from __future__ import annotations
+
+MM_PER_INCH = 25.4
 
 
 def human_bytes(count: int) -> str:

@@ -28,9 +28,10 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from pipeline.faces.detect import Face
 from pipeline.core.errors import InvalidImageError, InvalidOptionError
+from pipeline.core.units import MM_PER_INCH
 from pipeline.cutout.background import colour_to_hex, parse_colour
 from pipeline.faces.geometry import HeadGeometry, measure_head, roll_degrees
-from pipeline.idphoto.specs import MM_PER_INCH, IdPhotoSpec
+from pipeline.idphoto.specs import IdPhotoSpec
 
 Status = Literal["pass", "warn", "fail", "not_assessed"]
 

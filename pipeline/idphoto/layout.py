@@ -36,9 +36,9 @@ import numpy as np
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.imageio import encode_image, positive_pair, save_image, write_atomically
 from pipeline.core.limits import MAX_DPI, MAX_OUTPUT_PIXELS, MAX_PAPER_SIDE_MM, MIN_DPI
+from pipeline.core.units import MM_PER_INCH
 
 __all__ = [
-    "MM_PER_INCH",
     "PAPER_SIZES_MM",
     "CutMark",
     "SheetLayout",
@@ -51,7 +51,6 @@ __all__ = [
     "write_sheet_png",
 ]
 
-MM_PER_INCH = 25.4
 POINTS_PER_INCH = 72.0
 
 #: Common photo papers, portrait orientation (width <= height), in millimetres.

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from pipeline.core.errors import InvalidOptionError, UnknownSpecError
 from pipeline.core.limits import check_photo_size
+from pipeline.core.units import MM_PER_INCH
 
 SPECS_PATH = Path(__file__).with_name("data") / "id_photo_specs.csv"
-MM_PER_INCH = 25.4
 DEFAULT_DPI = 300
 # ICAO Doc 9303: chin to crown 70-80 % of the photo's height, used where a document states no head size.
 DEFAULT_HEAD_RATIO = (0.70, 0.80)

@@ -29,12 +29,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.models.device import ComputeSettings
+from pipeline.core import settings
 from pipeline.core.errors import InvalidOptionError
+from pipeline.models.device import ComputeSettings
 
 logger = logging.getLogger(__name__)
 
-ENV_SPEED = "PORTRAIT_LAB_SPEED"
+ENV_SPEED = settings.SPEED
 # The restoration networks the load-time transforms apply to (measured within the PSNR
 # bounds); detectors and matting keep float32 weights and use autocast.
 OPTIMISED_ARCHS = frozenset({"gfpgan_clean", "parsenet"})

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import torch
 
+from pipeline.core import settings
 from pipeline.core.errors import DeviceUnavailableError, InvalidOptionError
 
-ENV_DEVICE = "PORTRAIT_LAB_DEVICE"
-ENV_PRECISION = "PORTRAIT_LAB_PRECISION"
+ENV_DEVICE = settings.DEVICE
+ENV_PRECISION = settings.PRECISION
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 PRECISION_CHOICES = ("auto", "fp32", "bf16")
 

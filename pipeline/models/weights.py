@@ -34,6 +34,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from pipeline.core import settings
 from pipeline.core.errors import (
     InvalidOptionError,
     WeightsCorruptError,
@@ -43,8 +44,8 @@ from pipeline.core.errors import (
 )
 
 MANIFEST_PATH: Path = Path(__file__).resolve().parents[2] / "weights" / "manifest.json"
-ENV_WEIGHTS_DIR = "PORTRAIT_LAB_WEIGHTS_DIR"
-ENV_WEIGHTS_MIRROR = "PORTRAIT_LAB_WEIGHTS_MIRROR"
+ENV_WEIGHTS_DIR = settings.WEIGHTS_DIR
+ENV_WEIGHTS_MIRROR = settings.WEIGHTS_MIRROR
 MANIFEST_SCHEMA = 1
 KINDS: tuple[str, ...] = ("restorer", "detector", "parser", "matting", "recognition")
 VERIFIED_CACHE_NAME = ".verified.json"

@@ -8,7 +8,7 @@ convolutions batch poorly on every backend. The same result comes from
 
 because the per-sample factors act on input and output channels only: one shared weight,
 an ordinary batched convolution. The difference is float rounding (checked in
-tests/test_modconv.py). Switchable per network so benchmarks can show what it buys.
+tests/restore/test_modconv.py). Switchable per network so benchmarks can show what it buys.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """GFPGAN restoration of aligned 512x512 faces, all faces of a call in one batch.
 
 Pre/post-processing matches gfpgan's ``GFPGANer`` exactly (RGB, [-1, 1] input; output
-clamped to [-1, 1], scaled and rounded to uint8), which tests/test_restore_reference.py
+clamped to [-1, 1], scaled and rounded to uint8), which tests/restore/test_restore_reference.py
 checks against the reference. Noise: GFPGANer draws fresh StyleGAN noise on every call,
 so the same photo comes out slightly different each time. We default to the fixed noise
 maps stored in the checkpoint ("fixed") so results are reproducible; "random" behaves

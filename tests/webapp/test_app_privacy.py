@@ -29,7 +29,8 @@ from PIL import Image
 import app as webapp
 from appserver import random_weight_studio, running_app
 from webapp.sessions import ROOT_MARKER
-from webapp.config import ENV_MAX_AGE, load_config
+from pipeline.core import settings
+from webapp.config import load_config
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.samples import astronaut
 
@@ -320,7 +321,7 @@ def test_max_age_above_a_day_is_refused(capsys):
         load_config(["--max-age", "90000"], environ={})
     assert "24 hours" in caught.value.user_message and "90000" in caught.value.user_message
     with pytest.raises(InvalidOptionError):
-        load_config([], environ={ENV_MAX_AGE: "90000"})
+        load_config([], environ={settings.MAX_AGE_S: "90000"})
     assert load_config(["--max-age", "86400"], environ={}).max_age_s == 86400  # a day exactly is allowed
 
     assert webapp.main(["--max-age", "90000"]) == 2  # the app refuses to start, with the message
