@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,10 @@ def test_architecture_md_names_every_module():
     missing = [str(p.relative_to(REPO)) for p in modules
                if p.name != "__init__.py" and p.stem not in text]
     assert missing == []
+
+
+def test_the_rgb_array_check_has_one_home():
+    """core.imageio.is_rgb_array / require_rgb: six copies of it had drifted into six wordings."""
+    check = re.compile(r"shape\[2\] [!=]= 3")
+    copies = [str(p.relative_to(REPO)) for p in PIPELINE_MODULES if check.search(p.read_text(encoding="utf-8"))]
+    assert copies == ["pipeline/core/imageio.py"]

@@ -731,13 +731,26 @@ def _fresh_uint8_array(image: Image.Image) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
+def is_rgb_array(rgb: Any) -> bool:
+    """The one test of the pixels every stage passes on: a non-empty (H, W, 3) uint8 array."""
+    return (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+            and rgb.shape[0] > 0 and rgb.shape[1] > 0)
+
+
+def describe_array(value: Any) -> str:
+    return f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
+
+
+def require_rgb(rgb: Any, name: str = "rgb") -> None:
+    """``is_rgb_array`` for callers that handed over pixels: anything else is a programming
+    error (ValueError), never a user's."""
+    if not is_rgb_array(rgb):
+        raise ValueError(f"{name} must be a non-empty uint8 array of shape (H, W, 3); got a {describe_array(rgb)}.")
+
+
 def _validate_pixel_arrays(rgb: Any, alpha: Any) -> None:
     """Reject arrays that are not what every stage promises (a programming error)."""
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        described = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
-        raise ValueError(f"rgb must be a uint8 array of shape (H, W, 3); got a {described}.")
-    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ValueError(f"rgb must have at least one pixel; got shape {rgb.shape}.")
+    require_rgb(rgb)
     if alpha is None:
         return
     if not isinstance(alpha, np.ndarray) or alpha.dtype != np.uint8 or alpha.shape != rgb.shape[:2]:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from pipeline.core.errors import InvalidOptionError
-from pipeline.core.imageio import HIDDEN_RGB
+from pipeline.core.imageio import HIDDEN_RGB, describe_array, is_rgb_array, require_rgb
 
 Colour = tuple[int, int, int]
 
@@ -136,18 +136,10 @@ def _require_background_image(image: object) -> None:
         raise InvalidOptionError(
             "Background mode 'image' needs a background image.", hint="Choose an image file for the background."
         )
-    if (
-        not isinstance(image, np.ndarray)
-        or image.dtype != np.uint8
-        or image.ndim != 3
-        or image.shape[2] != 3
-        or image.shape[0] < 1
-        or image.shape[1] < 1
-    ):
+    if not is_rgb_array(image):
         raise InvalidOptionError(
             "The background image must be an RGB picture.",
-            hint=f"Got {getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}; "
-            "decode it as RGB (H, W, 3) uint8.",
+            hint=f"Got a {describe_array(image)}; decode it as RGB (H, W, 3) uint8.",
         )
 
 
@@ -412,11 +404,7 @@ def _transparent(rgb: np.ndarray, matte: np.ndarray, a: np.ndarray, feather_px: 
 
 def _require_rgb_and_alpha(rgb: np.ndarray, alpha: np.ndarray) -> None:
     """Callers hand over a decoded image and its matte; anything else is a programming error."""
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(
-            f"rgb must be an RGB uint8 array of shape (H, W, 3), got "
-            f"{getattr(rgb, 'dtype', type(rgb).__name__)} {getattr(rgb, 'shape', '')}"
-        )
+    require_rgb(rgb)
     if not isinstance(alpha, np.ndarray) or alpha.shape != rgb.shape[:2]:
         raise ValueError(f"alpha must be an (H, W) array matching rgb {rgb.shape[:2]}, got {getattr(alpha, 'shape', None)}")
     if not np.issubdtype(alpha.dtype, np.floating):

@@ -26,6 +26,7 @@ from pipeline.models import weights
 from pipeline.faces.detect import Face
 from pipeline.models.device import ComputeSettings
 from pipeline.core.errors import InvalidOptionError, WeightsCorruptError
+from pipeline.core.imageio import require_rgb
 from pipeline.models.store import ModelStore
 
 MATTING_METHODS = ("auto", "modnet", "fallback")
@@ -138,7 +139,7 @@ def refine_alpha(
     alpha_low = np.asarray(alpha_low, dtype=np.float32)
     if alpha_low.ndim != 2 or alpha_low.size == 0:
         raise ValueError(f"alpha_low must be a non-empty (h, w) array, got shape {alpha_low.shape}")
-    _require_rgb(rgb_full, "rgb_full")
+    require_rgb(rgb_full, "rgb_full")
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
     height, width = rgb_full.shape[:2]
@@ -225,7 +226,7 @@ class MODNetMatter:
 
     def matte_low_resolution(self, rgb: np.ndarray) -> np.ndarray:
         """MODNet's own matte at its inference size (float32, values in [0, 1])."""
-        _require_rgb(rgb, "rgb")
+        require_rgb(rgb, "rgb")
         height, width = rgb.shape[:2]
         input_height, input_width = modnet_input_size(height, width, self.ref_size)
         shrinking = input_height * input_width < height * width
@@ -401,7 +402,7 @@ def _keep_person_components(foreground: np.ndarray, seeds: np.ndarray) -> np.nda
 
 
 def _fallback_with_diagnostics(rgb: np.ndarray, faces: Sequence[Face] = ()) -> _FallbackOutcome:
-    _require_rgb(rgb, "rgb")
+    require_rgb(rgb, "rgb")
     height, width = rgb.shape[:2]
     scale = min(1.0, _FALLBACK_MAX_SIDE / max(height, width))
     small = rgb if scale == 1.0 else cv2.resize(
@@ -470,7 +471,7 @@ class PortraitMatter:
             raise InvalidOptionError(
                 f"Unknown matting method {method!r}.", hint=f"Choose one of: {', '.join(MATTING_METHODS)}."
             )
-        _require_rgb(rgb, "rgb")
+        require_rgb(rgb, "rgb")
         if method == "modnet":
             return self._modnet(rgb)
         if method == "fallback":
@@ -512,17 +513,6 @@ class PortraitMatter:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _require_rgb(rgb: np.ndarray, name: str) -> None:
-    """Callers hand over decoded images; anything else is a programming error."""
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(
-            f"{name} must be an RGB uint8 array of shape (H, W, 3), got "
-            f"{getattr(rgb, 'dtype', type(rgb).__name__)} {getattr(rgb, 'shape', '')}"
-        )
-    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
-        raise ValueError(f"{name} is empty: shape {rgb.shape}")
 
 
 __all__ = [

@@ -28,6 +28,7 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from pipeline.faces.detect import Face
 from pipeline.core.errors import InvalidImageError, InvalidOptionError
+from pipeline.core.imageio import describe_array, is_rgb_array
 from pipeline.core.units import MM_PER_INCH
 from pipeline.cutout.background import colour_to_hex, parse_colour
 from pipeline.faces.geometry import HeadGeometry, measure_head, roll_degrees
@@ -812,8 +813,8 @@ def not_assessed_without_face(check_id: str) -> CheckResult:
 # --------------------------------------------------------------------------------------
 def _validate_inputs(photo: np.ndarray, matte: np.ndarray | None, dpi: int) -> None:
     """Reject inputs that would give silently wrong numbers (float photos, misaligned mattes)."""
-    if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-        raise InvalidImageError(f"The photo must be RGB uint8 (H, W, 3); got {photo.dtype} {photo.shape}.")
+    if not is_rgb_array(photo):
+        raise InvalidImageError(f"The photo must be RGB uint8 (H, W, 3); got a {describe_array(photo)}.")
     if matte is not None and matte.shape != photo.shape[:2]:
         raise ValueError(f"matte shape {matte.shape} does not match the photo {photo.shape[:2]}")
     if dpi <= 0:

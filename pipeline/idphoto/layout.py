@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from pipeline.core.errors import InvalidOptionError
-from pipeline.core.imageio import encode_image, positive_pair, save_image, write_atomically
+from pipeline.core.imageio import encode_image, positive_pair, require_rgb, save_image, write_atomically
 from pipeline.core.limits import MAX_DPI, MAX_OUTPUT_PIXELS, MAX_PAPER_SIDE_MM, MIN_DPI
 from pipeline.core.units import MM_PER_INCH
 
@@ -409,13 +409,8 @@ def _validated_photo(photo_rgb: Any, layout: SheetLayout) -> np.ndarray:
     The sheet never crops, so a photo with other proportions would be printed stretched,
     which makes an ID photo unusable.
     """
-    is_array = isinstance(photo_rgb, np.ndarray)
-    if not is_array or photo_rgb.dtype != np.uint8 or photo_rgb.ndim != 3 or photo_rgb.shape[2] != 3:
-        described = f"{photo_rgb.dtype} array of shape {photo_rgb.shape}" if is_array else type(photo_rgb).__name__
-        raise ValueError(f"photo_rgb must be a uint8 array of shape (H, W, 3); got a {described}.")
+    require_rgb(photo_rgb, "photo_rgb")
     height, width = photo_rgb.shape[:2]
-    if width == 0 or height == 0:
-        raise ValueError(f"photo_rgb must have at least one pixel; got shape {photo_rgb.shape}.")
     expected_height = width * layout.photo_mm[1] / layout.photo_mm[0]
     if abs(height - expected_height) > max(1.0, MAX_ASPECT_MISMATCH * expected_height):
         raise InvalidOptionError(

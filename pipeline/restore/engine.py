@@ -25,7 +25,7 @@ from pipeline.faces.detect import Face, FaceDetector, MTCNNDetector, RetinaFaceD
 from pipeline.models.device import ComputeSettings, default_compute
 from pipeline.core.errors import ImageTooLargeError, InvalidOptionError
 from pipeline.faces.masks import ParseNetMasker, fallback_masks
-from pipeline.core.imageio import DecodedImage
+from pipeline.core.imageio import DecodedImage, require_rgb
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO, MAX_OUTPUT_PIXELS, check_detection_size
 from pipeline.models.store import ModelStore
 from pipeline.restore.paste import paste_faces, paste_faces_on_device
@@ -207,7 +207,7 @@ class RestorationPipeline:
     def restore(self, image: DecodedImage | np.ndarray, options: RestoreOptions | None = None) -> RestorationResult:
         request = _Request(options=(options or RestoreOptions()).validated(self.manifest))
         rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
-        _check_rgb(rgb)
+        require_rgb(rgb)
         opts = request.options
         height, width = rgb.shape[:2]
         if width * height * opts.upscale**2 > MAX_OUTPUT_PIXELS:
@@ -255,11 +255,6 @@ class RestorationPipeline:
             image=canvas, alpha=out_alpha, faces=reports, timings=request.timings, warnings=request.warnings,
             model=opts.model or "", detector=detector_name, masker=masker_name, device=self.compute.describe(),
         )
-
-
-def _check_rgb(rgb: np.ndarray) -> None:
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
 
 
 def _resize(plane: np.ndarray, factor: int, interpolation: int) -> np.ndarray:
