@@ -1,18 +1,15 @@
 """``python -m pipeline``: the command-line interface."""
 from __future__ import annotations
 
-import signal
 import sys
 
 if __name__ == "__main__":
     try:  # importing the CLI takes a moment (numpy, Pillow): Ctrl-C then must not print a traceback
-        from pipeline.cli import main, terminate_as_interrupt
+        from pipeline.cli import main, restore_default_signals, terminate_as_interrupt
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         sys.exit(130)
     terminate_as_interrupt()
     code = main()
-    for name in ("SIGTERM", "SIGHUP"):  # shutting down: a late signal just ends the process
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    restore_default_signals()  # shutting down: a late signal just ends the process
     sys.exit(code)

@@ -32,9 +32,16 @@ from pipeline import __version__
 
 from pipeline.models import weights
 from pipeline.core.errors import InvalidOptionError, OutputWriteError, PortraitLabError, os_reason
-from pipeline.core.imageio import OUTPUT_FORMATS, SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image, encode_image
+from pipeline.core.imageio import (
+    OUTPUT_FORMATS,
+    SUPPORTED_INPUT_SUFFIXES,
+    DecodedImage,
+    decode_image,
+    encode_image,
+    format_for_suffix,
+)
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO, max_pixels_from_env
-from pipeline.core.publish import OutputFile, publish, sweep_staging
+from pipeline.core.publish import TERMINATING_SIGNALS, OutputFile, publish, sweep_staging
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SAMPLE_NAME = "astronaut"
@@ -420,8 +427,6 @@ def _printable(name: str) -> str:
 
 def _image_file(suffix: str, rgb, alpha) -> OutputFile:  # noqa: ANN001 - numpy arrays
     """An encoded output image (format from the suffix) ready to publish."""
-    from pipeline.core.imageio import format_for_suffix
-
     return OutputFile(suffix, encode_image(rgb, alpha, format=format_for_suffix(suffix)))
 
 
@@ -477,7 +482,6 @@ def _cmd_idphoto(args: argparse.Namespace) -> int:
     from pipeline.restore.engine import RestorationPipeline
     from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, spec_for, write_id_photo_files
 
-    _check_settings()
     spec = spec_for(args.spec, args.custom, args.dpi)
     options = IdPhotoOptions(spec=spec, background=args.background, dpi=args.dpi, max_kb=args.max_kb,
                              format=args.format, detector=args.detector, matting=args.matting).validated()
@@ -510,7 +514,6 @@ def _cmd_background(args: argparse.Namespace) -> int:
     from pipeline.models.device import choose_compute
     from pipeline.restore.engine import RestorationPipeline
 
-    _check_settings()
     backdrop = decode_image(args.image).rgb if args.image else None
     options = BackgroundOptions(mode=args.mode, colour=args.colour, colour2=args.colour2, image=backdrop,
                                 blur_strength=args.blur, feather_px=args.feather, despill=args.despill).validated()
@@ -607,9 +610,15 @@ def terminate_as_interrupt() -> None:
     """SIGTERM (a service stop, `kill`) ends a run like Ctrl-C: with a count, and no half sets.
     Installed by ``python -m pipeline`` only, never by a program that imports ``main``."""
     if threading.current_thread() is threading.main_thread():
-        for name in ("SIGTERM", "SIGHUP"):  # SIGHUP: the terminal or SSH session closed
-            if hasattr(signal, name):
-                signal.signal(getattr(signal, name), _raise_keyboard_interrupt)
+        for number in TERMINATING_SIGNALS:
+            signal.signal(number, _raise_keyboard_interrupt)
+
+
+def restore_default_signals() -> None:
+    """Undo ``terminate_as_interrupt`` once the command is over."""
+    if threading.current_thread() is threading.main_thread():
+        for number in TERMINATING_SIGNALS:
+            signal.signal(number, signal.SIG_DFL)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

@@ -44,7 +44,10 @@ FALLBACK_STEM = "image"
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS,
                   errno.EINVAL}  # EINVAL: Windows on FAT/exFAT
 _UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
-_DEFERRED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+# Signals that end a run the way Ctrl-C does (SIGHUP: the terminal or SSH session closed);
+# those this system has. The CLI turns them into KeyboardInterrupt while a command runs.
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+_DEFERRED_SIGNALS = (signal.SIGINT, *TERMINATING_SIGNALS)
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,7 @@ def _stage(directory: Path, files: Sequence[OutputFile]) -> list[Path]:
                 handle.flush()
                 os.fsync(handle.fileno())
     except BaseException as error:
-        for path in staged:
-            with suppress(FileNotFoundError):
-                path.unlink()
+        _release(staged)
         if isinstance(error, OSError):
             raise OutputWriteError.from_os_error(error, directory) from error
         raise
