@@ -19,11 +19,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.models.device import choose_compute  # noqa: E402
-from pipeline.restore.engine import RestorationPipeline  # noqa: E402
+from pipeline.core.samples import astronaut  # noqa: E402
+from pipeline.faces.analysis import FaceAnalysis  # noqa: E402
 from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline  # noqa: E402
 from pipeline.idphoto.specs import load_specs  # noqa: E402
-from pipeline.core.samples import astronaut  # noqa: E402
+from pipeline.models.device import choose_compute  # noqa: E402
+from pipeline.models.store import ModelStore  # noqa: E402
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--spec", default="icao_generic")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    maker = IdPhotoPipeline(RestorationPipeline(compute=choose_compute("cpu")))
+    maker = IdPhotoPipeline(FaceAnalysis(ModelStore(compute=choose_compute("cpu"))))
     image, options = astronaut(), IdPhotoOptions(spec=load_specs().get(args.spec))
     first = maker.make(image, options)  # warm-up: model loading is not per-photo cost
     runs, stages = [], []

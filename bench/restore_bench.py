@@ -68,10 +68,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline.models import weights  # noqa: E402
-from pipeline.models.accelerate import SWITCH_DESCRIPTIONS, SpeedSettings  # noqa: E402
 from pipeline.faces.detect import DEFAULT_DETECTION_MAX_SIDE, Face  # noqa: E402
+from pipeline.models import locations  # noqa: E402  (its weights_dir() would clash with a local name)
+from pipeline.models.accelerate import SWITCH_DESCRIPTIONS, SpeedSettings  # noqa: E402
 from pipeline.models.device import ComputeSettings, choose_compute  # noqa: E402
+from pipeline.models.manifest import Manifest, load_manifest  # noqa: E402
+from pipeline.models.weight_status import WeightState, check  # noqa: E402
 
 _IMPORTED = time.perf_counter()
 
@@ -193,6 +195,8 @@ class OursSide:
         self.pipeline: Any = None
 
     def construct(self) -> None:
+        from pipeline.faces.analysis import FaceAnalysis
+        from pipeline.models.store import ModelStore
         from pipeline.restore.engine import RestorationPipeline
 
         manifest = _job_manifest(self.job)
@@ -202,7 +206,7 @@ class OursSide:
         if flip is not None:  # ablation: the opposite of what the pipeline would otherwise use
             speed = dataclasses.replace(speed, **{flip: not getattr(speed.resolved(self.compute), flip)})
 
-        class GivenFacesPipeline(RestorationPipeline):
+        class GivenFacesAnalysis(FaceAnalysis):
             given: list[Face] | None = []  # None: detect for real (the end-to-end run)
 
             def detect(self, rgb, requested="auto", max_side=DEFAULT_DETECTION_MAX_SIDE):  # noqa: ANN001, ANN201
@@ -210,11 +214,12 @@ class OursSide:
                     return super().detect(rgb, requested, max_side)
                 return list(self.given), "given", []
 
-        self.pipeline = GivenFacesPipeline(manifest, Path(self.job["weights_dir"]), self.compute, speed=speed)
+        store = ModelStore(manifest, Path(self.job["weights_dir"]), self.compute, speed)
+        self.pipeline = RestorationPipeline(faces=GivenFacesAnalysis(store))
         # Like the reference (which always builds RetinaFace R50 + ParseNet), hold the
         # detector ours would use in production, so memory and cold start compare alike.
-        name, _ = self.pipeline.resolve_detector("auto")
-        self.pipeline.detector(name)
+        name, _ = self.pipeline.faces.resolve_detector("auto")
+        self.pipeline.faces.detector(name)
         self.restorer = self.pipeline.restorer(RESTORER)
         self.pipeline.store.get(self.pipeline.manifest.default("parser").name)  # ParseNet, used for the masks
 
@@ -225,7 +230,7 @@ class OursSide:
     def restore_photo(self, photo: str, fixed_noise: bool = False) -> tuple[np.ndarray, dict[str, float]]:
         from pipeline.restore.engine import RestoreOptions
 
-        self.pipeline.given = _faces_from(self.data, photo)
+        self.pipeline.faces.given = _faces_from(self.data, photo)
         result = self.pipeline.restore(self.data[photo], RestoreOptions(model=RESTORER))  # noise "fixed" = default
         timings = dict(result.timings)
         total = timings.pop("total")
@@ -239,14 +244,15 @@ class OursSide:
 
     def end_to_end(self, encoded: bytes, detector: str) -> tuple[bytes, str]:
         """What a visitor waits for: file bytes in, detection, restoration, file bytes out."""
+        from pipeline.core.decode import decode_image
+        from pipeline.core.encode import encode_image
         from pipeline.restore.engine import RestoreOptions
-        from pipeline.core.imageio import decode_image, encode_image
 
-        self.pipeline.given = None
+        self.pipeline.faces.given = None
         try:
             result = self.pipeline.restore(decode_image(encoded), RestoreOptions(model=RESTORER, detector=detector))
         finally:
-            self.pipeline.given = []
+            self.pipeline.faces.given = []
         return encode_image(result.image, format="JPEG", quality=95), result.detector
 
 
@@ -343,8 +349,8 @@ class ReferenceSide:
         return np.stack(out)
 
 
-def _job_manifest(job: dict[str, Any]) -> weights.Manifest:
-    manifest = weights.load_manifest()
+def _job_manifest(job: dict[str, Any]) -> Manifest:
+    manifest = load_manifest()
     for name, (size, sha256) in job.get("manifest_overrides", {}).items():
         manifest = manifest.replace_entry(dataclasses.replace(manifest.get(name), bytes=size, sha256=sha256))
     return manifest
@@ -465,9 +471,9 @@ def _resolve_compute(device: str, precision: str) -> tuple[ComputeSettings, str 
     return compute, note
 
 
-def _prepare_weights(directory: Path, scratch: Path) -> tuple[Path, weights.Manifest, bool, dict[str, Any], str]:
-    manifest = weights.load_manifest()
-    present = {n: weights.check(manifest.get(n), directory).state == weights.WeightState.PRESENT for n in NEEDED}
+def _prepare_weights(directory: Path, scratch: Path) -> tuple[Path, Manifest, bool, dict[str, Any], str]:
+    manifest = load_manifest()
+    present = {n: check(manifest.get(n), directory).state == WeightState.PRESENT for n in NEEDED}
     if all(present.values()):
         return directory, manifest, True, {}, f"real, verified ({directory})"
     from pipeline.models.store import save_random_weights
@@ -867,16 +873,16 @@ def main(argv: list[str] | None = None) -> None:
 
     import cv2
     from collage import group_photo
-    from pipeline.core.imageio import encode_image
-    from pipeline.faces.align import alignment_matrix, warp_to_template
+    from pipeline.core.encode import encode_image
     from pipeline.core.samples import astronaut
+    from pipeline.faces.align import alignment_matrix, warp_to_template
 
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="restore_bench_") as scratch_name:
         scratch = Path(scratch_name)
         phase = time.perf_counter()
         weights_dir, manifest, real, overrides, weights_text = _prepare_weights(
-            args.weights or weights.weights_dir(), scratch)
+            args.weights or locations.weights_dir(), scratch)
         print(f"[restore_bench] weights ready ({'real' if real else 'random, saved to a temp dir'}) in "
               f"{time.perf_counter() - phase:.1f} s", file=sys.stderr, flush=True)
         images = {"portrait": astronaut(), "group": group_photo()}

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from appserver import random_weight_studio, running_app
 
-    from pipeline.core.imageio import save_image
+    from pipeline.core.encode import save_image
     from pipeline.core.samples import astronaut
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from pipeline.models import weights
-from webapp.config import AppConfig
 from pipeline.models.device import ComputeSettings
-from pipeline.restore.engine import RestorationPipeline
+from pipeline.models.manifest import load_manifest
 from pipeline.models.store import save_random_weights
+from pipeline.restore.engine import RestorationPipeline
+from webapp.config import AppConfig
 from webapp.studio import Studio
 
 RANDOM_MODELS = ["gfpgan-v1.4", "parsenet"]
@@ -33,7 +33,7 @@ def free_port() -> int:
 
 
 def random_weight_studio(directory: Path) -> Studio:
-    manifest = save_random_weights(weights.load_manifest(), directory, RANDOM_MODELS)
+    manifest = save_random_weights(load_manifest(), directory, RANDOM_MODELS)
     compute = ComputeSettings(device=torch.device("cpu"), dtype=torch.float32)
     return Studio(RestorationPipeline(manifest=manifest, weights_directory=directory, compute=compute))
 
@@ -41,10 +41,10 @@ def random_weight_studio(directory: Path) -> Studio:
 @contextmanager
 def running_app(temp_root: Path, studio: Studio, **settings) -> Iterator[tuple[object, str]]:
     """Yield (PortraitLabApp, local URL); the server is closed afterwards."""
-    import app as webapp
+    from webapp.server import build_app
 
     config = replace(AppConfig(), host="127.0.0.1", port=free_port(), temp_root=temp_root, **settings)
-    portrait_lab = webapp.build_app(config, studio)
+    portrait_lab = build_app(config, studio)
     url = portrait_lab.launch(block=False, quiet=True)
     try:
         yield portrait_lab, url

@@ -8,21 +8,23 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.models import weights
-from pipeline.models.device import ComputeSettings
-from pipeline.models.store import save_random_weights
 from pipeline.core.samples import astronaut
+from pipeline.models.device import ComputeSettings
+from pipeline.models.locations import fetch_command, weights_dir
+from pipeline.models.manifest import Manifest, load_manifest
+from pipeline.models.store import save_random_weights
+from pipeline.models.weight_status import WeightState, check
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip (visibly, with the reason) what this machine cannot run."""
     no_gpu = pytest.mark.skip(reason="needs a CUDA GPU; none is available on this machine")
-    manifest = weights.load_manifest()
+    manifest = load_manifest()
     default_restorer = manifest.default("restorer")
-    real = weights.check(default_restorer).state == weights.WeightState.PRESENT
+    real = check(default_restorer).state == WeightState.PRESENT
     no_weights = pytest.mark.skip(
-        reason=f"needs the real, verified {default_restorer.file} in {weights.weights_dir()} "
-        f"({weights.fetch_command([default_restorer.name])})"
+        reason=f"needs the real, verified {default_restorer.file} in {weights_dir()} "
+        f"({fetch_command([default_restorer.name])})"
     )
     for item in items:
         if "gpu" in item.keywords and not torch.cuda.is_available():
@@ -42,14 +44,14 @@ def cpu_compute() -> ComputeSettings:
 
 
 @pytest.fixture(scope="session")
-def random_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, weights.Manifest]:
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
     """Every downloadable model, randomly initialised (seeded), saved as the manifest's file.
 
     Returns the directory and a manifest whose bytes/sha256 are those of these files, so
     the real verifying loader accepts them.
     """
     directory = tmp_path_factory.mktemp("random-weights")
-    manifest = save_random_weights(weights.load_manifest(), directory)
+    manifest = save_random_weights(load_manifest(), directory)
     return directory, manifest
 
 

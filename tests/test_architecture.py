@@ -14,8 +14,9 @@ ALLOWED = {
     "models": {"core", "models"},
     "faces": {"core", "models", "faces"},
     "restore": {"core", "models", "faces", "restore"},
-    "cutout": {"core", "models", "faces", "restore", "cutout"},
-    "idphoto": {"core", "models", "faces", "restore", "cutout", "idphoto"},
+    # Cut-outs and ID photos reach faces through the faces hub, never through restoration.
+    "cutout": {"core", "models", "faces", "cutout"},
+    "idphoto": {"core", "models", "faces", "cutout", "idphoto"},
 }
 PIPELINE_MODULES = sorted((REPO / "pipeline").rglob("*.py"))
 
@@ -58,7 +59,59 @@ def test_architecture_md_names_every_module():
 
 
 def test_the_rgb_array_check_has_one_home():
-    """core.imageio.is_rgb_array / require_rgb: six copies of it had drifted into six wordings."""
+    """core.pixels.is_rgb_array / require_rgb: six copies of it had drifted into six wordings."""
     check = re.compile(r"shape\[2\] [!=]= 3")
     copies = [str(p.relative_to(REPO)) for p in PIPELINE_MODULES if check.search(p.read_text(encoding="utf-8"))]
-    assert copies == ["pipeline/core/imageio.py"]
+    assert copies == ["pipeline/core/pixels.py"]
+
+
+def _manifest_names_and_archs() -> tuple[set[str], set[str]]:
+    import json
+
+    entries = json.loads((REPO / "weights" / "manifest.json").read_text(encoding="utf-8"))["models"]
+    return {entry["name"] for entry in entries}, {entry["arch"] for entry in entries}
+
+
+def _is_arch_attribute(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "arch"
+
+
+def test_no_pipeline_code_branches_on_a_model_or_architecture_name():
+    """Detectors, parsers, matting networks and per-architecture quirks are tables keyed by
+    the manifest's ``arch`` (faces.registry, cutout.matting, models.store, models.accelerate):
+    an ``if arch == "..."`` or ``if name == "mtcnn"`` is a registry entry written as code."""
+    names, archs = _manifest_names_and_archs()
+    branches = []
+    for path in PIPELINE_MODULES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            on_arch = any(_is_arch_attribute(side) for side in sides) or any(
+                isinstance(side, ast.Name) and side.id == "arch" for side in sides)
+            on_model_name = any(isinstance(side, ast.Name) and side.id in ("name", "model") for side in sides) and any(
+                isinstance(side, ast.Constant) and side.value in names for side in sides)
+            arch_literal = any(isinstance(side, ast.Constant) and side.value in archs - names for side in sides)
+            if on_arch or on_model_name or arch_literal:
+                branches.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert branches == []
+
+
+SIZED_MODULES = [*PIPELINE_MODULES, *sorted((REPO / "webapp").rglob("*.py")), REPO / "app.py"]
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 60
+# A function may be longer when a comment on its first line says why it reads better long.
+LONG_BY_CHOICE = "# long by choice:"
+
+
+@pytest.mark.parametrize("path", SIZED_MODULES, ids=lambda p: str(p.relative_to(REPO)))
+def test_modules_and_functions_stay_a_readable_size(path):
+    """Issue 12: one job per module (at most 500 lines) and per function (at most 60)."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert len(lines) <= MAX_MODULE_LINES, f"{path.name} has {len(lines)} lines; split it along its sections"
+    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(text))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+            and LONG_BY_CHOICE not in lines[node.lineno - 1]]
+    assert long == []

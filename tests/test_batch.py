@@ -15,23 +15,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import batch
+from pipeline.batch import inputs as batch_inputs
+from pipeline.batch import jobs as batch_jobs
 
+from pipeline.batch import run_batch
+from pipeline.batch.inputs import expand_inputs
+from pipeline.batch.jobs import JobOutput, background_job, idphoto_job, restore_job
 from pipeline.core import limits
-from pipeline.cutout.background import BackgroundOptions
-from pipeline.batch import (
-    JobOutput,
-    background_job,
-    expand_inputs,
-    idphoto_job,
-    restore_job,
-    run_batch,
-)
-from pipeline.cutout.cutter import CutoutPipeline
-from pipeline.restore.engine import RestoreOptions
+from pipeline.core.encode import encode_image
 from pipeline.core.errors import InvalidOptionError, NoFaceError
+from pipeline.cutout.background import BackgroundOptions
+from pipeline.cutout.cutter import CutoutPipeline
 from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, spec_for
-from pipeline.core.imageio import encode_image
+from pipeline.restore.engine import RestoreOptions
 
 SECRET_MAKE = "SecretCameraMakeXYZ"
 SECRET_NOTE = "private-note-4711"
@@ -157,7 +153,7 @@ def test_zip_bomb_and_oversized_archives_are_refused(tmp_path, astronaut_rgb, mo
     assert not any(p.is_file() for p in (tmp_path / "work").rglob("*"))  # nothing was extracted
 
     plain = _zip(tmp_path / "plain.zip", {"a.png": tiny, "b.png": tiny}, compression=zipfile.ZIP_STORED)
-    monkeypatch.setattr(batch, "MAX_ARCHIVE_BYTES", len(tiny) + 10)
+    monkeypatch.setattr(batch_inputs, "MAX_ARCHIVE_BYTES", len(tiny) + 10)
     items, rows = expand_inputs([plain], tmp_path / "work2")
     assert items == [] and rows[0].status == "error" and "limit" in rows[0].message
 
@@ -263,11 +259,11 @@ def test_extracted_bytes_never_exceed_the_callers_budget(tmp_path, monkeypatch):
     assert sum(p.stat().st_size for p in _files_under(work)) <= 600_000
 
     # Without a caller's budget, the cap is max_files x EXTRACT_BYTES_PER_PHOTO.
-    monkeypatch.setattr(batch, "EXTRACT_BYTES_PER_PHOTO", 150_000)
+    monkeypatch.setattr(batch_inputs, "EXTRACT_BYTES_PER_PHOTO", 150_000)
     items, rows = expand_inputs([first], tmp_path / "inputs-2", max_files=2)
     assert items == [] and rows[0].status == "error" and "fewer photos" in rows[0].message
     assert _files_under(tmp_path / "inputs-2") == []
-    assert batch.batch_extract_limit(200) == 200 * 150_000
+    assert batch_inputs.batch_extract_limit(200) == 200 * 150_000
     items, rows = expand_inputs([first], tmp_path / "inputs-3", max_files=3)
     assert len(items) == 3 and [row.status for row in rows] == ["skipped"]  # 400 KB declared <= 450 KB
 
@@ -314,16 +310,16 @@ def test_an_archive_of_real_photos_still_works(tmp_path, astronaut_rgb):
 @pytest.fixture(scope="module")
 def cheap_studio(tmp_path_factory, cpu_compute):
     """A Studio without weights: the batch tests replace the job, so no model is loaded."""
-    from pipeline.models import weights
+    from pipeline.models.manifest import load_manifest
     from pipeline.restore.engine import RestorationPipeline
     from webapp.studio import Studio
 
     empty = tmp_path_factory.mktemp("no-weights")
-    return Studio(RestorationPipeline(manifest=weights.load_manifest(), weights_directory=empty, compute=cpu_compute))
+    return Studio(RestorationPipeline(manifest=load_manifest(), weights_directory=empty, compute=cpu_compute))
 
 
 def test_studio_batch_deletes_extracted_inputs_when_the_job_ends(tmp_path, astronaut_rgb, cheap_studio, monkeypatch):
-    monkeypatch.setattr(batch, "background_job", lambda *args, **kwargs: _mirror_job)
+    monkeypatch.setattr(batch_jobs, "background_job", lambda *args, **kwargs: _mirror_job)
     tiny = _png(astronaut_rgb[::8, ::8].copy())
     archive = _zip(tmp_path / "photos.zip", {"a.png": tiny, "b/c.png": tiny})
     out = tmp_path / "job"
@@ -407,7 +403,7 @@ def test_batch_carries_on_and_writes_escaped_self_contained_reports(tmp_path, ph
 # -- the real jobs ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cutter(random_pipeline) -> CutoutPipeline:
-    return CutoutPipeline(random_pipeline)
+    return CutoutPipeline(random_pipeline.faces)
 
 
 def test_background_job_strips_metadata_and_reports_the_matte(tmp_path, photo_files, cutter):
@@ -465,7 +461,7 @@ def test_restore_job_measures_faces_and_fidelity(tmp_path, photo_files, random_p
 
 
 def test_idphoto_job_reports_compliance(tmp_path, photo_files, random_pipeline):
-    maker = IdPhotoPipeline(random_pipeline)
+    maker = IdPhotoPipeline(random_pipeline.faces)
     options = IdPhotoOptions(spec=spec_for("us_passport"), detector="mtcnn", matting="fallback")
     items, _ = expand_inputs([photo_files["astronaut.png"]], tmp_path / "work")
     summary = run_batch(items, idphoto_job(maker, options), tmp_path / "out", job_name="us_passport")

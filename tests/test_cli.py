@@ -12,8 +12,12 @@ import pytest
 from PIL import Image
 
 from pipeline import cli
+from pipeline.cli import commands as cli_commands
+from pipeline.cli import parser as cli_parser
+from pipeline.cli import run as cli_run
 
-from pipeline.models import weights
+from pipeline.models import store
+from pipeline.models.locations import ENV_WEIGHTS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +35,7 @@ def test_help_lists_the_commands():
 
 
 def test_weights_list_reports_missing_files_and_the_fetch_command(tmp_path):
-    result = _run("weights", "list", env={weights.ENV_WEIGHTS_DIR: str(tmp_path)})
+    result = _run("weights", "list", env={ENV_WEIGHTS_DIR: str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert str(tmp_path) in result.stdout
     for name in ("gfpgan-v1.4", "retinaface-r50", "parsenet", "mtcnn"):
@@ -42,16 +46,17 @@ def test_weights_list_reports_missing_files_and_the_fetch_command(tmp_path):
 
 def test_restore_without_weights_stops_with_a_clear_message(tmp_path):
     result = _run("restore", "--sample", "-o", str(tmp_path / "out"), "--device", "cpu",
-                  env={weights.ENV_WEIGHTS_DIR: str(tmp_path)})
-    assert result.returncode == cli.EXIT_USAGE
+                  env={ENV_WEIGHTS_DIR: str(tmp_path)})
+    assert result.returncode == cli_run.EXIT_USAGE
     assert "GFPGANv1.4.pth" in result.stderr and "weights fetch gfpgan-v1.4" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_restore_batch_reports_bad_files_and_carries_on(random_weights, astronaut_rgb, tmp_path, monkeypatch, capsys):
     directory, manifest = random_weights
-    monkeypatch.setattr(weights, "load_manifest", lambda path=None: manifest)
-    monkeypatch.setenv(weights.ENV_WEIGHTS_DIR, str(directory))
+    for reader in (cli_parser, cli_commands, store):  # the three that read the manifest while a run starts
+        monkeypatch.setattr(reader, "load_manifest", lambda path=None: manifest)
+    monkeypatch.setenv(ENV_WEIGHTS_DIR, str(directory))
     inputs = tmp_path / "in"
     inputs.mkdir()
     exif = Image.Exif()
@@ -67,7 +72,7 @@ def test_restore_batch_reports_bad_files_and_carries_on(random_weights, astronau
     code = cli.main(["restore", str(inputs), str(tmp_path / "missing.png"), "-o", str(out), "--detector", "mtcnn",
                      "--device", "cpu", "--report", str(report)])
     captured = capsys.readouterr()
-    assert code == cli.EXIT_SOME_FAILED
+    assert code == cli_run.EXIT_SOME_FAILED
     assert sorted(p.name for p in out.iterdir()) == ["astronaut_restored.png", "wall_restored.png"]
     assert "broken.jpg" in captured.err and "Traceback" not in captured.err
     assert "missing.png: no such file or folder" in captured.err
@@ -82,17 +87,17 @@ def test_restore_batch_reports_bad_files_and_carries_on(random_weights, astronau
 
 
 def test_restore_with_nothing_to_do_is_a_usage_error(tmp_path, capsys):
-    assert cli.main(["restore", "-o", str(tmp_path)]) == cli.EXIT_USAGE
+    assert cli.main(["restore", "-o", str(tmp_path)]) == cli_run.EXIT_USAGE
     assert "No images to restore" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["restore", "--sample", "-o", "x", "--strength", "2"],
                                   ["weights", "fetch", "no-such-model"]])
 def test_bad_arguments_give_one_clear_line(argv, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(weights.ENV_WEIGHTS_DIR, str(tmp_path))
+    monkeypatch.setenv(ENV_WEIGHTS_DIR, str(tmp_path))
     code = cli.main(argv)
     err = capsys.readouterr().err
-    assert code in (cli.EXIT_USAGE, cli.EXIT_SOME_FAILED)
+    assert code in (cli_run.EXIT_USAGE, cli_run.EXIT_SOME_FAILED)
     assert err.strip() and "Traceback" not in err
 
 
@@ -125,7 +130,7 @@ def test_images_too_small_or_narrow_for_a_face_get_a_sentence(tmp_path, capsys, 
 def test_an_output_path_that_is_a_file_or_cannot_be_made_gets_a_sentence(tmp_path, capsys, monkeypatch):
     taken = tmp_path / "results.png"
     taken.write_bytes(b"a file")
-    assert cli.main(["background", "--sample", "-o", str(taken)]) == cli.EXIT_USAGE
+    assert cli.main(["background", "--sample", "-o", str(taken)]) == cli_run.EXIT_USAGE
     err = capsys.readouterr().err
     assert "is a file, not a folder" in err and "Traceback" not in err
 
@@ -133,7 +138,7 @@ def test_an_output_path_that_is_a_file_or_cannot_be_made_gets_a_sentence(tmp_pat
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(Path, "mkdir", refuse)
-    assert cli.main(["idphoto", "--sample", "--spec", "icao_generic", "-o", str(tmp_path / "locked" / "out")]) == cli.EXIT_USAGE
+    assert cli.main(["idphoto", "--sample", "--spec", "icao_generic", "-o", str(tmp_path / "locked" / "out")]) == cli_run.EXIT_USAGE
     err = capsys.readouterr().err
     assert "cannot be created (permission denied)" in err and "Traceback" not in err
 

@@ -53,10 +53,14 @@ from fuzz_corpus import (
 from PIL import Image, ImageCms
 
 from pipeline import cli
+from pipeline.cli import commands as cli_commands
+from pipeline.cli import parser as cli_parser
 
-from pipeline.models import weights
-from pipeline.core.imageio import ENV_MAX_PIXELS, HIDDEN_RGB
+from pipeline.core.encode import HIDDEN_RGB
+from pipeline.core.limits import ENV_MAX_PIXELS
 from pipeline.core.samples import astronaut
+from pipeline.models import store
+from pipeline.models.locations import ENV_WEIGHTS_DIR
 
 pytestmark = pytest.mark.skipif(os.name != "posix",
                                 reason="the corpus needs FIFOs and symlinks, the time limit SIGALRM")
@@ -448,8 +452,9 @@ def fuzz_cli(random_weights, corpus, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     for path in directory.iterdir():
         if path.name not in random_detectors:
             (chosen / path.name).symlink_to(path)
-    monkeypatch.setattr(weights, "load_manifest", lambda path=None: manifest)
-    monkeypatch.setenv(weights.ENV_WEIGHTS_DIR, str(chosen))
+    for reader in (cli_parser, cli_commands, store):  # the three that read the manifest while a run starts
+        monkeypatch.setattr(reader, "load_manifest", lambda path=None: manifest)
+    monkeypatch.setenv(ENV_WEIGHTS_DIR, str(chosen))
     monkeypatch.delenv(ENV_MAX_PIXELS, raising=False)
     folder, _ = corpus
     monkeypatch.chdir(folder)
@@ -627,7 +632,7 @@ def test_each_image_command_in_a_real_process(corpus, tmp_path: Path, capsys) ->
     rng = random.Random(SEED)
     empty_weights = tmp_path / "no-weights"
     empty_weights.mkdir()
-    env = {weights.ENV_WEIGHTS_DIR: str(empty_weights)}
+    env = {ENV_WEIGHTS_DIR: str(empty_weights)}
     fuzzer = Fuzzer(corpus_dir=folder, out_root=tmp_path / "out")
     sample_from = sorted(item.kind for item in items if item.kind != "plain_photo")
     by_kind = {item.kind: item for item in items}

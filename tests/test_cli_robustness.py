@@ -15,9 +15,12 @@ import pytest
 from PIL import Image
 
 from pipeline import cli
+from pipeline.cli import commands as cli_commands
+from pipeline.cli import run as cli_run
 
-from pipeline.models import weights
 from pipeline.core.limits import ENV_MAX_PIXELS
+from pipeline.models.download import ENV_WEIGHTS_MIRROR
+from pipeline.models.locations import ENV_WEIGHTS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 ID_SET = (".jpg", "_overlay.png", "_report.txt", "_report.json")
@@ -47,7 +50,7 @@ def _usage_error(argv: list[str], capsys) -> str:
     except SystemExit as stopped:  # argparse refuses with exit status 2
         code = stopped.code
     err = capsys.readouterr().err
-    assert code == cli.EXIT_USAGE, err
+    assert code == cli_run.EXIT_USAGE, err
     assert "Traceback" not in err and err.strip()
     return err
 
@@ -96,7 +99,7 @@ def test_output_and_report_paths_are_checked_before_any_work(tmp_path, capsys, n
 
 def test_weights_fetch_of_an_unknown_name_downloads_nothing(capsys, monkeypatch):
     fetched: list[str] = []
-    monkeypatch.setattr(weights, "fetch", lambda entry, retries: fetched.append(entry.name))
+    monkeypatch.setattr(cli_commands, "fetch", lambda entry, retries: fetched.append(entry.name))
     _usage_error(["weights", "fetch", "gfpgan-v1.4", "typo"], capsys)
     assert fetched == []  # the valid name was not fetched either: the typo is fixed first
 
@@ -115,7 +118,7 @@ def test_help_specs_and_weights_list_do_not_import_torch(tmp_path):
         "print('torch' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, weights.ENV_WEIGHTS_DIR: str(tmp_path)})
+                            env={**os.environ, ENV_WEIGHTS_DIR: str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
@@ -133,7 +136,7 @@ def test_pipes_devices_and_empty_folders_are_named_not_hung_on(tmp_path, capsys)
     (empty / "sub").mkdir()
     code = cli.main(["background", str(fifo), str(zero), str(empty), "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_SOME_FAILED, err
+    assert code == cli_run.EXIT_SOME_FAILED, err
     assert err.count("not a regular file (a pipe, device or socket)") == 2
     assert "no images in this folder" in err and "add --recursive" in err
     assert "no such file" not in err
@@ -141,7 +144,7 @@ def test_pipes_devices_and_empty_folders_are_named_not_hung_on(tmp_path, capsys)
 
 def test_an_empty_folder_alone_is_a_failure_not_success(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    assert cli.main(["restore", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == cli.EXIT_SOME_FAILED
+    assert cli.main(["restore", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == cli_run.EXIT_SOME_FAILED
     assert "0 of 1 image(s)" in capsys.readouterr().out
 
 
@@ -154,7 +157,7 @@ def test_odd_file_names_give_safe_output_names(tmp_path, capsys, small_face):
     code = cli.main(["background", str(inputs), "-o", str(out), "--mode", "colour", "--matting", "fallback",
                      "--format", "jpg", "--device", "cpu"])
     err = capsys.readouterr().err
-    assert code in (cli.EXIT_OK, cli.EXIT_SOME_FAILED), err
+    assert code in (cli_run.EXIT_OK, cli_run.EXIT_SOME_FAILED), err
     assert "internal error" not in err and "Traceback" not in err
     names = sorted(p.name for p in out.iterdir())
     assert "rf_colour.jpg" in names and "two_lines_colour.jpg" in names, names
@@ -169,7 +172,7 @@ def test_a_fully_transparent_image_is_refused(tmp_path, capsys):
     Image.fromarray(np.zeros((300, 300, 4), np.uint8)).save(path)
     code = cli.main(["idphoto", str(path), "--spec", "icao_generic", "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_SOME_FAILED
+    assert code == cli_run.EXIT_SOME_FAILED
     assert "fully transparent" in err
     assert not any((tmp_path / "out").iterdir())
 
@@ -188,7 +191,7 @@ def test_a_cut_out_brings_its_own_matte(tmp_path, capsys, small_face):
     code = cli.main(["background", str(source), "-o", str(out), "--mode", "transparent", "--feather", "0",
                      "--device", "cpu"])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_OK, err
+    assert code == cli_run.EXIT_OK, err
     assert "already a cut-out" in err
     with Image.open(out / "cutout_transparent.png") as image:
         result = np.asarray(image.convert("RGBA"))
@@ -221,7 +224,7 @@ def test_an_internal_error_is_a_sentence_and_the_batch_goes_on(tmp_path, capsys,
     Image.fromarray(small_face).save(tmp_path / "a.png")
     code = cli.main(["background", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_SOME_FAILED
+    assert code == cli_run.EXIT_SOME_FAILED
     assert "internal error (RuntimeError)" in err and "--debug" in err
     assert "/secret/path" not in err and "Traceback" not in err
 
@@ -231,7 +234,7 @@ def test_ctrl_c_during_a_batch_says_how_many_were_finished(tmp_path, capsys, mon
     inputs.mkdir()
     for index in range(3):
         Image.fromarray(small_face).save(inputs / f"p{index}.png")
-    real_load = cli._load
+    real_load = cli_run._load
     calls = {"n": 0}
 
     def load_then_interrupt(source):
@@ -240,11 +243,11 @@ def test_ctrl_c_during_a_batch_says_how_many_were_finished(tmp_path, capsys, mon
             raise KeyboardInterrupt
         return real_load(source)
 
-    monkeypatch.setattr(cli, "_load", load_then_interrupt)
+    monkeypatch.setattr(cli_run, "_load", load_then_interrupt)
     out = tmp_path / "out"
     code = cli.main(["background", str(inputs), "-o", str(out), "--mode", "colour", "--format", "jpg"])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_INTERRUPTED
+    assert code == cli_run.EXIT_INTERRUPTED
     assert f"Interrupted: 1 of 3 image(s) were finished; output in {out}." in err
     assert [p.name for p in out.iterdir()] == ["p0_colour.jpg"]
 
@@ -267,7 +270,7 @@ def test_sigterm_mid_run_leaves_only_whole_sets(tmp_path, small_face):
     _, err = process.communicate(timeout=60)
     if process.returncode == 0:
         pytest.skip("the batch finished before the signal arrived")
-    assert process.returncode == cli.EXIT_INTERRUPTED, err
+    assert process.returncode == cli_run.EXIT_INTERRUPTED, err
     assert "Interrupted:" in err and "of 6 image(s) were finished" in err and "Traceback" not in err
     photos = sorted(out.glob("*.jpg"))
     assert photos, err
@@ -294,7 +297,7 @@ def test_a_full_disk_stops_the_run_with_a_sentence_and_no_half_set(tmp_path, cap
         code = cli.main(["idphoto", "--sample", "--spec", "icao_generic", "--sheet", "4x6", "-o", str(out),
                          "--device", "cpu"])
         err = capsys.readouterr().err
-        assert code == cli.EXIT_STOPPED, err
+        assert code == cli_run.EXIT_STOPPED, err
         assert f"The disk holding {out} is full" in err and "Errno" not in err
         assert "0 of 1 image(s) were finished" in err
         assert list(out.iterdir()) == []
@@ -310,7 +313,7 @@ def test_a_pipe_as_background_image_is_refused_not_waited_on(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pipeline", "background", "--sample", "--mode", "image",
                              "--image", str(fifo), "-o", str(tmp_path / "out")], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
-    assert result.returncode == cli.EXIT_USAGE, result.stderr
+    assert result.returncode == cli_run.EXIT_USAGE, result.stderr
     assert "not a regular file (a pipe, device or socket)" in result.stderr
 
 
@@ -333,7 +336,7 @@ def test_odd_paths_get_sentences_not_internal_errors(tmp_path, capsys, no_models
 def test_an_input_name_too_long_or_unreadable_is_a_sentence(tmp_path, capsys):
     code = cli.main(["background", str(tmp_path / ("n" * 300 + ".png")), "/proc/self/mem", "-o", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_SOME_FAILED
+    assert code == cli_run.EXIT_SOME_FAILED
     assert "cannot be used (file name too long)" in err
     assert "not a regular file" in err or "cannot be read (input/output error)" in err
     assert "[Errno" not in err and "internal error" not in err
@@ -360,24 +363,24 @@ def _run_cli(*args: str | bytes, env: dict[str, str] | None = None, **kwargs) ->
 
 def test_names_that_are_not_text_and_a_full_stdout_are_sentences(tmp_path):
     result = _run_cli("specs", b"\xff", env={"PYTHONIOENCODING": "utf-8"})
-    assert result.returncode == cli.EXIT_SOME_FAILED and b"Traceback" not in result.stderr
+    assert result.returncode == cli_run.EXIT_SOME_FAILED and b"Traceback" not in result.stderr
     assert b"\\udcff" in result.stdout  # shown as an escape
     if Path("/dev/full").exists():
         with open("/dev/full", "w") as full:
             result = subprocess.run([sys.executable, "-m", "pipeline", "specs"], cwd=REPO, stdout=full,
                                     stderr=subprocess.PIPE, timeout=120)
-        assert result.returncode == cli.EXIT_STOPPED
+        assert result.returncode == cli_run.EXIT_STOPPED
         assert result.stderr.decode().strip() == "Error: the run stopped: no space left on device."
 
 
 def test_weights_fetch_failures_read_as_sentences(tmp_path):
     bad_mirror = _run_cli("weights", "fetch", "parsenet", "--retries", "0",
-                          env={weights.ENV_WEIGHTS_DIR: str(tmp_path), weights.ENV_WEIGHTS_MIRROR: "http://[::1"})
+                          env={ENV_WEIGHTS_DIR: str(tmp_path), ENV_WEIGHTS_MIRROR: "http://[::1"})
     unwritable = _run_cli("weights", "fetch", "parsenet", "--retries", "0",
-                          env={weights.ENV_WEIGHTS_DIR: "/proc/portrait-lab-weights"})
+                          env={ENV_WEIGHTS_DIR: "/proc/portrait-lab-weights"})
     for result in (bad_mirror, unwritable):
         err = result.stderr.decode()
-        assert result.returncode == cli.EXIT_SOME_FAILED, err
+        assert result.returncode == cli_run.EXIT_SOME_FAILED, err
         assert "[Errno" not in err and "internal error" not in err and "Traceback" not in err
     assert "is not a valid URL" in bad_mirror.stderr.decode()
     assert "Cannot create the weights directory /proc/portrait-lab-weights (" in unwritable.stderr.decode()

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pipeline.core import settings
 from pipeline.core.errors import InvalidOptionError
-from webapp.sessions import DEFAULT_MAX_AGE_S, MB, DiskLimits, validate_max_age
+from webapp.quotas import MB, DiskLimits
+from webapp.sessions import DEFAULT_MAX_AGE_S, validate_max_age
 
 # Hugging Face Spaces set this one to 0.0.0.0; honour it when ours is not given.
 ENV_GRADIO_HOST = "GRADIO_SERVER_NAME"

@@ -13,8 +13,10 @@ cannot be matched to a visitor's browser.
 Gradio's session hash is chosen by the browser and travels in URLs and bodies, so it is no
 secret. :meth:`SessionStorage.claim` binds each hash to the owner token (an HttpOnly cookie)
 of the first request that names it; the app's middleware refuses the hash to anyone else,
-and :meth:`end` and :meth:`clear` check the owner again. Disk use is bounded per visitor,
-in total and by the free space left (:class:`DiskLimits`).
+and :meth:`end` and :meth:`clear` check the owner again (the claims themselves are kept by
+``webapp/claims.py``). Disk use is bounded per visitor, in total and by the free space left
+(``webapp/quotas.py``); the sweeper's thread and walks are in ``webapp/sweeper.py``, the file
+operations in ``webapp/diskfiles.py``.
 
 No web framework is imported here; the app wires these calls to Gradio's events and to
 an HTTP middleware that asks :meth:`SessionStorage.may_read` before serving a file.
@@ -26,17 +28,18 @@ import hmac
 import logging
 import os
 import secrets
-import shutil
-import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core.errors import DiskSpaceError, InvalidOptionError
-from pipeline.core.units import human_bytes
+from pipeline.core.errors import InvalidOptionError
+from webapp.claims import ClaimTable
+from webapp.diskfiles import is_within, remove_path, remove_upload
+from webapp.quotas import DiskLimits, DiskQuota
+from webapp.sweeper import Sweeper, sweep_root, sweep_session_folders
 from webapp.uploads import UploadLedger, UploadMeter
 
 log = logging.getLogger("portrait_lab.sessions")
@@ -48,30 +51,9 @@ SESSIONS_DIRNAME = "sessions"
 EXAMPLES_DIRNAME = "examples"  # public example inputs, written at start-up, readable by all
 KEY_LENGTH = 32
 ROOT_MARKER = ".portrait-lab-root"
-# A claim is kept while its session has files here or a stream (heartbeat, results) is open,
-# and for this long after its last use: the app keeps no other state under a hash (no
-# gr.State, deep links refused), so a forgotten hash gives nothing away.
-CLAIM_IDLE_TTL_S = 600.0
-MAX_CLAIMS = 200_000  # about 40 MB of claims at most; past it, new sessions are refused
-MAX_CLAIMS_PER_OWNER = 2_000  # tabs and events of one browser within CLAIM_IDLE_TTL_S
 # Gradio streams an upload into a temporary file at the top of the root; one untouched this
 # long belongs to an upload that was dropped half-way.
 ORPHAN_UPLOAD_AGE_S = 120.0
-TOTAL_CACHE_S = 2.0  # how stale the measured size of the whole root may be
-CLAIM_PRUNE_EVERY_S = 5.0  # a full claim table is scanned at most this often
-MB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class DiskLimits:
-    """How much disk visitors may fill. A full batch fits in one visitor's quota: 200 photos
-    of 8 MB uploaded as zips (1.6 GB), unpacked (1.6 GB, at most half of the room left) and
-    their results. The total keeps a busy server from filling its disk, and ``min_free``
-    keeps room for the system whatever the quotas say."""
-
-    visitor_bytes: int = 5 * 1024 * MB
-    total_bytes: int = 20 * 1024 * MB
-    min_free_bytes: int = 1024 * MB
 
 
 def validate_max_age(seconds: float) -> float:
@@ -87,13 +69,6 @@ def validate_max_age(seconds: float) -> float:
             hint="Portrait Lab promises never to keep a photo longer than a day.",
         )
     return value
-
-
-@dataclass
-class _Claim:
-    owner: str  # keyed hash of the owner token that first named the session hash
-    last_seen: float
-    connections: int = 0  # open streams (heartbeat, results, uploads): a claim in use is never pruned
 
 
 @dataclass
@@ -119,14 +94,11 @@ class SessionStorage:
         self._lock = threading.RLock()
         self._sessions: dict[str, _Session] = {}
         self._upload_owners: dict[Path, set[str]] = {}
-        self._claims: dict[str, _Claim] = {}
-        self._claims_per_owner: dict[str, int] = {}
+        self.claims = ClaimTable(self._lock, self._sessions)
         self.uploads = UploadLedger()
-        self._walk_cache: tuple[float, int, int] = (-TOTAL_CACHE_S - 1.0, 0, 0)  # (when, bytes, kept then)
+        self.quota = DiskQuota(self.root, self.limits, self.uploads, self._stored_paths)
         self._sweep_interval_s = 0.0
-        self._last_prune = 0.0
-        self._last_full_warning = 0.0
-        self._sweeper: _Sweeper | None = None
+        self._sweeper: Sweeper | None = None
 
     # -- identities -----------------------------------------------------------------------
     def _hash(self, kind: str, value: str) -> str:
@@ -139,78 +111,26 @@ class SessionStorage:
     def owner_key(self, owner_token: str | None) -> str | None:
         return self._hash("owner", owner_token) if owner_token else None
 
-    # -- who may name a session hash --------------------------------------------------------
+    # -- who may name a session hash (the claim table) ---------------------------------------
     def claim(self, session_hash: str, owner_token: str | None) -> bool:
         """Bind ``session_hash`` to the first owner token that names it; afterwards True only
         for that token. No token, another token, or a full claim table: False."""
         owner = self.owner_key(owner_token)
         if owner is None or not session_hash:
             return False
-        key = self.session_key(session_hash)
-        now = time.time()
-        with self._lock:
-            claim = self._claims.get(key)
-            if claim is None:
-                return self._add_claim(key, owner, now)
-            if not hmac.compare_digest(claim.owner, owner):
-                return False
-            claim.last_seen = now
-            return True
+        return self.claims.claim(self.session_key(session_hash), owner, time.time())
 
-    def _add_claim(self, key: str, owner: str, now: float) -> bool:
-        """Under the lock: a new claim, within the table's and this owner's limits."""
-        def full() -> bool:
-            return len(self._claims) >= MAX_CLAIMS or self._claims_per_owner.get(owner, 0) >= MAX_CLAIMS_PER_OWNER
-
-        if full() and now - self._last_prune > CLAIM_PRUNE_EVERY_S:
-            self._last_prune = now  # a flood of refused claims must not rescan the table each time
-            self._prune_claims(now)
-        if full():
-            if now - self._last_full_warning > 60:
-                self._last_full_warning = now
-                log.warning("refusing new sessions: the claim table or one visitor's share of it is full")
-            return False
-        self._claims[key] = _Claim(owner, now)
-        self._claims_per_owner[owner] = self._claims_per_owner.get(owner, 0) + 1
-        return True
-
-    @contextmanager
-    def connection(self, session_hash: str) -> Iterator[None]:
+    def connection(self, session_hash: str) -> AbstractContextManager[None]:
         """A long-lived request (heartbeat, results stream) holds its claim while it is open."""
-        key = self.session_key(session_hash)
-        with self._lock:
-            claim = self._claims.get(key)
-            if claim is not None:
-                claim.connections += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                if claim is not None:
-                    claim.connections -= 1
-                    claim.last_seen = time.time()
-
-    def _prune_claims(self, now: float) -> int:
-        """Under the lock: forget claims idle past ``CLAIM_IDLE_TTL_S`` with no open stream
-        and no files stored."""
-        idle = [key for key, claim in self._claims.items()
-                if not claim.connections and claim.last_seen < now - CLAIM_IDLE_TTL_S and key not in self._sessions]
-        for key in idle:
-            owner = self._claims.pop(key).owner
-            left = self._claims_per_owner.get(owner, 1) - 1
-            if left:
-                self._claims_per_owner[owner] = left
-            else:
-                self._claims_per_owner.pop(owner, None)
-        return len(idle)
+        return self.claims.connection(self.session_key(session_hash))
 
     def _is_owner(self, key: str, owner_token: str | None) -> bool:
         """Under the lock: whether the token owns the session (by its claim, else its storage)."""
         owner = self.owner_key(owner_token)
         if owner is None:
             return False
-        claim, session = self._claims.get(key), self._sessions.get(key)
-        recorded = claim.owner if claim is not None else (session.owner if session is not None else None)
+        claimed, session = self.claims.owner_of(key), self._sessions.get(key)
+        recorded = claimed if claimed is not None else (session.owner if session is not None else None)
         return not recorded or hmac.compare_digest(recorded, owner)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -229,7 +149,7 @@ class SessionStorage:
         if self.root.exists():
             for entry in self.root.iterdir():
                 if entry != marker:
-                    removed += _remove(entry)
+                    removed += remove_path(entry)
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         marker.write_text("Temporary files of Portrait Lab; everything here is deleted at start-up.\n")
@@ -308,20 +228,20 @@ class SessionStorage:
                 if path is None:
                     continue
                 resolved = Path(path).resolve()
-                if (_is_within(resolved, self.root) and not _is_within(resolved, self.examples_dir)
-                        and not _is_within(resolved, self.sessions_dir)):
+                if (is_within(resolved, self.root) and not is_within(resolved, self.examples_dir)
+                        and not is_within(resolved, self.sessions_dir)):
                     session.uploads.add(resolved)
 
     def may_use(self, session_hash: str, owner_token: str | None, path: str | Path) -> bool:
         """Whether a request may take ``path`` as input: the shipped examples, this visitor's
         own uploads, and this session's own results; nothing else, wherever it lies."""
         resolved = Path(path).resolve()
-        if _is_within(resolved, self.examples_dir):
+        if is_within(resolved, self.examples_dir):
             return True
-        if not _is_within(resolved, self.root) or self.owner_key(owner_token) is None:
+        if not is_within(resolved, self.root) or self.owner_key(owner_token) is None:
             return False
-        if _is_within(resolved, self.sessions_dir):
-            return _is_within(resolved, self.sessions_dir / self.session_key(session_hash)) and self.may_read(
+        if is_within(resolved, self.sessions_dir):
+            return is_within(resolved, self.sessions_dir / self.session_key(session_hash)) and self.may_read(
                 resolved, owner_token)
         return self.may_read(resolved, owner_token)
 
@@ -388,9 +308,9 @@ class SessionStorage:
         return self.sessions_dir / key, uploads
 
     def _delete(self, directory: Path, uploads: set[Path]) -> int:
-        removed = _remove(directory)
+        removed = remove_path(directory)
         for path in uploads:
-            removed += _remove_upload(path, self.root)
+            removed += remove_upload(path, self.root)
         return removed
 
     # -- access control ---------------------------------------------------------------------
@@ -402,15 +322,15 @@ class SessionStorage:
         sent them; anything else (unknown) is refused.
         """
         resolved = Path(path).resolve()
-        if not _is_within(resolved, self.root):
+        if not is_within(resolved, self.root):
             return True
-        if _is_within(resolved, self.examples_dir):
+        if is_within(resolved, self.examples_dir):
             return True
         owner = self.owner_key(owner_token)
         if owner is None:
             return False
         with self._lock:
-            if _is_within(resolved, self.sessions_dir):
+            if is_within(resolved, self.sessions_dir):
                 relative = resolved.relative_to(self.sessions_dir).parts
                 session = self._sessions.get(relative[0]) if relative else None
                 return session is not None and bool(session.owner) and hmac.compare_digest(session.owner, owner)
@@ -448,98 +368,46 @@ class SessionStorage:
             live = set(self._sessions)
             busy = {key for key, session in self._sessions.items() if session.running_jobs}
             in_use = set().union(*(s.uploads for s in self._sessions.values() if s.running_jobs))
-        removed = 0
-        if self.sessions_dir.exists():
-            for entry in self.sessions_dir.iterdir():
-                if entry.name in busy:
-                    continue
-                if entry.name in live:
-                    removed += _remove_older_than(entry, limit, keep=set())
-                elif _newest_mtime(entry) < limit:  # a session we no longer know
-                    removed += _remove(entry)
+        removed = sweep_session_folders(self.sessions_dir, limit, live=live, busy=busy)
         if self.root.exists():
-            orphaned = time.time() - ORPHAN_UPLOAD_AGE_S
-            for entry in self.root.iterdir():
-                if entry in (self.sessions_dir, self.examples_dir) or entry.name == ROOT_MARKER:
-                    continue
-                if _is_upload_in_progress(entry) and _newest_mtime(entry) < orphaned:
-                    removed += _remove(entry)  # an upload dropped half-way
-                else:
-                    removed += _remove_older_than(entry, limit, keep=in_use)
+            skipped = {self.sessions_dir, self.examples_dir, self.root / ROOT_MARKER}
+            removed += sweep_root(self.root, limit, time.time() - ORPHAN_UPLOAD_AGE_S, skipped, in_use)
         with self._lock:
             for path in [p for p in self._upload_owners if not p.exists()]:
                 del self._upload_owners[path]
             for session in self._sessions.values():
                 session.uploads = {p for p in session.uploads if p.exists()}
-            self._prune_claims(time.time())
+            self.claims.prune(time.time())
         return removed
 
-    # -- disk quotas ------------------------------------------------------------------------
+    # -- disk quotas (the arithmetic is in webapp/quotas.py) ------------------------------------
     def usage(self, owner_token: str | None) -> int:
-        """Bytes stored for this visitor: their sessions' folders, their uploads, and what
-        their uploads under way or just dropped have written."""
-        owner = self.owner_key(owner_token)
-        if owner is None:
-            return 0
-        return self._stored_usage(owner) + self.uploads.pending(owner)
+        """Bytes stored for this visitor, and what their uploads under way have written."""
+        return self.quota.usage(self.owner_key(owner_token))
 
-    def _stored_usage(self, owner: str) -> int:
+    def _stored_paths(self, owner: str) -> list[Path]:
+        """The session folders and the uploads of this owner, whose bytes are theirs."""
         with self._lock:
             keys = [key for key, session in self._sessions.items() if session.owner == owner]
             uploads = [path for path, owners in self._upload_owners.items() if owner in owners]
-        return sum(_tree_bytes(self.sessions_dir / key) for key in keys) + sum(_tree_bytes(p) for p in uploads)
-
-    def _stored_total(self) -> int:
-        """Bytes of stored files under the root (uploads under way, ``tmp*``, are the
-        ledger's). The walk runs at most every ``TOTAL_CACHE_S``; uploads kept since it are
-        added, so a cached figure never misses them."""
-        now = time.monotonic()
-        with self._lock:
-            measured_at, walked, kept_then = self._walk_cache
-        if now - measured_at > TOTAL_CACHE_S:
-            kept_then = self.uploads.kept_total()
-            walked = _root_bytes(self.root)
-            with self._lock:
-                self._walk_cache = (now, walked, kept_then)
-        return walked + self.uploads.kept_total() - kept_then
-
-    def _total(self) -> int:
-        return self._stored_total() + self.uploads.pending_total()
+        return [self.sessions_dir / key for key in keys] + uploads
 
     def open_upload(self, owner_token: str | None, declared: int) -> UploadMeter:
         """Start counting an upload that says it is ``declared`` bytes long; refused at once
         when that cannot fit. Its bytes then count as they arrive (``UploadMeter.add``), so
         parallel uploads share the room and a connection that sends nothing holds nothing.
         Walks the disk: call it off the event loop."""
-        self.require_room(owner_token, declared)
-        owner = self.owner_key(owner_token) or ""
-        mark = self.uploads.mark(owner)  # before measuring: what lands after counts against the room
-        visitor_room = self.limits.visitor_bytes - self._stored_usage(owner) - self.uploads.held(owner)
-        total_room = min(self._free_room(), self.limits.total_bytes - self._stored_total() - self.uploads.held())
         swept = ORPHAN_UPLOAD_AGE_S + self._sweep_interval_s
         holds = (swept, max(swept, self.max_age_s + self._sweep_interval_s))
-        return UploadMeter(self.uploads, owner, mark, visitor_room, total_room, self.limits.visitor_bytes, holds)
-
-    def _free_room(self) -> int:
-        """Free disk space under the root, less the reserve kept for the system."""
-        return shutil.disk_usage(self.root).free - self.limits.min_free_bytes
+        return self.quota.open_upload(self.owner_key(owner_token), declared, holds)
 
     def room_for(self, owner_token: str | None) -> int:
-        """Bytes this visitor may still write now: the least of what their quota, the total
-        quota and the free disk space (less the reserve) leave."""
-        visitor = self.limits.visitor_bytes - self.usage(owner_token)
-        total = self.limits.total_bytes - self._total()
-        return max(0, min(self._free_room(), visitor, total))
+        """Bytes this visitor may still write now (see ``DiskQuota.room_for``)."""
+        return self.quota.room_for(self.owner_key(owner_token))
 
     def require_room(self, owner_token: str | None, incoming: int = 0) -> None:
         """Refuse new work (or an upload of ``incoming`` bytes) that would not fit."""
-        visitor = self.usage(owner_token)
-        if visitor + incoming > self.limits.visitor_bytes:
-            raise DiskSpaceError.over_quota(
-                f"You are using {human_bytes(visitor)} of storage on this server; each visitor may use up to "
-                f"{human_bytes(self.limits.visitor_bytes)}.")
-        if incoming > self._free_room() or self._total() + incoming > self.limits.total_bytes:
-            raise DiskSpaceError.server_short()
+        self.quota.require_room(self.owner_key(owner_token), incoming)
 
     def start_sweeper(self, interval_s: float) -> None:
         """Sweep every ``interval_s`` seconds on a daemon thread (idempotent)."""
@@ -547,7 +415,7 @@ class SessionStorage:
             self._sweep_interval_s = float(interval_s)
             # Sweeping as of the next tick deletes files up to one interval early; half the
             # maximum age at most keeps that margin reasonable.
-            self._sweeper = _Sweeper(self, min(float(interval_s), self.max_age_s / 2))
+            self._sweeper = Sweeper(self, min(float(interval_s), self.max_age_s / 2))
             self._sweeper.start()
 
     def stop_sweeper(self) -> None:
@@ -568,128 +436,3 @@ class SessionStorage:
             session = self._sessions.get(key)
             files += [p for p in (session.uploads if session else ()) if p.exists()]
         return files
-
-
-class _Sweeper(threading.Thread):
-    def __init__(self, storage: SessionStorage, interval_s: float) -> None:
-        super().__init__(name="portrait-lab-sweeper", daemon=True)
-        self.storage = storage
-        self.interval_s = max(0.05, float(interval_s))
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        while not self._halt.wait(self.interval_s):
-            try:
-                # As of the next tick: nothing may outlive the maximum age waiting for it.
-                self.storage.sweep(now=time.time() + self.interval_s)
-            except OSError as error:  # a vanished file must not kill the sweeper; it retries
-                log.warning("sweep failed (%s); retrying in %.0f s", type(error).__name__, self.interval_s)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=5)
-
-
-def _is_within(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-    except ValueError:
-        return False
-    return True
-
-
-def _count_files(path: Path) -> int:
-    if path.is_symlink() or path.is_file():
-        return 1
-    return sum(1 for p in path.rglob("*") if p.is_file() or p.is_symlink())
-
-
-def _remove(path: Path) -> int:
-    """Delete a file or folder; returns the number of files removed (0 if already gone)."""
-    try:
-        if not os.path.lexists(path):
-            return 0
-        count = _count_files(path)
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        return count
-    except FileNotFoundError:
-        return 0
-
-
-def _remove_upload(path: Path, root: Path) -> int:
-    """Delete an uploaded file and its (content-hash) folder when that becomes empty."""
-    removed = _remove(path)
-    parent = path.parent
-    if parent != root and _is_within(parent, root):
-        try:
-            parent.rmdir()
-        except OSError:
-            pass  # not empty (another file of the same content) or already gone: both fine
-    return removed
-
-
-def _tree_bytes(path: Path) -> int:
-    """Size of a file, or of every file under a folder (links are not followed)."""
-    try:
-        if not path.is_dir() or path.is_symlink():
-            return path.lstat().st_size
-    except FileNotFoundError:
-        return 0
-    total = 0
-    for entry in path.rglob("*"):
-        with suppress(FileNotFoundError):
-            info = entry.lstat()
-            total += info.st_size if not stat.S_ISDIR(info.st_mode) else 0
-    return total
-
-
-def _root_bytes(root: Path) -> int:
-    """Stored bytes under the root: everything but the ``tmp*`` files of uploads still
-    arriving or dropped, which the upload ledger counts."""
-    total = 0
-    for entry in root.iterdir() if root.exists() else ():
-        if not _is_upload_in_progress(entry):
-            total += _tree_bytes(entry)
-    return total
-
-
-def _is_upload_in_progress(entry: Path) -> bool:
-    """A file at the top of the root where Gradio writes an upload while it arrives (or
-    left one that was dropped): ``tmp*``, named by ``tempfile``."""
-    return entry.name.startswith("tmp") and entry.is_file() and not entry.is_symlink()
-
-
-def _newest_mtime(path: Path) -> float:
-    try:
-        times = [path.lstat().st_mtime]
-        if path.is_dir():
-            times += [p.lstat().st_mtime for p in path.rglob("*")]
-        return max(times)
-    except FileNotFoundError:
-        return 0.0
-
-
-def _remove_older_than(entry: Path, limit: float, keep: set[Path]) -> int:
-    """Remove files under ``entry`` last modified before ``limit`` (except ``keep``), then
-    the folders that became empty."""
-    if not entry.is_dir() or entry.is_symlink():
-        return _remove(entry) if entry not in keep and _newest_mtime(entry) < limit else 0
-    removed = 0
-    for path in sorted(entry.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        try:
-            if path.is_dir() and not path.is_symlink():
-                if not any(path.iterdir()):
-                    path.rmdir()
-            elif path.resolve() not in keep and path.lstat().st_mtime < limit:
-                path.unlink(missing_ok=True)
-                removed += 1
-        except OSError:
-            continue  # in use or already gone; the next sweep tries again
-    try:
-        entry.rmdir()
-    except OSError:
-        pass  # still holds young files
-    return removed

@@ -16,20 +16,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.models import weights
-from pipeline.batch import OUTPUT_FORMATS
+from pipeline.core.decode import DecodedImage, decode_image
+from pipeline.core.encode import OUTPUT_FORMATS, save_image
+from pipeline.core.errors import InvalidOptionError
+from pipeline.core.samples import astronaut
 from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS, BackgroundOptions
 from pipeline.cutout.cutter import CutoutPipeline
-from pipeline.restore.engine import DETECTOR_AUTO, RestorationPipeline, RestoreOptions
-from pipeline.core.errors import InvalidOptionError
 from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, write_id_photo_files
+from pipeline.idphoto.paper import PAPER_SIZES_MM
 from pipeline.idphoto.specs import IdPhotoSpec, SpecRegistry, load_specs
-from pipeline.core.imageio import DecodedImage, decode_image, save_image
-from pipeline.idphoto.layout import PAPER_SIZES_MM
-from pipeline.core.samples import astronaut
+from pipeline.models.locations import fetch_command
+from pipeline.models.manifest import Manifest
+from pipeline.restore.engine import DETECTOR_AUTO, RestorationPipeline, RestoreOptions
 
 if TYPE_CHECKING:
-    from pipeline.batch import BatchSummary, Process
+    from pipeline.batch.jobs import Process
+    from pipeline.batch.report import BatchSummary
 
 Choices = list[tuple[str, str]]  # (label shown, value sent)
 BATCH_JOBS = ("restore", "background", "idphoto")
@@ -91,13 +93,13 @@ class Studio:
 
     def __init__(self, engine: RestorationPipeline | None = None, specs: SpecRegistry | None = None) -> None:
         self.engine = engine or RestorationPipeline()
-        self.cutter = CutoutPipeline(self.engine)
-        self.id_maker = IdPhotoPipeline(self.engine)
+        self.cutter = CutoutPipeline(self.engine.faces)
+        self.id_maker = IdPhotoPipeline(self.engine.faces)
         self.specs = specs or load_specs()
 
     # -- choices, read from the pipeline's data ------------------------------------------
     @property
-    def manifest(self) -> weights.Manifest:
+    def manifest(self) -> Manifest:
         return self.engine.manifest
 
     def restorer_choices(self) -> Choices:
@@ -144,7 +146,7 @@ class Studio:
         ready = any(store.is_available(name) for name in self.manifest.names("restorer"))
         reason = "" if ready else (
             "Restoration needs GFPGAN weights, which are not installed on this server. "
-            f"The administrator can run: {weights.fetch_command([self.default_restorer()])}"
+            f"The administrator can run: {fetch_command([self.default_restorer()])}"
         )
         fallbacks = {
             "restorer": "cannot be chosen until it is installed"
@@ -159,7 +161,7 @@ class Studio:
             for name in missing:
                 entry = self.manifest.get(name)
                 lines.append(f"- {entry.display_name} (`{name}`): {fallbacks[entry.kind]}.")
-            lines.append(f"\nTo install them: `{weights.fetch_command(list(missing))}`")
+            lines.append(f"\nTo install them: `{fetch_command(list(missing))}`")
         return Availability(ready, reason, missing, "\n".join(lines))
 
     def warm_up(self) -> list[str]:
@@ -169,8 +171,8 @@ class Studio:
         if store.is_available(self.default_restorer()):
             self.engine.restorer(self.default_restorer())
             loaded.append(self.default_restorer())
-        detector, _ = self.engine.resolve_detector(DETECTOR_AUTO)
-        self.engine.detector(detector)
+        detector, _ = self.engine.faces.resolve_detector(DETECTOR_AUTO)
+        self.engine.faces.detector(detector)
         loaded.append(detector)
         for kind in ("parser", "matting"):
             name = self.manifest.default(kind).name
@@ -251,7 +253,8 @@ class Studio:
         fill the disk, and nothing needs them afterwards (results, reports and the summary's
         thumbnails, hence :meth:`BatchSummary.comparisons`, are made while the job runs).
         The job is set up first, so a bad option or missing model unpacks nothing."""
-        from pipeline.batch import expand_inputs, run_batch
+        from pipeline.batch import run_batch
+        from pipeline.batch.inputs import expand_inputs
 
         if job not in BATCH_JOBS:
             raise InvalidOptionError(f"Unknown batch job {job!r}.", hint=f"Choose one of: {', '.join(BATCH_JOBS)}.")
@@ -268,7 +271,7 @@ class Studio:
     def _batch_process(self, job: str, restore: RestoreOptions | None, background: BackgroundOptions | None,
                        spec_id: str | None, id_background: str | None) -> Process:
         """The per-photo function of a batch job, with its options checked and models loaded."""
-        from pipeline.batch import background_job, idphoto_job, restore_job
+        from pipeline.batch.jobs import background_job, idphoto_job, restore_job
 
         if job == "restore":
             return restore_job(self.engine, (restore or RestoreOptions()).validated(self.manifest))

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from pipeline.core.encode import HIDDEN_RGB
 from pipeline.core.errors import InvalidOptionError
-from pipeline.core.imageio import HIDDEN_RGB, describe_array, is_rgb_array, require_rgb
+from pipeline.core.pixels import describe_array, is_rgb_array, require_rgb
 
 Colour = tuple[int, int, int]
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.cutout.background import BackgroundOptions, Composite, composite
-from pipeline.faces.detect import Face
-from pipeline.restore.engine import RestorationPipeline
+from pipeline.core.decode import DecodedImage
+from pipeline.core.encode import HIDDEN_RGB
 from pipeline.core.errors import NoFaceError
-from pipeline.core.imageio import DecodedImage, HIDDEN_RGB
-from pipeline.cutout.matting import MatteResult, PortraitMatter
+from pipeline.cutout.background import BackgroundOptions, Composite, composite
+from pipeline.cutout.matting import METHOD_MODNET, MatteResult, PortraitMatter
+from pipeline.faces.analysis import FaceAnalysis
+from pipeline.faces.detect import Face
 
 MIN_PERSON_FRACTION = 0.01  # less than this share of the photo is no person at all
 # An input is already a cut-out when at least this share of it is fully clear and at least
@@ -59,12 +60,12 @@ class Cutout:
 class CutoutPipeline:
     """Detect + matte with shared models (no per-request state)."""
 
-    def __init__(self, engine: RestorationPipeline | None = None) -> None:
-        self.engine = engine or RestorationPipeline()
-        self.matter = PortraitMatter(self.engine.store)
+    def __init__(self, faces: FaceAnalysis | None = None) -> None:
+        self.faces = faces or FaceAnalysis()
+        self.matter = PortraitMatter(self.faces.store)
 
     def detect(self, rgb: np.ndarray, detector: str = "auto") -> tuple[list[Face], str, list[str]]:
-        return self.engine.detect(rgb, detector)
+        return self.faces.detect(rgb, detector)
 
     def cut_out(self, rgb: np.ndarray, *, detector: str = "auto", matting: str = "auto",
                 faces: list[Face] | None = None, alpha: np.ndarray | None = None) -> Cutout:
@@ -82,7 +83,7 @@ class CutoutPipeline:
             raise NoFaceError(
                 "No person could be separated from the background in this photo.",
                 hint="Use a portrait in which your face is visible"
-                + ("; for the offline fallback, stand in front of a plain wall." if matte.method != "modnet" else "."),
+                + ("; for the offline fallback, stand in front of a plain wall." if matte.method != METHOD_MODNET else "."),
             )
         return Cutout(faces=faces, detector=name, matte=matte, warnings=tuple(warnings))
 

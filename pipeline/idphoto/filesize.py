@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.core.encode import encode_image
 from pipeline.core.errors import FileSizeTargetError, InvalidOptionError
-from pipeline.core.imageio import encode_image
 
 __all__ = ["BYTES_PER_KB", "SizedJpeg", "encode_jpeg_under"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,20 +21,30 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.faces.align import compose, upscaled_to_input
-from pipeline.cutout.background import BackgroundOptions, colour_to_hex, composite, parse_colour
-from pipeline.idphoto.compliance import SECOND_FACE_TINY_AREA_RATIO, ComplianceReport, assess, draw_overlay, largest_face
-from pipeline.cutout.cutter import CutoutPipeline, visible_rgb
-from pipeline.faces.detect import Face
-from pipeline.restore.engine import RestorationPipeline
+from pipeline.core.decode import DecodedImage, decode_image
+from pipeline.core.encode import encode_image
 from pipeline.core.errors import InvalidOptionError, NoFaceError, TooManyFacesError
-from pipeline.faces.geometry import HeadGeometry, measure_head
-from pipeline.idphoto.filesize import encode_jpeg_under
-from pipeline.idphoto.specs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
-from pipeline.core.imageio import DecodedImage, decode_image, encode_image
 from pipeline.core.limits import MAX_DPI, MIN_DPI, check_photo_size
-from pipeline.idphoto.layout import SheetLayout, parse_paper, plan_sheet, render_sheet_png, sheet_pdf_bytes
 from pipeline.core.publish import OutputFile, publish
+from pipeline.core.timing import timed
+from pipeline.cutout.background import BackgroundOptions, Colour, colour_to_hex, composite, parse_colour
+from pipeline.cutout.cutter import CutoutPipeline, visible_rgb
+from pipeline.cutout.matting import MatteResult
+from pipeline.faces.align import compose, upscaled_to_input
+from pipeline.faces.analysis import FaceAnalysis
+from pipeline.faces.detect import Face
+from pipeline.faces.geometry import HeadGeometry, measure_head
+from pipeline.idphoto.compliance.assessment import assess
+from pipeline.idphoto.compliance.measurements import largest_face
+from pipeline.idphoto.compliance.overlay import draw_overlay
+from pipeline.idphoto.compliance.report import ComplianceReport
+from pipeline.idphoto.compliance.thresholds import SECOND_FACE_TINY_AREA_RATIO
+from pipeline.idphoto.filesize import encode_jpeg_under
+from pipeline.idphoto.layout import SheetLayout, plan_sheet
+from pipeline.idphoto.paper import parse_paper
+from pipeline.idphoto.sheet_pdf import sheet_pdf_bytes
+from pipeline.idphoto.sheet_png import render_sheet_png
+from pipeline.idphoto.specs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
 
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
 LEVEL_MIN_DEGREES = 0.2
@@ -230,89 +240,119 @@ class IdPhotoResult:
         }
 
 
-class IdPhotoPipeline:
-    """Makes ID photos; shares detectors and models with a RestorationPipeline."""
+@dataclass
+class _Run:
+    """Per-call state of one ID photo: never stored on the pipeline."""
 
-    def __init__(self, engine: RestorationPipeline | None = None) -> None:
-        self.cutter = CutoutPipeline(engine)
+    options: IdPhotoOptions
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, stage: str) -> AbstractContextManager[None]:
+        return timed(self.timings, stage)
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    data: bytes
+    quality: int | None
+
+
+class IdPhotoPipeline:
+    """Makes ID photos: 1 find the face and matte, 2 place and crop by the document's rules,
+    3 encode to the size and file limits, 4 verify what the user gets. Shares the face hub
+    (and its models) with the other jobs."""
+
+    def __init__(self, faces: FaceAnalysis | None = None) -> None:
+        self.cutter = CutoutPipeline(faces)
 
     def make(self, image: DecodedImage | np.ndarray, options: IdPhotoOptions) -> IdPhotoResult:
         rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
-        options = options.validated()
-        spec = options.spec
-        background = parse_colour(options.background or spec.background_colour)
-        dpi = spec.output_dpi(options.dpi)
-        size = spec.size_px(options.dpi)
-        warnings: list[str] = []
-        timings: dict[str, float] = {}
+        run = _Run(options.validated())
+        spec = run.options.spec
+        background = parse_colour(run.options.background or spec.background_colour)
+        dpi = spec.output_dpi(run.options.dpi)
+        face, detector, matte = self._find_and_matte(run, rgb, alpha)
+        with run.timed("crop"):
+            plan, head = plan_crop(face, matte.alpha, spec, spec.size_px(run.options.dpi))
+            run.warnings.extend(placement_warnings(plan, head, rgb.shape[0]))
+            photo = _placed_photo(rgb, matte.alpha, plan, background)
+        with run.timed("encode"):
+            encoded = self._encode(run, photo, dpi)
+        with run.timed("verify"):
+            delivered, report, overlay = self._verify(run, encoded.data, dpi)
+        run.timings["total"] = sum(run.timings.values())
+        return IdPhotoResult(
+            photo=delivered, encoded=encoded.data, format=run.options.format, quality=encoded.quality, dpi=dpi,
+            spec=spec, plan=plan, source_head=head, report=report, overlay=overlay, matting_method=matte.method,
+            detector=detector, background=background, warnings=run.warnings, timings=run.timings,
+        )
 
-        def timed(stage: str, start: float) -> None:
-            timings[stage] = time.perf_counter() - start
+    def _find_and_matte(self, run: _Run, rgb: np.ndarray, alpha: np.ndarray | None) -> tuple[Face, str, MatteResult]:
+        """Step 1: the applicant's face (exactly one) and the person's matte."""
+        with run.timed("detect"):
+            faces, detector, notes = self.cutter.detect(visible_rgb(rgb, alpha), run.options.detector)
+            face = main_face(faces)
+        with run.timed("matte"):
+            cut = self.cutter.cut_out(rgb, matting=run.options.matting, faces=[face], alpha=alpha)
+        run.warnings.extend([*notes, *cut.warnings])
+        return face, detector, cut.matte
 
-        start = time.perf_counter()
-        faces, detector, notes = self.cutter.detect(visible_rgb(rgb, alpha), options.detector)
-        face = main_face(faces)
-        timed("detect", start)
-        start = time.perf_counter()
-        cut = self.cutter.cut_out(rgb, matting=options.matting, faces=[face], alpha=alpha)
-        matte = cut.matte
-        warnings.extend([*notes, *cut.warnings])
-        timed("matte", start)
-
-        start = time.perf_counter()
-        plan, head = plan_crop(face, matte.alpha, spec, size)
-        if not head.crown_from_matte:
-            warnings.append("The top of the head was not visible in the matte; the crown was estimated from the face.")
-        if not plan.satisfied:
-            warnings.append("This face's proportions do not allow every placement rule of the document at once; "
-                            "the closest placement was used (see the report).")
-        if plan.scale > UPSCALE_WARNING:
-            needed = math.ceil(rgb.shape[0] * plan.scale)
-            warnings.append(f"The face had to be enlarged {plan.scale:.1f}x, so the print may look soft; "
-                            f"a photo about {needed} px tall would avoid that.")
-        if plan.roll_corrected_deg:
-            warnings.append(f"The head was tilted {plan.roll_corrected_deg:+.1f} degrees; the photo was levelled.")
-        photo_rgb = warp_to_plan(rgb, plan)
-        photo_alpha = warp_to_plan(matte.alpha.astype(np.float32), plan)
-        composed = composite(photo_rgb, photo_alpha, BackgroundOptions(mode="colour", colour=colour_to_hex(background)))
-        photo = composed.rgb
-        timed("crop", start)
-
-        start = time.perf_counter()
+    @staticmethod
+    def _encode(run: _Run, photo: np.ndarray, dpi: int) -> _Encoded:
+        """Step 3: the file in the chosen format, under the document's (or the user's) KB limit."""
+        options, spec = run.options, run.options.spec
         limit = options.max_kb or spec.max_file_kb
-        quality: int | None = None
-        if options.format == "jpg":
+        if options.format != "jpg":
             if limit:
-                sized = encode_jpeg_under(photo, limit, dpi=(dpi, dpi), min_kb=spec.min_file_kb,
-                                          max_quality=options.jpeg_quality)
-                encoded, quality = sized.data, sized.quality
-            else:
-                encoded, quality = encode_image(photo, format="JPEG", quality=options.jpeg_quality, dpi=(dpi, dpi)), options.jpeg_quality
-        else:
-            encoded = encode_image(photo, format="PNG", dpi=(dpi, dpi))
-            if limit:
-                warnings.append(f"This document limits files to {limit:g} KB; PNG cannot be compressed to a "
-                                "target, so use JPEG for the upload.")
-        timed("encode", start)
+                run.warnings.append(f"This document limits files to {limit:g} KB; PNG cannot be compressed to a "
+                                    "target, so use JPEG for the upload.")
+            return _Encoded(encode_image(photo, format="PNG", dpi=(dpi, dpi)), None)
+        if limit:
+            sized = encode_jpeg_under(photo, limit, dpi=(dpi, dpi), min_kb=spec.min_file_kb,
+                                      max_quality=options.jpeg_quality)
+            return _Encoded(sized.data, sized.quality)
+        return _Encoded(encode_image(photo, format="JPEG", quality=options.jpeg_quality, dpi=(dpi, dpi)),
+                        options.jpeg_quality)
 
-        # Verify on what the user gets: decode the encoded file, detect and matte again.
-        start = time.perf_counter()
+    def _verify(self, run: _Run, encoded: bytes, dpi: int) -> tuple[np.ndarray, ComplianceReport, np.ndarray]:
+        """Step 4: decode the file the user gets, detect and matte again, and judge that."""
+        options = run.options
         delivered = decode_image(encoded).rgb
         out_faces, _, _ = self.cutter.detect(delivered, options.detector)
         applicant = largest_face(out_faces)
         out_matte = self.cutter.matter.matte(delivered, [applicant] if applicant else [], method=options.matting).alpha
-        report = assess(delivered, out_matte, out_faces, spec, dpi=dpi, file_bytes=len(encoded),
+        report = assess(delivered, out_matte, out_faces, options.spec, dpi=dpi, file_bytes=len(encoded),
                         target_background=parse_colour(options.background) if options.background else None,
                         requested_dpi=options.dpi)
-        overlay = draw_overlay(delivered, measure_head(applicant, out_matte), spec, dpi=dpi) \
+        overlay = draw_overlay(delivered, measure_head(applicant, out_matte), options.spec, dpi=dpi) \
             if applicant else delivered.copy()
-        timed("verify", start)
-        timings["total"] = sum(timings.values())
-        return IdPhotoResult(
-            photo=delivered, encoded=encoded, format=options.format, quality=quality, dpi=dpi, spec=spec, plan=plan,
-            source_head=head, report=report, overlay=overlay, matting_method=matte.method, detector=detector,
-            background=background, warnings=warnings, timings=timings,
-        )
+        return delivered, report, overlay
+
+
+def placement_warnings(plan: CropPlan, head: HeadGeometry, source_height: int) -> list[str]:
+    """Step 2's notes for the user: what the placement had to estimate, compromise or change."""
+    warnings: list[str] = []
+    if not head.crown_from_matte:
+        warnings.append("The top of the head was not visible in the matte; the crown was estimated from the face.")
+    if not plan.satisfied:
+        warnings.append("This face's proportions do not allow every placement rule of the document at once; "
+                        "the closest placement was used (see the report).")
+    if plan.scale > UPSCALE_WARNING:
+        needed = math.ceil(source_height * plan.scale)
+        warnings.append(f"The face had to be enlarged {plan.scale:.1f}x, so the print may look soft; "
+                        f"a photo about {needed} px tall would avoid that.")
+    if plan.roll_corrected_deg:
+        warnings.append(f"The head was tilted {plan.roll_corrected_deg:+.1f} degrees; the photo was levelled.")
+    return warnings
+
+
+def _placed_photo(rgb: np.ndarray, alpha: np.ndarray, plan: CropPlan, background: Colour) -> np.ndarray:
+    """Step 2's pixels: one warp of photo and matte, then the document's background colour."""
+    photo_rgb = warp_to_plan(rgb, plan)
+    photo_alpha = warp_to_plan(alpha.astype(np.float32), plan)
+    options = BackgroundOptions(mode="colour", colour=colour_to_hex(background))
+    return composite(photo_rgb, photo_alpha, options).rgb
 
 
 def print_sheet_for(spec: IdPhotoSpec, paper: str, *, hint: str, dpi: int | None = None,

@@ -36,9 +36,23 @@ from pipeline.models.device import ComputeSettings
 logger = logging.getLogger(__name__)
 
 ENV_SPEED = settings.SPEED
+
+
+@dataclass(frozen=True)
+class ArchSpeedTraits:
+    """What the load-time transforms need to know about one architecture."""
+
+    fold_batchnorm: bool = False  # its batch norms may be folded into the convolutions before them
+    nchw_final_conv: bool = False  # it flattens its final encoder map with ``.view``, which needs NCHW
+
+
 # The restoration networks the load-time transforms apply to (measured within the PSNR
-# bounds); detectors and matting keep float32 weights and use autocast.
-OPTIMISED_ARCHS = frozenset({"gfpgan_clean", "parsenet"})
+# bounds), keyed by the manifest's ``arch``; detectors and matting keep float32 weights
+# and use autocast.
+OPTIMISED_ARCHS: dict[str, ArchSpeedTraits] = {
+    "gfpgan_clean": ArchSpeedTraits(nchw_final_conv=True),
+    "parsenet": ArchSpeedTraits(fold_batchnorm=True),
+}
 
 
 @dataclass(frozen=True)
@@ -169,12 +183,13 @@ def _contiguous_output(module: nn.Module, inputs: Any, output: torch.Tensor) -> 
     return output.contiguous()
 
 
-def use_channels_last(network: nn.Module, arch: str) -> None:
-    """NHWC weights; GFPGAN flattens its final encoder map with ``.view``, which needs NCHW there."""
+def use_channels_last(network: nn.Module, traits: ArchSpeedTraits) -> None:
+    """NHWC weights; a network that flattens its final encoder map with ``.view`` (GFPGAN)
+    gets that one output made NCHW again."""
     for parameter in network.parameters():
         if parameter.dim() == 4:
             parameter.data = parameter.data.contiguous(memory_format=torch.channels_last)
-    if arch == "gfpgan_clean" and hasattr(network, "final_conv"):
+    if traits.nchw_final_conv and hasattr(network, "final_conv"):
         network.final_conv.register_forward_hook(_contiguous_output)
 
 
@@ -229,14 +244,15 @@ class CompiledWithFallback(nn.Module):
 def optimise_network(network: nn.Module, arch: str, compute: ComputeSettings, speed: SpeedSettings) -> nn.Module:
     """Apply the load-time switches of ``speed`` (resolved) to a freshly loaded network.
     (The modulated-convolution form is chosen by GFPGANRestorer, which owns that switch.)"""
-    if arch not in OPTIMISED_ARCHS:
+    traits = OPTIMISED_ARCHS.get(arch)
+    if traits is None:
         return network
-    if speed.fold_batchnorm and arch == "parsenet":
+    if speed.fold_batchnorm and traits.fold_batchnorm:
         fold_batchnorm(network)
     if speed.reduced_precision_weights and compute.dtype != torch.float32:
         network = network.to(dtype=compute.dtype)
     if speed.channels_last:
-        use_channels_last(network, arch)
+        use_channels_last(network, traits)
     if speed.compile:
         network = CompiledWithFallback(network)
     return network

@@ -18,11 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipeline.models import weights
+from pipeline.core.errors import InvalidOptionError, WeightsCorruptError
 from pipeline.models.accelerate import SpeedSettings, optimise_network, speed_from_environment
 from pipeline.models.compat_basicsr import import_gfpgan_clean_arch
 from pipeline.models.device import ComputeSettings, default_compute
-from pipeline.core.errors import InvalidOptionError, WeightsCorruptError
+from pipeline.models.locations import fetch_command
+from pipeline.models.manifest import Manifest, ModelEntry, load_manifest
+from pipeline.models.weight_status import WeightState, WeightStatus, check, require
 
 
 def _build_gfpgan_clean(options: Mapping[str, Any]) -> nn.Module:
@@ -85,7 +87,7 @@ ARCH_BUILDERS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
 _WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
 
 
-def build_network(entry: weights.ModelEntry) -> nn.Module:
+def build_network(entry: ModelEntry) -> nn.Module:
     """A randomly initialised network of the entry's architecture (on CPU)."""
     try:
         builder = ARCH_BUILDERS[entry.arch]
@@ -116,12 +118,12 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def load_network(
-    entry: weights.ModelEntry, directory: Path | None = None, compute: ComputeSettings | None = None,
+    entry: ModelEntry, directory: Path | None = None, compute: ComputeSettings | None = None,
     speed: SpeedSettings | None = None,
 ) -> nn.Module:
     """Build the entry's network, load its verified weights strictly, ready for inference
     (with the load-time speed switches of ``speed``; default: this device's, see accelerate)."""
-    path = weights.require(entry, directory)
+    path = require(entry, directory)
     network = build_network(entry)
     state = read_state_dict(path)
     try:
@@ -129,7 +131,7 @@ def load_network(
     except RuntimeError as error:
         raise WeightsCorruptError(
             f"Weights file {path.name} does not fit the {entry.arch} architecture of '{entry.name}'.",
-            hint=f"Re-download it with: {weights.fetch_command([entry.name])}. Details: {str(error)[:300]}",
+            hint=f"Re-download it with: {fetch_command([entry.name])}. Details: {str(error)[:300]}",
         ) from error
     compute = compute or default_compute()
     speed = (speed or speed_from_environment()).resolved(compute)
@@ -157,12 +159,12 @@ class ModelStore:
 
     def __init__(
         self,
-        manifest: weights.Manifest | None = None,
+        manifest: Manifest | None = None,
         directory: Path | None = None,
         compute: ComputeSettings | None = None,
         speed: SpeedSettings | None = None,
     ) -> None:
-        self.manifest = manifest or weights.load_manifest()
+        self.manifest = manifest or load_manifest()
         self.directory = directory
         self.compute = compute or default_compute()
         self.speed = (speed or speed_from_environment()).resolved(self.compute)
@@ -181,31 +183,35 @@ class ModelStore:
                 self._networks[name] = load_network(entry, self.directory, self.compute, self.speed)
         return self._networks[name]
 
-    def status(self, name: str) -> weights.WeightStatus:
-        return weights.check(self.manifest.get(name), self.directory)
+    def status(self, name: str) -> WeightStatus:
+        return check(self.manifest.get(name), self.directory)
 
     def is_available(self, name: str) -> bool:
         """True when the model is loaded or its file is there and not corrupt."""
         if name in self._networks:
             return True
-        return self.status(name).state in (weights.WeightState.PRESENT, weights.WeightState.UNVERIFIED)
+        return self.status(name).state in (WeightState.PRESENT, WeightState.UNVERIFIED)
 
     def loaded_names(self) -> list[str]:
         return sorted(self._networks)
 
 
-def _published_layout(entry: weights.ModelEntry, state: dict[str, torch.Tensor]) -> object:
-    """Wrap a state dict like the published files: GFPGAN under 'params_ema', RetinaFace 'module.'."""
-    if entry.arch == "gfpgan_clean":
-        return {"params_ema": state}
-    if entry.arch == "retinaface_resnet50":
-        return {f"module.{key}": value for key, value in state.items()}
-    return state
+# How the published checkpoints wrap their state dicts, keyed by ``arch`` (others store it bare).
+PUBLISHED_LAYOUTS: dict[str, Callable[[dict[str, torch.Tensor]], object]] = {
+    "gfpgan_clean": lambda state: {"params_ema": state},
+    "retinaface_resnet50": lambda state: {f"module.{key}": value for key, value in state.items()},
+}
+
+
+def _published_layout(entry: ModelEntry, state: dict[str, torch.Tensor]) -> object:
+    """Wrap a state dict like the published file of its architecture."""
+    wrap = PUBLISHED_LAYOUTS.get(entry.arch)
+    return state if wrap is None else wrap(state)
 
 
 def save_random_weights(
-    manifest: weights.Manifest, directory: Path, names: list[str] | None = None, seed: int = 1000
-) -> weights.Manifest:
+    manifest: Manifest, directory: Path, names: list[str] | None = None, seed: int = 1000
+) -> Manifest:
     """Save seeded random networks of the real architectures as the manifest's files.
 
     For tests and benchmarks on machines that cannot download weights (cost does not

@@ -6,27 +6,28 @@ call, so any number of threads can call ``restore`` on one pipeline at once.
 """
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
-from pipeline.models import weights
-from pipeline.models.accelerate import SpeedSettings, speed_from_environment
-from pipeline.faces.align import alignment_matrix, warp_to_template
-from pipeline.faces.detect import Face, FaceDetector, MTCNNDetector, RetinaFaceDetector, detect_faces, select_faces
-from pipeline.models.device import ComputeSettings, default_compute
+from pipeline.core.decode import DecodedImage
 from pipeline.core.errors import ImageTooLargeError, InvalidOptionError
-from pipeline.faces.masks import ParseNetMasker, fallback_masks
-from pipeline.core.imageio import DecodedImage, require_rgb
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO, MAX_OUTPUT_PIXELS, check_detection_size
+from pipeline.core.pixels import require_rgb
+from pipeline.core.timing import timed
+from pipeline.faces.align import alignment_matrix, warp_to_template
+from pipeline.faces.analysis import FaceAnalysis
+from pipeline.faces.detect import Face, select_faces
+from pipeline.models.accelerate import SpeedSettings
+from pipeline.models.components import SharedComponents
+from pipeline.models.device import ComputeSettings
+from pipeline.models.manifest import Manifest
 from pipeline.models.store import ModelStore
 from pipeline.restore.paste import paste_faces, paste_faces_on_device
 from pipeline.restore.restorers import FaceRestorer, GFPGANRestorer, MicroBatchedRestorer, NoiseMode
@@ -45,7 +46,7 @@ class RestoreOptions:
     detection_max_side: int = DEFAULT_DETECTION_MAX_SIDE
     noise: NoiseMode = "fixed"
 
-    def validated(self, manifest: weights.Manifest) -> RestoreOptions:
+    def validated(self, manifest: Manifest) -> RestoreOptions:
         if not 0.0 <= self.strength <= 1.0:
             raise InvalidOptionError(f"Strength must be between 0 and 1, got {self.strength}.")
         if self.upscale not in (1, 2, 3, 4):
@@ -114,94 +115,46 @@ class _Request:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    @contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+    def timed(self, stage: str) -> AbstractContextManager[None]:
+        return timed(self.timings, stage)
 
 
 class RestorationPipeline:
-    """Face restoration with models loaded once and shared by every request."""
+    """Face restoration with models loaded once and shared by every request.
+
+    Faces come from a ``FaceAnalysis`` hub, which the cut-out and ID-photo pipelines can
+    share; restorers are built once per model and kept in the same kind of shared cache.
+    """
 
     def __init__(
         self,
-        manifest: weights.Manifest | None = None,
+        manifest: Manifest | None = None,
         weights_directory: Path | None = None,
         compute: ComputeSettings | None = None,
         restorer_factory: Callable[[str], FaceRestorer] | None = None,
         speed: SpeedSettings | None = None,
+        *,
+        faces: FaceAnalysis | None = None,
     ) -> None:
-        self.compute = compute or default_compute()
-        self.speed = (speed or speed_from_environment()).resolved(self.compute)
-        self.store = ModelStore(manifest, weights_directory, self.compute, self.speed)
+        if faces is not None and (manifest, weights_directory, compute, speed) != (None, None, None, None):
+            raise ValueError("pass either a FaceAnalysis hub or the settings to build one, not both")
+        self.faces = faces or FaceAnalysis(ModelStore(manifest, weights_directory, compute, speed))
+        self.store = self.faces.store
         self.manifest = self.store.manifest
+        self.compute = self.store.compute
+        self.speed = self.store.speed
         self._restorer_factory = restorer_factory
-        self._components: dict[str, Any] = {}
-        self._components_lock = threading.Lock()
-
-    # -- shared components, created once -------------------------------------------------
-    def _component(self, key: str, create: Callable[[], Any]) -> Any:
-        if key not in self._components:
-            with self._components_lock:
-                if key not in self._components:
-                    self._components[key] = create()
-        return self._components[key]
+        self._restorers = SharedComponents()
 
     def restorer(self, model: str) -> FaceRestorer:
-        if self._restorer_factory is not None:
-            return self._component(f"restorer:{model}", lambda: self._restorer_factory(model))
-        return self._component(f"restorer:{model}", lambda: self._build_restorer(model))
+        create = self._build_restorer if self._restorer_factory is None else self._restorer_factory
+        return self._restorers.get(model, lambda: create(model))
 
     def _build_restorer(self, model: str) -> FaceRestorer:
         speed = self.speed
         restorer = GFPGANRestorer(model, self.store.get(model), self.compute, max_batch=int(speed.max_batch or 1),
                                   batched_modulation=speed.batched_modulation, channels_last=bool(speed.channels_last))
         return MicroBatchedRestorer(restorer) if speed.micro_batch else restorer
-
-    def detector(self, name: str) -> FaceDetector:
-        if name == "mtcnn":
-            return self._component("detector:mtcnn", lambda: MTCNNDetector(self.compute.device))
-        if self.manifest.get(name).arch == "retinaface_resnet50":
-            return self._component(
-                f"detector:{name}", lambda: RetinaFaceDetector(self.store.get(name), self.compute.device)
-            )
-        raise InvalidOptionError(f"Detector '{name}' is not supported for restoration.")
-
-    def resolve_detector(self, requested: str) -> tuple[str, list[str]]:
-        """'auto' means the manifest's default detector when its weights are there, else MTCNN."""
-        if requested != DETECTOR_AUTO:
-            return requested, []
-        preferred = self.manifest.default("detector").name
-        if self.store.is_available(preferred):
-            return preferred, []
-        return "mtcnn", [
-            f"{preferred} weights are not installed; used the offline MTCNN detector "
-            f"(fetch them with: {weights.fetch_command([preferred])})."
-        ]
-
-    def detect(self, rgb: np.ndarray, requested: str = DETECTOR_AUTO,
-               max_side: int = DEFAULT_DETECTION_MAX_SIDE) -> tuple[list[Face], str, list[str]]:
-        """Faces in full-resolution coordinates, the detector used, and notes about that choice."""
-        name, notes = self.resolve_detector(requested)
-        return detect_faces(self.detector(name), rgb, max_side), name, notes
-
-    def _masks(self, faces: np.ndarray, request: _Request) -> tuple[np.ndarray | torch.Tensor, str]:
-        """Paste masks for the restored faces (left on the device when the paste runs there)."""
-        parser = self.manifest.default("parser").name
-        if self.manifest.get(parser).arch == "parsenet" and self.store.is_available(parser):
-            masker = self._component("masker", lambda: ParseNetMasker(
-                self.store.get(parser), self.compute, channels_last=bool(self.speed.channels_last),
-                max_batch=int(self.speed.max_batch or 1)))
-            masks = masker.masks_tensor(faces)
-            return (masks if self.speed.device_paste else masks.cpu().numpy()), masker.name
-        request.warnings.append(
-            "Face-parsing weights are not installed; blended with a feathered square mask "
-            f"(fetch them with: {weights.fetch_command([parser])})."
-        )
-        return fallback_masks(len(faces), faces.shape[1]), "feathered-square"
 
     # -- the pipeline ---------------------------------------------------------------------
     def restore(self, image: DecodedImage | np.ndarray, options: RestoreOptions | None = None) -> RestorationResult:
@@ -219,7 +172,7 @@ class RestorationPipeline:
         total_start = time.perf_counter()
         restorer = self.restorer(opts.model)  # fail early (missing weights) before any work
         with request.timed("detect"):
-            found, detector_name, detector_warnings = self.detect(rgb, opts.detector, opts.detection_max_side)
+            found, detector_name, detector_warnings = self.faces.detect(rgb, opts.detector, opts.detection_max_side)
         request.warnings.extend(detector_warnings)
         chosen, selection_warnings = select_faces(
             found, (width, height), only_centre_face=opts.only_centre_face, max_faces=opts.max_faces
@@ -240,7 +193,9 @@ class RestorationPipeline:
             with request.timed("restore"):
                 restored = restorer.restore_batch(aligned, opts.noise)
             with request.timed("mask"):
-                masks, masker_name = self._masks(restored, request)
+                pasting = self.faces.paste_masks(restored, keep_on_device=bool(self.speed.device_paste))
+                masks, masker_name = pasting.masks, pasting.masker
+                request.warnings.extend([pasting.warning] if pasting.warning else [])
                 self.compute.synchronize()  # masks may stay on the GPU: charge their time here
             with request.timed("paste"):
                 if self.speed.device_paste:

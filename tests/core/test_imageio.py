@@ -1,4 +1,5 @@
-"""Tests for pipeline.core.imageio: the gate every image passes through.
+"""Tests for the gate every image passes through: pipeline.core.decode (with decode_guard,
+heif and srgb), pipeline.core.encode and pipeline.core.atomic_write.
 
 Only synthetic images made here and scikit-image's public-domain astronaut photo are used.
 """
@@ -23,19 +24,11 @@ import PIL
 from PIL import Image, ImageCms, ImageFile, JpegImagePlugin
 from skimage import data as skimage_data
 
+from pipeline.core.decode import SUPPORTED_INPUT_SUFFIXES, DecodedImage, decode_image
+from pipeline.core.encode import encode_image, format_for_suffix, save_image
 from pipeline.core.errors import ImageTooLargeError, InvalidImageError, InvalidOptionError, OutputWriteError
-from pipeline.core.imageio import (
-    DEFAULT_MAX_PIXELS,
-    ENV_MAX_PIXELS,
-    SUPPORTED_INPUT_SUFFIXES,
-    DecodedImage,
-    decode_image,
-    encode_image,
-    format_for_suffix,
-    heif_supported,
-    max_pixels_from_env,
-    save_image,
-)
+from pipeline.core.heif import heif_supported
+from pipeline.core.limits import DEFAULT_MAX_PIXELS, ENV_MAX_PIXELS, max_pixels_from_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -458,8 +451,9 @@ def test_heic_without_plugin_gives_clear_error(astronaut, tmp_path):
         """
         import sys
         sys.modules["pillow_heif"] = None  # "import pillow_heif" now raises ImportError
+        from pipeline.core.decode import SUPPORTED_INPUT_SUFFIXES, decode_image
         from pipeline.core.errors import InvalidImageError
-        from pipeline.core.imageio import SUPPORTED_INPUT_SUFFIXES, decode_image, heif_supported
+        from pipeline.core.heif import heif_supported
         assert not heif_supported()
         assert ".heic" not in SUPPORTED_INPUT_SUFFIXES
         try:

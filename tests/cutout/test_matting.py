@@ -8,22 +8,22 @@ import numpy as np
 import pytest
 import torch
 
-import pipeline.models.store as models
-from pipeline.models import weights
-from pipeline.faces.detect import Face
 from pipeline.core.errors import InvalidOptionError, WeightsCorruptError, WeightsMissingError
+from pipeline.faces.detect import Face
+from pipeline.models.manifest import Manifest, load_manifest
+import pipeline.models.store as models
 from pipeline.cutout.matting import (
     METHOD_FALLBACK,
     METHOD_MODNET,
     NOT_PLAIN_WARNING,
     MODNetMatter,
     PortraitMatter,
-    fallback_matte,
     modnet_input_size,
-    refine_alpha,
 )
-from pipeline.models.store import ModelStore, save_random_weights
 from pipeline.core.samples import astronaut
+from pipeline.cutout.edges import refine_alpha
+from pipeline.cutout.plainwall import fallback_matte
+from pipeline.models.store import ModelStore, save_random_weights
 
 FALLBACK_LABEL = (
     "MODNet weights are not installed; used the plain-wall fallback matting, which needs a plain, "
@@ -70,10 +70,10 @@ def portrait_on_wall() -> tuple[np.ndarray, np.ndarray, list[Face]]:
 
 
 @pytest.fixture(scope="module")
-def modnet_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, weights.Manifest]:
+def modnet_weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
     """Random MODNet weights of the real architecture (only MODNet: saving every model takes ~9 s)."""
     directory = tmp_path_factory.mktemp("modnet-random")
-    return directory, save_random_weights(weights.load_manifest(), directory, ["modnet"])
+    return directory, save_random_weights(load_manifest(), directory, ["modnet"])
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_modnet_method_without_weights_raises_the_stores_error(tmp_path, cpu_com
 
 def test_damaged_modnet_weights_fall_back_in_auto_and_raise_when_asked_for(tmp_path, cpu_compute, portrait_on_wall):
     # A readable checkpoint of the wrong architecture: the strict loader must refuse it.
-    torch.save({"conv.weight": torch.zeros(3, 3)}, tmp_path / weights.load_manifest().get("modnet").file)
+    torch.save({"conv.weight": torch.zeros(3, 3)}, tmp_path / load_manifest().get("modnet").file)
     matter = PortraitMatter(ModelStore(directory=tmp_path, compute=cpu_compute))
     result = matter.matte(portrait_on_wall[0], portrait_on_wall[2])
     assert result.method == METHOD_FALLBACK

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.core.errors import InvalidOptionError
+from pipeline.core.metrics import psnr
 from pipeline.faces.align import FFHQ_TEMPLATE_512, alignment_matrix, similarity_transform
 from pipeline.faces.detect import Face, MTCNNDetector, detect_faces, select_faces
 from pipeline.restore.engine import RestorationPipeline, RestoreOptions
-from pipeline.core.errors import InvalidOptionError
-from pipeline.core.metrics import psnr
 from pipeline.restore.restorers import IdentityRestorer
 
 

@@ -14,17 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.idphoto.compliance import (
-    SHARPNESS_PASS,
-    ComplianceReport,
-    allowed_bands,
-    assess,
-    cheek_boxes,
-    draw_overlay,
-    face_region_mask,
-)
 from pipeline.faces.detect import Face
 from pipeline.faces.geometry import CHIN_BELOW_MOUTH, measure_head
+from pipeline.idphoto.compliance.assessment import assess
+from pipeline.idphoto.compliance.measurements import cheek_boxes, face_region_mask
+from pipeline.idphoto.compliance.overlay import allowed_bands, draw_overlay
+from pipeline.idphoto.compliance.report import ComplianceReport
+from pipeline.idphoto.compliance.thresholds import SHARPNESS_PASS
 from pipeline.idphoto.specs import IdPhotoSpec
 
 DPI = 650  # big enough that even a head of 40 % of the height has eyes >= 120 px apart

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 from skimage import data as skimage_data
 
-from pipeline.idphoto import filesize
+from pipeline.core.encode import encode_image
 from pipeline.core.errors import FileSizeTargetError, InvalidOptionError
+from pipeline.idphoto import filesize
 from pipeline.idphoto.filesize import SizedJpeg, encode_jpeg_under
-from pipeline.core.imageio import encode_image
 
 KB = 1024
 

@@ -1,4 +1,4 @@
-"""Tests for pipeline.idphoto.layout: print sheets at exact physical scale.
+"""Tests for pipeline.idphoto.layout, paper, sheet_png and sheet_pdf: print sheets at exact physical scale.
 
 The only photo used is scikit-image's public-domain astronaut portrait, cropped to the
 35x45 mm proportions. Expected numbers (counts, pixel sizes, points) are computed here
@@ -21,17 +21,10 @@ from PIL import Image
 from skimage import data as skimage_data
 
 from pipeline.core.errors import InvalidOptionError
-from pipeline.idphoto.layout import (
-    PAPER_SIZES_MM,
-    SheetLayout,
-    cut_mark_segments_mm,
-    parse_paper,
-    plan_sheet,
-    render_sheet_png,
-    sheet_pdf_bytes,
-    write_sheet_pdf,
-    write_sheet_png,
-)
+from pipeline.idphoto.layout import SheetLayout, cut_mark_segments_mm, plan_sheet
+from pipeline.idphoto.paper import PAPER_SIZES_MM, parse_paper
+from pipeline.idphoto.sheet_pdf import sheet_pdf_bytes, write_sheet_pdf
+from pipeline.idphoto.sheet_png import render_sheet_png, write_sheet_png
 
 MM_PER_INCH = 25.4
 PT_PER_MM = 72 / 25.4

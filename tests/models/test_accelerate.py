@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
+from pipeline.core.errors import InvalidOptionError
+from pipeline.faces.masks import gaussian_blur, gaussian_taps, masks_from_classes
 from pipeline.models import accelerate
 from pipeline.models.accelerate import CompiledWithFallback, SpeedSettings, fold_batchnorm, parse_speed
 from pipeline.models.device import ComputeSettings
-from pipeline.core.errors import InvalidOptionError
-from pipeline.faces.masks import gaussian_blur, gaussian_taps, masks_from_classes
 from pipeline.models.store import _build_gfpgan_clean, _build_parsenet, prepare_for_inference
 
 CPU32 = ComputeSettings(torch.device("cpu"), torch.float32)
@@ -173,10 +173,10 @@ def test_the_paste_mask_is_gfpgans():
 
 @pytest.mark.parametrize("upscale, strength", [(1, 1.0), (2, 0.6), (1, 0.0)])
 def test_device_paste_matches_the_opencv_paste(astronaut_rgb, upscale, strength):
+    from pipeline.core.metrics import psnr
     from pipeline.faces.align import alignment_matrix, warp_to_template
     from pipeline.faces.detect import MTCNNDetector, detect_faces
     from pipeline.restore.engine import _resize
-    from pipeline.core.metrics import psnr
     from pipeline.restore.paste import paste_faces, paste_faces_on_device
 
     faces = detect_faces(MTCNNDetector(torch.device("cpu")), astronaut_rgb)
@@ -200,9 +200,9 @@ def test_device_paste_matches_the_opencv_paste(astronaut_rgb, upscale, strength)
 def test_cuda_defaults_match_the_plain_cpu_pipeline(random_weights, astronaut_rgb):
     """Every CUDA default switch at once (bf16 weights, channels-last, batched modulation,
     device paste, micro-batching) against the plain fp32 CPU pipeline: within the bf16 bound."""
+    from pipeline.core.metrics import psnr
     from pipeline.models.device import choose_compute
     from pipeline.restore.engine import RestorationPipeline, RestoreOptions
-    from pipeline.core.metrics import psnr
 
     directory, manifest = random_weights
     options = RestoreOptions(detector="mtcnn")

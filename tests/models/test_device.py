@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.core.errors import DeviceUnavailableError, InvalidOptionError
 from pipeline.models import device as device_module
 from pipeline.models.device import choose_compute
-from pipeline.core.errors import DeviceUnavailableError, InvalidOptionError
 
 
 @pytest.mark.parametrize("native_bf16, expected", [(False, torch.float32), (True, torch.bfloat16)])
@@ -51,8 +51,8 @@ def test_unknown_choices_are_refused(device, precision):
 
 @pytest.mark.gpu
 def test_cuda_uses_bf16_and_matches_fp32(random_weights, astronaut_rgb):
-    from pipeline.restore.engine import RestorationPipeline, RestoreOptions
     from pipeline.core.metrics import psnr
+    from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 
     directory, manifest = random_weights
     bf16 = choose_compute("cuda", "bf16")

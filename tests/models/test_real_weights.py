@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 from pipeline.core.metrics import psnr
+from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 
 
 @pytest.mark.real_weights

@@ -1,4 +1,5 @@
-"""Tests for pipeline.models.weights: the manifest, verification, the hash cache and downloads.
+"""Tests for the weights modules of pipeline.models: the manifest, locations, verification
+(weight_status), the hash cache, downloads and the listing.
 
 No test touches the internet: downloads go to a throw-away HTTP server on 127.0.0.1
 that serves small random payloads, and manifest entries are pointed at those payloads
@@ -23,29 +24,19 @@ from typing import Any
 
 import pytest
 
-from pipeline.models import weights
 from pipeline.core.errors import (
     InvalidOptionError,
     WeightsCorruptError,
     WeightsDownloadError,
     WeightsMissingError,
 )
-from pipeline.models.weights import (
-    ENV_WEIGHTS_DIR,
-    ENV_WEIGHTS_MIRROR,
-    MANIFEST_PATH,
-    Manifest,
-    ModelEntry,
-    WeightState,
-    check,
-    check_all,
-    fetch,
-    fetch_command,
-    format_status_table,
-    load_manifest,
-    require,
-    weights_dir,
-)
+from pipeline.models import download, locations, weight_status
+from pipeline.models.download import ENV_WEIGHTS_MIRROR, fetch
+from pipeline.models.hash_cache import VERIFIED_CACHE_NAME
+from pipeline.models.listing import format_status_table
+from pipeline.models.locations import ENV_WEIGHTS_DIR, fetch_command, weights_dir
+from pipeline.models.manifest import MANIFEST_PATH, Manifest, ModelEntry, load_manifest
+from pipeline.models.weight_status import WeightState, check, check_all, require
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_NAMES = {
@@ -383,7 +374,7 @@ def test_weights_dir_never_points_into_site_packages(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     installed = tmp_path / "lib" / "python3.11" / "site-packages" / "weights"
-    monkeypatch.setattr(weights, "_DEFAULT_WEIGHTS_DIR", installed)
+    monkeypatch.setattr(locations, "_DEFAULT_WEIGHTS_DIR", installed)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert weights_dir() == tmp_path / "home" / ".cache" / "portrait-lab" / "weights"
 
@@ -431,7 +422,7 @@ def test_wrong_size_is_corrupt_without_hashing(
 ) -> None:
     entry = entry_for(make_payload(5))
     (tmp_path / entry.file).write_bytes(b"short")
-    monkeypatch.setattr(weights, "_sha256_file", _must_not_hash)
+    monkeypatch.setattr(weight_status, "_sha256_file", _must_not_hash)
     status = check(entry, tmp_path)
     assert status.state is WeightState.CORRUPT
     assert f"expected {entry.bytes} bytes, got 5" in status.detail
@@ -484,7 +475,7 @@ class HashCounter:
 
     def __init__(self) -> None:
         self.calls = 0
-        self._real = weights._sha256_file
+        self._real = weight_status._sha256_file
 
     def __call__(self, path: Path) -> str:
         self.calls += 1
@@ -494,7 +485,7 @@ class HashCounter:
 @pytest.fixture
 def hash_counter(monkeypatch: pytest.MonkeyPatch) -> HashCounter:
     counter = HashCounter()
-    monkeypatch.setattr(weights, "_sha256_file", counter)
+    monkeypatch.setattr(weight_status, "_sha256_file", counter)
     return counter
 
 
@@ -506,7 +497,7 @@ def test_second_check_uses_the_cache(tmp_path: Path, hash_counter: HashCounter) 
     assert check(entry, tmp_path).state is WeightState.PRESENT
     require(entry, tmp_path)
     assert hash_counter.calls == 1
-    assert (tmp_path / weights.VERIFIED_CACHE_NAME).is_file()
+    assert (tmp_path / VERIFIED_CACHE_NAME).is_file()
 
 
 def test_modified_file_is_rehashed_and_reported_corrupt(
@@ -529,7 +520,7 @@ def test_garbage_cache_is_ignored(tmp_path: Path, hash_counter: HashCounter) -> 
     payload = make_payload(10)
     entry = entry_for(payload)
     (tmp_path / entry.file).write_bytes(payload)
-    (tmp_path / weights.VERIFIED_CACHE_NAME).write_text("[not a cache", encoding="utf-8")
+    (tmp_path / VERIFIED_CACHE_NAME).write_text("[not a cache", encoding="utf-8")
     assert check(entry, tmp_path).state is WeightState.PRESENT
     assert hash_counter.calls == 1
 
@@ -540,11 +531,11 @@ def test_unwritable_cache_does_not_break_checks(
     payload = make_payload(11)
     entry = entry_for(payload)
     (tmp_path / entry.file).write_bytes(payload)
-    (tmp_path / weights.VERIFIED_CACHE_NAME).mkdir()  # a folder in the way: reads and writes fail
+    (tmp_path / VERIFIED_CACHE_NAME).mkdir()  # a folder in the way: reads and writes fail
     assert check(entry, tmp_path).state is WeightState.PRESENT
     assert check(entry, tmp_path).state is WeightState.PRESENT
     assert hash_counter.calls == 2
-    assert files_in(tmp_path) == sorted([entry.file, weights.VERIFIED_CACHE_NAME])
+    assert files_in(tmp_path) == sorted([entry.file, VERIFIED_CACHE_NAME])
 
 
 def test_cache_of_another_file_version_is_ignored(
@@ -557,7 +548,7 @@ def test_cache_of_another_file_version_is_ignored(
     stat = target.stat()
     stale = {entry.file: {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns - 1,
                           "sha256": entry.sha256}}
-    (tmp_path / weights.VERIFIED_CACHE_NAME).write_text(
+    (tmp_path / VERIFIED_CACHE_NAME).write_text(
         json.dumps({"schema": 1, "files": stale}), encoding="utf-8"
     )
     assert check(entry, tmp_path).state is WeightState.PRESENT
@@ -638,7 +629,7 @@ def test_fetch_backs_off_exponentially(
     server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sleeps: list[float] = []
-    monkeypatch.setattr(weights.time, "sleep", sleeps.append)
+    monkeypatch.setattr(download.time, "sleep", sleeps.append)
     entry = entry_for(make_payload(26))
     server.routes["/down.bin"] = fail_with_500
     with pytest.raises(WeightsDownloadError, match="HTTP 500"):
@@ -741,7 +732,7 @@ def test_import_does_not_touch_the_network() -> None:
         "def refuse(*args, **kwargs):\n"
         "    raise SystemExit('network used at import')\n"
         "urllib.request.urlopen = refuse\n"
-        "import pipeline.models.weights\n"
+        "import pipeline.models.download, pipeline.models.listing\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.core.decode import DecodedImage
 from pipeline.core.errors import ImageTooLargeError, InvalidOptionError
-from pipeline.core.imageio import DecodedImage
 from pipeline.restore.engine import RestoreOptions
 
 

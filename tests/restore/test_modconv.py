@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.models import weights
 from pipeline.models.compat_basicsr import install_functional_tensor_alias
+from pipeline.models.manifest import load_manifest
 from pipeline.models.store import build_network
 from pipeline.restore.modconv import use_batched_modulation
 
@@ -40,7 +40,7 @@ def test_layer_matches_the_grouped_reference(modulated_conv_class, sample_mode, 
 
 def test_whole_gfpgan_network_gives_the_same_faces() -> None:
     torch.manual_seed(0)
-    network = build_network(weights.load_manifest().get("gfpgan-v1.4")).eval()
+    network = build_network(load_manifest().get("gfpgan-v1.4")).eval()
     faces = torch.rand(2, 3, 512, 512) * 2 - 1
     with torch.inference_mode():
         reference = network(faces, return_rgb=False, randomize_noise=False)[0]

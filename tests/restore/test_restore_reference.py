@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.models.accelerate import SpeedSettings
-from pipeline.faces.align import alignment_matrix, warp_to_template
-from pipeline.models.compat_basicsr import install_functional_tensor_alias
-from pipeline.faces.detect import Face, MTCNNDetector, detect_faces
-from pipeline.models.device import ComputeSettings
-from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 from pipeline.core.metrics import psnr
-from pipeline.models.store import load_network
+from pipeline.faces.align import alignment_matrix, warp_to_template
+from pipeline.faces.analysis import FaceAnalysis
+from pipeline.faces.detect import Face, MTCNNDetector, detect_faces
+from pipeline.models.accelerate import SpeedSettings
+from pipeline.models.compat_basicsr import install_functional_tensor_alias
+from pipeline.models.device import ComputeSettings
+from pipeline.models.store import ModelStore, load_network
+from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 from pipeline.restore.restorers import GFPGANRestorer
 
 
@@ -87,8 +88,8 @@ def test_fixed_noise_is_deterministic_and_batching_changes_nothing(gfpgan_restor
     assert not np.array_equal(batch[0], batch[1])
 
 
-class _GivenFaces(RestorationPipeline):
-    """Our pipeline with detection replaced by given faces (so only the implementations differ)."""
+class _GivenFaces(FaceAnalysis):
+    """Our face hub with detection replaced by given faces (so only the implementations differ)."""
 
     given: list[Face] = []
 
@@ -135,8 +136,9 @@ def test_whole_photo_matches_gfpganer_given_the_same_detections(random_weights, 
     (our mask is GFPGAN's ParseNet mask computed on the device, our paste warps only the face's rectangle)."""
     directory, manifest = random_weights
     faces, expected = reference_photo
-    pipeline = _GivenFaces(manifest, directory, ComputeSettings(torch.device("cpu"), dtype), speed=speed)
-    pipeline.given = faces
+    hub = _GivenFaces(ModelStore(manifest, directory, ComputeSettings(torch.device("cpu"), dtype), speed=speed))
+    hub.given = faces
+    pipeline = RestorationPipeline(faces=hub)
     result = pipeline.restore(astronaut_rgb, RestoreOptions())
     assert result.masker == "parsenet"
     assert psnr(expected, astronaut_rgb) < 30, "the reference changed nothing: the comparison would prove nothing"

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from appserver import random_weight_studio, running_app  # noqa: E402
 
-from pipeline.core.imageio import save_image  # noqa: E402
+from pipeline.core.encode import save_image  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"

@@ -26,11 +26,11 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from appserver import random_weight_studio, running_app
-from pipeline.models import weights
-from pipeline.models.device import ComputeSettings
-from pipeline.restore.engine import RestorationPipeline
-from pipeline.core.imageio import save_image
+from pipeline.core.encode import save_image
 from pipeline.core.samples import astronaut
+from pipeline.models.device import ComputeSettings
+from pipeline.models.manifest import load_manifest
+from pipeline.restore.engine import RestorationPipeline
 from webapp.studio import Studio
 
 NAMED = {
@@ -101,6 +101,8 @@ def test_api_lists_exactly_the_named_endpoints(server, client):
         assert [p["parameter_name"] for p in api["named_endpoints"][name]["parameters"]] == parameters, name
     returns = {name: len(api["named_endpoints"][name]["returns"]) for name in NAMED}
     assert returns["/restore"] == 3 and returns["/replace_background"] == 3
+    # Gradio publishes a handler's docstring as its API description; ours are notes for developers.
+    assert {name: api["named_endpoints"][name].get("description", "") for name in NAMED} == dict.fromkeys(NAMED, "")
     assert returns["/id_photo"] == 6 and returns["/batch"] == 4
 
     # The UI-only events exist on the page but are private: not queued, not in the API.
@@ -292,8 +294,8 @@ def test_a_full_server_disk_is_a_sentence_without_server_paths(client, photo, mo
     """The CLI names the folder that is full; a visitor must get no server path at all."""
     import errno
 
-    from pipeline.idphoto import maker as idphoto
     from pipeline.core.errors import OutputWriteError
+    from pipeline.idphoto import maker as idphoto
 
     def full_disk(directory, name, files, **options):
         raise OutputWriteError.from_os_error(OSError(errno.ENOSPC, "No space left on device"), directory)
@@ -331,7 +333,7 @@ def test_missing_weights_banner_and_clear_restore_error(tmp_path, photo, monkeyp
     empty = tmp_path / "no-weights"
     empty.mkdir()
     compute = ComputeSettings(device=torch.device("cpu"), dtype=torch.float32)
-    studio = Studio(RestorationPipeline(manifest=weights.load_manifest(), weights_directory=empty, compute=compute))
+    studio = Studio(RestorationPipeline(manifest=load_manifest(), weights_directory=empty, compute=compute))
     with running_app(tmp_path / "root", studio) as (_, url):
         page = httpx.get(url + "config")
         assert page.status_code == 200

@@ -26,13 +26,14 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-import app as webapp
+import app as launcher
 from appserver import random_weight_studio, running_app
-from webapp.sessions import ROOT_MARKER
 from pipeline.core import settings
-from webapp.config import load_config
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.samples import astronaut
+from webapp.config import load_config
+from webapp.server import gradio_cache_schedule
+from webapp.sessions import ROOT_MARKER
 
 OWNER_COOKIE = "portrait_lab_owner"
 SECRET_MAKE = "SecretCam"
@@ -324,7 +325,7 @@ def test_max_age_above_a_day_is_refused(capsys):
         load_config([], environ={settings.MAX_AGE_S: "90000"})
     assert load_config(["--max-age", "86400"], environ={}).max_age_s == 86400  # a day exactly is allowed
 
-    assert webapp.main(["--max-age", "90000"]) == 2  # the app refuses to start, with the message
+    assert launcher.main(["--max-age", "90000"]) == 2  # the app refuses to start, with the message
     error = capsys.readouterr().err
     assert error.startswith("error: The maximum file age must be between") and "24 hours" in error
     assert "Traceback" not in error
@@ -344,10 +345,10 @@ def test_privacy_tab_states_the_configured_retention(server):
 
 def test_gradios_cache_cleaner_stays_within_the_retention_promise(server):
     app, _ = server
-    assert app.demo.delete_cache == webapp.gradio_cache_schedule(app.config)
+    assert app.demo.delete_cache == gradio_cache_schedule(app.config)
     for max_age, sweep in ((3600, 300), (1800, 300), (60, 15), (2, 0.5), (1, 0.5)):
         config = replace(app.config, max_age_s=max_age, sweep_interval_s=sweep)
-        interval, age = webapp.gradio_cache_schedule(config)
+        interval, age = gradio_cache_schedule(config)
         assert interval >= 1 and age >= 0
         assert interval + age <= max_age, (max_age, interval, age)  # a file lives at most age + interval
 
@@ -376,3 +377,14 @@ def test_sweeper_deletes_an_abandoned_sessions_files(studio, fast_heartbeat, tmp
             assert client.heartbeat.is_alive()  # gone while the session was still open
         finally:
             client.close()
+
+
+def test_every_tab_builds_its_blocks_with_analytics_off_whatever_the_environment(monkeypatch):
+    """Each tab is its own gr.Blocks; one built with Gradio's default would read the environment
+    and, if it said so, start the version check and analytics calls to outside hosts."""
+    from webapp.ui import tab_blocks
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "True")
+    assert tab_blocks().analytics_enabled is False
+    tabs = sorted((Path(__file__).resolve().parents[2] / "webapp" / "tabs").glob("*.py"))
+    assert [tab.name for tab in tabs if "gr.Blocks(" in tab.read_text(encoding="utf-8")] == []

@@ -23,9 +23,9 @@ def GPU(duration=60):
 spaces.GPU = GPU
 if sys.argv[1] == "with":
     sys.modules["spaces"] = spaces
-import app
 from webapp.config import AppConfig
-portrait_lab = app.build_app(AppConfig(temp_root=Path(sys.argv[2])))
+from webapp.server import build_app
+portrait_lab = build_app(AppConfig(temp_root=Path(sys.argv[2])))
 portrait_lab.storage.stop_sweeper()
 print(json.dumps([sorted(wrapped), portrait_lab.studio.engine.speed.micro_batch]))
 """

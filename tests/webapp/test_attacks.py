@@ -32,7 +32,7 @@ from PIL import Image
 
 from appserver import random_weight_studio, running_app
 from pipeline.core.samples import astronaut
-from webapp.sessions import DiskLimits
+from webapp.quotas import DiskLimits
 
 OWNER_COOKIE = "portrait_lab_owner"
 IDENTITIES = ["no cookie", "forged cookie", "own cookie"]
@@ -578,10 +578,10 @@ def test_an_upload_the_client_drops_leaves_no_traceback(server, capfd, caplog):
 
 
 def test_a_stalled_upload_is_cut_off(server, monkeypatch):
-    from webapp import guard
+    from webapp import bodies
 
     _, url = server
-    monkeypatch.setattr(guard, "UPLOAD_IDLE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(bodies, "UPLOAD_IDLE_TIMEOUT_S", 0.5)
     cookie = attacker_cookies(url, "own cookie")[OWNER_COOKIE]
     with open_socket(url) as connection:
         connection.sendall(raw_upload_headers(url, cookie, MB) + b'--b\r\nContent-Disposition: form-data; '

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from webapp.config import load_config
 from pipeline.core.errors import InvalidOptionError
+from webapp.config import load_config
 from webapp.logsafe import RedactingFilter, log_job
 from webapp.sessions import HARD_MAX_AGE_S, ROOT_MARKER, SessionStorage, validate_max_age
 
@@ -328,11 +328,11 @@ def test_uploading_the_same_bytes_again_restarts_their_age(storage: SessionStora
 
 
 def test_disk_quota_per_visitor_total_and_free_space(tmp_path: Path, monkeypatch) -> None:
-    from webapp import sessions
     from pipeline.core.errors import DiskSpaceError
-    from webapp.sessions import DiskLimits
+    from webapp import quotas
+    from webapp.quotas import DiskLimits
 
-    monkeypatch.setattr(sessions, "TOTAL_CACHE_S", 0.0)  # measure the root's size at every question
+    monkeypatch.setattr(quotas, "TOTAL_CACHE_S", 0.0)  # measure the root's size at every question
 
     store = SessionStorage(tmp_path / "root", 60, limits=DiskLimits(visitor_bytes=10_000, total_bytes=25_000,
                                                                     min_free_bytes=0))
@@ -382,16 +382,16 @@ def test_stderr_lines_naming_a_visitors_files_are_redacted(tmp_path: Path, monke
 
 
 def test_claims_are_capped_per_visitor_and_expire_when_unused(storage: SessionStorage, monkeypatch) -> None:
-    from webapp import sessions
+    from webapp import claims
 
-    monkeypatch.setattr(sessions, "MAX_CLAIMS_PER_OWNER", 3)
-    monkeypatch.setattr(sessions, "CLAIM_PRUNE_EVERY_S", 0.0)
+    monkeypatch.setattr(claims, "MAX_CLAIMS_PER_OWNER", 3)
+    monkeypatch.setattr(claims, "CLAIM_PRUNE_EVERY_S", 0.0)
     assert all(storage.claim(f"tab-{i}", "mallory") for i in range(3))
     assert not storage.claim("tab-3", "mallory")  # one visitor cannot fill the table
     assert storage.claim("tab-0", "alice") is False and storage.claim("alice-tab", "alice")
     with storage.connection("tab-0"):  # an open stream keeps its claim
-        for claim in storage._claims.values():
-            claim.last_seen -= sessions.CLAIM_IDLE_TTL_S + 1
+        for claim in storage.claims.by_key.values():
+            claim.last_seen -= claims.CLAIM_IDLE_TTL_S + 1
         assert storage.claim("tab-3", "mallory")  # the idle ones made room
     assert not storage.claim("tab-0", "bob")  # still mallory's: it was in use
 
@@ -412,7 +412,7 @@ def test_an_upload_dropped_half_way_is_swept_within_minutes(storage: SessionStor
 
 @pytest.fixture()
 def small_quota(tmp_path: Path) -> SessionStorage:
-    from webapp.sessions import DiskLimits
+    from webapp.quotas import DiskLimits
 
     store = SessionStorage(tmp_path / "quota-root", 600, limits=DiskLimits(visitor_bytes=10_000, total_bytes=25_000,
                                                                           min_free_bytes=0))
@@ -457,10 +457,10 @@ def test_uploads_opened_together_see_what_landed_after_they_opened(small_quota: 
 
 
 def test_a_cached_disk_total_still_counts_uploads_that_landed(small_quota: SessionStorage, monkeypatch) -> None:
-    from webapp import sessions
     from pipeline.core.errors import DiskSpaceError
+    from webapp import quotas
 
-    monkeypatch.setattr(sessions, "TOTAL_CACHE_S", 3600.0)  # the walk is not repeated in this test
+    monkeypatch.setattr(quotas, "TOTAL_CACHE_S", 3600.0)  # the walk is not repeated in this test
     store = small_quota
     for index, owner in enumerate(("alice", "bob", "carol")):
         meter = store.open_upload(owner, 8_000)
@@ -475,15 +475,15 @@ def test_a_cached_disk_total_still_counts_uploads_that_landed(small_quota: Sessi
 
 
 def test_bytes_still_arriving_are_counted_once(small_quota: SessionStorage, monkeypatch) -> None:
-    from webapp import sessions
+    from webapp import quotas
 
-    monkeypatch.setattr(sessions, "TOTAL_CACHE_S", 0.0)  # measure the disk at every question
+    monkeypatch.setattr(quotas, "TOTAL_CACHE_S", 0.0)  # measure the disk at every question
     store = small_quota
-    before = store._total()  # the root's marker file
+    before = store.quota.total()  # the root's marker file
     meter = store.open_upload("alice", 9_000)
     meter.add(9_000)
     (store.root / "tmpk2j3h4").write_bytes(b"x" * 9_000)  # Gradio's file for those same bytes
-    assert store._total() == before + 9_000
+    assert store.quota.total() == before + 9_000
     store.open_upload("bob", 9_000).add(9_000)  # 18 000 of 25 000: fits, counted once
 
 

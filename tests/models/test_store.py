@@ -8,9 +8,9 @@ import hashlib
 import pytest
 import torch
 
-from pipeline.models import weights
-from pipeline.models.accelerate import SpeedSettings
 from pipeline.core.errors import WeightsCorruptError, WeightsMissingError
+from pipeline.models.accelerate import SpeedSettings
+from pipeline.models.manifest import load_manifest
 from pipeline.models.store import ModelStore, load_network, read_state_dict
 
 DOWNLOADABLE = ["gfpgan-v1.4", "gfpgan-v1.3", "retinaface-r50", "parsenet", "bisenet", "modnet", "arcface"]
@@ -58,7 +58,7 @@ def test_missing_weights_name_the_file_and_the_fetch_command(cpu_compute, tmp_pa
 
 def test_hash_mismatch_is_refused_by_the_loader(random_weights, cpu_compute):
     directory, _ = random_weights
-    real_manifest = weights.load_manifest()  # published hashes: the random file cannot match
+    real_manifest = load_manifest()  # published hashes: the random file cannot match
     with pytest.raises(WeightsCorruptError):
         load_network(real_manifest.get("parsenet"), directory, cpu_compute)
 
@@ -71,7 +71,7 @@ def test_store_loads_each_model_once(random_weights, cpu_compute):
 
 
 def test_garbage_file_with_a_matching_hash_is_a_clear_error(cpu_compute, tmp_path):
-    entry = weights.load_manifest().get("modnet")
+    entry = load_manifest().get("modnet")
     data = b"half a download" * 100
     (tmp_path / entry.file).write_bytes(data)
     entry = dataclasses.replace(entry, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())

@@ -6,14 +6,15 @@ import pytest
 from PIL import Image
 
 from pipeline import cli
-from pipeline.cutout.cutter import CutoutPipeline
-from pipeline.restore.engine import RestorationPipeline
 from pipeline.core.errors import NoFaceError
+from pipeline.cutout.cutter import CutoutPipeline
+from pipeline.faces.analysis import FaceAnalysis
+from pipeline.models.store import ModelStore
 
 
 @pytest.fixture(scope="module")
 def cutter(cpu_compute) -> CutoutPipeline:
-    return CutoutPipeline(RestorationPipeline(compute=cpu_compute))
+    return CutoutPipeline(FaceAnalysis(ModelStore(compute=cpu_compute)))
 
 
 def test_cut_out_finds_the_person_with_the_offline_tools(cutter, astronaut_rgb):

@@ -1,4 +1,4 @@
-"""The HTTP guard at the ASGI level: what no HTTP client can send easily (websockets, a root
+"""The privacy middleware (the HTTP guard) at the ASGI level: what no HTTP client can send easily (websockets, a root
 path, a body that never ends), with a stand-in app that records what got through."""
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from webapp import bodies
+from webapp.cookies import OWNER_COOKIE, owner_token
+from webapp.middleware import PrivacyGuard
 from webapp.sessions import SessionStorage
-from webapp import guard
-from webapp.guard import OWNER_COOKIE, PrivacyGuard, owner_token
 
 
 class RecordingApp:
@@ -74,7 +75,7 @@ def test_file_routes_are_guarded_under_a_root_path_too(storage: SessionStorage) 
 
 
 def test_a_body_that_trickles_in_is_cut_off(storage: SessionStorage, monkeypatch) -> None:
-    monkeypatch.setattr(guard, "BODY_READ_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(bodies, "BODY_READ_TIMEOUT_S", 0.2)
     app = RecordingApp()
     scope = http_scope("/gradio_api/queue/join", cookie="alice", method="POST")
     sent = run(PrivacyGuard(app, storage), scope, [{"type": "http.request", "body": b'{"da', "more_body": True}])
@@ -112,12 +113,12 @@ def test_several_cookie_headers_reach_the_app_as_the_one_the_guard_read(storage:
 
 
 def test_a_full_claim_table_is_not_rescanned_for_every_refusal(storage: SessionStorage, monkeypatch) -> None:
-    from webapp import sessions
+    from webapp import claims
 
-    monkeypatch.setattr(sessions, "MAX_CLAIMS_PER_OWNER", 1)
+    monkeypatch.setattr(claims, "MAX_CLAIMS_PER_OWNER", 1)
     scans: list[float] = []
-    prune = storage._prune_claims
-    monkeypatch.setattr(storage, "_prune_claims", lambda now: scans.append(now) or prune(now))
+    prune = storage.claims.prune
+    monkeypatch.setattr(storage.claims, "prune", lambda now: scans.append(now) or prune(now))
     assert storage.claim("first", "mallory")
     for index in range(200):
         assert not storage.claim(f"flood-{index}", "mallory")

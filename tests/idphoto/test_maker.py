@@ -13,13 +13,14 @@ import torch
 from PIL import Image
 
 from pipeline import cli
-from pipeline.faces.detect import MTCNNDetector, detect_faces
-from pipeline.restore.engine import RestorationPipeline
 from pipeline.core.errors import NoFaceError, TooManyFacesError
+from pipeline.cutout.plainwall import fallback_matte
+from pipeline.faces.analysis import FaceAnalysis
+from pipeline.faces.detect import MTCNNDetector, detect_faces
 from pipeline.faces.geometry import measure_head
 from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, choose_placement, spec_for
 from pipeline.idphoto.specs import IdPhotoSpec, load_specs
-from pipeline.cutout.matting import fallback_matte
+from pipeline.models.store import ModelStore
 
 # Different shapes: 2x2 in square, ICAO 35x45, China 33x48 with a crown margin,
 # Canada 50x70, and a pixel-only online upload.
@@ -32,7 +33,7 @@ EXPECTED_PIXELS = {"us_passport": (600, 600), "icao_generic": (413, 531), "cn_pa
 
 @pytest.fixture(scope="module")
 def maker(cpu_compute) -> IdPhotoPipeline:
-    return IdPhotoPipeline(RestorationPipeline(compute=cpu_compute))
+    return IdPhotoPipeline(FaceAnalysis(ModelStore(compute=cpu_compute)))
 
 
 @pytest.fixture(scope="module")

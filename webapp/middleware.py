@@ -18,11 +18,12 @@ learns it could act in that session. This middleware makes the owner cookie the 
 Upload ids and event ids are bound to the cookie like session hashes, since Gradio lets anyone
 holding one follow an upload's progress, read an event's results or cancel it.
 
-No Gradio import here: it is plain ASGI, testable with any HTTP client.
+No Gradio import here: it is plain ASGI, testable with any HTTP client. The owner cookie is
+read and written by ``webapp/cookies.py``, bodies are read within their limits by
+``webapp/bodies.py``, and every refusal's sentence is in ``webapp/refusals.py``.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -36,13 +37,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
-from starlette.requests import cookie_parser
 
 from pipeline.core.errors import DiskSpaceError
+from webapp.bodies import MeteredBody, declared_length, read_limited, replay
+from webapp.cookies import cookie_header, is_https, merged_cookies, owner_token, with_cookie
+from webapp.refusals import (LENGTH_REQUIRED, MALFORMED, NOT_FOUND, NOT_YOUR_FILE, NOT_YOUR_SESSION, Refusal,
+                             send_refusal)
 from webapp.sessions import SessionStorage
-from webapp.uploads import UploadMeter
 
-OWNER_COOKIE = "portrait_lab_owner"
 # The UI sends a few KB per event; a full batch of 200 files with long names stays under
 # 350 KB. Everything bigger is refused unread (an unbounded body once cost 860 MB of RAM).
 JSON_BODY_LIMIT = 512 * 1024
@@ -63,35 +65,12 @@ CALL_RESULT_ROUTE = re.compile(r"^/gradio_api/call/(?:v2/)?[^/]+/(?P<event>[^/]+
 EVENT_ROUTES = re.compile(r"^/gradio_api/(queue/join|call/(?:v2/)?[^/]+)/?$")  # answer with an event id
 EVENT_CONTROL_ROUTES = re.compile(r"^/gradio_api/(cancel|reset)/?$")  # name an event id in the body
 UPLOAD_ID = "upload-id:"  # upload ids are bound like session hashes, in their own namespace
-BODY_READ_TIMEOUT_S = 30.0  # a client that trickles a small JSON body holds a connection no longer
-UPLOAD_IDLE_TIMEOUT_S = 60.0  # an upload that sends nothing for this long is cut off
 URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 FILE_TYPE = "gradio.FileData"
 
 log = logging.getLogger("portrait_lab.guard")
 
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Refusal:
-    status: int
-    text: str
-
-
-NOT_FOUND = Refusal(404, "Not found.")
-# A session hash named with another cookie or none. A visitor whose browser blocks cookies
-# meets this too, so it says what to do; it reveals nothing about the session.
-NOT_YOUR_SESSION = Refusal(404, "This page has lost the link to your files. Please reload the page "
-                                "(and allow cookies for this site if your browser blocks them).")
-TOO_LARGE = Refusal(413, "This request is too large.")
-# One sentence for a file that is gone and one that is someone else's: telling them apart
-# would let anyone test whether a given photo is on the server.
-NOT_YOUR_FILE = Refusal(400, "This photo is no longer on the server (files are deleted after the time given "
-                             "on the Privacy tab) or is not one of your uploads. Please upload it again.")
-MALFORMED = Refusal(400, "This request could not be read.")
-LENGTH_REQUIRED = Refusal(411, "Please upload the file again (the upload did not say its size).")
-TIMED_OUT = Refusal(408, "This request took too long to arrive.")
 
 
 @dataclass
@@ -164,7 +143,7 @@ class PrivacyGuard:
             scope = {**scope, "headers": with_cookie(request.headers, issued)}
         refusal = self.refusal_before_body(request)
         if refusal is None and request.has_body and not request.is_upload:
-            body, refusal = await read_limited(receive, request, self.body_limit)
+            body, refusal = await read_limited(receive, request.headers, self.body_limit)
             if refusal is None:
                 refusal = self.refusal_for_body(request, body)
                 receive = replay(body)
@@ -191,7 +170,7 @@ class PrivacyGuard:
         """Pass an upload on while counting its bytes against the quotas; past them (or when
         the client stalls), the app sees the client leave and the client gets the reason."""
         respond = self.responder(request, token, issued, scope, send)
-        declared = declared_length(request) or 0
+        declared = declared_length(request.headers) or 0
         try:
             meter = await anyio.to_thread.run_sync(self.storage.open_upload, token, declared)
         except DiskSpaceError as error:
@@ -228,7 +207,7 @@ class PrivacyGuard:
         if request.is_upload:
             # The quota is checked against the declared length first; with chunks, h11 would
             # read the body and ignore any length the request declared.
-            if request.header(b"transfer-encoding") is not None or declared_length(request) is None:
+            if request.header(b"transfer-encoding") is not None or declared_length(request.headers) is None:
                 return LENGTH_REQUIRED
         request.session_hashes.extend(request.named_hashes())
         return None
@@ -357,90 +336,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     return dict(pairs)
 
 
-def declared_length(request: Incoming) -> int | None:
-    """The one Content-Length the request declares, or None (missing, repeated or odd)."""
-    values = [value for key, value in request.headers if key.lower() == b"content-length"]
-    if len(values) != 1 or not values[0].strip().isdigit():
-        return None
-    return int(values[0])
-
-
-async def read_limited(receive: Callable, request: Incoming, limit: int) -> tuple[bytes, Refusal | None]:
-    """The whole body, or 413 as soon as it is known to be over ``limit`` (from its declared
-    length, before reading anything; else while reading), or 408 when it trickles in."""
-    declared = declared_length(request)
-    if declared is not None and declared > limit:
-        return b"", TOO_LARGE
-    try:
-        return await asyncio.wait_for(_read_body(receive, limit), BODY_READ_TIMEOUT_S)
-    except asyncio.TimeoutError:
-        return b"", TIMED_OUT
-
-
-async def _read_body(receive: Callable, limit: int) -> tuple[bytes, Refusal | None]:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"", MALFORMED
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return b"", TOO_LARGE
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks), None
-
-
-class MeteredBody:
-    """An upload's ``receive`` that counts bytes as they arrive. Past the quota (or past the
-    declared length) it tells the app the client left, and keeps the reason in ``refusal``."""
-
-    def __init__(self, receive: Callable, meter: UploadMeter, declared: int) -> None:
-        self.inner = receive
-        self.meter = meter
-        self.declared = declared
-        self.refusal: Refusal | None = None
-        self.client_left = False
-
-    async def receive(self) -> dict:
-        if self.refusal is not None or self.client_left:
-            return {"type": "http.disconnect"}
-        try:
-            message = await asyncio.wait_for(self.inner(), UPLOAD_IDLE_TIMEOUT_S)
-        except asyncio.TimeoutError:  # a stalled upload holds its bytes on the quota: let it go
-            self.refusal = TIMED_OUT
-            return {"type": "http.disconnect"}
-        if message["type"] == "http.disconnect":
-            self.client_left = True
-        elif message["type"] == "http.request":
-            count = len(message.get("body", b""))
-            try:
-                self.meter.add(count)
-            except DiskSpaceError as error:
-                self.refusal = Refusal(413, error.user_message)
-            if self.meter.received > self.declared:
-                self.refusal = TOO_LARGE
-            if self.refusal is not None:
-                return {"type": "http.disconnect"}
-        return message
-
-
-def replay(body: bytes) -> Callable[[], Awaitable[dict]]:
-    """A ``receive`` that hands the already-read body to the app, then waits for disconnect."""
-    sent = False
-
-    async def receive() -> dict:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive
-
-
 def may_serve(storage: SessionStorage, requested: str, token: str | None) -> bool:
     """The path as Gradio will open it (made absolute against the working directory, no
     further decoding), checked both lexically and with symlinks resolved. Remote URLs are
@@ -451,63 +346,7 @@ def may_serve(storage: SessionStorage, requested: str, token: str | None) -> boo
     return storage.may_read(lexical, token) and storage.may_read(Path(lexical).resolve(), token)
 
 
-def owner_token(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The owner token from the request's cookies, read with Starlette's lenient parser, the
-    same one the app's handlers use, so that both always see the same visitor."""
-    for name, value in headers:
-        if name.lower() == b"cookie":
-            token = cookie_parser(value.decode("latin-1")).get(OWNER_COOKIE)
-            if token:
-                return token
-    return None
-
-
-def with_cookie(headers: list[tuple[bytes, bytes]], token: str) -> list[tuple[bytes, bytes]]:
-    """The request's headers with the new owner token added to its (first) Cookie header,
-    where the handlers will read it."""
-    added = f"{OWNER_COOKIE}={token}".encode()
-    for index, (name, value) in enumerate(headers):
-        if name.lower() == b"cookie":
-            return headers[:index] + [(name, value + b"; " + added)] + headers[index + 1:]
-    return headers + [(b"cookie", added)]
-
-
-def merged_cookies(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Several Cookie headers (HTTP/2 may split them) joined into one, so that the guard and
-    the app's handlers, which read only one, see the same cookies."""
-    values = [value for name, value in headers if name.lower() == b"cookie"]
-    if len(values) < 2:
-        return headers
-    rest = [(name, value) for name, value in headers if name.lower() != b"cookie"]
-    return rest + [(b"cookie", b"; ".join(values))]
-
-
 def route_path(scope: dict) -> str:
     """The path Gradio's router matches: without the root path a proxy may put in front."""
     path, root = scope.get("path", ""), scope.get("root_path", "")
     return path[len(root):] if root and path.startswith(root) else path
-
-
-def is_https(scope: dict, headers: list[tuple[bytes, bytes]]) -> bool:
-    forwarded = dict((k.lower(), v) for k, v in headers).get(b"x-forwarded-proto", b"")
-    return scope.get("scheme") == "https" or forwarded.split(b",")[0].strip() == b"https"
-
-
-def cookie_header(token: str, secure: bool) -> bytes:
-    # Behind HTTPS (a Space is embedded in an iframe) the cookie must be SameSite=None and
-    # Partitioned to reach the app at all; on plain http (localhost) Lax is the safe choice.
-    attributes = "Path=/; HttpOnly; Secure; SameSite=None; Partitioned" if secure else "Path=/; HttpOnly; SameSite=Lax"
-    return f"{OWNER_COOKIE}={token}; {attributes}".encode()
-
-
-async def send_refusal(send: Callable, refusal: Refusal, as_json: bool,
-                       extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    """Plain text, or for the JSON routes ``{"detail": ...}``, which Gradio's page shows to
-    the visitor as the error message (plain text there reads as a parse error)."""
-    if as_json:
-        content_type, body = b"application/json", json.dumps({"detail": refusal.text}).encode()
-    else:
-        content_type, body = b"text/plain; charset=utf-8", refusal.text.encode()
-    await send({"type": "http.response.start", "status": refusal.status,
-                "headers": [(b"content-type", content_type), (b"cache-control", b"no-store"), *(extra or [])]})
-    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,146 @@
+"""The per-photo function of each batch job (restore, new background, ID photo): options and
+models are checked once, when the job is built, so a bad option or missing weights stop the
+batch before any photo instead of failing every one. Each photo then becomes a
+:class:`JobOutput`: the encoded file (from pixels alone, never the input's metadata), a
+preview for the after-thumbnail, our own measurements and the warnings for the report.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from pipeline.core.decode import DecodedImage
+from pipeline.core.encode import OUTPUT_FORMATS, encode_image
+from pipeline.core.errors import InvalidOptionError
+from pipeline.core.metrics import psnr
+
+if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a pipeline
+    from pipeline.cutout.background import BackgroundOptions
+    from pipeline.cutout.cutter import CutoutPipeline
+    from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline
+    from pipeline.restore.engine import RestorationPipeline, RestoreOptions
+
+TRANSPARENT_FORMATS = ("png", "webp")
+
+
+@dataclass
+class JobOutput:
+    """What a job makes of one photo: the file's bytes and suffix, the picture for the
+    after-thumbnail (``preview`` RGB, optional ``preview_alpha``), measurements and warnings."""
+
+    data: bytes
+    suffix: str
+    preview: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    preview_alpha: np.ndarray | None = None
+
+
+Process = Callable[[DecodedImage], JobOutput]
+
+
+def _output_format(fmt: str) -> str:
+    key = str(fmt).strip().lower().lstrip(".")
+    key = "jpg" if key == "jpeg" else key
+    if key not in OUTPUT_FORMATS:
+        raise InvalidOptionError(f"Unknown output format '{fmt}'.", hint=f"Use one of: {', '.join(OUTPUT_FORMATS)}.")
+    return key
+
+
+def restore_job(engine: RestorationPipeline, options: RestoreOptions, fmt: str = "png") -> Process:
+    """Face restoration per photo. Options and the model are checked here, so missing weights
+    or a bad option stop the batch once instead of failing every photo."""
+    key = _output_format(fmt)
+    options = options.validated(engine.manifest)
+    engine.restorer(options.model)
+
+    def process(image: DecodedImage) -> JobOutput:
+        result = engine.restore(image, options)
+        height, width = result.image.shape[:2]
+        reference = image.rgb
+        if reference.shape != result.image.shape:  # upscaled: compare with the input resized the same way
+            reference = cv2.resize(reference, (width, height), interpolation=cv2.INTER_CUBIC)
+        metrics = {
+            "faces_found": len(result.faces),
+            "faces_restored": sum(1 for face in result.faces if face.restored),
+            "output_size": f"{width}x{height}",
+            "psnr_vs_input_db": _rounded(psnr(result.image, reference), 2),
+            "model": result.model,
+            "detector": result.detector,
+        }
+        data = encode_image(result.image, result.alpha, format=key)
+        return JobOutput(data=data, suffix=OUTPUT_FORMATS[key], preview=result.image, metrics=metrics,
+                         warnings=list(result.warnings), preview_alpha=result.alpha if key != "jpg" else None)
+
+    return process
+
+
+def background_job(cutter: CutoutPipeline, options: BackgroundOptions, fmt: str = "png", *,
+                   detector: str = "auto", matting: str = "auto") -> Process:
+    """New background per photo; a transparent result needs a format that keeps alpha."""
+    from pipeline.cutout.matting import MATTING_METHODS
+
+    key = _output_format(fmt)
+    options = options.validated()
+    if options.mode == "transparent" and key not in TRANSPARENT_FORMATS:
+        raise InvalidOptionError(f"{key.upper()} cannot hold transparency.",
+                                 hint="Choose PNG or WebP for a transparent background, or another background mode.")
+    if matting not in MATTING_METHODS:
+        raise InvalidOptionError(f"Unknown matting method {matting!r}.", hint=f"Choose one of: {', '.join(MATTING_METHODS)}.")
+
+    def process(image: DecodedImage) -> JobOutput:
+        result, cut = cutter.replace_background(image, options, detector=detector, matting=matting)
+        metrics = {
+            "matting": cut.matte.method,
+            "person_fraction": _rounded(float(np.mean(cut.matte.alpha >= 0.5)), 3),
+            "faces": len(cut.faces),
+            "mode": options.mode,
+        }
+        data = encode_image(result.rgb, result.alpha, format=key)
+        return JobOutput(data=data, suffix=OUTPUT_FORMATS[key], preview=result.rgb, metrics=metrics,
+                         warnings=list(cut.warnings), preview_alpha=result.alpha)
+
+    return process
+
+
+def idphoto_job(maker: IdPhotoPipeline, options: IdPhotoOptions) -> Process:
+    """ID photo per photo; a compliance verdict other than pass makes the row a warning, so a
+    photo that would be rejected at the counter never looks finished."""
+    options = options.validated()
+
+    def process(image: DecodedImage) -> JobOutput:
+        result = maker.make(image, options)
+        report = result.report
+        counts = {status: sum(check.status == status for check in report.checks) for status in ("fail", "warn")}
+        try:
+            head_ratio = report.check("head_height").value
+        except KeyError:
+            head_ratio = None
+        width, height = result.plan.size
+        metrics = {
+            "compliance": report.overall,
+            "checks_failed": counts["fail"],
+            "checks_warned": counts["warn"],
+            "file_kb": round(len(result.encoded) / 1024, 1),
+            "size_px": f"{width}x{height}",
+            "dpi": result.dpi,
+            "head_ratio": _rounded(head_ratio if head_ratio is not None else result.plan.head_ratio, 3),
+            "spec": result.spec.id,
+        }
+        warnings = list(result.warnings)
+        if report.overall != "pass":
+            failing = [c.title for c in report.checks if c.status == report.overall]
+            warnings.insert(0, f"Compliance: {report.overall.upper()} ({', '.join(failing)}).")
+        return JobOutput(data=result.encoded, suffix=f".{result.format}", preview=result.photo, metrics=metrics,
+                         warnings=warnings)
+
+    return process
+
+
+def _rounded(value: float, digits: int) -> float:
+    return value if not math.isfinite(value) else round(float(value), digits)

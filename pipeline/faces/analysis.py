@@ -1,0 +1,91 @@
+"""The face-analysis hub: one place that finds and parses faces for every job.
+
+Restoration, background replacement and ID photos all need faces. They share one
+``FaceAnalysis`` (and through it one ``ModelStore``), so each detector and parser is built
+once per process, whichever job asks first. Which class runs a model comes from the tables
+in :mod:`pipeline.faces.registry`; the hub holds no per-request state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pipeline.core.errors import InvalidOptionError
+from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DETECTOR_AUTO
+from pipeline.faces.detect import Face, FaceDetector, detect_faces
+from pipeline.faces.masks import fallback_masks
+from pipeline.faces.registry import DETECTORS, PARSERS
+from pipeline.models.components import SharedComponents
+from pipeline.models.locations import fetch_command
+from pipeline.models.store import ModelStore
+
+FALLBACK_MASKER = "feathered-square"
+
+
+@dataclass(frozen=True)
+class PasteMasks:
+    """Soft masks for pasting restored faces back, and how they were made."""
+
+    masks: np.ndarray | torch.Tensor  # (N, S, S) float in [0, 1]; a tensor when left on the device
+    masker: str
+    warning: str | None = None
+
+
+class FaceAnalysis:
+    """Detectors and the face parser, built once from a shared ``ModelStore``."""
+
+    def __init__(self, store: ModelStore | None = None) -> None:
+        self.store = store or ModelStore()
+        self.manifest = self.store.manifest
+        self.components = SharedComponents()
+
+    def detector(self, name: str) -> FaceDetector:
+        """The shared detector for the manifest model ``name``."""
+        entry = self.manifest.get(name)
+        factory = DETECTORS.get(entry.arch) if entry.kind == "detector" else None
+        if factory is None:
+            raise InvalidOptionError(
+                f"Detector '{name}' is not supported.",
+                hint=f"Choose one of: {DETECTOR_AUTO}, {', '.join(self.manifest.names('detector'))}.",
+            )
+        return self.components.get(f"detector:{name}", lambda: factory(self.store, entry))
+
+    def resolve_detector(self, requested: str) -> tuple[str, list[str]]:
+        """'auto' means the manifest's default detector when its weights are there, else the
+        first detector whose weights ship inside a package (it works offline)."""
+        if requested != DETECTOR_AUTO:
+            return requested, []
+        preferred = self.manifest.default("detector").name
+        if self.store.is_available(preferred):
+            return preferred, []
+        offline = self._offline_detector() or preferred
+        label = self.manifest.get(offline).display_name.split(" (")[0]
+        return offline, [
+            f"{preferred} weights are not installed; used the offline {label} detector "
+            f"(fetch them with: {fetch_command([preferred])})."
+        ]
+
+    def _offline_detector(self) -> str | None:
+        bundled = [name for name in self.manifest.names("detector") if self.manifest.get(name).is_bundled]
+        return bundled[0] if bundled else None
+
+    def detect(self, rgb: np.ndarray, requested: str = DETECTOR_AUTO,
+               max_side: int = DEFAULT_DETECTION_MAX_SIDE) -> tuple[list[Face], str, list[str]]:
+        """Faces in full-resolution coordinates, the detector used, and notes about that choice."""
+        name, notes = self.resolve_detector(requested)
+        return detect_faces(self.detector(name), rgb, max_side), name, notes
+
+    def paste_masks(self, faces: np.ndarray, *, keep_on_device: bool = False) -> PasteMasks:
+        """Masks for pasting (N, S, S, 3) restored faces back: the default face parser when its
+        weights are there, else feathered squares and a warning that says how to get it."""
+        entry = self.manifest.default("parser")
+        factory = PARSERS.get(entry.arch)
+        if factory is None or not self.store.is_available(entry.name):
+            warning = ("Face-parsing weights are not installed; blended with a feathered square mask "
+                       f"(fetch them with: {fetch_command([entry.name])}).")
+            return PasteMasks(fallback_masks(len(faces), faces.shape[1]), FALLBACK_MASKER, warning)
+        masker = self.components.get(f"parser:{entry.name}", lambda: factory(self.store, entry))
+        masks = masker.masks_tensor(faces)
+        return PasteMasks(masks if keep_on_device else masks.cpu().numpy(), masker.name)

@@ -1,0 +1,121 @@
+"""The compliance entry point: ``assess`` runs every check on a finished ID photo and returns
+the ``ComplianceReport``.
+
+It only validates the inputs, chooses the applicant's face and the background target, and
+puts the checks in the report's order; each check lives in its own module.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pipeline.core.errors import InvalidImageError, InvalidOptionError
+from pipeline.core.pixels import describe_array, is_rgb_array
+from pipeline.cutout.background import parse_colour
+from pipeline.faces.detect import Face
+from pipeline.faces.geometry import measure_head
+from pipeline.idphoto.compliance.appearance_checks import check_exposure, check_illumination_balance, check_sharpness
+from pipeline.idphoto.compliance.background_checks import check_background_colour, check_background_uniformity
+from pipeline.idphoto.compliance.file_checks import check_compression, check_file_size, check_resolution
+from pipeline.idphoto.compliance.framing_checks import (
+    check_crown_margin,
+    check_eye_line,
+    check_face_centring,
+    check_head_height,
+    check_inter_eye_distance,
+    check_roll,
+    check_single_face,
+    check_yaw,
+)
+from pipeline.idphoto.compliance.measurements import background_region, face_region_mask, largest_face
+from pipeline.idphoto.compliance.report import ComplianceReport
+from pipeline.idphoto.compliance.thresholds import DEFAULT_BACKGROUND_RGB, SOURCE_ICAO_9303
+from pipeline.idphoto.compliance.verdicts import CheckResult, make_result, spec_source
+from pipeline.idphoto.specs import IdPhotoSpec
+
+# Checks that need a face; with none they are reported as not assessed.
+FACE_CHECK_IDS = (
+    "head_height", "eye_line", "face_centring", "roll", "yaw", "inter_eye_distance",
+    "exposure", "sharpness", "illumination_balance",
+)
+NO_FACE_ADVICE = "No face was found, so this could not be checked: retake facing the camera, face fully visible"
+
+
+def not_assessed_without_face(check_id: str) -> CheckResult:
+    """A face check that cannot run because no face was detected on the photo."""
+    return make_result(check_id, "no face", "needs a face", SOURCE_ICAO_9303, "not_assessed", NO_FACE_ADVICE, None)
+
+
+def _validate_inputs(photo: np.ndarray, matte: np.ndarray | None, dpi: int) -> None:
+    """Reject inputs that would give silently wrong numbers (float photos, misaligned mattes)."""
+    if not is_rgb_array(photo):
+        raise InvalidImageError(f"The photo must be RGB uint8 (H, W, 3); got a {describe_array(photo)}.")
+    if matte is not None and matte.shape != photo.shape[:2]:
+        raise ValueError(f"matte shape {matte.shape} does not match the photo {photo.shape[:2]}")
+    if dpi <= 0:
+        raise InvalidOptionError(f"dpi must be positive, got {dpi}.")
+
+
+def _background_target(spec: IdPhotoSpec, target_background: tuple[int, int, int] | None
+                       ) -> tuple[tuple[int, int, int], str, bool]:
+    """Target colour, the source to cite, and whether it is only assumed (white default)."""
+    if target_background is not None:
+        red, green, blue = (int(c) for c in target_background)
+        return (red, green, blue), "requested background colour", False
+    if spec.background_hex:
+        return parse_colour(spec.background_hex), spec_source(spec), False
+    if spec.default_background:
+        return parse_colour(spec.default_background), f"{spec_source(spec)} (no exact colour named; " \
+            f"{spec.default_background} is our choice among the allowed ones)", True
+    return DEFAULT_BACKGROUND_RGB, f"{SOURCE_ICAO_9303} (plain, light; white assumed)", True
+
+
+def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], spec: IdPhotoSpec, *, dpi: int,
+           file_bytes: int | None = None, target_background: tuple[int, int, int] | None = None,
+           requested_dpi: int | None = None) -> ComplianceReport:
+    """Check a finished ID photo against ``spec``.
+
+    ``faces`` must be detections on this very photo and ``matte`` its person matte (or None:
+    the background checks are then not assessed and the crown is estimated). The largest
+    face is the applicant's. ``requested_dpi`` is the dpi the user asked for, if any: with
+    it, a document with a print size is expected at that resolution."""
+    _validate_inputs(photo, matte, dpi)
+    height, width = photo.shape[:2]
+    checks: list[CheckResult] = [check_single_face(faces)]
+    face = largest_face(faces)
+    face_checks: dict[str, CheckResult]
+    if face is None:
+        face_checks = {check_id: not_assessed_without_face(check_id) for check_id in FACE_CHECK_IDS}
+        crown_margin = None
+    else:
+        head = measure_head(face, matte)
+        region = face_region_mask((height, width), face.landmarks, matte)
+        face_checks = {
+            "head_height": check_head_height(head, spec, height, dpi),
+            "eye_line": check_eye_line(head, spec, height, dpi),
+            "face_centring": check_face_centring(head, width),
+            "roll": check_roll(head),
+            "yaw": check_yaw(head),
+            "inter_eye_distance": check_inter_eye_distance(head, fixed_pixels=bool(spec.width_px)
+                                                           and not (requested_dpi and spec.width_mm)),
+            "exposure": check_exposure(photo, region),
+            "sharpness": check_sharpness(photo, face.landmarks, region),
+            "illumination_balance": check_illumination_balance(photo, face.landmarks, matte),
+        }
+        crown_margin = check_crown_margin(head, spec, height, dpi)
+    checks += [face_checks["head_height"], face_checks["eye_line"]]
+    if crown_margin is not None:
+        checks.append(crown_margin)
+    checks += [face_checks[check_id] for check_id in ("face_centring", "roll", "yaw", "inter_eye_distance")]
+    background = background_region(matte)
+    target, target_source, assumed = _background_target(spec, target_background)
+    checks += [
+        check_background_uniformity(photo, background),
+        check_background_colour(photo, background, target, target_source, assumed),
+        face_checks["exposure"], face_checks["sharpness"], face_checks["illumination_balance"],
+        check_resolution(photo.shape, spec, dpi, spec.size_px(requested_dpi)),
+        check_file_size(file_bytes, spec),
+        check_compression(file_bytes, photo.shape),
+    ]
+    return ComplianceReport(spec_id=spec.id, checks=tuple(checks), defaults_applied=tuple(spec.defaults_applied))

@@ -1,0 +1,151 @@
+"""The numbers every compliance check compares against, each with where it comes from.
+
+Kept apart from the checks so a limit and its calibration note are read (and changed) in
+one place, and the report's "source" column always names the same documents.
+
+Sources: [9303] ICAO Doc 9303 (its portrait rules), [TR] ICAO Portrait Quality TR v1.0
+(Tables 8-9), [OFIQ] BSI OFIQ 1.0.3 (Open Source Face Image Quality: the
+BSI-OFIQ/OFIQ-Project source and its data/ofiq_config.jaxn). Where a source gives
+a quality *score* rather than a pass/fail limit (OFIQ), or no number at all, the cut-off is
+ours and is labelled "Portrait Lab calibration"; the calibration is described next to each
+constant.
+"""
+from __future__ import annotations
+
+# --------------------------------------------------------------------------------------
+# Sources (the text shown in the report's "source" column)
+# --------------------------------------------------------------------------------------
+SOURCE_ICAO_9303 = "ICAO Doc 9303"
+SOURCE_TR_T8 = "ICAO TR Portrait Quality T8"
+SOURCE_TR_T9 = "ICAO TR Portrait Quality T9"
+SOURCE_TR = "ICAO TR Portrait Quality"
+SOURCE_OFIQ_SINGLE_FACE = "OFIQ SingleFacePresent"
+SOURCE_OFIQ_BACKGROUND = "OFIQ BackgroundUniformity"
+SOURCE_OFIQ_EXPOSURE = "OFIQ Under/OverExposurePrevention, LuminanceMean"
+SOURCE_CALIBRATION = "Portrait Lab calibration"
+
+# --------------------------------------------------------------------------------------
+# Thresholds
+# --------------------------------------------------------------------------------------
+# Faces: a second detection smaller than this share of the largest face's box area is
+# probably a poster or a passer-by far behind; OFIQ's raw SingleFacePresent value is this
+# same area ratio (0 best). Below it we warn instead of failing (Portrait Lab calibration).
+SECOND_FACE_TINY_AREA_RATIO = 0.25
+
+# Head height and eye line: outside the document's range by at most this fraction of the
+# photo height -> warn (about 1 mm on a 45 mm photo: the size of landmark and matte-edge
+# noise on the chin and the crown); further -> fail. Portrait Lab calibration.
+PLACEMENT_TOLERANCE = 0.02
+# The crown margin ranges are only a few mm wide (Japan 2-6 mm, China 3-5 mm), so their
+# warn band is half as wide. Portrait Lab calibration.
+CROWN_MARGIN_TOLERANCE = 0.01
+
+# Face centre: eye midpoint 45-55 % of the width from the left [TR T9]; warn band 2 %.
+CENTRE_RANGE = (0.45, 0.55)
+CENTRE_TOLERANCE = 0.02
+
+# Pose [TR T8]: roll <= 8 deg required, <= 5 deg best practice; yaw <= 5 deg. The 5-point
+# yaw is only an estimate (nose offset), so 5-10 deg warns instead of failing.
+ROLL_PASS_DEG = 5.0
+ROLL_WARN_DEG = 8.0
+YAW_PASS_DEG = 5.0
+YAW_WARN_DEG = 10.0
+
+# Inter-eye distance [TR T8]: >= 90 px required, >= 120 px best practice.
+IED_PASS_PX = 120.0
+IED_WARN_PX = 90.0
+
+# Background region: matte below this is background; it is eroded by this fraction of the
+# photo width so hair strands and the matte's soft edge are not counted (OFIQ erodes its
+# parsing mask by 4 px at a 354 px working width, about 1 %; we take 2 % because a matte's
+# edge is softer than a parsing map). Fewer background pixels than the minimum share -> not
+# assessed.
+BACKGROUND_MATTE_MAX = 0.1
+BACKGROUND_EROSION_FRACTION = 0.02
+BACKGROUND_MIN_SHARE = 0.01
+# OFIQ BackgroundUniformity: mean Scharr gradient magnitude (cv::Sobel ksize -1) of the
+# linearised Rec.709 luminance, on an image 354 px wide (OFIQ's working width for this
+# measure; an ID photo's framing is close to OFIQ's aligned crop). OFIQ maps the raw value
+# to a score 190 * (1 - sigmoid((x - 10) / 100)): 95 at 10, 76 at 50, 55 at 100.
+# Cut-offs (Portrait Lab calibration, synthetic 35x45 mm portraits): a replaced, flat
+# background measures 0; a plain wall with camera noise sigma 1.5 measures 17 at 650 dpi,
+# 32 at 300 dpi and 37 at 150 dpi (less downsampling to 354 px leaves more noise); sigma
+# 3.4 at 650 dpi 37; sigma 40 noise (a busy background) 259. Pass <= 50, warn <= 100.
+BACKGROUND_WORK_WIDTH = 354
+BACKGROUND_GRADIENT_PASS = 50.0
+BACKGROUND_GRADIENT_WARN = 100.0
+# Largest per-channel standard deviation of the background (0-255). Catches uneven light and
+# large patterns that have few edges. A wall lit from one side that falls from 245 to 205
+# across the frame measures 15 (warn); the plain test wall 1.7. Portrait Lab calibration.
+BACKGROUND_STD_PASS = 10.0
+BACKGROUND_STD_WARN = 20.0
+# Background colour: CIEDE2000 between the background's median colour and the target (sRGB,
+# D65). Photographed "white" walls are light greys: (240, 240, 240) is 3.3 from white,
+# (230, 230, 230) 5.2, (210, 210, 210) 9.7, (200, 200, 200) 12.1, a mid-blue wall 37.
+# Pass up to 6, warn up to 10, else fail. Portrait Lab calibration. When the document names
+# no colour (white is only assumed) the result is at most a warning.
+BACKGROUND_DELTA_E_PASS = 6.0
+BACKGROUND_DELTA_E_WARN = 10.0
+DEFAULT_BACKGROUND_RGB = (255, 255, 255)
+
+# Exposure [OFIQ]: share of face pixels with luminance 0-25 (under) and 247-255 (over), and
+# the mean luminance, favoured in 0.2-0.8. OFIQ applies the bands to linearised luminance,
+# where a correctly exposed dark-skinned face falls mostly below 25 (OFIQ offsets that
+# with a sigmoid centred at 92 % under-exposed). Here the bands are applied to gamma-encoded
+# luma (Rec.601, what the file stores), so they mean "crushed to black" / "clipped to white"
+# for every skin tone. Share cut-offs: Portrait Lab calibration (pupils, nostrils and brows
+# make a few per cent dark on a good photo; a specular highlight a per cent or two white).
+UNDER_EXPOSED_LUMA = 25
+OVER_EXPOSED_LUMA = 247
+UNDER_SHARE_PASS = 0.05
+UNDER_SHARE_WARN = 0.10
+OVER_SHARE_PASS = 0.02
+OVER_SHARE_WARN = 0.05
+MEAN_LUMA_RANGE = (0.2, 0.8)
+MEAN_LUMA_TOLERANCE = 0.1
+
+# Sharpness: variance of the Laplacian (4-neighbour) of log-luma 100 * ln(1 + Y / 10) in the
+# face region, after resampling the face so the eyes are 40 px apart (so the number does
+# not depend on the face's size in pixels; the log makes it independent of skin tone and of
+# the light level, which scale luma). Pixels within 1 px of clipped luma (<= 5 or >= 250)
+# are left out: they carry no detail, and exposure is judged separately.
+# Calibration on skimage's astronaut face (IED 42 px, face box 87 px wide): 442; after a
+# Gaussian blur of sigma (at that size) 0.5 -> 223, 0.8 -> 74, 1.0 -> 41, 1.3 -> 20 (that is
+# sigma 3 at a face width of 200 px), 2.0 -> 6; noise sigma 3 or JPEG quality 40 barely move
+# it (449, 482); the face at half the brightness 335 (raw luma variance would drop 4x). The
+# face enlarged to 200 px: 411, blurred with sigma 3: 20, sigma 1.5: 120. The synthetic test
+# face: 653, blurred with sigma 3 at 200 px: 25. Pass >= 100, warn >= 50.
+SHARPNESS_IED_PX = 40.0
+SHARPNESS_LOG_OFFSET = 10.0
+SHARPNESS_PASS = 100.0
+SHARPNESS_WARN = 50.0
+SHARPNESS_CLIPPED_LOW = 5
+SHARPNESS_CLIPPED_HIGH = 250
+SHARPNESS_MIN_PIXELS = 100
+
+# Illumination balance [TR]: over the face zones the darkest zone's mean must be at least 50 %
+# of the brightest, per channel. We compare the two cheeks (the zones that differ under side
+# light) and warn already below 75 %, where the unevenness is plainly visible (Portrait Lab
+# calibration); below the TR's 50 % it fails.
+ILLUMINATION_PASS_RATIO = 0.75
+ILLUMINATION_TR_MIN_RATIO = 0.5
+# Cheek zones, in units of the inter-eye distance (IED) and the eye-to-mouth distance:
+# centred 55 % of the way from each eye to the mouth corner below it, 5 % IED outwards,
+# with a half-size of 18 % IED (clear of the nose and the mouth).
+CHEEK_DOWN_FRACTION = 0.55
+CHEEK_OUTWARD_IED = 0.05
+CHEEK_HALF_SIZE_IED = 0.18
+
+# Face region for exposure and sharpness: an ellipse centred between the eye midpoint and
+# the mouth midpoint, 0.9 IED wide on each side and one eye-to-mouth distance high on each
+# side (brows to just below the mouth, cheek to cheek), turned with the roll.
+FACE_REGION_HALF_WIDTH_IED = 0.9
+FACE_REGION_HALF_HEIGHT_EYE_MOUTH = 1.0
+
+# Compression [TR]: JPEG compression ratio (W * H * 3 / file bytes) at most 15:1; the US
+# DoS allows 20:1. A warning only: a document's own maximum file size can force more.
+COMPRESSION_PASS_RATIO = 15.0
+# Resolution [TR]: the camera capture should be at least 1200 x 1600 px after cropping;
+# informational here, because the document's print file size is the binding rule.
+ICAO_CAPTURE_MIN_PX = (1200, 1600)
+BYTES_PER_KB = 1024

@@ -1,0 +1,251 @@
+"""One function per user action, and the one place pipeline errors become visitor sentences.
+
+Each action takes what it needs explicitly (an :class:`ActionContext`: the studio, the
+storage, the config), checks the visitor and the inputs, runs one ``Studio`` method in a
+folder of the visitor's session and returns the values of the event's outputs. The tabs
+(``webapp/tabs/``) wire them to buttons with :func:`event` or :func:`gpu_event`.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas  # a Gradio dependency; the batch table's type
+
+from pipeline.core.errors import OutputWriteError, PortraitLabError
+from pipeline.cutout.background import BackgroundOptions
+from pipeline.restore.engine import RestoreOptions
+from webapp.config import AppConfig
+from webapp.cookies import OWNER_COOKIE, owner_token
+from webapp.logsafe import log_job
+from webapp.sessions import SessionStorage
+from webapp.space import on_gpu
+from webapp.studio import SHEET_NONE, Studio, batch_markdown
+
+# How many images the running job handled, for its log line (a batch sets it; one per thread
+# and request, so concurrent jobs never see each other's count).
+JOB_IMAGES: contextvars.ContextVar[int] = contextvars.ContextVar("job_images", default=1)
+VERDICTS = {"pass": "✅ Meets every checked rule", "warn": "⚠️ Usable, with warnings (see the report)",
+            "fail": "❌ Does not meet the rules: see the advice in the report"}
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What every action works with: the shared models, the visitors' storage, the settings."""
+
+    studio: Studio
+    storage: SessionStorage
+    config: AppConfig
+
+
+# -- request context -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Visitor:
+    """Who is asking: the Gradio session (one browser tab) and the owner cookie (the browser)."""
+
+    session_hash: str
+    owner_token: str | None
+
+
+def visitor_of(request: gr.Request | None) -> Visitor:
+    session_hash = getattr(request, "session_hash", None) if request is not None else None
+    if not session_hash:
+        raise gr.Error("This request has no session; reload the page.", print_exception=False)
+    token = None
+    raw = getattr(request, "request", None)
+    cookies = getattr(raw, "cookies", None)
+    if cookies:
+        token = cookies.get(OWNER_COOKIE)
+    if token is None:
+        header = (getattr(request, "headers", None) or {}).get("cookie")
+        if header:
+            token = owner_token([(b"cookie", header.encode("latin-1"))])
+    return Visitor(session_hash, token)
+
+
+# -- errors and checks ---------------------------------------------------------------------
+def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Turn pipeline errors into clear messages and log one privacy-safe line per job."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return contextvars.copy_context().run(run, *args, **kwargs)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                result = fn(*args, **kwargs)
+            except gr.Error as error:
+                log_job(kind, "refused", time.perf_counter() - started, error_type=type(error).__name__)
+                raise
+            except OutputWriteError as error:  # the server's disk: its path is no business of the visitor's
+                log_job(kind, "error", time.perf_counter() - started, error_type=type(error).__name__)
+                raise gr.Error("The server could not store your result right now. "
+                               "Please try again in a few minutes.", title="Please try again",
+                               print_exception=False) from None
+            except PortraitLabError as error:
+                log_job(kind, "refused", time.perf_counter() - started, error_type=type(error).__name__)
+                raise gr.Error(error.user_message, title="Cannot do that", print_exception=False) from None
+            except Exception as error:  # reported to the visitor without a traceback, and logged by type
+                log_job(kind, "error", time.perf_counter() - started, error_type=type(error).__name__)
+                raise gr.Error(
+                    f"Something went wrong on our side ({type(error).__name__}). Your photo was not changed; "
+                    "please try again.", title="Unexpected error", print_exception=False,
+                ) from None
+            log_job(kind, "ok", time.perf_counter() - started, images=JOB_IMAGES.get())
+            return result
+
+        return wrapper
+
+    return decorate
+
+
+def require_photo(path: str | None, what: str = "a photo") -> str:
+    if not path:
+        raise gr.Error(f"Upload {what} first.", title="No photo", print_exception=False)
+    return path
+
+
+def work_dir(ctx: ActionContext, visitor: Visitor, label: str, *uploads: str | None) -> Path:
+    """A new folder in the visitor's session for one job, once every input is theirs and
+    their quota has room; the uploads are tied to the session so they go with it."""
+    storage = ctx.storage
+    for upload in uploads:
+        if upload and not storage.may_use(visitor.session_hash, visitor.owner_token, upload):
+            raise gr.Error("That file is not one of your uploads; please upload it again.", print_exception=False)
+    storage.require_room(visitor.owner_token)
+    storage.attach_uploads(visitor.session_hash, visitor.owner_token, uploads)
+    return storage.new_work_dir(visitor.session_hash, visitor.owner_token, label)
+
+
+# -- wiring --------------------------------------------------------------------------------
+def event(action: Callable[..., Any], *bound: Any) -> Callable[..., Any]:
+    """``action`` with its first arguments given, as Gradio should see it: the signature
+    without them (Gradio reads it to pass ``gr.Request`` and ``gr.Progress``), the name and
+    annotations of the action (its API name, and the type hints Gradio resolves)."""
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        return action(*bound, *args, **kwargs)
+
+    functools.update_wrapper(handler, action)
+    handler.__doc__ = None  # Gradio would publish it as the API description: it is for developers
+    signature = inspect.signature(action)
+    handler.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[len(bound):])
+    return handler
+
+
+def gpu_event(action: Callable[..., Any], ctx: ActionContext) -> Callable[..., Any]:
+    """A model-running action for an event: on ZeroGPU each call borrows the GPU. Only the
+    event's own inputs cross into the GPU worker; the context stays in the closure."""
+    return on_gpu(event(action, ctx))
+
+
+# -- the actions ---------------------------------------------------------------------------
+@user_errors("restore")
+def restore(ctx: ActionContext, photo: str | None, model: str, strength: float, upscale: int, centre: bool,
+            detector: str, fmt: str, request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
+    visitor = visitor_of(request)
+    photo = require_photo(photo)
+    if not ctx.studio.restorer_ready(model):
+        raise gr.Error(f"The weights for {model} are not installed on this server.", print_exception=False)
+    progress(0.1, desc="Finding and restoring faces")
+    options = RestoreOptions(model=model, strength=float(strength), upscale=int(upscale),
+                             only_centre_face=bool(centre), detector=detector)
+    with ctx.storage.job(visitor.session_hash, visitor.owner_token):
+        outcome = ctx.studio.restore(photo, options, work_dir(ctx, visitor, "restore", photo), fmt=fmt)
+    progress(1.0, desc="Done")
+    return ((str(outcome.before), str(outcome.after)), gr.DownloadButton(value=str(outcome.after),
+                                                                           visible=True), outcome.summary)
+
+
+@user_errors("background")
+def background(ctx: ActionContext, photo: str | None, mode: str, colour: str, colour2: str, backdrop: str | None,
+               blur: float, feather: float, fmt: str, request: gr.Request,
+               progress: gr.Progress = gr.Progress()) -> tuple:
+    visitor = visitor_of(request)
+    photo = require_photo(photo)
+    progress(0.1, desc="Separating the person from the background")
+    options = BackgroundOptions(mode=mode, colour=colour or "white", colour2=colour2 or "light-blue",
+                                blur_strength=float(blur), feather_px=float(feather))
+    with ctx.storage.job(visitor.session_hash, visitor.owner_token):
+        outcome = ctx.studio.replace_background(photo, options, work_dir(ctx, visitor, "background", photo, backdrop),
+                                                fmt=fmt, backdrop=backdrop if mode == "image" else None)
+    progress(1.0, desc="Done")
+    return str(outcome.image), gr.DownloadButton(value=str(outcome.image), visible=True), outcome.summary
+
+
+@user_errors("idphoto")
+def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, max_kb: float | None, paper: str,
+             request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
+    visitor = visitor_of(request)
+    photo = require_photo(photo)
+    if not spec_id:
+        raise gr.Error("Choose the country and document first.", print_exception=False)
+    progress(0.1, desc="Measuring the face and placing it")
+    with ctx.storage.job(visitor.session_hash, visitor.owner_token):
+        outcome = ctx.studio.id_photo(photo, spec_id, work_dir(ctx, visitor, "idphoto", photo),
+                                      background=colour or None, max_kb=float(max_kb) if max_kb else None,
+                                      paper=paper or SHEET_NONE)
+    progress(1.0, desc="Done")
+    verdict = VERDICTS[outcome.verdict]
+    return (f"**{verdict}**\n\n{outcome.summary}", str(outcome.photo), str(outcome.overlay),
+            outcome.report_text, str(outcome.sheet_png) if outcome.sheet_png else None,
+            [str(p) for p in outcome.files])
+
+
+@user_errors("batch")
+def batch(ctx: ActionContext, files: list[str] | None, job: str, spec_id: str, strength: float, colour: str,
+          request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
+    visitor = visitor_of(request)
+    if not files:
+        raise gr.Error("Add images, or a .zip of images, first.", print_exception=False)
+    paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
+    out_dir = work_dir(ctx, visitor, "batch", *paths)
+
+    def report(index: int, total: int, _name: str) -> None:
+        progress((index, total), desc="Processing", unit="images")
+
+    with ctx.storage.job(visitor.session_hash, visitor.owner_token):
+        # Half of the room left for unpacked archives, half for the results and their zip.
+        room = ctx.storage.room_for(visitor.owner_token) // 2
+        summary = ctx.studio.batch(paths, job, out_dir, restore=RestoreOptions(strength=float(strength)),
+                                   background=BackgroundOptions(mode="colour", colour=colour or "white"),
+                                   spec_id=spec_id, id_background=colour or None, progress=report,
+                                   max_extract_bytes=room)
+    JOB_IMAGES.set(len(summary.rows))
+    downloads = [str(p) for p in (summary.zip_path, summary.csv_path, summary.html_path)]
+    table = pandas.DataFrame(summary.table(), columns=summary.table_headers())
+    gallery = [(str(path), caption) for path, caption in summary.comparisons(out_dir / "compare")]
+    return batch_markdown(summary), gallery, table, downloads
+
+
+@user_errors("delete")
+def delete_files(ctx: ActionContext, cleared: int, hidden: int, request: gr.Request) -> tuple:
+    """'Delete my files now': the sentence, then None for each of the ``cleared`` file
+    components and a hidden, empty button for each of the ``hidden`` download buttons."""
+    visitor = visitor_of(request)
+    removed = ctx.storage.clear(visitor.session_hash, visitor.owner_token)
+    message = (f"Deleted {removed} file(s) of this session from the server." if removed
+               else "There were no files of this session on the server.")
+    return (message,) + (None,) * cleared + (gr.DownloadButton(value=None, visible=False),) * hidden
+
+
+def session_started(ctx: ActionContext, request: gr.Request) -> None:
+    visitor = visitor_of(request)
+    ctx.storage.open(visitor.session_hash, visitor.owner_token)
+
+
+def session_ended(ctx: ActionContext, request: gr.Request) -> None:
+    if getattr(request, "session_hash", None):
+        visitor = visitor_of(request)
+        started = time.perf_counter()
+        ctx.storage.end(visitor.session_hash, visitor.owner_token)
+        log_job("session-end", "ok", time.perf_counter() - started, images=0)

@@ -1,0 +1,105 @@
+"""The web app assembled and served: storage prepared, the tabs composed into one page, Gradio
+launched behind the privacy middleware with the queue's limits.
+
+``app.py`` (the launcher) and the tests start the app through :func:`build_app`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+from starlette.middleware import Middleware
+
+from pipeline.restore.engine import RestorationPipeline
+from webapp import PROCESS_STARTED, handlers
+from webapp.config import AppConfig
+from webapp.handlers import ActionContext
+from webapp.logsafe import configure_private_logging
+from webapp.middleware import PrivacyGuard
+from webapp.sessions import SessionStorage
+from webapp.space import engine_speed
+from webapp.studio import Studio, write_example_photo
+from webapp.tabs import background, batch, idphoto, privacy, restore
+from webapp.ui import CSS, UI_ONLY, private_theme
+
+log = logging.getLogger("portrait_lab.app")
+
+
+@dataclass
+class PortraitLabApp:
+    demo: gr.Blocks
+    studio: Studio
+    storage: SessionStorage
+    config: AppConfig
+
+    def launch(self, *, block: bool = True, quiet: bool = False) -> str:
+        """Start serving; returns the local URL. With ``block`` it then serves until stopped."""
+        concurrency = self.config.resolved_concurrency(self.studio.engine.compute.device.type)
+        # api_open=False: every model call goes through the queue and its limits; /run/<name>
+        # would otherwise run it at once, beside the queue, as often as a script likes.
+        self.demo.queue(max_size=self.config.queue_max, default_concurrency_limit=concurrency, api_open=False)
+        _, local_url, _ = self.demo.launch(
+            server_name=self.config.host, server_port=self.config.port, share=self.config.share,
+            prevent_thread_lock=True, quiet=quiet, show_error=False, ssr_mode=False,
+            max_file_size=f"{self.config.max_upload_mb:g}mb", enable_monitoring=False, mcp_server=False,
+            pwa=False, footer_links=["api"], theme=private_theme(), css=CSS, run_history=False,
+            app_kwargs={"middleware": [Middleware(PrivacyGuard, storage=self.storage)]},
+        )
+        configure_private_logging(self.config.temp_root)  # again: uvicorn added its own handlers
+        log.info("ready after %.1f s", time.perf_counter() - PROCESS_STARTED)
+        if block:
+            self.demo.block_thread()
+        return local_url
+
+    def close(self) -> None:
+        self.demo.close()
+        self.storage.stop_sweeper()
+
+
+def build_app(config: AppConfig, studio: Studio | None = None) -> PortraitLabApp:
+    """Prepare storage (cleaning leftovers), load the shared models' registry, build the UI."""
+    os.environ["GRADIO_TEMP_DIR"] = str(config.temp_root)
+    storage = SessionStorage(config.temp_root, config.max_age_s, limits=config.disk)
+    storage.prepare()
+    configure_private_logging(config.temp_root)
+    studio = studio or Studio(RestorationPipeline(speed=engine_speed()))
+    example = write_example_photo(storage.examples_dir)
+    storage.start_sweeper(config.sweep_interval_s)
+    demo = build_blocks(ActionContext(studio, storage, config), example)
+    return PortraitLabApp(demo, studio, storage, config)
+
+
+def gradio_cache_schedule(config: AppConfig) -> tuple[int, int]:
+    """(interval, age) for Gradio's own cache cleaner, whose files may live up to age +
+    interval: both in whole seconds, and together within the retention promise."""
+    interval = max(1, int(config.sweep_interval_s))
+    return interval, max(0, int(config.max_age_s) - interval)
+
+
+def build_blocks(ctx: ActionContext, example: Path) -> gr.Blocks:
+    """The page: a header, the missing-weights banner, one ``gr.Tab`` per tab module (each tab's
+    own Blocks rendered inside it), and the session's start and end."""
+    availability = ctx.studio.availability()
+    tabs = [("Restore", "restore", restore.build(ctx, example, availability)),
+            ("Background", "background", background.build(ctx, example)),
+            ("ID Photo", "idphoto", idphoto.build(ctx, example)),
+            ("Batch", "batch", batch.build(ctx))]
+    tabs.append(("Privacy", "privacy", privacy.build(ctx, [built for _, _, built in tabs])))
+    with gr.Blocks(title="Portrait Lab", analytics_enabled=False,
+                   delete_cache=gradio_cache_schedule(ctx.config)) as demo:
+        gr.Markdown("# Portrait Lab\nRestore faces, replace backgrounds and make ID photos. "
+                    f"Your photos stay on this server only for your visit ({ctx.config.retention_text()} at most); "
+                    "see the Privacy tab.")
+        gr.Markdown(availability.banner, visible=bool(availability.banner), elem_classes=["banner"],
+                    elem_id="weights-banner")
+        with gr.Tabs():
+            for label, tab_id, built in tabs:
+                with gr.Tab(label, id=tab_id):
+                    built.blocks.render()
+        demo.load(handlers.event(handlers.session_started, ctx), None, None, **UI_ONLY)
+        demo.unload(handlers.event(handlers.session_ended, ctx))
+    return demo

@@ -1,0 +1,18 @@
+"""One module per tab of the web app. Each builds its own ``gr.Blocks`` and wires its events to
+the actions of ``webapp/handlers.py``; ``webapp/server.py`` renders them, in order, each inside
+its ``gr.Tab`` (Gradio's ``Blocks.render()``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+from gradio.components import Component
+
+
+@dataclass(frozen=True)
+class BuiltTab:
+    """A tab's own Blocks, and what "Delete my files now" (on the Privacy tab) empties in it."""
+
+    blocks: gr.Blocks
+    files: tuple[Component, ...] = ()  # uploads and results on show: set to None
+    downloads: tuple[Component, ...] = ()  # download buttons: emptied and hidden

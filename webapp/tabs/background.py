@@ -1,0 +1,48 @@
+"""The Background tab: a portrait in, the person on a new background (colour, gradient, picture,
+blur) out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from webapp import handlers
+from webapp.handlers import ActionContext
+from webapp.tabs import BuiltTab
+from webapp.ui import UI_ONLY, VIEWER_BUTTONS, heavy_events, photo_input, tab_blocks
+
+GRADIENTS = ("vertical-gradient", "radial-gradient")
+
+
+def build(ctx: ActionContext, example: Path) -> BuiltTab:
+    """The tab; controls a background mode does not use are hidden when another is chosen."""
+    studio = ctx.studio
+    with tab_blocks() as blocks:
+        with gr.Row():
+            with gr.Column():
+                photo = photo_input(label="Portrait", sources=["upload", "clipboard"])
+                mode = gr.Radio(studio.background_modes(), value="colour", label="Background")
+                with gr.Row():
+                    colour = gr.Dropdown(studio.colour_choices(), value="white", allow_custom_value=True,
+                                         label="Colour", info="a preset or any #RRGGBB")
+                    colour2 = gr.Dropdown(studio.colour_choices(), value="light-blue", allow_custom_value=True,
+                                          label="Second colour (gradients)", visible=False)
+                backdrop = photo_input(label="Background picture", visible=False, sources=["upload", "clipboard"])
+                blur = gr.Slider(0, 1, value=0.5, step=0.05, label="Blur strength", visible=False)
+                feather = gr.Slider(0, 10, value=1.0, step=0.5, label="Edge feather (px)")
+                fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Download as")
+                button = gr.Button("Replace background", variant="primary")
+                gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
+            with gr.Column():
+                result = gr.Image(label="Result", type="filepath", format="png", buttons=VIEWER_BUTTONS)
+                download = gr.DownloadButton("Download", visible=False)
+                summary = gr.Markdown()
+        button.click(handlers.gpu_event(handlers.background, ctx),
+                     [photo, mode, colour, colour2, backdrop, blur, feather, fmt], [result, download, summary],
+                     api_name="replace_background", **heavy_events(ctx.config, studio.engine.compute.device.type))
+        # Only the controls the chosen background uses are shown.
+        mode.change(lambda mode: (gr.update(visible=mode in GRADIENTS), gr.update(visible=mode == "image"),
+                                  gr.update(visible=mode == "blur"),
+                                  gr.update(visible=mode in ("colour", *GRADIENTS))),
+                    mode, [colour2, backdrop, blur, colour], **UI_ONLY)
+    return BuiltTab(blocks, files=(photo, backdrop, result), downloads=(download,))

@@ -1,0 +1,40 @@
+"""The Restore tab: a portrait in, its faces restored (before/after slider, download) out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from webapp import handlers
+from webapp.handlers import ActionContext
+from webapp.studio import Availability
+from webapp.tabs import BuiltTab
+from webapp.ui import heavy_events, photo_input, tab_blocks
+
+
+def build(ctx: ActionContext, example: Path, availability: Availability) -> BuiltTab:
+    """The tab; ``availability`` (which weights are installed) decides whether it can run."""
+    studio = ctx.studio
+    with tab_blocks() as blocks:
+        with gr.Row():
+            with gr.Column():
+                photo = photo_input(label="Portrait", sources=["upload", "clipboard"])
+                model = gr.Dropdown(studio.restorer_choices(), value=studio.default_restorer(), label="Model")
+                strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength",
+                                     info="0 keeps the photo unchanged, 1 is full restoration")
+                upscale = gr.Radio([1, 2, 3, 4], value=1, label="Upscale")
+                with gr.Row():
+                    centre = gr.Checkbox(label="Centre face only")
+                    fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Download as")
+                detector = gr.Dropdown(studio.detector_choices(), value="auto", label="Face detector")
+                button = gr.Button("Restore", variant="primary", interactive=availability.restore_ready)
+                gr.Markdown(availability.restore_reason, visible=not availability.restore_ready)
+                gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
+            with gr.Column():
+                compare = gr.ImageSlider(label="Before / after", type="filepath")
+                download = gr.DownloadButton("Download restored photo", visible=False)
+                summary = gr.Markdown()
+        button.click(handlers.gpu_event(handlers.restore, ctx),
+                     [photo, model, strength, upscale, centre, detector, fmt], [compare, download, summary],
+                     api_name="restore", **heavy_events(ctx.config, studio.engine.compute.device.type))
+    return BuiltTab(blocks, files=(photo, compare), downloads=(download,))
