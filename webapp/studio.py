@@ -1,4 +1,4 @@
-"""What the web app calls: one shared set of models, and one function per user action.
+"""What the web app calls: one shared set of models, and the image work behind each user action.
 
 Each action takes file paths and options, writes its results as files into a directory
 the caller owns (the session's), and returns the paths plus human-readable text. The UI
@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.core.decode import DecodedImage, decode_image
-from pipeline.core.encode import OUTPUT_FORMATS, save_image
+from pipeline.core.choices import DETECTOR_AUTO
+from pipeline.core.decode import decode_image
+from pipeline.core.encode import OUTPUT_FORMATS, keeps_alpha, output_format, save_image
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.samples import astronaut
 from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS, BackgroundOptions
@@ -27,14 +28,16 @@ from pipeline.idphoto.paper import PAPER_SIZES_MM
 from pipeline.idphoto.specs import IdPhotoSpec, SpecRegistry, load_specs
 from pipeline.models.locations import fetch_command
 from pipeline.models.manifest import Manifest
-from pipeline.restore.engine import DETECTOR_AUTO, RestorationPipeline, RestoreOptions
+from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 
 if TYPE_CHECKING:
     from pipeline.batch.jobs import Process
     from pipeline.batch.report import BatchSummary
 
 Choices = list[tuple[str, str]]  # (label shown, value sent)
-BATCH_JOBS = ("restore", "background", "idphoto")
+# The jobs a batch can run, with the names the Batch tab shows for them.
+BATCH_JOBS = {"restore": "Restore faces", "background": "Replace background", "idphoto": "ID photos"}
+DEFAULT_SPEC = "icao_generic"  # the document the ID-photo and Batch tabs start on
 SHEET_NONE = "none"
 
 
@@ -206,7 +209,7 @@ class Studio:
                            matting: str = "auto") -> BackgroundOutcome:
         started = time.perf_counter()
         suffix = _output_suffix(fmt)
-        if options.mode == "transparent" and fmt == "jpg":
+        if options.mode == "transparent" and not keeps_alpha(fmt):
             raise InvalidOptionError("JPEG cannot hold transparency.", hint="Download as PNG or WebP, or pick another background.")
         if options.mode == "image":
             if backdrop is None:
@@ -216,7 +219,7 @@ class Studio:
         image = decode_image(source)
         result, cut = self.cutter.replace_background(image, options, matting=matting)
         path = save_image(out_dir / f"background-{options.mode}{suffix}", result.rgb,
-                          result.alpha if fmt != "jpg" else None)
+                          result.alpha if keeps_alpha(fmt) else None)
         lines = [f"Background: {options.mode}; separated with {cut.matte.method}; "
                  f"{len(cut.faces)} face(s) found."]
         lines += [f"- {warning}" for warning in cut.warnings]
@@ -290,9 +293,7 @@ def write_example_photo(directory: Path) -> Path:
 
 
 def _output_suffix(fmt: str) -> str:
-    if fmt not in OUTPUT_FORMATS:
-        raise InvalidOptionError(f"Unknown output format {fmt!r}.", hint=f"Choose one of: {', '.join(OUTPUT_FORMATS)}.")
-    return OUTPUT_FORMATS[fmt]
+    return OUTPUT_FORMATS[output_format(fmt)]
 
 
 def _resized(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -303,5 +304,5 @@ def _resized(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC)
 
 
-__all__ = ["Availability", "BackgroundOutcome", "DecodedImage", "IdPhotoOutcome", "RestoreOutcome", "Studio",
+__all__ = ["Availability", "BackgroundOutcome", "IdPhotoOutcome", "RestoreOutcome", "Studio",
            "write_example_photo"]

@@ -1,10 +1,10 @@
-"""The app's Batch tab: many photos (files and ``.zip`` archives) through one job (restore,
+"""Batch with a QA report: many photos (files and ``.zip`` archives) through one job (restore,
 new background or ID photo), then ``report.csv``, a self-contained ``report.html`` and
-``results.zip`` with everything.
+``results.zip`` with everything. The web app's Batch tab is its caller.
 
-This is the web app's adapter to the one batch loop, :func:`pipeline.runner.run_each`, the
+This is the report-making adapter to the one batch loop, :func:`pipeline.runner.run_each`, the
 loop the CLI runs too: a photo's failure becomes its row's sentence and the batch goes on.
-What only the app does stays here: results in the job folder, a row per photo (status,
+What only a QA batch does stays here: results in the job folder, a row per photo (status,
 thumbnails, measurements, time), the reports. Inputs come from :mod:`pipeline.batch.inputs`,
 the per-photo functions from :mod:`pipeline.batch.jobs`, rows and reports from
 :mod:`pipeline.batch.report`. Outputs are encoded from pixels alone, and only thumbnails are

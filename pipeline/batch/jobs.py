@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from pipeline.core.choices import DETECTOR_AUTO, MATTING_AUTO, check_matting_method
 from pipeline.core.decode import DecodedImage
-from pipeline.core.encode import OUTPUT_FORMATS, encode_image
+from pipeline.core.encode import OUTPUT_FORMATS, encode_image, keeps_alpha, output_format
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.metrics import psnr
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a
     from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline
     from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 
-TRANSPARENT_FORMATS = ("png", "webp")
 
 
 @dataclass
@@ -44,18 +44,10 @@ class JobOutput:
 Process = Callable[[DecodedImage], JobOutput]
 
 
-def _output_format(fmt: str) -> str:
-    key = str(fmt).strip().lower().lstrip(".")
-    key = "jpg" if key == "jpeg" else key
-    if key not in OUTPUT_FORMATS:
-        raise InvalidOptionError(f"Unknown output format '{fmt}'.", hint=f"Use one of: {', '.join(OUTPUT_FORMATS)}.")
-    return key
-
-
 def restore_job(engine: RestorationPipeline, options: RestoreOptions, fmt: str = "png") -> Process:
     """Face restoration per photo. Options and the model are checked here, so missing weights
     or a bad option stop the batch once instead of failing every photo."""
-    key = _output_format(fmt)
+    key = output_format(fmt)
     options = options.validated(engine.manifest)
     engine.restorer(options.model)
 
@@ -75,23 +67,20 @@ def restore_job(engine: RestorationPipeline, options: RestoreOptions, fmt: str =
         }
         data = encode_image(result.image, result.alpha, format=key)
         return JobOutput(data=data, suffix=OUTPUT_FORMATS[key], preview=result.image, metrics=metrics,
-                         warnings=list(result.warnings), preview_alpha=result.alpha if key != "jpg" else None)
+                         warnings=list(result.warnings), preview_alpha=result.alpha if keeps_alpha(key) else None)
 
     return process
 
 
 def background_job(cutter: CutoutPipeline, options: BackgroundOptions, fmt: str = "png", *,
-                   detector: str = "auto", matting: str = "auto") -> Process:
+                   detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO) -> Process:
     """New background per photo; a transparent result needs a format that keeps alpha."""
-    from pipeline.cutout.matting import MATTING_METHODS
-
-    key = _output_format(fmt)
+    key = output_format(fmt)
     options = options.validated()
-    if options.mode == "transparent" and key not in TRANSPARENT_FORMATS:
+    if options.mode == "transparent" and not keeps_alpha(key):
         raise InvalidOptionError(f"{key.upper()} cannot hold transparency.",
                                  hint="Choose PNG or WebP for a transparent background, or another background mode.")
-    if matting not in MATTING_METHODS:
-        raise InvalidOptionError(f"Unknown matting method {matting!r}.", hint=f"Choose one of: {', '.join(MATTING_METHODS)}.")
+    check_matting_method(matting)
 
     def process(image: DecodedImage) -> JobOutput:
         result, cut = cutter.replace_background(image, options, detector=detector, matting=matting)

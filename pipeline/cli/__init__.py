@@ -5,12 +5,13 @@ becomes one sentence and an exit code. The grammar is in :mod:`pipeline.cli.pars
 (choices read from the weights manifest, never typed here); what each command does is in
 :mod:`pipeline.cli.commands`; inputs and the output folder are checked before any image is
 processed (:mod:`pipeline.cli.inputs`); a run over many images goes through the one batch
-loop (:mod:`pipeline.cli.run`), which reports per-file errors and carries on. Building the
+loop (:mod:`pipeline.runner`, through :mod:`pipeline.cli.run`), which reports per-file errors and carries on. Building the
 parser imports no torch, so ``--help``, ``specs`` and ``weights list`` answer at once.
 
-Exit codes: 0 all done; 1 some inputs failed; 2 a usage error (options, settings, missing
-weights), nothing processed; 3 the run stopped early (disk full, output not writable, an
-internal error); 130 interrupted (Ctrl-C or SIGTERM).
+Exit codes: 0 all done; 1 some inputs failed (an internal error on one image included); 2 a
+usage error (options, settings, missing weights), nothing processed; 3 the run stopped early
+(disk full, output not writable, an internal error outside any one image); 130 interrupted
+(Ctrl-C or SIGTERM).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pipeline import __version__
 from pipeline.cli.inputs import prepare_run
 from pipeline.cli.run import EXIT_OK, EXIT_SOME_FAILED, WARNING, Finished, Work, run_images
 from pipeline.core.decode import DecodedImage, decode_image
-from pipeline.core.encode import OUTPUT_FORMATS, encode_image, format_for_suffix
+from pipeline.core.encode import OUTPUT_FORMATS, encode_image, format_for_suffix, keeps_alpha
 from pipeline.core.errors import InvalidOptionError, PortraitLabError
 from pipeline.core.publish import OutputFile, publish
 from pipeline.models.download import fetch
@@ -189,7 +189,7 @@ def cmd_background(args: argparse.Namespace) -> int:
     backdrop = decode_image(args.image).rgb if args.image else None
     options = BackgroundOptions(mode=args.mode, colour=args.colour, colour2=args.colour2, image=backdrop,
                                 blur_strength=args.blur, feather_px=args.feather, despill=args.despill).validated()
-    if options.mode == "transparent" and args.format == "jpg":
+    if options.mode == "transparent" and not keeps_alpha(args.format):
         raise InvalidOptionError("JPEG cannot hold transparency.", hint="Use --format png or webp, or another mode.")
     if args.image and options.mode != "image":
         raise InvalidOptionError("--image is only used with --mode image.")

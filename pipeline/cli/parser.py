@@ -22,10 +22,10 @@ from pipeline.cli.commands import (
     fetchable,
 )
 from pipeline.core.encode import OUTPUT_FORMATS
-from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO
+from pipeline.core.choices import DETECTOR_AUTO, ID_PHOTO_FORMATS, MATTING_AUTO, MATTING_METHODS, PRECISION_CHOICES
+from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES
 from pipeline.models.manifest import Manifest, load_manifest
 
-MATTING_CHOICES = ("auto", "modnet", "fallback")
 
 
 def _add_image_command_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
@@ -55,12 +55,12 @@ def _restore_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
     parser.add_argument("--max-faces", type=_at_least_one, default=DEFAULT_MAX_FACES,
                         help="restore at most this many faces, largest first (default: %(default)s)")
     parser.add_argument("--detector", choices=[DETECTOR_AUTO, *manifest.names("detector")], default=DETECTOR_AUTO,
-                        help="face detector; auto = RetinaFace when its weights are present, else MTCNN")
+                        help="face detector; auto = the default (RetinaFace) when its weights are present, else the bundled MTCNN")
     parser.add_argument("--detection-size", type=int, default=DEFAULT_DETECTION_MAX_SIDE,
                         help="detect on a copy at most this many pixels on its long side (default: %(default)s)")
     parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="output format")
     parser.add_argument("--report", type=_given_path, help="also write a JSON report (faces, timings, warnings) here")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto = bf16 on CUDA and on CPUs with bf16 in hardware (AVX512-BF16, AMX, Arm BF16), else fp32")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, help="auto = bf16 on CUDA and on CPUs with bf16 in hardware (AVX512-BF16, AMX, Arm BF16), else fp32")
     parser.set_defaults(handler=cmd_restore)
 
 
@@ -78,12 +78,12 @@ def _idphoto_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
                         "(default: the document's colour, else an allowed one, else white)")
     parser.add_argument("--dpi", type=int, help="output dpi (default: the document's, else 300)")
     parser.add_argument("--max-kb", type=_positive_number, help="largest file size in KB (default: the document's limit)")
-    parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="photo format (default: jpg)")
+    parser.add_argument("--format", choices=ID_PHOTO_FORMATS, default="jpg", help="photo format (default: jpg)")
     parser.add_argument("--sheet", help="also make a print sheet: 4x6, 5x7, a4, letter or WxHmm / WxHin")
     parser.add_argument("--copies", type=_at_least_one, help="photos on the sheet (default: as many as fit)")
     parser.add_argument("--detector", choices=[DETECTOR_AUTO, *manifest.names("detector")], default=DETECTOR_AUTO,
-                        help="face detector; auto = RetinaFace when its weights are present, else MTCNN")
-    parser.add_argument("--matting", choices=MATTING_CHOICES, default="auto",
+                        help="face detector; auto = the default (RetinaFace) when its weights are present, else the bundled MTCNN")
+    parser.add_argument("--matting", choices=MATTING_METHODS, default=MATTING_AUTO,
                         help="auto = MODNet when its weights are present, else the plain-wall fallback")
     parser.set_defaults(handler=cmd_idphoto)
 
@@ -103,7 +103,7 @@ def _background_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--feather", type=_finite_number, default=1.0, help="edge feather in pixels")
     parser.add_argument("--no-despill", dest="despill", action="store_false", help="keep edge colours as they are")
     parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="png keeps transparency")
-    parser.add_argument("--matting", choices=MATTING_CHOICES, default="auto",
+    parser.add_argument("--matting", choices=MATTING_METHODS, default=MATTING_AUTO,
                         help="auto = MODNet when its weights are present, else the plain-wall fallback")
     parser.set_defaults(handler=cmd_background)
 

@@ -3,9 +3,10 @@ to the one batch loop, :func:`pipeline.runner.run_each`. What stays here is what
 command line does: a progress bar, one line per problem or note, the count of images whose
 files are on disk, the summary line and the exit code the run ends with.
 
-Exit codes: 0 all done; 1 some inputs failed; 2 a usage error (options, settings, missing
-weights), nothing processed; 3 the run stopped early (disk full, output not writable, an
-internal error); 130 interrupted (Ctrl-C or SIGTERM).
+Exit codes: 0 all done; 1 some inputs failed (an internal error on one image included); 2 a
+usage error (options, settings, missing weights), nothing processed; 3 the run stopped early
+(disk full, output not writable, an internal error outside any one image); 130 interrupted
+(Ctrl-C or SIGTERM).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ Work = Callable[[str, str, DecodedImage, Finished], list[str]]
 
 
 @dataclass
-class BatchOutcome:
+class RunOutcome:
     """What a run of an image command came to, counted as it goes: ``done`` only once an
     image's files are on disk, ``failed`` with the sentence shown for each."""
 
@@ -73,7 +74,7 @@ class BatchOutcome:
 
 
 def run_images(args: argparse.Namespace, prepared: tuple[Jobs, Problems], verb: str,
-               load_work: Callable[[], Work]) -> BatchOutcome:
+               load_work: Callable[[], Work]) -> RunOutcome:
     """Load the models (``load_work``, only when there is an image to process), then run
     ``work(name, stem, image, finished) -> notes`` per input with a progress bar; report
     errors and carry on. A write failure (disk full) stops the run; Ctrl-C ends it with a
@@ -82,7 +83,7 @@ def run_images(args: argparse.Namespace, prepared: tuple[Jobs, Problems], verb: 
 
     started = time.perf_counter()
     jobs, problems = prepared
-    outcome = BatchOutcome(total=len(jobs) + len(problems), failed=list(problems))
+    outcome = RunOutcome(total=len(jobs) + len(problems), failed=list(problems))
     work = load_work() if jobs else None
 
     def finished(paths: list[Path]) -> None:  # counted before a deferred Ctrl-C can land

@@ -42,6 +42,21 @@ OUTPUT_FORMATS: Mapping[str, str] = {"png": ".png", "jpg": ".jpg", "webp": ".web
 _FULL_CHROMA_MIN_QUALITY = 90
 
 
+def output_format(fmt: str) -> str:
+    """The key of :data:`OUTPUT_FORMATS` that ``fmt`` names ("JPEG", ".jpg", "jpg" -> "jpg"),
+    else the user's error that lists them."""
+    key = str(fmt).strip().lower().lstrip(".")
+    key = "jpg" if key == "jpeg" else key
+    if key not in OUTPUT_FORMATS:
+        raise InvalidOptionError(f"Unknown output format '{fmt}'.", hint=f"Choose one of: {', '.join(OUTPUT_FORMATS)}.")
+    return key
+
+
+def keeps_alpha(fmt: str) -> bool:
+    """Whether an output of format ``fmt`` (a key of :data:`OUTPUT_FORMATS`) keeps transparency."""
+    return format_for_suffix(OUTPUT_FORMATS[output_format(fmt)]) not in _FORMATS_WITHOUT_ALPHA
+
+
 def format_for_suffix(suffix: str) -> str:
     """Pillow format name for an output suffix (``".jpg"`` or ``"jpg"``, any case).
 

@@ -24,7 +24,6 @@ MIN_DETECTION_SIDE = 20
 DEFAULT_DETECTION_MAX_SIDE = 1280
 DETECTION_SIZE_RANGE = (128, 8192)  # --detection-size: smaller finds no faces, larger only costs
 DEFAULT_MAX_FACES = 32
-DETECTOR_AUTO = "auto"  # RetinaFace when its weights are present, else MTCNN
 
 # An ID photo smaller than this cannot show a face the compliance check can find and measure
 # (no document asks for less than about 300 px).

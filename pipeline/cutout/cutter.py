@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.core.choices import DETECTOR_AUTO, MATTING_AUTO
 from pipeline.core.decode import DecodedImage
 from pipeline.core.encode import HIDDEN_RGB
 from pipeline.core.errors import NoFaceError
@@ -64,17 +65,14 @@ class CutoutPipeline:
         self.faces = faces or FaceAnalysis()
         self.matter = PortraitMatter(self.faces.store)
 
-    def detect(self, rgb: np.ndarray, detector: str = "auto") -> tuple[list[Face], str, list[str]]:
-        return self.faces.detect(rgb, detector)
-
-    def cut_out(self, rgb: np.ndarray, *, detector: str = "auto", matting: str = "auto",
+    def cut_out(self, rgb: np.ndarray, *, detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO,
                 faces: list[Face] | None = None, alpha: np.ndarray | None = None) -> Cutout:
         """Detect (unless ``faces`` are given) and matte; an input ``alpha`` that makes the
         photo a cut-out already is used as the matte instead."""
         notes: list[str] = []
         name = "given"
         if faces is None:
-            faces, name, notes = self.detect(visible_rgb(rgb, alpha), detector)
+            faces, name, notes = self.faces.detect(visible_rgb(rgb, alpha), detector)
         matte = own_matte(alpha) or self.matter.matte(visible_rgb(rgb, alpha), faces, method=matting)
         warnings = [*notes, *matte.warnings]
         if not faces:
@@ -88,7 +86,7 @@ class CutoutPipeline:
         return Cutout(faces=faces, detector=name, matte=matte, warnings=tuple(warnings))
 
     def replace_background(self, image: DecodedImage | np.ndarray, options: BackgroundOptions, *,
-                           detector: str = "auto", matting: str = "auto") -> tuple[Composite, Cutout]:
+                           detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO) -> tuple[Composite, Cutout]:
         rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
         cut = self.cut_out(rgb, detector=detector, matting=matting, alpha=alpha)
         return composite(rgb, cut.matte.alpha, options.validated()), cut

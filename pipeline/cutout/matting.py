@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.core.choices import MATTING_AUTO, MATTING_FALLBACK, MATTING_NETWORK, check_matting_method
 from pipeline.core.errors import InvalidOptionError, WeightsCorruptError
 from pipeline.core.pixels import require_rgb
 from pipeline.cutout.edges import refine_alpha
@@ -32,7 +33,6 @@ from pipeline.models.locations import fetch_command
 from pipeline.models.store import ModelStore
 from pipeline.models.weight_status import WeightState
 
-MATTING_METHODS = ("auto", "modnet", "fallback")
 METHOD_MODNET = "modnet"
 METHOD_FALLBACK = "fallback-plain-wall"
 NOT_PLAIN_WARNING = "The background is not plain enough for the fallback matting; results may be poor."
@@ -145,17 +145,14 @@ class PortraitMatter:
         self.ref_size = ref_size
         self.model_name = store.manifest.default("matting").name
 
-    def matte(self, rgb: np.ndarray, faces: Sequence[Face] = (), *, method: str = "auto") -> MatteResult:
+    def matte(self, rgb: np.ndarray, faces: Sequence[Face] = (), *, method: str = MATTING_AUTO) -> MatteResult:
         """Matte ``rgb`` with ``method`` "auto" (MODNet if installed, else fallback),
         "modnet" (missing or damaged weights raise the store's typed error) or "fallback"."""
-        if method not in MATTING_METHODS:
-            raise InvalidOptionError(
-                f"Unknown matting method {method!r}.", hint=f"Choose one of: {', '.join(MATTING_METHODS)}."
-            )
+        check_matting_method(method)
         require_rgb(rgb, "rgb")
-        if method == METHOD_MODNET:
+        if method == MATTING_NETWORK:
             return self._modnet(rgb)
-        if method == "fallback":
+        if method == MATTING_FALLBACK:
             return self._fallback(rgb, faces, reason=None)
         if self.store.is_available(self.model_name):
             try:
@@ -200,7 +197,6 @@ class PortraitMatter:
 __all__ = [
     "DEGENERATE_FOREGROUND_MAX",
     "DEGENERATE_FOREGROUND_MIN",
-    "MATTING_METHODS",
     "METHOD_FALLBACK",
     "METHOD_MODNET",
     "MODNetMatter",

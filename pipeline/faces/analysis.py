@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from pipeline.core.errors import InvalidOptionError
-from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DETECTOR_AUTO
+from pipeline.core.choices import DETECTOR_AUTO
+from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE
 from pipeline.faces.detect import Face, FaceDetector, detect_faces
 from pipeline.faces.masks import fallback_masks
 from pipeline.faces.registry import DETECTORS, PARSERS

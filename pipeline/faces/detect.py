@@ -1,6 +1,7 @@
 """Face detection: boxes, five landmarks and a score for every face.
 
-Two detectors share one interface. RetinaFace R50 (facexlib's network, weights from the
+Two detectors share one interface (``FaceDetector``; which class runs which manifest model is
+the table in :mod:`pipeline.faces.registry`). RetinaFace R50 (facexlib's network, weights from the
 manifest) is the accurate default; MTCNN (facenet-pytorch, whose weights ship inside the
 wheel) works offline with no downloads at all. Both run on a copy of the image bounded
 to ``max_side`` pixels, so a 50 MP photo costs the same as a 1.3 MP one, and their

@@ -13,6 +13,7 @@ Without ParseNet weights a feathered square keeps the tool working, with a warni
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -81,6 +82,14 @@ def border_fade(face_size: int = 512, margin_fraction: float = 0.06) -> np.ndarr
 def fallback_masks(count: int, face_size: int = 512) -> np.ndarray:
     """Feathered squares for when no face parser is available."""
     return np.broadcast_to(border_fade(face_size), (count, face_size, face_size)).copy()
+
+
+class FaceMasker(Protocol):
+    """Paste masks for restored faces; shared, with no per-request state."""
+
+    name: str
+
+    def masks_tensor(self, faces: np.ndarray) -> torch.Tensor: ...
 
 
 class ParseNetMasker:

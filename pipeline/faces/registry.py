@@ -1,20 +1,23 @@
 """Which class runs each face detector and face parser: tables keyed by the manifest's ``arch``.
 
 The manifest says what a model is (``arch``) and where its weights come from; these tables
-say how to run it. Adding a detector or parser is a manifest entry plus one row here, with
-no ``if`` on model names anywhere in the pipelines.
+say how to run it, so no pipeline code branches on a model name. Adding a detector or parser
+(ARCHITECTURE.md, "Adding things", has the whole list): a manifest entry; the network's
+constructor in ``models.store.ARCH_BUILDERS`` (and, if its published file wraps the weights,
+``models.store.PUBLISHED_LAYOUTS``); a class with the ``FaceDetector`` or ``FaceMasker``
+protocol; and one row here.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from pipeline.faces.detect import FaceDetector, MTCNNDetector, RetinaFaceDetector
-from pipeline.faces.masks import ParseNetMasker
+from pipeline.faces.masks import FaceMasker, ParseNetMasker
 from pipeline.models.manifest import ModelEntry
 from pipeline.models.store import ModelStore
 
 DetectorFactory = Callable[[ModelStore, ModelEntry], FaceDetector]
-ParserFactory = Callable[[ModelStore, ModelEntry], ParseNetMasker]
+ParserFactory = Callable[[ModelStore, ModelEntry], FaceMasker]
 
 
 def _mtcnn(store: ModelStore, entry: ModelEntry) -> FaceDetector:
@@ -26,7 +29,7 @@ def _retinaface(store: ModelStore, entry: ModelEntry) -> FaceDetector:
     return RetinaFaceDetector(store.get(entry.name), store.compute.device)
 
 
-def _parsenet(store: ModelStore, entry: ModelEntry) -> ParseNetMasker:
+def _parsenet(store: ModelStore, entry: ModelEntry) -> FaceMasker:
     return ParseNetMasker(store.get(entry.name), store.compute, channels_last=bool(store.speed.channels_last),
                           max_batch=int(store.speed.max_batch or 1))
 

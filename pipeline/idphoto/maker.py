@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.core.choices import DETECTOR_AUTO, ID_PHOTO_FORMATS, MATTING_AUTO
 from pipeline.core.decode import DecodedImage, decode_image
 from pipeline.core.encode import encode_image
 from pipeline.core.errors import InvalidOptionError, NoFaceError, TooManyFacesError
@@ -175,13 +176,13 @@ class IdPhotoOptions:
     dpi: int | None = None  # None = the spec's
     max_kb: float | None = None  # None = the spec's limit, if any
     format: str = "jpg"  # jpg | png
-    detector: str = "auto"
-    matting: str = "auto"
+    detector: str = DETECTOR_AUTO
+    matting: str = MATTING_AUTO
     jpeg_quality: int = 95
 
     def validated(self) -> IdPhotoOptions:
         """Refuse impossible requests before any work is done."""
-        if self.format not in ("jpg", "png"):
+        if self.format not in ID_PHOTO_FORMATS:
             raise InvalidOptionError(f"Unknown ID-photo format '{self.format}'.", hint="Use jpg or png.")
         if self.dpi is not None and not MIN_DPI <= self.dpi <= MAX_DPI:
             raise InvalidOptionError(f"dpi must be between {MIN_DPI} and {MAX_DPI}, got {self.dpi}.")
@@ -264,7 +265,8 @@ class IdPhotoPipeline:
     (and its models) with the other jobs."""
 
     def __init__(self, faces: FaceAnalysis | None = None) -> None:
-        self.cutter = CutoutPipeline(faces)
+        self.faces = faces or FaceAnalysis()
+        self.cutter = CutoutPipeline(self.faces)
 
     def make(self, image: DecodedImage | np.ndarray, options: IdPhotoOptions) -> IdPhotoResult:
         rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
@@ -291,7 +293,7 @@ class IdPhotoPipeline:
     def _find_and_matte(self, run: _Run, rgb: np.ndarray, alpha: np.ndarray | None) -> tuple[Face, str, MatteResult]:
         """Step 1: the applicant's face (exactly one) and the person's matte."""
         with run.timed("detect"):
-            faces, detector, notes = self.cutter.detect(visible_rgb(rgb, alpha), run.options.detector)
+            faces, detector, notes = self.faces.detect(visible_rgb(rgb, alpha), run.options.detector)
             face = main_face(faces)
         with run.timed("matte"):
             cut = self.cutter.cut_out(rgb, matting=run.options.matting, faces=[face], alpha=alpha)
@@ -319,7 +321,7 @@ class IdPhotoPipeline:
         """Step 4: decode the file the user gets, detect and matte again, and judge that."""
         options = run.options
         delivered = decode_image(encoded).rgb
-        out_faces, _, _ = self.cutter.detect(delivered, options.detector)
+        out_faces, _, _ = self.faces.detect(delivered, options.detector)
         applicant = largest_face(out_faces)
         out_matte = self.cutter.matter.matte(delivered, [applicant] if applicant else [], method=options.matting).alpha
         report = assess(delivered, out_matte, out_faces, options.spec, dpi=dpi, file_bytes=len(encoded),

@@ -1,4 +1,4 @@
-"""ID-photo specifications: data (``pipeline/data/id_photo_specs.csv``), not code.
+"""ID-photo specifications: data (``pipeline/idphoto/data/id_photo_specs.csv``), not code.
 
 Each row is one document's published rules with its sources. Empty cells mean no source
 states that rule; where the geometry needs a rule anyway, ``IdPhotoSpec`` applies a

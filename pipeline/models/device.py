@@ -18,12 +18,11 @@ from pathlib import Path
 import torch
 
 from pipeline.core import settings
+from pipeline.core.choices import DEVICE_CHOICES, PRECISION_CHOICES
 from pipeline.core.errors import DeviceUnavailableError, InvalidOptionError
 
 ENV_DEVICE = settings.DEVICE
 ENV_PRECISION = settings.PRECISION
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-PRECISION_CHOICES = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ import numpy as np
 
 from pipeline.core.decode import DecodedImage
 from pipeline.core.errors import ImageTooLargeError, InvalidOptionError
-from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, DETECTOR_AUTO, MAX_OUTPUT_PIXELS, check_detection_size
+from pipeline.core.choices import DETECTOR_AUTO
+from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, MAX_OUTPUT_PIXELS, check_detection_size
 from pipeline.core.pixels import require_rgb
 from pipeline.core.timing import timed
 from pipeline.faces.align import alignment_matrix, warp_to_template
@@ -30,7 +31,7 @@ from pipeline.models.device import ComputeSettings
 from pipeline.models.manifest import Manifest
 from pipeline.models.store import ModelStore
 from pipeline.restore.paste import paste_faces, paste_faces_on_device
-from pipeline.restore.restorers import FaceRestorer, GFPGANRestorer, MicroBatchedRestorer, NoiseMode
+from pipeline.restore.restorers import RESTORERS, FaceRestorer, MicroBatchedRestorer, NoiseMode
 
 
 @dataclass(frozen=True)
@@ -151,10 +152,12 @@ class RestorationPipeline:
         return self._restorers.get(model, lambda: create(model))
 
     def _build_restorer(self, model: str) -> FaceRestorer:
-        speed = self.speed
-        restorer = GFPGANRestorer(model, self.store.get(model), self.compute, max_batch=int(speed.max_batch or 1),
-                                  batched_modulation=speed.batched_modulation, channels_last=bool(speed.channels_last))
-        return MicroBatchedRestorer(restorer) if speed.micro_batch else restorer
+        entry = self.manifest.get(model)
+        factory = RESTORERS.get(entry.arch)
+        if factory is None:
+            raise InvalidOptionError(f"Restoration model '{model}' is not supported.")
+        restorer = factory(self.store, entry)
+        return MicroBatchedRestorer(restorer) if self.speed.micro_batch else restorer
 
     # -- the pipeline ---------------------------------------------------------------------
     def restore(self, image: DecodedImage | np.ndarray, options: RestoreOptions | None = None) -> RestorationResult:

@@ -9,6 +9,7 @@ like the reference.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 import numpy as np
@@ -17,6 +18,8 @@ from torch import nn
 
 from pipeline.models.accelerate import SpeedSettings, autocast_for, faces_input
 from pipeline.models.device import ComputeSettings
+from pipeline.models.manifest import ModelEntry
+from pipeline.models.store import ModelStore
 from pipeline.restore.modconv import use_batched_modulation
 
 NoiseMode = Literal["fixed", "random"]
@@ -95,3 +98,16 @@ class IdentityRestorer:
 
     def restore_batch(self, faces: np.ndarray, noise: NoiseMode = "fixed") -> np.ndarray:
         return faces.copy()
+
+
+def _gfpgan(store: ModelStore, entry: ModelEntry) -> FaceRestorer:
+    speed = store.speed
+    return GFPGANRestorer(entry.name, store.get(entry.name), store.compute, max_batch=int(speed.max_batch or 1),
+                          batched_modulation=speed.batched_modulation, channels_last=bool(speed.channels_last))
+
+
+# Which class runs each restorer, keyed by the manifest's ``arch`` (like faces.registry).
+RestorerFactory = Callable[[ModelStore, ModelEntry], FaceRestorer]
+RESTORERS: dict[str, RestorerFactory] = {
+    "gfpgan_clean": _gfpgan,
+}

@@ -53,3 +53,11 @@ def test_an_upscaled_result_over_the_output_limit_is_refused(random_pipeline, mo
     monkeypatch.setattr(engine, "MAX_OUTPUT_PIXELS", 1_000_000)
     with pytest.raises(ImageTooLargeError):
         random_pipeline.restore(np.zeros((600, 600, 3), np.uint8), RestoreOptions(upscale=2))
+
+
+def test_every_restorer_in_the_manifest_has_a_runner():
+    from pipeline.models.manifest import load_manifest
+    from pipeline.restore.restorers import RESTORERS
+
+    manifest = load_manifest()
+    assert [name for name in manifest.names("restorer") if manifest.get(name).arch not in RESTORERS] == []

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipeline.core.encode import OUTPUT_FORMATS
 from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.tabs import BuiltTab
@@ -30,7 +31,7 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                 backdrop = photo_input(label="Background picture", visible=False, sources=["upload", "clipboard"])
                 blur = gr.Slider(0, 1, value=0.5, step=0.05, label="Blur strength", visible=False)
                 feather = gr.Slider(0, 10, value=1.0, step=0.5, label="Edge feather (px)")
-                fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Download as")
+                fmt = gr.Radio(list(OUTPUT_FORMATS), value="png", label="Download as")
                 button = gr.Button("Replace background", variant="primary")
                 gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
             with gr.Column():

@@ -5,11 +5,9 @@ import gradio as gr
 
 from webapp import handlers
 from webapp.handlers import ActionContext
+from webapp.studio import BATCH_JOBS, DEFAULT_SPEC
 from webapp.tabs import BuiltTab
 from webapp.ui import VIEWER_BUTTONS, heavy_events, tab_blocks, with_clear_input_errors
-
-JOBS = [("Restore faces", "restore"), ("Replace background", "background"), ("ID photos", "idphoto")]
-
 
 def build(ctx: ActionContext) -> BuiltTab:
     """The tab; its one button runs the chosen job over every file."""
@@ -20,8 +18,8 @@ def build(ctx: ActionContext) -> BuiltTab:
                 files = with_clear_input_errors(
                     gr.File(label="Images or a .zip of images", file_count="multiple", file_types=["image", ".zip"]),
                     "These files could not be received; upload images or a .zip of images again.")
-                job = gr.Radio(JOBS, value="idphoto", label="Job")
-                spec = gr.Dropdown(studio.spec_choices(), value="icao_generic", filterable=True,
+                job = gr.Radio([(label, name) for name, label in BATCH_JOBS.items()], value="idphoto", label="Job")
+                spec = gr.Dropdown(studio.spec_choices(), value=DEFAULT_SPEC, filterable=True,
                                    allow_custom_value=True, label="Document (ID photos)")
                 strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength (restore)")
                 colour = gr.Dropdown(studio.colour_choices(), value="white", allow_custom_value=True,

@@ -8,11 +8,9 @@ import gradio as gr
 from pipeline.core.errors import PortraitLabError
 from webapp import handlers
 from webapp.handlers import ActionContext
-from webapp.studio import Studio
+from webapp.studio import DEFAULT_SPEC, Studio
 from webapp.tabs import BuiltTab
 from webapp.ui import UI_ONLY, VIEWER_BUTTONS, heavy_events, photo_input, tab_blocks
-
-DEFAULT_SPEC = "icao_generic"
 
 
 def build(ctx: ActionContext, example: Path) -> BuiltTab:

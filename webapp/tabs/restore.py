@@ -5,6 +5,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipeline.core.encode import OUTPUT_FORMATS
 from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.studio import Availability
@@ -25,7 +26,7 @@ def build(ctx: ActionContext, example: Path, availability: Availability) -> Buil
                 upscale = gr.Radio([1, 2, 3, 4], value=1, label="Upscale")
                 with gr.Row():
                     centre = gr.Checkbox(label="Centre face only")
-                    fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Download as")
+                    fmt = gr.Radio(list(OUTPUT_FORMATS), value="png", label="Download as")
                 detector = gr.Dropdown(studio.detector_choices(), value="auto", label="Face detector")
                 button = gr.Button("Restore", variant="primary", interactive=availability.restore_ready)
                 gr.Markdown(availability.restore_reason, visible=not availability.restore_ready)

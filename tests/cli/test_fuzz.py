@@ -5,7 +5,7 @@ transparent and strangely named files, odd folders and nonsense options. Each mu
 plain sentences and a documented exit code; nothing the user wanted removed (metadata, the
 background under a transparent cut-out) may reach an output file.
 
-The corpus (tests/fuzz_corpus.py) holds one input per class. Each image command variant
+The corpus (tests/cli/fuzz_corpus.py) holds one input per class. Each image command variant
 runs on a sample of the corpus (fixed seed, so a failure reproduces): every input class
 and every command variant is used at least once, and the cheap inputs (refused before any
 model runs) are tried with every command. All violations of the whole matrix are collected
@@ -65,7 +65,7 @@ from pipeline.models.locations import ENV_WEIGHTS_DIR
 pytestmark = pytest.mark.skipif(os.name != "posix",
                                 reason="the corpus needs FIFOs and symlinks, the time limit SIGALRM")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SEED = 11  # the sample of the matrix; change it to explore, keep it fixed in CI
 SPEC = "icao_generic"  # listed by `python -m pipeline specs` (checked below)
 RUN_LIMIT_S = 30.0  # one in-process CLI run

@@ -22,7 +22,7 @@ from pipeline.core.limits import ENV_MAX_PIXELS
 from pipeline.models.download import ENV_WEIGHTS_MIRROR
 from pipeline.models.locations import ENV_WEIGHTS_DIR
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ID_SET = (".jpg", "_overlay.png", "_report.txt", "_report.json")
 
 

@@ -19,7 +19,7 @@ from pipeline.cli import run as cli_run
 from pipeline.models import store
 from pipeline.models.locations import ENV_WEIGHTS_DIR
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""A corpus of bad and odd inputs for the CLI fuzz test (tests/test_cli_fuzz.py).
+"""A corpus of bad and odd inputs for the CLI fuzz test (tests/cli/test_fuzz.py).
 
 Every input is generated here from the public-domain astronaut photo (passed in as
 ``face_rgb``) or from scratch, so no other photo is committed. One file (or folder) per
