@@ -16,9 +16,10 @@ ENV DEBIAN_FRONTEND=noninteractive \
     GRADIO_ANALYTICS_ENABLED=False \
     HF_HUB_DISABLE_TELEMETRY=1
 
-# python3-dev and gcc build basicsr (an sdist); curl serves the health check.
+# libgl1 and glib: what opencv-python's cv2 links (packages.txt lists the same for a Space);
+# curl serves the health check. No compiler: basicsr's sdist builds as pure Python.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv python3-dev gcc curl ca-certificates \
+ && apt-get install -y --no-install-recommends python3 python3-venv curl ca-certificates libgl1 libglib2.0-0t64 \
  && rm -rf /var/lib/apt/lists/*
 
 # Hugging Face Spaces run containers as uid 1000; so do we, never as root.
@@ -27,11 +28,11 @@ RUN (id -u 1000 >/dev/null 2>&1 && userdel --remove "$(id -nu 1000)" || true) \
 USER portrait
 WORKDIR /home/portrait/app
 
-# Dependencies first, in their own layer, so a code change does not reinstall torch.
-COPY --chown=portrait:portrait requirements.txt requirements-nodeps.txt ./
+# Dependencies first, in their own layer, so a code change does not reinstall torch. One plain
+# install of requirements.txt, exactly what a Gradio-SDK Space runs.
+COPY --chown=portrait:portrait requirements.txt ./
 RUN python3 -m venv .venv \
- && .venv/bin/pip install -r requirements.txt \
- && .venv/bin/pip install --no-deps --no-build-isolation -r requirements-nodeps.txt
+ && .venv/bin/pip install -r requirements.txt
 
 COPY --chown=portrait:portrait . .
 # Download and verify (size + sha256 from weights/manifest.json) at build time, so the

@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 import sys
 
+# First of the project's imports: webapp/space.py imports `spaces`, which on ZeroGPU must come
+# before anything imports torch (tests/webapp/test_app_zerogpu.py checks the order).
+import webapp.space  # noqa: F401  # isort: skip
 from pipeline.core.errors import PortraitLabError
 from webapp.config import load_config
 from webapp.server import build_app
-from webapp.space import install_nodeps_packages_on_space
 
 log = logging.getLogger("portrait_lab.app")
 
 
 def main(argv: list[str] | None = None) -> int:
-    install_nodeps_packages_on_space()
     try:
         config = load_config(argv)
         app = build_app(config)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv and install Portrait Lab's pinned dependencies. Idempotent: when the
+# Create .venv and install Portrait Lab's pinned dependencies, in the order a Hugging Face
+# Space's builder uses (pre-requirements.txt if present, then requirements.txt, each a plain
+# `pip install -r`), so this venv and the Space get the same packages. Idempotent: when the
 # requirement files have not changed since the last successful run, it does nothing.
 #   bash scripts/setup.sh          runtime dependencies
 #   bash scripts/setup.sh --dev    plus the test tools
@@ -11,7 +13,8 @@ VENV="${VENV:-.venv}"
 DEV=0
 [ "${1:-}" = "--dev" ] && DEV=1
 
-files="requirements.txt requirements-nodeps.txt scripts/setup.sh"
+files="requirements.txt scripts/setup.sh"
+[ -f pre-requirements.txt ] && files="pre-requirements.txt $files"
 [ "$DEV" = 1 ] && files="$files requirements-dev.txt"
 # shellcheck disable=SC2086
 want=$(cat $files | sha256sum | cut -c1-16)
@@ -26,8 +29,15 @@ fi
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 echo "setup: installing runtime dependencies into $VENV"
+# Venvs made before opencv-python replaced opencv-python-headless: both write into cv2/, and
+# removing either deletes files the other needs, so both go and requirements.txt puts back one.
+if "${pip[@]}" show -q opencv-python-headless >/dev/null 2>&1; then
+    "${pip[@]}" uninstall -q -y opencv-python-headless opencv-python
+fi
+if [ -f pre-requirements.txt ]; then
+    "${pip[@]}" install -q -r pre-requirements.txt
+fi
 "${pip[@]}" install -q -r requirements.txt
-"${pip[@]}" install -q --no-deps --no-build-isolation -r requirements-nodeps.txt
 if [ "$DEV" = 1 ]; then
     echo "setup: installing test tools"
     "${pip[@]}" install -q -r requirements-dev.txt

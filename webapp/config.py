@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.core import settings
 from pipeline.core.errors import InvalidOptionError
+from pipeline.models.fetcher import should_fetch_in_background
 from webapp.quotas import MB, DiskLimits
 from webapp.sessions import DEFAULT_MAX_AGE_S, validate_max_age
 
@@ -39,6 +40,7 @@ class AppConfig:
     queue_max: int = DEFAULT_QUEUE_MAX
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     disk: DiskLimits = DiskLimits()
+    fetch_weights: bool = False  # download missing default weights in the background while serving
 
     def resolved_concurrency(self, device_type: str) -> int:
         """How many heavy jobs run at once: a GPU overlaps a few; 2 CPU cores are busy with one."""
@@ -93,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-max", type=int,
                         help=f"waiting requests before new ones are refused (env {settings.QUEUE_MAX}; "
                              f"default {DEFAULT_QUEUE_MAX})")
+    parser.add_argument("--fetch-weights", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"download missing default model weights in the background while serving "
+                             f"(env {settings.FETCH_WEIGHTS}=1; default: yes on a Hugging Face Space, no elsewhere)")
     return parser
 
 
@@ -126,7 +131,8 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     temp_root = Path(env.get(settings.TMP) or Path(tempfile.gettempdir()) / "portrait-lab")
     return AppConfig(host=host, port=port, share=share, temp_root=temp_root, max_age_s=max_age,
                      sweep_interval_s=sweep, concurrency=concurrency, queue_max=queue_max,
-                     max_upload_mb=upload_mb, disk=_disk_limits(env))
+                     max_upload_mb=upload_mb, disk=_disk_limits(env),
+                     fetch_weights=should_fetch_in_background(env, flag=args.fetch_weights))
 
 
 def _disk_limits(env: Mapping[str, str]) -> DiskLimits:

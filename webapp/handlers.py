@@ -4,6 +4,10 @@ Each action takes what it needs explicitly (an :class:`ActionContext`: the studi
 storage, the config), checks the visitor and the inputs, runs one ``Studio`` method in a
 folder of the visitor's session and returns the values of the event's outputs. The tabs
 (``webapp/tabs/``) wire them to buttons with :func:`event` or :func:`gpu_event`.
+
+Every action runs in the main process, where the session storage and the logs live; only its
+model call goes through ``ctx.gpu`` (``webapp/space.py``), which on ZeroGPU runs it in the
+forked GPU worker with plain inputs (paths, options) and brings plain results back.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import functools
 import inspect
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,7 @@ from webapp.config import AppConfig
 from webapp.cookies import OWNER_COOKIE, owner_token
 from webapp.logsafe import log_job
 from webapp.sessions import SessionStorage
-from webapp.space import on_gpu
+from webapp.space import GpuStudio
 from webapp.studio import SHEET_NONE, Studio, batch_markdown
 
 # How many images the running job handled, for its log line (a batch sets it; one per thread
@@ -38,11 +42,17 @@ VERDICTS = {"pass": "✅ Meets every checked rule", "warn": "⚠️ Usable, with
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What every action works with: the shared models, the visitors' storage, the settings."""
+    """What every action works with: the shared models, the visitors' storage, the settings,
+    and the studio's model calls as they run on the GPU (made with the context, so when the app
+    is built: before the first call forks ZeroGPU's worker, which therefore holds the studio)."""
 
     studio: Studio
     storage: SessionStorage
     config: AppConfig
+    gpu: GpuStudio = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gpu", GpuStudio(self.studio))
 
 
 # -- request context -----------------------------------------------------------------------
@@ -143,9 +153,9 @@ def event(action: Callable[..., Any], *bound: Any) -> Callable[..., Any]:
 
 
 def gpu_event(action: Callable[..., Any], ctx: ActionContext) -> Callable[..., Any]:
-    """A model-running action for an event: on ZeroGPU each call borrows the GPU. Only the
-    event's own inputs cross into the GPU worker; the context stays in the closure."""
-    return on_gpu(event(action, ctx))
+    """A model-running action for an event. The action itself runs in the main process; only
+    its model call borrows the GPU (``ctx.gpu``), so storage and logs see every job."""
+    return event(action, ctx)
 
 
 # -- the actions ---------------------------------------------------------------------------
@@ -160,7 +170,7 @@ def restore(ctx: ActionContext, photo: str | None, model: str, strength: float, 
     options = RestoreOptions(model=model, strength=float(strength), upscale=int(upscale),
                              only_centre_face=bool(centre), detector=detector)
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
-        outcome = ctx.studio.restore(photo, options, work_dir(ctx, visitor, "restore", photo), fmt=fmt)
+        outcome = ctx.gpu.restore(photo, options, work_dir(ctx, visitor, "restore", photo), fmt=fmt)
     progress(1.0, desc="Done")
     return ((str(outcome.before), str(outcome.after)), gr.DownloadButton(value=str(outcome.after),
                                                                            visible=True), outcome.summary)
@@ -176,8 +186,8 @@ def background(ctx: ActionContext, photo: str | None, mode: str, colour: str, co
     options = BackgroundOptions(mode=mode, colour=colour or "white", colour2=colour2 or "light-blue",
                                 blur_strength=float(blur), feather_px=float(feather))
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
-        outcome = ctx.studio.replace_background(photo, options, work_dir(ctx, visitor, "background", photo, backdrop),
-                                                fmt=fmt, backdrop=backdrop if mode == "image" else None)
+        outcome = ctx.gpu.replace_background(photo, options, work_dir(ctx, visitor, "background", photo, backdrop),
+                                             fmt=fmt, backdrop=backdrop if mode == "image" else None)
     progress(1.0, desc="Done")
     return str(outcome.image), gr.DownloadButton(value=str(outcome.image), visible=True), outcome.summary
 
@@ -191,9 +201,9 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
         raise gr.Error("Choose the country and document first.", print_exception=False)
     progress(0.1, desc="Measuring the face and placing it")
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
-        outcome = ctx.studio.id_photo(photo, spec_id, work_dir(ctx, visitor, "idphoto", photo),
-                                      background=colour or None, max_kb=float(max_kb) if max_kb else None,
-                                      paper=paper or SHEET_NONE)
+        outcome = ctx.gpu.id_photo(photo, spec_id, work_dir(ctx, visitor, "idphoto", photo),
+                                   background=colour or None, max_kb=float(max_kb) if max_kb else None,
+                                   paper=paper or SHEET_NONE)
     progress(1.0, desc="Done")
     verdict = VERDICTS[outcome.verdict]
     return (f"**{verdict}**\n\n{outcome.summary}", str(outcome.photo), str(outcome.overlay),
@@ -209,17 +219,13 @@ def batch(ctx: ActionContext, files: list[str] | None, job: str, spec_id: str, s
         raise gr.Error("Add images, or a .zip of images, first.", print_exception=False)
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
     out_dir = work_dir(ctx, visitor, "batch", *paths)
-
-    def report(index: int, total: int, _name: str) -> None:
-        progress((index, total), desc="Processing", unit="images")
-
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
         # Half of the room left for unpacked archives, half for the results and their zip.
         room = ctx.storage.room_for(visitor.owner_token) // 2
-        summary = ctx.studio.batch(paths, job, out_dir, restore=RestoreOptions(strength=float(strength)),
-                                   background=BackgroundOptions(mode="colour", colour=colour or "white"),
-                                   spec_id=spec_id, id_background=colour or None, progress=report,
-                                   max_extract_bytes=room)
+        summary = ctx.gpu.batch(paths, job, out_dir, restore=RestoreOptions(strength=float(strength)),
+                                background=BackgroundOptions(mode="colour", colour=colour or "white"),
+                                spec_id=spec_id, id_background=colour or None, progress=progress,
+                                max_extract_bytes=room)
     JOB_IMAGES.set(len(summary.rows))
     downloads = [str(p) for p in (summary.zip_path, summary.csv_path, summary.html_path)]
     table = pandas.DataFrame(summary.table(), columns=summary.table_headers())

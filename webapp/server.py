@@ -10,12 +10,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from starlette.middleware import Middleware
 
+from pipeline.models.fetcher import BackgroundFetcher
 from pipeline.restore.engine import RestorationPipeline
-from webapp import PROCESS_STARTED, handlers
+from webapp import PROCESS_STARTED, handlers, weights_banner
 from webapp.config import AppConfig
 from webapp.handlers import ActionContext
 from webapp.logsafe import configure_private_logging
@@ -35,6 +37,7 @@ class PortraitLabApp:
     studio: Studio
     storage: SessionStorage
     config: AppConfig
+    fetcher: BackgroundFetcher | None = None  # missing default weights, downloaded while serving
 
     def launch(self, *, block: bool = True, quiet: bool = False) -> str:
         """Start serving; returns the local URL. With ``block`` it then serves until stopped."""
@@ -51,11 +54,15 @@ class PortraitLabApp:
         )
         configure_private_logging(self.config.temp_root)  # again: uvicorn added its own handlers
         log.info("ready after %.1f s", time.perf_counter() - PROCESS_STARTED)
+        if self.fetcher is not None:  # serving first: the downloads never delay the first page
+            self.fetcher.start()
         if block:
             self.demo.block_thread()
         return local_url
 
     def close(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.stop(timeout=5)
         self.demo.close()
         self.storage.stop_sweeper()
 
@@ -69,8 +76,9 @@ def build_app(config: AppConfig, studio: Studio | None = None) -> PortraitLabApp
     studio = studio or Studio(RestorationPipeline(speed=engine_speed()))
     example = write_example_photo(storage.examples_dir)
     storage.start_sweeper(config.sweep_interval_s)
-    demo = build_blocks(ActionContext(studio, storage, config), example)
-    return PortraitLabApp(demo, studio, storage, config)
+    fetcher = BackgroundFetcher(studio.manifest, studio.engine.store.directory) if config.fetch_weights else None
+    demo = build_blocks(ActionContext(studio, storage, config), example, fetcher)
+    return PortraitLabApp(demo, studio, storage, config, fetcher)
 
 
 def gradio_cache_schedule(config: AppConfig) -> tuple[int, int]:
@@ -80,7 +88,7 @@ def gradio_cache_schedule(config: AppConfig) -> tuple[int, int]:
     return interval, max(0, int(config.max_age_s) - interval)
 
 
-def build_blocks(ctx: ActionContext, example: Path) -> gr.Blocks:
+def build_blocks(ctx: ActionContext, example: Path, fetcher: BackgroundFetcher | None = None) -> gr.Blocks:
     """The page: a header, the missing-weights banner, one ``gr.Tab`` per tab module (each tab's
     own Blocks rendered inside it), and the session's start and end."""
     availability = ctx.studio.availability()
@@ -94,12 +102,24 @@ def build_blocks(ctx: ActionContext, example: Path) -> gr.Blocks:
         gr.Markdown("# Portrait Lab\nRestore faces, replace backgrounds and make ID photos. "
                     f"Your photos stay on this server only for your visit ({ctx.config.retention_text()} at most); "
                     "see the Privacy tab.")
-        gr.Markdown(availability.banner, visible=bool(availability.banner), elem_classes=["banner"],
-                    elem_id="weights-banner")
+        text = weights_banner.banner(availability, fetcher.snapshot() if fetcher else ())
+        banner = gr.Markdown(text, visible=bool(text), elem_classes=["banner"], elem_id="weights-banner")
         with gr.Tabs():
             for label, tab_id, built in tabs:
                 with gr.Tab(label, id=tab_id):
                     built.blocks.render()
+        _poll_weights(ctx, fetcher, banner, [c for _, _, built in tabs for c in built.weights_gated])
         demo.load(handlers.event(handlers.session_started, ctx), None, None, **UI_ONLY)
         demo.unload(handlers.event(handlers.session_ended, ctx))
     return demo
+
+
+def _poll_weights(ctx: ActionContext, fetcher: BackgroundFetcher | None, banner: gr.Markdown,
+                  gated: list[Any]) -> None:
+    """While models download, every open page refreshes the banner and switches features on as
+    their weights arrive (a private, unqueued UI event: no API, no place in the model queue)."""
+    if fetcher is None:
+        return
+    timer = gr.Timer(weights_banner.POLL_S, active=True)
+    timer.tick(lambda: weights_banner.refresh(ctx.studio, fetcher, gated), None, [banner, timer, *gated],
+               **UI_ONLY)

@@ -18,7 +18,7 @@ from pipeline.core.decode import DecodedImage, decode_image
 from pipeline.core.encode import OUTPUT_FORMATS, encode_image, format_for_suffix, keeps_alpha
 from pipeline.core.errors import InvalidOptionError, PortraitLabError
 from pipeline.core.publish import OutputFile, publish
-from pipeline.models.download import fetch
+from pipeline.models.fetcher import fetch_with_lock
 from pipeline.models.listing import format_status_table
 from pipeline.models.locations import fetch_command, weights_dir
 from pipeline.models.manifest import Manifest, load_manifest
@@ -55,7 +55,7 @@ def cmd_weights_fetch(args: argparse.Namespace) -> int:
     failures = 0
     for name in names:
         try:
-            path = fetch(manifest.get(name), retries=args.retries)
+            path = fetch_with_lock(manifest.get(name), retries=args.retries)  # waits if the app is fetching it
             print(f"{name}: ok ({path})")
         except PortraitLabError as error:
             failures += 1

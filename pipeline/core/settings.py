@@ -32,11 +32,13 @@ TOTAL_QUOTA_MB = "PORTRAIT_LAB_TOTAL_QUOTA_MB"
 MIN_FREE_MB = "PORTRAIT_LAB_MIN_FREE_MB"
 WEIGHTS_DIR = "PORTRAIT_LAB_WEIGHTS_DIR"
 WEIGHTS_MIRROR = "PORTRAIT_LAB_WEIGHTS_MIRROR"
+FETCH_WEIGHTS = "PORTRAIT_LAB_FETCH_WEIGHTS"
 DEVICE = "PORTRAIT_LAB_DEVICE"
 PRECISION = "PORTRAIT_LAB_PRECISION"
 SPEED = "PORTRAIT_LAB_SPEED"
 MAX_PIXELS = "PORTRAIT_LAB_MAX_PIXELS"
 MAX_BATCH_FILES = "PORTRAIT_LAB_MAX_BATCH_FILES"
+MANIFEST = "PORTRAIT_LAB_MANIFEST"
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(HOST, "127.0.0.1", "address the web app listens on (GRADIO_SERVER_NAME, set by Spaces, also counts)",
@@ -55,6 +57,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(MIN_FREE_MB, "1024", "free disk kept; below it new work is refused, in MB", "webapp.config"),
     Setting(WEIGHTS_DIR, "weights/", "where model weights live", "pipeline.models.locations"),
     Setting(WEIGHTS_MIRROR, "none", "base URL of a mirror holding the same weight files", "pipeline.models.download"),
+    Setting(MANIFEST, "weights/manifest.json",
+            "another weights manifest (a mirror with its own files and hashes; the Space simulation)",
+            "pipeline.models.manifest"),
+    Setting(FETCH_WEIGHTS, "1 on a Space (SPACE_ID set), else 0",
+            "1 = the app downloads missing default weights in the background while it serves; 0 = never",
+            "pipeline.models.fetcher"),
     Setting(DEVICE, "auto", "auto, cpu, cuda or cuda:N", "pipeline.models.device"),
     Setting(PRECISION, "auto", "auto, fp32 or bf16", "pipeline.models.device"),
     Setting(SPEED, "none", "speed switches, e.g. compile=1,max_batch=8", "pipeline.models.accelerate"),

@@ -1,7 +1,9 @@
 """Chooses the compute device and precision once, for every model of the process.
 
-CUDA first: on a GPU the restorer runs in bfloat16, because GFPGAN's StyleGAN2
-demodulation sums overflow float16 (inf/NaN faces) while bf16 keeps float32's range.
+CUDA first: on a GPU with bf16 in hardware (Ampere and newer) the restorer runs in
+bfloat16, because GFPGAN's StyleGAN2 demodulation sums overflow float16 (inf/NaN faces)
+while bf16 keeps float32's range. Older GPUs (T4, V100) only emulate bf16, so "auto" keeps
+them in float32 there.
 On a CPU with bf16 in hardware (AVX512-BF16, AMX, Arm BF16) "auto" also picks bf16 for
 GFPGAN and ParseNet: there the benchmark portrait took 3.0 s instead of 6.2 s in fp32, with
 the output above 35 dB PSNR against the fp32 reference (bench/restore_bench.py, README
@@ -106,11 +108,23 @@ def _parse_precision(requested: str, device: torch.device) -> torch.dtype:
     if device.type != "cuda":
         # An explicit "bf16" is honoured (emulated where the CPU lacks it); "auto" only where it pays.
         return torch.bfloat16 if requested == "bf16" or cpu_has_native_bf16() else torch.float32
-    if not torch.cuda.is_bf16_supported():
-        if requested == "bf16":
-            raise DeviceUnavailableError("This GPU does not support bfloat16.", hint="Use --precision fp32.")
-        return torch.float32
+    if requested == "auto":
+        return torch.bfloat16 if cuda_has_native_bf16(device) else torch.float32
+    # An explicit "bf16" is honoured where the GPU can at least emulate it.
+    if not torch.cuda.is_bf16_supported(including_emulation=True):
+        raise DeviceUnavailableError("This GPU does not support bfloat16.", hint="Use --precision fp32.")
     return torch.bfloat16
+
+
+# bf16 tensor cores arrived with Ampere (compute capability 8.0). Older GPUs (T4 is 7.5,
+# V100 7.0) only emulate bf16 convolutions, far slower than fp32; torch's own
+# is_bf16_supported() counts that emulation as support unless told not to.
+NATIVE_BF16_CUDA_CAPABILITY = (8, 0)
+
+
+def cuda_has_native_bf16(device: torch.device) -> bool:
+    """True when this GPU computes bf16 in hardware (where bf16 pays on CUDA)."""
+    return tuple(torch.cuda.get_device_capability(device)) >= NATIVE_BF16_CUDA_CAPABILITY
 
 
 def choose_compute(device: str | None = None, precision: str | None = None) -> ComputeSettings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from pipeline.core import settings
 from pipeline.core.errors import InvalidOptionError
 
 MANIFEST_PATH: Path = Path(__file__).resolve().parents[2] / "weights" / "manifest.json"
@@ -25,7 +27,41 @@ KINDS: tuple[str, ...] = ("restorer", "detector", "parser", "matting", "recognit
 
 _SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_OPTIONAL_ENTRY_FIELDS = frozenset({"approx_bytes", "sha256_note", "bundled_in"})
+_OPTIONAL_ENTRY_FIELDS = frozenset({"approx_bytes", "sha256_note", "bundled_in", "hub"})
+_COMMIT_PATTERN = re.compile(r"[0-9a-f]{40}")
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_REPO_PATTERN = re.compile(rf"{_REPO_PART}/{_REPO_PART}")
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """Where a model's file also lives on the Hugging Face Hub: a model repo, a path in
+    it, and the commit it is pinned to.
+
+    A commit, never a branch or tag: a branch can move to other bytes, and a pinned
+    commit lets a file preloaded at Space build time be found in the cache with no
+    network call. The file is still checked against the entry's size and sha256.
+    """
+
+    repo: str
+    file: str
+    revision: str
+
+    def __post_init__(self) -> None:
+        problem = _hub_problem(self)
+        if problem is not None:
+            raise ValueError(f"'hub': {problem}")
+
+    @classmethod
+    def from_json(cls, raw: Any) -> HubFile:
+        """The manifest's ``{"repo", "file", "revision"}`` object; other keys are refused."""
+        if not isinstance(raw, Mapping):
+            raise ValueError("'hub' must be an object with 'repo', 'file' and 'revision', or null")
+        expected = {"repo", "file", "revision"}
+        if set(raw) != expected:
+            wrong = sorted(set(raw) ^ expected)
+            raise ValueError(f"'hub' must have exactly 'repo', 'file' and 'revision' (check: {', '.join(wrong)})")
+        return cls(repo=raw["repo"], file=raw["file"], revision=raw["revision"])
 
 
 @dataclass(frozen=True)
@@ -52,11 +88,17 @@ class ModelEntry:
     default: bool
     display_name: str
     bundled_in: str | None = None
+    hub: HubFile | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch_options, Mapping):
             raise ValueError(f"model {self.name!r}: 'arch_options' must be an object")
         object.__setattr__(self, "arch_options", MappingProxyType(dict(self.arch_options)))
+        if self.hub is not None and not isinstance(self.hub, HubFile):
+            try:
+                object.__setattr__(self, "hub", HubFile.from_json(self.hub))
+            except ValueError as error:
+                raise ValueError(f"model {self.name!r}: {error}") from error
         problem = _first_entry_problem(self)
         if problem is not None:
             raise ValueError(f"model {self.name!r}: {problem}")
@@ -117,12 +159,12 @@ class Manifest:
 
 
 def load_manifest(path: Path | None = None) -> Manifest:
-    """Read and validate the manifest (default: :data:`MANIFEST_PATH`).
+    """Read and validate the manifest (default: ``$PORTRAIT_LAB_MANIFEST``, else :data:`MANIFEST_PATH`).
 
     A malformed manifest raises ``ValueError`` naming the file and the bad entry/field,
     because a registry typo must fail loudly at start-up, not later as a wrong download.
     """
-    manifest_path = Path(path) if path is not None else MANIFEST_PATH
+    manifest_path = Path(path or os.environ.get(settings.MANIFEST) or MANIFEST_PATH)
     text = manifest_path.read_text(encoding="utf-8")
     try:
         raw = json.loads(text)
@@ -193,7 +235,7 @@ def _first_entry_problem(entry: ModelEntry) -> str | None:
 
 
 def _bundled_entry_problem(entry: ModelEntry) -> str | None:
-    for name in ("file", "url", "bytes", "approx_bytes", "sha256"):
+    for name in ("file", "url", "bytes", "approx_bytes", "sha256", "hub"):
         if getattr(entry, name) is not None:
             return f"'{name}' must be null for weights bundled in {entry.bundled_in}"
     return None
@@ -208,6 +250,22 @@ def _downloadable_entry_problem(entry: ModelEntry) -> str | None:
         return "either 'bytes' or 'approx_bytes' must be given"
     if entry.sha256 is None and entry.sha256_note is None:
         return "'sha256_note' must say why 'sha256' is null"
+    if entry.hub is not None and (entry.sha256 is None or entry.bytes is None):
+        return "'hub' needs an exact 'bytes' and a 'sha256', so the Hub's file can be checked"
+    return None
+
+
+def _hub_problem(hub: HubFile) -> str | None:
+    """The first thing wrong with a Hub source, or None (owner/name, relative path, commit)."""
+    if not isinstance(hub.repo, str) or not _REPO_PATTERN.fullmatch(hub.repo):
+        return "'repo' must look like owner/name (letters, digits, '.', '-', '_')"
+    if "--" in hub.repo or ".." in hub.repo or hub.repo.endswith(".git"):
+        return "'repo' may not contain '--' or '..' nor end in '.git'"
+    if not isinstance(hub.file, str) or not _is_relative_repo_path(hub.file):
+        return "'file' must be a relative path inside the repo, without '..', '\\', commas or spaces"
+    if not isinstance(hub.revision, str) or not _COMMIT_PATTERN.fullmatch(hub.revision):
+        return ("'revision' must be a full 40-character commit hash (lowercase hex), "
+                "not a branch or tag, so the file cannot change under the manifest")
     return None
 
 
@@ -241,6 +299,14 @@ def _is_nonempty_text(value: Any) -> bool:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_relative_repo_path(path: str) -> bool:
+    """A path inside a repo: no leading '/', no empty, '.' or '..' parts, no backslash, and
+    no whitespace or comma (``preload_from_hub`` separates fields with spaces, files with commas)."""
+    if not path or path.startswith("/") or "\\" in path or "," in path or any(c.isspace() for c in path):
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
 
 
 def _is_plain_file_name(name: str) -> bool:

@@ -99,7 +99,7 @@ def test_output_and_report_paths_are_checked_before_any_work(tmp_path, capsys, n
 
 def test_weights_fetch_of_an_unknown_name_downloads_nothing(capsys, monkeypatch):
     fetched: list[str] = []
-    monkeypatch.setattr(cli_commands, "fetch", lambda entry, retries: fetched.append(entry.name))
+    monkeypatch.setattr(cli_commands, "fetch_with_lock", lambda entry, retries: fetched.append(entry.name))
     _usage_error(["weights", "fetch", "gfpgan-v1.4", "typo"], capsys)
     assert fetched == []  # the valid name was not fetched either: the typo is fixed first
 

@@ -73,3 +73,28 @@ def test_autocast_follows_the_chosen_precision():
         assert (a @ a).dtype == torch.float32
     with ComputeSettings(torch.device("cpu"), torch.bfloat16).autocast():
         assert (a @ a).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("capability, expected", [
+    ((7, 5), torch.float32),  # T4: bf16 only emulated (slow), so fp32
+    ((7, 0), torch.float32),  # V100
+    ((8, 0), torch.bfloat16),  # A100
+    ((8, 9), torch.bfloat16),  # L4
+    ((9, 0), torch.bfloat16),  # H100/H200
+])
+def test_cuda_auto_uses_bf16_only_where_the_gpu_has_it(monkeypatch, capability, expected):
+    """torch.cuda.is_bf16_supported() says True on a T4 (it counts emulation): "auto" must not
+    trust it, or the hardware the README suggests runs GFPGAN in slow emulated bf16."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert device_module._parse_precision("auto", torch.device("cuda")) == expected
+    assert device_module._parse_precision("fp32", torch.device("cuda")) == torch.float32
+    assert device_module._parse_precision("bf16", torch.device("cuda")) == torch.bfloat16  # explicit: honoured
+
+
+def test_explicit_bf16_on_a_gpu_without_it_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (6, 1))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    assert device_module._parse_precision("auto", torch.device("cuda")) == torch.float32
+    with pytest.raises(DeviceUnavailableError, match="does not support bfloat16"):
+        device_module._parse_precision("bf16", torch.device("cuda"))

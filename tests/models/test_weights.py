@@ -30,7 +30,7 @@ from pipeline.core.errors import (
     WeightsDownloadError,
     WeightsMissingError,
 )
-from pipeline.models import download, locations, weight_status
+from pipeline.models import locations, transfer, weight_status
 from pipeline.models.download import ENV_WEIGHTS_MIRROR, fetch
 from pipeline.models.hash_cache import VERIFIED_CACHE_NAME
 from pipeline.models.listing import format_status_table
@@ -629,7 +629,7 @@ def test_fetch_backs_off_exponentially(
     server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sleeps: list[float] = []
-    monkeypatch.setattr(download.time, "sleep", sleeps.append)
+    monkeypatch.setattr(transfer.time, "sleep", sleeps.append)
     entry = entry_for(make_payload(26))
     server.routes["/down.bin"] = fail_with_500
     with pytest.raises(WeightsDownloadError, match="HTTP 500"):

@@ -57,7 +57,8 @@ def test_dockerfile_runs_as_a_user_on_7860_with_a_health_check_and_verified_weig
     assert re.search(r"^EXPOSE 7860$", text, re.M)
     assert re.search(r"^HEALTHCHECK .*\n?.*7860", text, re.M)
     assert "ARG SKIP_WEIGHTS" in text and "weights fetch" in text
-    assert "requirements-nodeps.txt" in text and "--no-deps" in text
+    # One plain install, as the Space builder does it: nothing installed without its dependencies.
+    assert "pip install -r requirements.txt" in text and "--no-deps" not in text
     assert re.search(r'^CMD \[.*"app.py"\]', text, re.M)
 
 

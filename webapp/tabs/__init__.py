@@ -16,3 +16,5 @@ class BuiltTab:
     blocks: gr.Blocks
     files: tuple[Component, ...] = ()  # uploads and results on show: set to None
     downloads: tuple[Component, ...] = ()  # download buttons: emptied and hidden
+    # (model choice, run button, reason) of a feature that waits for weights: refreshed as they arrive
+    weights_gated: tuple[Component, ...] = ()

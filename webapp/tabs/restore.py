@@ -29,7 +29,7 @@ def build(ctx: ActionContext, example: Path, availability: Availability) -> Buil
                     fmt = gr.Radio(list(OUTPUT_FORMATS), value="png", label="Download as")
                 detector = gr.Dropdown(studio.detector_choices(), value="auto", label="Face detector")
                 button = gr.Button("Restore", variant="primary", interactive=availability.restore_ready)
-                gr.Markdown(availability.restore_reason, visible=not availability.restore_ready)
+                reason = gr.Markdown(availability.restore_reason, visible=not availability.restore_ready)
                 gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
             with gr.Column():
                 compare = gr.ImageSlider(label="Before / after", type="filepath")
@@ -38,4 +38,4 @@ def build(ctx: ActionContext, example: Path, availability: Availability) -> Buil
         button.click(handlers.gpu_event(handlers.restore, ctx),
                      [photo, model, strength, upscale, centre, detector, fmt], [compare, download, summary],
                      api_name="restore", **heavy_events(ctx.config, studio.engine.compute.device.type))
-    return BuiltTab(blocks, files=(photo, compare), downloads=(download,))
+    return BuiltTab(blocks, files=(photo, compare), downloads=(download,), weights_gated=(model, button, reason))

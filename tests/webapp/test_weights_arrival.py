@@ -1,0 +1,85 @@
+"""A fresh server with no weights: it serves at once, downloads its models in the background,
+shows their progress, and switches restoration on with no restart and no reload."""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from appserver import running_app
+from pipeline.core import settings
+from pipeline.models.device import ComputeSettings
+from pipeline.restore.engine import RestorationPipeline, RestoreOptions
+from webapp import weights_banner
+from webapp.studio import Studio
+
+SLOW_FIRST_BYTE_S = 1.5  # each file waits this long, so the page is up long before they all arrive
+
+
+def _slow_mirror(folder: Path) -> ThreadingHTTPServer:
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            time.sleep(SLOW_FIRST_BYTE_S)
+            super().do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def fresh_server(random_weights, tmp_path, monkeypatch):
+    served, manifest = random_weights
+    mirror = _slow_mirror(served)
+    monkeypatch.setenv(settings.WEIGHTS_MIRROR, f"http://127.0.0.1:{mirror.server_address[1]}")
+    empty = tmp_path / "weights"
+    empty.mkdir()
+    compute = ComputeSettings(device=torch.device("cpu"), dtype=torch.float32)
+    studio = Studio(RestorationPipeline(manifest=manifest, weights_directory=empty, compute=compute))
+    started = time.perf_counter()
+    with running_app(tmp_path / "root", studio, fetch_weights=True) as (app, url):
+        yield app, url, started, empty
+    mirror.shutdown()
+    mirror.server_close()
+
+
+def test_a_fresh_server_serves_first_then_switches_restoration_on_by_itself(fresh_server, astronaut_rgb, tmp_path):
+    app, url, started, weights = fresh_server
+    assert httpx.get(url).status_code == 200
+    up_after = time.perf_counter() - started
+    first = app.fetcher.snapshot()
+    assert any(row.state.value != "verified" for row in first), "the downloads ended before the page was up"
+    assert not app.studio.availability().restore_ready
+    text = weights_banner.banner(app.studio.availability(), first)
+    assert text.startswith(weights_banner.FETCHING_HEADER) and "GFPGAN v1.4" in text
+    assert "/" not in text.replace("no need to reload", "")  # no paths or URLs for visitors
+
+    assert app.fetcher.wait(timeout=120), [row for row in app.fetcher.snapshot()]
+    ready_after = time.perf_counter() - started
+    expected = {str(app.studio.manifest.get(name).file) for name in app.fetcher.names}
+    assert expected <= {p.name for p in weights.iterdir()}
+    updates = weights_banner.refresh(app.studio, app.fetcher, gated=[object()] * 3)
+    assert updates[0]["visible"] is False  # the banner is gone
+    assert updates[3]["interactive"] is True  # the Restore button is on, on the same page
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut_rgb).save(photo)
+    client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+    _, _, summary = client.predict(handle_file(str(photo)), "gfpgan-v1.4", 1.0, 1, False, "mtcnn", "png",
+                                   api_name="/restore")
+    assert "Restored 1 of 1 face(s) with gfpgan-v1.4" in summary, summary
+    print(f"HTTP 200 after {up_after:.1f} s; every default model verified after {ready_after:.1f} s")
