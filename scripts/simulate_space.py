@@ -145,7 +145,8 @@ def wait_for_http(url: str, started: float, limit_s: float = 180) -> float:
     raise TimeoutError(f"no HTTP 200 from {url} within {limit_s:.0f} s")
 
 
-def watch_the_page(url: str, started: float, findings: Findings, limit_s: float = 240) -> None:
+def watch_the_page(url: str, started: float, findings: Findings, limit_s: float = 240,
+                   screenshot: Path | None = None) -> None:
     """A phone-sized browser on the Restore tab: the banner's texts, and when Restore switches on."""
     from playwright.sync_api import sync_playwright
 
@@ -160,6 +161,8 @@ def watch_the_page(url: str, started: float, findings: Findings, limit_s: float 
             text = banner.inner_text() if banner.count() and banner.is_visible() else ""
             if text and (not findings.banner_texts or findings.banner_texts[-1] != text):
                 findings.banner_texts.append(text)
+                if screenshot is not None and "downloading" in text:
+                    page.screenshot(path=str(screenshot))
             if button.is_enabled():
                 findings.restore_enabled_s = time.perf_counter() - started
                 break
@@ -187,7 +190,7 @@ def use_the_models(url: str, work: Path, findings: Findings) -> None:
         findings.id_photo = f"refused: {error.message}"
 
 
-def simulate(python: str, megabytes_per_s: float, work: Path) -> Findings:
+def simulate(python: str, megabytes_per_s: float, work: Path, screenshot: Path | None = None) -> Findings:
     mirror_dir = work / "mirror"
     manifest = write_mirror(mirror_dir)
     mirror = serve(mirror_dir, megabytes_per_s)
@@ -204,7 +207,7 @@ def simulate(python: str, megabytes_per_s: float, work: Path) -> Findings:
         findings.missing_at_200 = sorted(str(load_manifest(manifest).get(n).file) for n in
                                          default_models(load_manifest(manifest))
                                          if str(load_manifest(manifest).get(n).file) not in present)
-        watch_the_page(url, started, findings)
+        watch_the_page(url, started, findings, screenshot=screenshot)
         use_the_models(url, work, findings)
     finally:
         stop.set()
@@ -221,9 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=sys.executable, help="the interpreter of the Space-like venv")
     parser.add_argument("--mbps", type=float, default=60.0, help="mirror speed in MB/s (default 60)")
+    parser.add_argument("--screenshot", type=Path, help="save the phone-sized page while a model downloads")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="portrait-lab-space-") as work:
-        findings = simulate(args.python, args.mbps, Path(work))
+        findings = simulate(args.python, args.mbps, Path(work), args.screenshot)
     print(json.dumps(findings.__dict__, indent=2))
     ok = (findings.http_200_s is not None and findings.missing_at_200 and findings.restore_enabled_s is not None
           and "Restored 1 of 1 face(s)" in findings.restored and not findings.pip_processes)

@@ -29,6 +29,9 @@ from webapp.tabs import background, batch, idphoto, privacy, restore
 from webapp.ui import CSS, UI_ONLY, private_theme
 
 log = logging.getLogger("portrait_lab.app")
+# Tries per model before the banner says it failed for good: with the fetcher's backoff
+# (5 s doubling to 5 min) about 15 minutes, after which open pages stop polling.
+FETCH_TRIES = 8
 
 
 @dataclass
@@ -76,7 +79,9 @@ def build_app(config: AppConfig, studio: Studio | None = None) -> PortraitLabApp
     studio = studio or Studio(RestorationPipeline(speed=engine_speed()))
     example = write_example_photo(storage.examples_dir)
     storage.start_sweeper(config.sweep_interval_s)
-    fetcher = BackgroundFetcher(studio.manifest, studio.engine.store.directory) if config.fetch_weights else None
+    fetcher = None
+    if config.fetch_weights and studio.availability().missing:  # nothing missing: no fetcher, no polling
+        fetcher = BackgroundFetcher(studio.manifest, studio.engine.store.directory, give_up_after=FETCH_TRIES)
     demo = build_blocks(ActionContext(studio, storage, config), example, fetcher)
     return PortraitLabApp(demo, studio, storage, config, fetcher)
 
@@ -120,6 +125,6 @@ def _poll_weights(ctx: ActionContext, fetcher: BackgroundFetcher | None, banner:
     their weights arrive (a private, unqueued UI event: no API, no place in the model queue)."""
     if fetcher is None:
         return
+    view = weights_banner.WeightsView(ctx.studio, fetcher)
     timer = gr.Timer(weights_banner.POLL_S, active=True)
-    timer.tick(lambda: weights_banner.refresh(ctx.studio, fetcher, gated), None, [banner, timer, *gated],
-               **UI_ONLY)
+    timer.tick(lambda: view.updates(gated), None, [banner, timer, *gated], **UI_ONLY)

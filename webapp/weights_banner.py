@@ -7,6 +7,7 @@ are there, so no visitor has to reload and no upload is lost.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -42,16 +43,42 @@ def _status(row: ModelProgress) -> str:
     return "waiting its turn"
 
 
-def refresh(studio: Studio, fetcher: BackgroundFetcher | None, gated: Sequence[Any]) -> list[Any]:
-    """Updates for [banner, timer, *gated (model choice, run button, reason)] from what is on disk
-    now; the timer stops once nothing is left to wait for."""
-    availability = studio.availability()
-    progress = fetcher.snapshot() if fetcher is not None else ()
-    text = banner(availability, progress)
-    waiting = any(row.state is not FetchState.VERIFIED for row in progress)
-    updates: list[Any] = [gr.update(value=text, visible=bool(text)), gr.Timer(active=waiting)]
-    if gated:
-        updates += [gr.update(choices=studio.restorer_choices()),
-                    gr.update(interactive=availability.restore_ready),
-                    gr.update(value=availability.restore_reason, visible=not availability.restore_ready)]
-    return updates
+DOWNLOADING_REASON = "Restoration switches on by itself as soon as its model has finished downloading."
+
+
+class WeightsView:
+    """What every open page's poll gets. Checking the weights on disk (sizes, hashes) happens
+    only when a download changes state, so a poll is a snapshot copy and a dictionary lookup,
+    however often, and by whomever, it is called."""
+
+    def __init__(self, studio: Studio, fetcher: BackgroundFetcher) -> None:
+        self.studio, self.fetcher = studio, fetcher
+        self._lock = threading.Lock()
+        self._seen: tuple[tuple[str, str], ...] | None = None
+        self._availability: Availability | None = None
+
+    def availability(self, progress: Sequence[ModelProgress]) -> Availability:
+        states = tuple((row.name, row.state.value) for row in progress)
+        with self._lock:
+            if states != self._seen or self._availability is None:
+                self._availability, self._seen = self.studio.availability(), states
+            return self._availability
+
+    def updates(self, gated: Sequence[Any]) -> list[Any]:
+        """Updates for [banner, timer, *gated (model choice, run button, reason)]; the timer stops
+        once no model is left to wait for."""
+        progress = self.fetcher.snapshot()
+        availability = self.availability(progress)
+        text = banner(availability, progress)
+        waiting = any(row.state is not FetchState.VERIFIED and (row.state is not FetchState.FAILED
+                      or row.next_retry_at is not None) for row in progress)
+        updates: list[Any] = [gr.update(value=text, visible=bool(text)), gr.Timer(active=waiting)]
+        if gated:
+            reason = availability.restore_reason
+            restorer = next((row for row in progress if row.kind == "restorer"), None)
+            if reason and restorer is not None and restorer.state is not FetchState.FAILED:
+                reason = DOWNLOADING_REASON
+            updates += [gr.update(choices=self.studio.restorer_choices()),
+                        gr.update(interactive=availability.restore_ready),
+                        gr.update(value=reason, visible=not availability.restore_ready)]
+        return updates

@@ -32,6 +32,11 @@ from pipeline.models.manifest import ModelEntry
 ENV_WEIGHTS_MIRROR = settings.WEIGHTS_MIRROR
 _CHUNK_BYTES = 1 << 20
 _USER_AGENT = "portrait-lab-weights/1"
+# A server may not fill the disk or hold a download open for ever: at most the manifest's
+# exact size (twice its estimate when only that is known, else 2 GiB), and at least this
+# average speed over the whole body (a slow but honest link still gets its hours).
+MAX_UNSIZED_BYTES = 2 * 1024**3
+MIN_AVERAGE_BYTES_PER_S = 100 * 1024
 _RETRYABLE_HTTP_CODES = frozenset({408, 425, 429})
 _SUPPORTED_SCHEMES = frozenset({"http", "https", "file"})
 
@@ -81,7 +86,7 @@ def download_url(entry: ModelEntry, folder: Path, source: str, options: Options)
         time.sleep(options.backoff * 2 ** (attempts_made - 1))
     plural = "" if attempts_made == 1 else "s"
     raise WeightsDownloadError(
-        f"Could not download {entry.file} from {source}: {last_failure.reason} "
+        f"Could not download {entry.file} from {shown_url(source)}: {last_failure.reason} "
         f"({attempts_made} attempt{plural}).",
         hint=_download_hint(entry, folder, last_failure.cause),
     )
@@ -176,6 +181,7 @@ def _download_once(entry: ModelEntry, folder: Path, source: str, options: Option
         try:
             received, digest = _stream_to_file(
                 response, part, total=announced or entry.bytes, label=str(entry.file), options=options,
+                limit=byte_limit(entry),
             )
             _verify_transfer(entry, received, announced, digest)
             _publish(part, final)
@@ -186,10 +192,32 @@ def _download_once(entry: ModelEntry, folder: Path, source: str, options: Option
     return final
 
 
+class _WebOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only: a mirror may not send the download to ftp:// or elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 (urllib's API)
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, "redirect to a non-web address refused", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_WebOnlyRedirects())
+
+
+def shown_url(source: str) -> str:
+    """``source`` without user info or query: signed mirror URLs carry tokens there."""
+    try:
+        parts = urllib.parse.urlsplit(source)
+        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # not a URL at all: the address is refused elsewhere with its reason
+        return source.split("?", 1)[0].rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def _open_url(source: str, timeout: float) -> http.client.HTTPResponse:
     request = urllib.request.Request(source, headers={"User-Agent": _USER_AGENT})
     try:
-        return urllib.request.urlopen(request, timeout=timeout)
+        return _OPENER.open(request, timeout=timeout)
     except urllib.error.HTTPError as error:
         error.close()
         retryable = error.code >= 500 or error.code in _RETRYABLE_HTTP_CODES
@@ -245,12 +273,22 @@ def _new_part_file(folder: Path, file_name: str) -> Path:
     return Path(name)
 
 
+def byte_limit(entry: ModelEntry) -> int:
+    """The most bytes a download of ``entry`` may bring."""
+    if entry.bytes is not None:
+        return entry.bytes
+    return 2 * entry.approx_bytes if entry.approx_bytes else MAX_UNSIZED_BYTES
+
+
 def _stream_to_file(
-    response: http.client.HTTPResponse, part: Path, *, total: int | None, label: str, options: Options
+    response: http.client.HTTPResponse, part: Path, *, total: int | None, label: str, options: Options,
+    limit: int,
 ) -> tuple[int, str]:
-    """Copy the body to ``part`` while hashing; returns (bytes received, hex sha256)."""
+    """Copy the body to ``part`` while hashing; returns (bytes received, hex sha256). A body
+    longer than ``limit``, or slower on average than the minimum speed, is cut off."""
     digest = hashlib.sha256()
     received = 0
+    deadline = time.monotonic() + max(options.timeout, limit / MIN_AVERAGE_BYTES_PER_S)
     bar_class = options.bar_class or tqdm
     disable = not options.progress and options.bar_class is None
     try:
@@ -258,6 +296,12 @@ def _stream_to_file(
             total=total, unit="B", unit_scale=True, unit_divisor=1000, desc=label, disable=disable,
         ) as bar:
             while chunk := _read_chunk(response, received, options.timeout):
+                if received + len(chunk) > limit:
+                    raise AttemptFailed(f"the server sent more than the expected {limit} bytes",
+                                        retryable=False, cause="content")
+                if time.monotonic() > deadline:
+                    raise AttemptFailed(f"too slow: {received} bytes in the time allowed for {limit}",
+                                        retryable=True, cause="network")
                 sink.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)

@@ -732,8 +732,41 @@ def test_import_does_not_touch_the_network() -> None:
         "def refuse(*args, **kwargs):\n"
         "    raise SystemExit('network used at import')\n"
         "urllib.request.urlopen = refuse\n"
+        "urllib.request.OpenerDirector.open = refuse\n"
         "import pipeline.models.download, pipeline.models.listing\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_server_cannot_fill_the_disk_or_leak_a_signed_urls_token(server, tmp_path) -> None:
+    """A body longer than the manifest says, sent without a length, is cut off at the limit
+    instead of being written to the end; a signed URL's token never reaches a message."""
+    from pipeline.models import transfer
+
+    payload = make_payload(36)
+    entry = entry_for(payload)
+    sent: list[int] = []
+
+    def endless(handler: BaseHTTPRequestHandler, count: int) -> None:
+        handler.send_response(200)  # no Content-Length: the body ends when the connection does
+        handler.end_headers()
+        try:
+            for _ in range(400):  # 400 x the expected size, if nobody stops reading
+                handler.wfile.write(payload)
+                sent.append(len(payload))
+        except OSError:
+            pass  # the client hung up: what this test wants
+        handler.close_connection = True
+
+    server.routes["/huge.bin?token=s3cret"] = endless
+    with pytest.raises(WeightsDownloadError) as caught:
+        fetch(entry, tmp_path, url=server.url("/huge.bin") + "?token=s3cret", retries=0, backoff=0, progress=False)
+    assert "more than the expected" in caught.value.message
+    assert "s3cret" not in caught.value.message + (caught.value.hint or "")
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".verified.json"] == []  # no file, no temp file
+    assert transfer.byte_limit(entry) == len(payload)
+    unsized = dataclasses.replace(entry, bytes=None, approx_bytes=1000, sha256=None, sha256_note="test: no hash")
+    assert transfer.byte_limit(unsized) == 2000
+    assert transfer.shown_url("https://user:pw@mirror.example:8443/w/f.pth?sig=abc") == "https://mirror.example:8443/w/f.pth"

@@ -72,7 +72,7 @@ def test_a_fresh_server_serves_first_then_switches_restoration_on_by_itself(fres
     ready_after = time.perf_counter() - started
     expected = {str(app.studio.manifest.get(name).file) for name in app.fetcher.names}
     assert expected <= {p.name for p in weights.iterdir()}
-    updates = weights_banner.refresh(app.studio, app.fetcher, gated=[object()] * 3)
+    updates = weights_banner.WeightsView(app.studio, app.fetcher).updates(gated=[object()] * 3)
     assert updates[0]["visible"] is False  # the banner is gone
     assert updates[3]["interactive"] is True  # the Restore button is on, on the same page
 
@@ -83,3 +83,60 @@ def test_a_fresh_server_serves_first_then_switches_restoration_on_by_itself(fres
                                    api_name="/restore")
     assert "Restored 1 of 1 face(s) with gfpgan-v1.4" in summary, summary
     print(f"HTTP 200 after {up_after:.1f} s; every default model verified after {ready_after:.1f} s")
+
+
+def test_the_banner_says_why_a_download_failed_and_when_it_tries_again():
+    from pipeline.models.fetcher import FetchState, ModelProgress
+    from webapp.studio import Availability
+
+    availability = Availability(False, "", ("gfpgan-v1.4", "modnet", "parsenet"), "admin banner")
+    rows = (
+        ModelProgress("gfpgan-v1.4", "GFPGAN v1.4", "restorer", FetchState.FAILED, attempts=2,
+                      reason="The download server could not be reached.", next_retry_at=time.time() + 40),
+        ModelProgress("modnet", "MODNet", "matting", FetchState.DOWNLOADING, bytes_done=5, bytes_total=20),
+        ModelProgress("parsenet", "ParseNet", "parser", FetchState.FAILED, attempts=9,
+                      reason="The server sent a different file than expected, so it was not used."),
+        ModelProgress("retinaface-r50", "RetinaFace", "detector", FetchState.VERIFIED),
+    )
+    lines = weights_banner.banner(availability, rows).splitlines()
+    assert lines[0] == weights_banner.FETCHING_HEADER
+    assert lines[1].startswith("- GFPGAN v1.4: the download failed (The download server could not be reached.); "
+                               "trying again in ") and lines[1].endswith(" s.")
+    assert 38 <= int(lines[1].split("trying again in ")[1].split(" ")[0]) <= 40
+    assert lines[2] == "- MODNet: downloading, 25%."
+    assert lines[3] == "- ParseNet: the download failed (The server sent a different file than expected, so it was not used.)."
+    assert len(lines) == 4  # a verified model is not news
+    assert weights_banner.banner(availability, ()) == "admin banner"  # no fetcher: the installed-weights banner
+
+
+def test_polling_checks_the_disk_only_when_a_download_changes_state():
+    """Anyone can send the page's poll (it is a Gradio event): a poll must not re-check, let alone
+    re-hash, the weights on disk unless a download has changed state since the last one."""
+    from pipeline.models.fetcher import FetchState, ModelProgress
+    from webapp.studio import Availability
+
+    class CountingStudio:
+        calls = 0
+
+        def availability(self) -> Availability:
+            CountingStudio.calls += 1
+            return Availability(False, "Restoration needs GFPGAN weights ...", ("gfpgan-v1.4",), "admin banner")
+
+        def restorer_choices(self) -> list:
+            return [("GFPGAN v1.4", "gfpgan-v1.4")]
+
+    class FixedFetcher:
+        rows = (ModelProgress("gfpgan-v1.4", "GFPGAN v1.4", "restorer", FetchState.DOWNLOADING, 5, 20),)
+
+        def snapshot(self) -> tuple:
+            return self.rows
+
+    fetcher = FixedFetcher()
+    view = weights_banner.WeightsView(CountingStudio(), fetcher)
+    for _ in range(50):
+        updates = view.updates(gated=[object()] * 3)
+    assert CountingStudio.calls == 1
+    assert updates[4]["value"] == weights_banner.DOWNLOADING_REASON  # not the administrator's command
+    fetcher.rows = (ModelProgress("gfpgan-v1.4", "GFPGAN v1.4", "restorer", FetchState.VERIFIED),)
+    view.updates(gated=[])
+    assert CountingStudio.calls == 2
