@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.cli.inputs import prepare_run
-from pipeline.cli.run import EXIT_OK, EXIT_SOME_FAILED, WARNING, Finished, Work, run_images
+from pipeline.cli.run import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, WARNING, Finished, Work, run_images
 from pipeline.core.decode import DecodedImage, decode_image
 from pipeline.core.encode import OUTPUT_FORMATS, encode_image, format_for_suffix, keeps_alpha
 from pipeline.core.errors import InvalidOptionError, PortraitLabError
@@ -164,6 +164,7 @@ def cmd_idphoto(args: argparse.Namespace) -> int:
                                        hint="Choose the document's printed variant, or a --custom size in mm.")
     compute = choose_compute(args.device)
     prepared = prepare_run(args, "make ID photos of")
+    failing: list[str] = []
 
     def load_work() -> Work:
         maker = IdPhotoPipeline(FaceAnalysis(ModelStore(compute=compute)))
@@ -172,10 +173,16 @@ def cmd_idphoto(args: argparse.Namespace) -> int:
             result = maker.make(image, options)
             write_id_photo_files(result, args.output, stem, sheet_layout, tag=f"_{spec.id}",
                                  record=finished)  # all files, or none
+            if result.report.overall == "fail":
+                failing.append(name)
             return [f"compliance: {result.report.overall}"] + [f"{WARNING}{w}" for w in result.warnings]
         return work
 
-    return run_images(args, prepared, "idphoto", load_work).summarise("Made ID photos from", args.output)
+    code = run_images(args, prepared, "idphoto", load_work).summarise("Made ID photos from", args.output)
+    if args.strict and failing and code in (EXIT_OK, EXIT_SOME_FAILED):
+        print(f"Strict: {len(failing)} photo(s) fail their document's rules (see the reports).", file=sys.stderr)
+        return EXIT_STOPPED
+    return code
 
 
 # -- background -----------------------------------------------------------------------------

@@ -81,6 +81,8 @@ def _idphoto_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
     parser.add_argument("--format", choices=ID_PHOTO_FORMATS, default="jpg", help="photo format (default: jpg)")
     parser.add_argument("--sheet", help="also make a print sheet: 4x6, 5x7, a4, letter or WxHmm / WxHin")
     parser.add_argument("--copies", type=_at_least_one, help="photos on the sheet (default: as many as fit)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with code 3 when any photo's compliance verdict is FAIL (for scripts)")
     parser.add_argument("--detector", choices=[DETECTOR_AUTO, *manifest.names("detector")], default=DETECTOR_AUTO,
                         help="face detector; auto = the default (RetinaFace) when its weights are present, else the bundled MTCNN")
     parser.add_argument("--matting", choices=MATTING_METHODS, default=MATTING_AUTO,

@@ -99,6 +99,9 @@ def _highest_fitting_quality(fits: Callable[[int], bool], low: int, high: int) -
     return best
 
 
+MAX_JPEG_QUALITY = 100  # reached only to meet a document's minimum file size
+
+
 class _QualityProbe:
     """Encodes each quality at most once and answers "does it fit under the limit?"."""
 
@@ -159,11 +162,28 @@ def encode_jpeg_under(
     else:
         quality = _highest_fitting_quality(probe.fits, lowest, highest)
 
+    if floor_kb is not None and quality == highest and _kb(probe.data(quality)) < floor_kb:
+        # A document's minimum size is met with more quality, up to 100, before anything fails.
+        quality = _lowest_quality_reaching(probe, floor_kb * BYTES_PER_KB, highest)
+        highest = max(highest, quality)
     data = probe.data(quality)
     size_kb = _kb(data)
     if floor_kb is not None and size_kb < floor_kb:
         raise _below_minimum_error(size_kb, quality, highest, floor_kb, limit_kb, probe)
     return SizedJpeg(data=data, quality=quality, kb=size_kb)
+
+
+def _lowest_quality_reaching(probe: _QualityProbe, floor_bytes: float, start: int) -> int:
+    """The lowest quality above ``start`` whose file reaches ``floor_bytes`` within the limit;
+    the largest one within the limit (up to 100) when none does."""
+    best = start
+    for quality in range(start + 1, MAX_JPEG_QUALITY + 1):
+        if not probe.fits(quality):
+            break
+        best = quality
+        if len(probe.data(quality)) >= floor_bytes:
+            break
+    return best
 
 
 def _below_minimum_error(

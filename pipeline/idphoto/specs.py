@@ -156,15 +156,28 @@ class SpecRegistry:
             ) from None
 
     def search(self, query: str = "") -> list[IdPhotoSpec]:
-        """Specs whose id, country or document contain every word of ``query`` (case-insensitive)."""
-        words = [w for w in re.split(r"[\s_,]+", query.lower()) if w]
-        return [
-            spec for spec in self.specs
-            if all(w in f"{spec.id} {spec.country} {spec.document}".lower().replace("_", " ") for w in words)
-        ]
+        """Specs matching every word of ``query`` (case-insensitive) in their id, country or document.
+
+        A word matches a whole word there, or the start of one when it has three letters or
+        more: "uk" is the United Kingdom's code, not the start of "Ukraine" ("ukr" is)."""
+        words = [w for w in _QUERY_SPLIT.split(query.lower()) if w]
+        return [spec for spec in self.specs if all(_matches(w, _search_words(spec)) for w in words)]
 
     def countries(self) -> list[str]:
         return sorted({spec.country for spec in self.specs})
+
+
+_SEARCH_SPLIT = re.compile(r"[\W_]+")  # the words of a spec's id, country and document
+_QUERY_SPLIT = re.compile(r"[\s_,]+")  # a query keeps anything else, so nonsense matches nothing
+SEARCH_PREFIX_MIN = 3  # shorter words are codes ("uk", "us"): they must match a whole word
+
+
+def _search_words(spec: IdPhotoSpec) -> set[str]:
+    return {w for w in _SEARCH_SPLIT.split(f"{spec.id} {spec.country} {spec.document}".lower()) if w}
+
+
+def _matches(word: str, words: set[str]) -> bool:
+    return word in words or (len(word) >= SEARCH_PREFIX_MIN and any(w.startswith(word) for w in words))
 
 
 def _number(text: str) -> float | None:

@@ -85,12 +85,24 @@ def test_lower_min_quality_can_make_a_target_possible(photo: np.ndarray) -> None
     assert encode_jpeg_under(photo, limit_kb, min_quality=10).quality == 20
 
 
-def test_min_kb_above_what_max_quality_gives_is_refused_not_padded(photo: np.ndarray) -> None:
-    best_kb = jpeg_bytes(photo, 95) / KB
+def test_min_kb_above_what_quality_100_gives_is_refused_not_padded(photo: np.ndarray) -> None:
+    best_kb = jpeg_bytes(photo, 100) / KB
     with pytest.raises(FileSizeTargetError) as caught:
         encode_jpeg_under(photo, best_kb + 100, min_kb=best_kb + 20)
-    assert "(95)" in caught.value.message
+    assert "(100)" in caught.value.message
     assert "pad" in caught.value.hint
+
+
+def test_a_minimum_file_size_is_met_with_more_quality_before_anything_fails(photo: np.ndarray) -> None:
+    """US passports ask for at least 54 KB; a clean photo can be smaller at quality 95. More
+    quality (up to 100) reaches the minimum, instead of refusing the photo."""
+    at_95, at_100 = jpeg_bytes(photo, 95), jpeg_bytes(photo, 100)
+    assert at_95 < at_100  # precondition: there is room above 95
+    min_kb = (at_95 + (at_100 - at_95) // 2) / KB
+    result = encode_jpeg_under(photo, at_100 / KB + 10, min_kb=min_kb)
+    assert 95 < result.quality <= 100
+    assert len(result.data) >= min_kb * KB
+    assert jpeg_bytes(photo, result.quality - 1) < min_kb * KB  # the least quality that reaches it
 
 
 def test_min_kb_that_is_met_is_accepted(photo: np.ndarray) -> None:

@@ -216,3 +216,18 @@ def test_cli_refuses_a_print_sheet_for_a_digital_upload(tmp_path, capsys):
     code = cli.main(["idphoto", "--sample", "--spec", "us_dv_lottery", "--sheet", "4x6", "-o", str(tmp_path)])
     assert code == cli.EXIT_USAGE
     assert "digital upload" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verdict, strict, expected", [
+    ("fail", True, cli.EXIT_STOPPED),  # a script can tell a photo that would be turned away
+    ("fail", False, cli.EXIT_OK),
+    ("warn", True, cli.EXIT_OK),
+])
+def test_strict_exits_3_when_a_photo_fails_its_document(tmp_path, monkeypatch, capsys, verdict, strict, expected):
+    from pipeline.idphoto.compliance.report import ComplianceReport
+
+    monkeypatch.setattr(ComplianceReport, "overall", property(lambda self: verdict))
+    argv = ["idphoto", "--sample", "--spec", "icao_generic", "-o", str(tmp_path), "--device", "cpu"]
+    assert cli.main(argv + (["--strict"] if strict else [])) == expected
+    assert len(list(tmp_path.glob("*_icao_generic.jpg"))) == 1  # the files are written either way
+    assert ("Strict: 1 photo(s) fail" in capsys.readouterr().err) == (expected == cli.EXIT_STOPPED)

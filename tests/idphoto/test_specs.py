@@ -248,6 +248,15 @@ def test_search_by_words():
     assert registry.search("no such document anywhere") == []
 
 
+def test_a_country_code_is_a_whole_word_not_the_start_of_another_country():
+    """`specs uk` listed Ukraine ("uk" inside "ukraine"): a code must match a whole word."""
+    registry = load_specs()
+    assert {spec.country for spec in registry.search("uk")} == {"United Kingdom"}
+    assert {spec.country for spec in registry.search("ukr")} == {"Ukraine"}
+    assert {spec.id for spec in registry.search("ua")} == {"ua_passport"}
+    assert {"de_passport"} <= {spec.id for spec in registry.search("germ pass")}  # prefixes of 3+ letters
+
+
 def test_get_unknown_id_suggests_close_ones():
     registry = load_specs()
     with pytest.raises(UnknownSpecError) as caught:
