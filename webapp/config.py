@@ -76,7 +76,7 @@ def _number(name: str, raw: str, kind: type, minimum: float) -> float:
 
 
 def _flag(raw: str) -> bool:
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+    return raw.strip().lower() in settings.TRUE_WORDS
 
 
 def build_parser() -> argparse.ArgumentParser:

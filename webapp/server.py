@@ -24,7 +24,7 @@ from webapp.logsafe import configure_private_logging
 from webapp.middleware import PrivacyGuard
 from webapp.sessions import SessionStorage
 from webapp.space import engine_speed
-from webapp.studio import Studio, write_example_photo
+from webapp.studio import Availability, Studio, write_example_photo
 from webapp.tabs import background, batch, idphoto, privacy, restore
 from webapp.ui import CSS, UI_ONLY, private_theme
 
@@ -79,10 +79,11 @@ def build_app(config: AppConfig, studio: Studio | None = None) -> PortraitLabApp
     studio = studio or Studio(RestorationPipeline(speed=engine_speed()))
     example = write_example_photo(storage.examples_dir)
     storage.start_sweeper(config.sweep_interval_s)
+    availability = studio.availability()  # checks the weights on disk: once, for both uses below
     fetcher = None
-    if config.fetch_weights and studio.availability().missing:  # nothing missing: no fetcher, no polling
+    if config.fetch_weights and availability.missing:  # nothing missing: no fetcher, no polling
         fetcher = BackgroundFetcher(studio.manifest, studio.engine.store.directory, give_up_after=FETCH_TRIES)
-    demo = build_blocks(ActionContext(studio, storage, config), example, fetcher)
+    demo = build_blocks(ActionContext(studio, storage, config), example, availability, fetcher)
     return PortraitLabApp(demo, studio, storage, config, fetcher)
 
 
@@ -93,10 +94,10 @@ def gradio_cache_schedule(config: AppConfig) -> tuple[int, int]:
     return interval, max(0, int(config.max_age_s) - interval)
 
 
-def build_blocks(ctx: ActionContext, example: Path, fetcher: BackgroundFetcher | None = None) -> gr.Blocks:
+def build_blocks(ctx: ActionContext, example: Path, availability: Availability,
+                 fetcher: BackgroundFetcher | None = None) -> gr.Blocks:
     """The page: a header, the missing-weights banner, one ``gr.Tab`` per tab module (each tab's
     own Blocks rendered inside it), and the session's start and end."""
-    availability = ctx.studio.availability()
     tabs = [("Restore", "restore", restore.build(ctx, example, availability)),
             ("Background", "background", background.build(ctx, example)),
             ("ID Photo", "idphoto", idphoto.build(ctx, example)),

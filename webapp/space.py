@@ -57,10 +57,9 @@ import weakref
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.core.decode import SUPPORTED_INPUT_SUFFIXES
 from pipeline.core.limits import max_batch_files_from_env
 
 if TYPE_CHECKING:  # hints only: these import torch, which must wait for spaces
@@ -227,9 +226,10 @@ def count_images(sources: Sequence[str | Path]) -> int:
 
 
 def _zip_images(path: Path) -> int:
+    from pipeline.batch.inputs import is_photo_member  # at request time: this module loads before torch
+
     try:
         with zipfile.ZipFile(path) as archive:
-            return sum(1 for info in archive.infolist() if not info.is_dir()
-                       and PurePosixPath(info.filename).suffix.lower() in SUPPORTED_INPUT_SUFFIXES)
+            return sum(1 for info in archive.infolist() if is_photo_member(info))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         return 1  # the batch reports what is wrong with it; the estimate only needs a number

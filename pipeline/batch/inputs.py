@@ -201,6 +201,17 @@ def _is_junk(info: zipfile.ZipInfo) -> bool:
     return not parts or any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
+def member_suffix(info: zipfile.ZipInfo) -> str:
+    """A member's file extension, lower case, whichever slash its archiver wrote."""
+    return PurePosixPath(info.filename.replace("\\", "/")).suffix.lower()
+
+
+def is_photo_member(info: zipfile.ZipInfo) -> bool:
+    """A member the batch unpacks as a photo: no folder, hidden file or resource fork, and a
+    photo's extension (the ZeroGPU lease counts these without unpacking anything)."""
+    return not _is_junk(info) and member_suffix(info) in SUPPORTED_INPUT_SUFFIXES
+
+
 def _check_size(members: Sequence[zipfile.ZipInfo], room: int) -> None:
     """Refuse, before anything is written, an archive with more entries or more (declared)
     bytes than this batch has room for; the visitor can act on it by sending fewer photos."""
@@ -275,7 +286,7 @@ def _expand_member(archive: zipfile.ZipFile, index: int, info: zipfile.ZipInfo, 
         return
     if _is_junk(info):
         return
-    suffix = PurePosixPath(info.filename.replace("\\", "/")).suffix.lower()
+    suffix = member_suffix(info)
     if suffix == ".zip":
         state.error(member_name, "Archives inside archives are not opened; add them separately.")
     elif suffix not in SUPPORTED_INPUT_SUFFIXES:

@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# The words a yes/no setting or switch accepts (compared in lower case), for every reader.
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str

@@ -130,9 +130,9 @@ def parse_speed(text: str) -> SpeedSettings:
             if not raw.isdigit() or int(raw) < 1:
                 raise InvalidOptionError(f"max_batch must be a whole number of at least 1, got '{raw}'.")
             values[key] = int(raw)
-        elif raw in ("1", "on", "true", "yes"):
+        elif raw in settings.TRUE_WORDS:
             values[key] = True
-        elif raw in ("0", "off", "false", "no"):
+        elif raw in settings.FALSE_WORDS:
             values[key] = False
         else:
             raise InvalidOptionError(f"Speed setting {key} must be on/off (1/0), got '{raw}'.")

@@ -42,8 +42,6 @@ from pipeline.models.weight_status import WeightState, check
 ENV_FETCH_WEIGHTS = settings.FETCH_WEIGHTS
 APP_KINDS: tuple[str, ...] = ("restorer", "detector", "parser", "matting")
 LOCKS_DIR_NAME = ".locks"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 
 _log = logging.getLogger(__name__)
 
@@ -111,9 +109,9 @@ def should_fetch_in_background(
         return bool(flag)
     env = os.environ if environ is None else environ
     raw = env.get(ENV_FETCH_WEIGHTS, "").strip().lower()
-    if raw in _TRUE:
+    if raw in settings.TRUE_WORDS:
         return True
-    if raw in _FALSE:
+    if raw in settings.FALSE_WORDS:
         return False
     if raw:
         raise InvalidOptionError(
