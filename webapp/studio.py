@@ -156,7 +156,7 @@ class Studio:
             + ("" if ready else "; restoration is disabled until a GFPGAN model is installed"),
             "detector": "faces are found with the offline MTCNN detector instead",
             "parser": "restored faces are blended with a feathered mask instead of face parsing",
-            "matting": "backgrounds are separated with the offline fallback (best on plain walls)",
+            "matting": "backgrounds are separated with the offline matting (hair edges less clean)",
         }
         lines: list[str] = []
         if missing:

@@ -154,8 +154,12 @@ def cmd_idphoto(args: argparse.Namespace) -> int:
     from pipeline.models.store import ModelStore
 
     spec = spec_for(args.spec, args.custom, args.dpi)
+    if args.quality is not None and args.format != "jpg":
+        raise InvalidOptionError("--quality sets JPEG quality; PNG is lossless and has none.",
+                                 hint="Use --format jpg with --quality, or leave --quality out.")
     options = IdPhotoOptions(spec=spec, background=args.background, dpi=args.dpi, max_kb=args.max_kb,
-                             format=args.format, detector=args.detector, matting=args.matting).validated()
+                             format=args.format, detector=args.detector, matting=args.matting,
+                             **({} if args.quality is None else {"jpeg_quality": args.quality})).validated()
     if args.copies is not None and not args.sheet:
         raise InvalidOptionError("--copies needs --sheet (the paper to print on).")
     sheet_layout = None

@@ -79,6 +79,8 @@ def _idphoto_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
     parser.add_argument("--dpi", type=int, help="output dpi (default: the document's, else 300)")
     parser.add_argument("--max-kb", type=_positive_number, help="largest file size in KB (default: the document's limit)")
     parser.add_argument("--format", choices=ID_PHOTO_FORMATS, default="jpg", help="photo format (default: jpg)")
+    parser.add_argument("--quality", type=_jpeg_quality, default=None,
+                        help="highest JPEG quality, 1-100 (default: 95); a KB limit may lower it")
     parser.add_argument("--sheet", help="also make a print sheet: 4x6, 5x7, a4, letter or WxHmm / WxHin")
     parser.add_argument("--copies", type=_at_least_one, help="photos on the sheet (default: as many as fit)")
     parser.add_argument("--strict", action="store_true",
@@ -86,7 +88,7 @@ def _idphoto_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
     parser.add_argument("--detector", choices=[DETECTOR_AUTO, *manifest.names("detector")], default=DETECTOR_AUTO,
                         help="face detector; auto = the default (RetinaFace) when its weights are present, else the bundled MTCNN")
     parser.add_argument("--matting", choices=MATTING_METHODS, default=MATTING_AUTO,
-                        help="auto = MODNet when its weights are present, else the plain-wall fallback")
+                        help="auto = MODNet when its weights are present, else the offline fallback (Selfie Segmentation)")
     parser.set_defaults(handler=cmd_idphoto)
 
 
@@ -106,7 +108,7 @@ def _background_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-despill", dest="despill", action="store_false", help="keep edge colours as they are")
     parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="png keeps transparency")
     parser.add_argument("--matting", choices=MATTING_METHODS, default=MATTING_AUTO,
-                        help="auto = MODNet when its weights are present, else the plain-wall fallback")
+                        help="auto = MODNet when its weights are present, else the offline fallback (Selfie Segmentation)")
     parser.set_defaults(handler=cmd_background)
 
 
@@ -188,6 +190,16 @@ def _finite_number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+    return value
+
+
+def _jpeg_quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {value}")
     return value
 
 

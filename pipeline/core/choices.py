@@ -6,9 +6,10 @@ with the list the parser and the app offer; both read these.
 from __future__ import annotations
 
 DETECTOR_AUTO = "auto"  # the manifest's default detector when its weights are there, else a bundled one
-MATTING_AUTO = "auto"  # the matting network when its weights are there, else the plain-wall fallback
+MATTING_AUTO = "auto"  # the matting network when its weights are there, else the offline fallback
 MATTING_NETWORK = "modnet"  # insist on the matting network (missing weights are an error)
-MATTING_FALLBACK = "fallback"  # insist on the plain-wall fallback
+# insist on the offline fallback: Selfie Segmentation, or plain-wall GrabCut where MediaPipe has no wheel
+MATTING_FALLBACK = "fallback"
 MATTING_METHODS = (MATTING_AUTO, MATTING_NETWORK, MATTING_FALLBACK)
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 PRECISION_CHOICES = ("auto", "fp32", "bf16")

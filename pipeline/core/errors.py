@@ -94,6 +94,13 @@ class UnknownSpecError(PortraitLabError):
     code = "unknown_spec"
 
 
+class SpecDataError(PortraitLabError, ValueError):
+    """A row of an ID-photo specification table breaks a rule (named with the row's id).
+    A ValueError too, so callers that check rows with ``except ValueError`` keep working."""
+
+    code = "spec_data"
+
+
 class DiskSpaceError(PortraitLabError):
     """A visitor's storage quota, the server's total, or its free disk space is used up."""
 

@@ -15,7 +15,7 @@ from pipeline.core.decode import DecodedImage
 from pipeline.core.encode import HIDDEN_RGB
 from pipeline.core.errors import NoFaceError
 from pipeline.cutout.background import BackgroundOptions, Composite, composite
-from pipeline.cutout.matting import METHOD_MODNET, MatteResult, PortraitMatter
+from pipeline.cutout.matting import METHOD_PLAIN_WALL, MatteResult, PortraitMatter
 from pipeline.faces.analysis import FaceAnalysis
 from pipeline.faces.detect import Face
 
@@ -81,7 +81,7 @@ class CutoutPipeline:
             raise NoFaceError(
                 "No person could be separated from the background in this photo.",
                 hint="Use a portrait in which your face is visible"
-                + ("; for the offline fallback, stand in front of a plain wall." if matte.method != METHOD_MODNET else "."),
+                + ("; for the offline fallback, stand in front of a plain wall." if matte.method == METHOD_PLAIN_WALL else "."),
             )
         return Cutout(faces=faces, detector=name, matte=matte, warnings=tuple(warnings))
 

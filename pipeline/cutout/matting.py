@@ -1,19 +1,22 @@
 """Portrait matting: a soft alpha matte that separates the person from the background.
 
-Two methods share one result type. MODNet (facexlib's architecture, weights from the
+Three methods share one result type. MODNet (facexlib's architecture, weights from the
 manifest) is the real matting network; it runs at a bounded resolution (short side about
 ``ref_size``), so a 50 MP photo costs the same as a 0.5 MP one, and its matte is brought
 back to full resolution by :func:`pipeline.cutout.edges.refine_alpha`, which makes the
 edges follow the full-resolution photo instead of the network's coarse pixel grid.
 
-Without MODNet's weights the studio still works offline with the plain-wall fallback
-(:mod:`pipeline.cutout.plainwall`), which only does well against a plain wall. Its
-results are always labelled (``MatteResult.method`` and a warning that says how to get
-MODNet), never passed off as the real thing.
+Without MODNet's weights the studio still works offline, with the first method of
+:data:`OFFLINE_MATTINGS` this machine can run: MediaPipe's Selfie Segmentation
+(:mod:`pipeline.cutout.selfie`, any background), else the plain-wall GrabCut matting
+(:mod:`pipeline.cutout.plainwall`, where MediaPipe has no wheel). Their results are always
+labelled (``MatteResult.method`` and a warning that says how good they are), never passed
+off as the real thing; how to install MODNet goes to the log, for the administrator.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,15 +30,25 @@ from pipeline.core.errors import InvalidOptionError, WeightsCorruptError
 from pipeline.core.pixels import require_rgb
 from pipeline.cutout.edges import refine_alpha
 from pipeline.cutout.plainwall import plain_wall_outcome
+from pipeline.cutout.selfie import selfie_available, selfie_matte
 from pipeline.faces.detect import Face
 from pipeline.models.device import ComputeSettings
 from pipeline.models.locations import fetch_command
 from pipeline.models.store import ModelStore
 from pipeline.models.weight_status import WeightState
 
+log = logging.getLogger(__name__)
+
 METHOD_MODNET = "modnet"
-METHOD_FALLBACK = "fallback-plain-wall"
+METHOD_SELFIE = "selfie-segmentation"
+METHOD_PLAIN_WALL = "fallback-plain-wall"
 NOT_PLAIN_WARNING = "The background is not plain enough for the fallback matting; results may be poor."
+NO_PERSON_WARNING = "The offline matting found hardly any person in this photo; results may be poor."
+# Why MODNet was not used, said before what was used instead (plain words: no model ids
+# or commands reach visitors; the fetch command is logged for the administrator).
+MODEL_MISSING = "The full matting model is not installed"
+MODEL_UNUSABLE = "The full matting model could not be loaded"
+OFFLINE_UNAVAILABLE = "The offline person matting cannot run on this server"
 
 # A fallback matte with less (more) foreground than this is almost certainly wrong: the
 # wall was taken for the person (or the other way round).
@@ -50,8 +63,9 @@ _MAX_ASPECT_FOR_REF_SIZE = 4.0
 class MatteResult:
     """A full-resolution matte and how it was made.
 
-    ``alpha`` is float32 (H, W) in [0, 1]; ``method`` is ``"modnet"`` or
-    ``"fallback-plain-wall"``; ``warnings`` are sentences for the user.
+    ``alpha`` is float32 (H, W) in [0, 1]; ``method`` is ``"modnet"``,
+    ``"selfie-segmentation"`` or ``"fallback-plain-wall"``; ``warnings`` are sentences for
+    the user.
     """
 
     alpha: np.ndarray
@@ -128,11 +142,60 @@ MATTING_NETWORKS: dict[str, MatterFactory] = {
 }
 
 
+# --------------------------------------------------------------------------- offline
+
+
+def _degenerate(alpha: np.ndarray) -> bool:
+    """A matte with hardly any (or hardly anything but) person: the method failed here."""
+    fraction = float(np.mean(alpha >= 0.5)) if alpha.size else 0.0
+    return not DEGENERATE_FOREGROUND_MIN <= fraction <= DEGENERATE_FOREGROUND_MAX
+
+
+def _run_selfie(rgb: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[str, ...]]:
+    alpha = selfie_matte(rgb)
+    return alpha, (NO_PERSON_WARNING,) if _degenerate(alpha) else ()
+
+
+def _run_plain_wall(rgb: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[str, ...]]:
+    outcome = plain_wall_outcome(rgb, faces)
+    trusted = outcome.background_is_plain and not _degenerate(outcome.alpha)
+    return outcome.alpha, () if trusted else (NOT_PLAIN_WARNING,)
+
+
+def _always() -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class OfflineMatting:
+    """A matting that needs no downloaded weights: its label, whether this machine can run
+    it, how it runs (the alpha and its own caveats), and, for the warning when it stands in
+    for MODNet, what it is worth."""
+
+    method: str
+    available: Callable[[], bool]
+    run: Callable[[np.ndarray, Sequence[Face]], tuple[np.ndarray, tuple[str, ...]]]
+    used: str
+
+
+# The offline methods in order of preference; the last one must always be available.
+# Selfie Segmentation measured as good as GrabCut on plain walls and far better on a busy
+# one (README, "Offline matting accuracy"); GrabCut stays for machines without MediaPipe.
+OFFLINE_MATTINGS: tuple[OfflineMatting, ...] = (
+    OfflineMatting(METHOD_SELFIE, selfie_available, _run_selfie,
+                   "the offline matting was used; hair edges may be less clean than with the full matting model."),
+    OfflineMatting(METHOD_PLAIN_WALL, _always, _run_plain_wall,
+                   "the plain-wall offline matting was used; it needs a plain, even background, and hair edges "
+                   "may be less clean than with the full matting model."),
+)
+
+
 # --------------------------------------------------------------------------- chooser
 
 
 class PortraitMatter:
-    """Chooses MODNet when its weights are there, else the labelled fallback.
+    """Chooses MODNet when its weights are there, else the first offline matting this
+    machine can run, labelled.
 
     Holds nothing per request: the network lives in the shared ``ModelStore`` (loaded
     once, on first use), so one instance serves concurrent requests.
@@ -146,20 +209,26 @@ class PortraitMatter:
         self.model_name = store.manifest.default("matting").name
 
     def matte(self, rgb: np.ndarray, faces: Sequence[Face] = (), *, method: str = MATTING_AUTO) -> MatteResult:
-        """Matte ``rgb`` with ``method`` "auto" (MODNet if installed, else fallback),
-        "modnet" (missing or damaged weights raise the store's typed error) or "fallback"."""
+        """Matte ``rgb`` with ``method`` "auto" (MODNet if installed, else offline),
+        "modnet" (missing or damaged weights raise the store's typed error) or "fallback"
+        (the best offline matting this machine can run)."""
         check_matting_method(method)
         require_rgb(rgb, "rgb")
         if method == MATTING_NETWORK:
             return self._modnet(rgb)
         if method == MATTING_FALLBACK:
-            return self._fallback(rgb, faces, reason=None)
+            return self._offline(rgb, faces, reason=None)
         if self.store.is_available(self.model_name):
             try:
                 return self._modnet(rgb)
             except WeightsCorruptError as error:
-                return self._fallback(rgb, faces, reason=self._unusable_weights_reason(error))
-        return self._fallback(rgb, faces, reason=self._missing_weights_reason())
+                log.warning("%s could not be loaded (%s); matting offline. Fetch it again with: %s",
+                            self.model_name, error.message, fetch_command([self.model_name]))
+                return self._offline(rgb, faces, reason=MODEL_UNUSABLE)
+        damaged = self.store.status(self.model_name).state is WeightState.CORRUPT
+        log.info("%s weights are %s; matting offline. Fetch them with: %s", self.model_name,
+                 "damaged" if damaged else "not installed", fetch_command([self.model_name]))
+        return self._offline(rgb, faces, reason=MODEL_UNUSABLE if damaged else MODEL_MISSING)
 
     def _modnet(self, rgb: np.ndarray) -> MatteResult:
         entry = self.store.manifest.get(self.model_name)
@@ -169,40 +238,34 @@ class PortraitMatter:
         matter = factory(self.store.get(entry.name), self.store.compute, self.ref_size)
         return MatteResult(matter.matte(rgb), matter.name, ())
 
-    def _fallback(self, rgb: np.ndarray, faces: Sequence[Face], *, reason: str | None) -> MatteResult:
-        outcome = plain_wall_outcome(rgb, faces)
-        warnings: list[str] = [reason] if reason else []
-        fraction = float(np.mean(outcome.alpha >= 0.5))
-        degenerate = not DEGENERATE_FOREGROUND_MIN <= fraction <= DEGENERATE_FOREGROUND_MAX
-        if degenerate or not outcome.background_is_plain:
-            warnings.append(NOT_PLAIN_WARNING)
-        return MatteResult(outcome.alpha, METHOD_FALLBACK, tuple(warnings))
-
-    def _missing_weights_reason(self) -> str:
-        status = self.store.status(self.model_name)
-        state = "damaged" if status.state is WeightState.CORRUPT else "not installed"
-        return (
-            f"MODNet weights are {state}; used the plain-wall fallback matting, which needs a plain, "
-            f"even background (fetch them with: {fetch_command([self.model_name])})."
-        )
-
-    def _unusable_weights_reason(self, error: WeightsCorruptError) -> str:
-        return (
-            f"MODNet weights could not be loaded ({error.message}); used the plain-wall fallback matting, "
-            f"which needs a plain, even background (fetch them again with: "
-            f"{fetch_command([self.model_name])})."
-        )
+    def _offline(self, rgb: np.ndarray, faces: Sequence[Face], *, reason: str | None) -> MatteResult:
+        """The first offline matting that can run here; ``reason`` says why MODNet was not
+        used (None: the caller asked for the offline matting)."""
+        position, choice = next((index, option) for index, option in enumerate(OFFLINE_MATTINGS)
+                                if option.available())
+        if position > 0 and reason is None:
+            reason = OFFLINE_UNAVAILABLE
+        alpha, caveats = choice.run(rgb, faces)
+        warnings = (f"{reason}, so {choice.used}",) if reason else ()
+        return MatteResult(alpha, choice.method, warnings + caveats)
 
 
 __all__ = [
     "DEGENERATE_FOREGROUND_MAX",
     "DEGENERATE_FOREGROUND_MIN",
-    "METHOD_FALLBACK",
     "METHOD_MODNET",
+    "METHOD_PLAIN_WALL",
+    "METHOD_SELFIE",
+    "MODEL_MISSING",
+    "MODEL_UNUSABLE",
     "MODNetMatter",
     "MatteResult",
     "NOT_PLAIN_WARNING",
+    "NO_PERSON_WARNING",
     "MATTING_NETWORKS",
+    "OFFLINE_MATTINGS",
+    "OFFLINE_UNAVAILABLE",
+    "OfflineMatting",
     "PortraitMatter",
     "modnet_input_size",
 ]

@@ -15,9 +15,13 @@ import torch
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.choices import DETECTOR_AUTO
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE
+from pipeline.faces.align import alignment_matrix, warp_to_template
 from pipeline.faces.detect import Face, FaceDetector, detect_faces
+from pipeline.faces.evidence import FaceEvidence
 from pipeline.faces.masks import fallback_masks
-from pipeline.faces.registry import DETECTORS, PARSERS
+from pipeline.faces.mesh import DenseLandmarks
+from pipeline.faces.parsing import FaceParsing
+from pipeline.faces.registry import DETECTORS, LANDMARKERS, PARSERS
 from pipeline.models.components import SharedComponents
 from pipeline.models.locations import fetch_command
 from pipeline.models.store import ModelStore
@@ -90,3 +94,26 @@ class FaceAnalysis:
         masker = self.components.get(f"parser:{entry.name}", lambda: factory(self.store, entry))
         masks = masker.masks_tensor(faces)
         return PasteMasks(masks if keep_on_device else masks.cpu().numpy(), masker.name)
+
+    def dense_landmarks(self, rgb: np.ndarray, face: Face) -> DenseLandmarks | None:
+        """The dense mesh of ``face`` from the first installed landmarker, or None (no
+        landmarker installed here, or it did not find this face)."""
+        for name, installed, build in LANDMARKERS:
+            if installed():
+                return self.components.get(f"landmarker:{name}", build).landmarks(rgb, face)
+        return None
+
+    def parse(self, rgb: np.ndarray, face: Face) -> FaceParsing | None:
+        """Face-parsing classes of ``face`` when the default parser's weights are installed."""
+        entry = self.manifest.default("parser")
+        factory = PARSERS.get(entry.arch)
+        if factory is None or not self.store.is_available(entry.name):
+            return None
+        masker = self.components.get(f"parser:{entry.name}", lambda: factory(self.store, entry))
+        to_crop = alignment_matrix(face.landmarks)
+        crop = warp_to_template(rgb, to_crop)
+        return FaceParsing(masker.classes(crop[None])[0], to_crop)
+
+    def evidence(self, rgb: np.ndarray, face: Face) -> FaceEvidence:
+        """The detection plus whatever denser evidence the installed models give (for measuring)."""
+        return FaceEvidence(face, self.dense_landmarks(rgb, face), self.parse(rgb, face))

@@ -91,6 +91,8 @@ class FaceMasker(Protocol):
 
     def masks_tensor(self, faces: np.ndarray) -> torch.Tensor: ...
 
+    def classes(self, faces: np.ndarray) -> np.ndarray: ...
+
 
 class ParseNetMasker:
     """GFPGAN's paste masks from ParseNet run on the restored faces (batched, on the device)."""
@@ -108,6 +110,11 @@ class ParseNetMasker:
         """(N, S, S, 3) uint8 RGB faces -> (N, S, S) float32 masks on the compute device."""
         out = [self._classes(faces[i:i + self.max_batch]) for i in range(0, len(faces), self.max_batch)]
         return masks_from_classes(torch.cat(out))
+
+    def classes(self, faces: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) uint8 RGB aligned faces -> (N, S, S) class ids on the CPU (measurement)."""
+        return np.concatenate([self._classes(faces[i:i + self.max_batch]).cpu().numpy()
+                               for i in range(0, len(faces), self.max_batch)])
 
     def _classes(self, faces: np.ndarray) -> torch.Tensor:
         batch = faces_input(faces, self.network, self.compute.device, self.channels_last)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from pipeline.faces.detect import FaceDetector, MTCNNDetector, RetinaFaceDetector
 from pipeline.faces.masks import FaceMasker, ParseNetMasker
+from pipeline.faces.mesh import METHOD_MESH, FaceMeshLandmarker, mesh_available
 from pipeline.models.manifest import ModelEntry
 from pipeline.models.store import ModelStore
 
@@ -42,3 +43,11 @@ DETECTORS: dict[str, DetectorFactory] = {
 PARSERS: dict[str, ParserFactory] = {
     "parsenet": _parsenet,
 }
+
+
+# Dense landmarkers, best first: (name, is it installed here?, how to build it). Their models
+# ship inside a wheel, so they need no manifest entry; where the wheel has no build (ARM,
+# Python 3.13+) the 5-point estimate is used and labelled as one.
+LANDMARKERS: tuple[tuple[str, Callable[[], bool], Callable[[], FaceMeshLandmarker]], ...] = (
+    (METHOD_MESH, mesh_available, FaceMeshLandmarker),
+)

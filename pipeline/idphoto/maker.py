@@ -34,6 +34,7 @@ from pipeline.cutout.matting import MatteResult
 from pipeline.faces.align import compose, upscaled_to_input
 from pipeline.faces.analysis import FaceAnalysis
 from pipeline.faces.detect import Face
+from pipeline.faces.evidence import FaceEvidence
 from pipeline.faces.geometry import HeadGeometry, measure_head
 from pipeline.idphoto.compliance.assessment import assess
 from pipeline.idphoto.compliance.measurements import largest_face
@@ -47,6 +48,7 @@ from pipeline.idphoto.sheet_pdf import sheet_pdf_bytes
 from pipeline.idphoto.sheet_png import render_sheet_png
 from pipeline.idphoto.specs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
 
+DEFAULT_JPEG_QUALITY = 95
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
 LEVEL_MIN_DEGREES = 0.2
 
@@ -110,16 +112,17 @@ def choose_placement(spec: IdPhotoSpec, eye_offset: float) -> tuple[float, float
     return float(middle), float(min(max(preferred, 0.0), max(0.0, 1 - middle))), False
 
 
-def plan_crop(face: Face, matte: np.ndarray | None, spec: IdPhotoSpec, size: tuple[int, int]) -> tuple[CropPlan, HeadGeometry]:
+def plan_crop(evidence: FaceEvidence | Face, matte: np.ndarray | None, spec: IdPhotoSpec, size: tuple[int, int]
+              ) -> tuple[CropPlan, HeadGeometry]:
     """Measure the head on the levelled photo and place it by the spec's rules."""
-    first = measure_head(face, matte)
+    evidence = evidence if isinstance(evidence, FaceEvidence) else FaceEvidence(evidence)
+    first = measure_head(evidence, matte, spec.head_top)
     roll = first.roll_deg if abs(first.roll_deg) >= LEVEL_MIN_DEGREES else 0.0
     level = levelling_matrix(first.eye_mid, roll)
     if roll:
-        levelled_face = Face(face.box, _transform_points(level, face.landmarks).astype(np.float32), face.score)
         levelled_matte = None if matte is None else cv2.warpAffine(
             matte, level, (matte.shape[1], matte.shape[0]), flags=cv2.INTER_LINEAR, borderValue=0)
-        head = measure_head(levelled_face, levelled_matte)
+        head = measure_head(evidence.transformed(level), levelled_matte, spec.head_top)
     else:
         head = first
     if head.head_height <= 0:
@@ -178,12 +181,16 @@ class IdPhotoOptions:
     format: str = "jpg"  # jpg | png
     detector: str = DETECTOR_AUTO
     matting: str = MATTING_AUTO
-    jpeg_quality: int = 95
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY  # the highest quality used; a KB limit may need less
 
     def validated(self) -> IdPhotoOptions:
         """Refuse impossible requests before any work is done."""
         if self.format not in ID_PHOTO_FORMATS:
             raise InvalidOptionError(f"Unknown ID-photo format '{self.format}'.", hint="Use jpg or png.")
+        if isinstance(self.jpeg_quality, bool) or not isinstance(self.jpeg_quality, int) \
+                or not 1 <= self.jpeg_quality <= 100:
+            raise InvalidOptionError(f"The JPEG quality must be a whole number from 1 to 100; got {self.jpeg_quality!r}.",
+                                     hint="95 keeps a face's detail; lower numbers make smaller, blockier files.")
         if self.dpi is not None and not MIN_DPI <= self.dpi <= MAX_DPI:
             raise InvalidOptionError(f"dpi must be between {MIN_DPI} and {MAX_DPI}, got {self.dpi}.")
         if self.max_kb is not None:
@@ -209,7 +216,8 @@ class IdPhotoOptions:
 
 @dataclass
 class IdPhotoResult:
-    photo: np.ndarray
+    photo: np.ndarray  # what the user's file decodes to (after any size-limited JPEG)
+    placed: np.ndarray  # the first generation, before encoding: print sheets are made from it
     encoded: bytes
     format: str
     quality: int | None
@@ -234,7 +242,8 @@ class IdPhotoResult:
                           "eye_line_from_bottom": round(self.plan.eye_ratio_from_bottom, 4),
                           "crown_margin": round(self.plan.crown_margin_ratio, 4),
                           "scale": round(self.plan.scale, 4), "levelled_deg": round(self.plan.roll_corrected_deg, 2),
-                          "all_rules_met": self.plan.satisfied},
+                          "all_rules_met": self.plan.satisfied,
+                          "measured_with": dict(self.source_head.methods)},
             "defaults_applied": list(self.spec.defaults_applied), "warnings": list(self.warnings),
             "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
             "compliance": self.report.to_dict(),
@@ -274,9 +283,9 @@ class IdPhotoPipeline:
         spec = run.options.spec
         background = parse_colour(run.options.background or spec.background_colour)
         dpi = spec.output_dpi(run.options.dpi)
-        face, detector, matte = self._find_and_matte(run, rgb, alpha)
+        evidence, detector, matte = self._find_and_matte(run, rgb, alpha)
         with run.timed("crop"):
-            plan, head = plan_crop(face, matte.alpha, spec, spec.size_px(run.options.dpi))
+            plan, head = plan_crop(evidence, matte.alpha, spec, spec.size_px(run.options.dpi))
             run.warnings.extend(placement_warnings(plan, head, rgb.shape[0]))
             photo = _placed_photo(rgb, matte.alpha, plan, background)
         with run.timed("encode"):
@@ -285,20 +294,24 @@ class IdPhotoPipeline:
             delivered, report, overlay = self._verify(run, encoded.data, dpi)
         run.timings["total"] = sum(run.timings.values())
         return IdPhotoResult(
-            photo=delivered, encoded=encoded.data, format=run.options.format, quality=encoded.quality, dpi=dpi,
+            photo=delivered, placed=photo, encoded=encoded.data, format=run.options.format, quality=encoded.quality, dpi=dpi,
             spec=spec, plan=plan, source_head=head, report=report, overlay=overlay, matting_method=matte.method,
             detector=detector, background=background, warnings=run.warnings, timings=run.timings,
         )
 
-    def _find_and_matte(self, run: _Run, rgb: np.ndarray, alpha: np.ndarray | None) -> tuple[Face, str, MatteResult]:
-        """Step 1: the applicant's face (exactly one) and the person's matte."""
+    def _find_and_matte(self, run: _Run, rgb: np.ndarray, alpha: np.ndarray | None
+                        ) -> tuple[FaceEvidence, str, MatteResult]:
+        """Step 1: the applicant's face (exactly one) with its landmarks, and the person's matte."""
         with run.timed("detect"):
-            faces, detector, notes = self.faces.detect(visible_rgb(rgb, alpha), run.options.detector)
+            visible = visible_rgb(rgb, alpha)
+            faces, detector, notes = self.faces.detect(visible, run.options.detector)
             face = main_face(faces)
+        with run.timed("landmarks"):
+            evidence = self.faces.evidence(visible, face)
         with run.timed("matte"):
             cut = self.cutter.cut_out(rgb, matting=run.options.matting, faces=[face], alpha=alpha)
         run.warnings.extend([*notes, *cut.warnings])
-        return face, detector, cut.matte
+        return evidence, detector, cut.matte
 
     @staticmethod
     def _encode(run: _Run, photo: np.ndarray, dpi: int) -> _Encoded:
@@ -324,11 +337,12 @@ class IdPhotoPipeline:
         out_faces, _, _ = self.faces.detect(delivered, options.detector)
         applicant = largest_face(out_faces)
         out_matte = self.cutter.matter.matte(delivered, [applicant] if applicant else [], method=options.matting).alpha
+        evidence = self.faces.evidence(delivered, applicant) if applicant else None
         report = assess(delivered, out_matte, out_faces, options.spec, dpi=dpi, file_bytes=len(encoded),
                         target_background=parse_colour(options.background) if options.background else None,
-                        requested_dpi=options.dpi)
-        overlay = draw_overlay(delivered, measure_head(applicant, out_matte), options.spec, dpi=dpi) \
-            if applicant else delivered.copy()
+                        requested_dpi=options.dpi, evidence=evidence)
+        overlay = draw_overlay(delivered, measure_head(evidence, out_matte, options.spec.head_top), options.spec,
+                               dpi=dpi) if evidence else delivered.copy()
         return delivered, report, overlay
 
 
@@ -404,9 +418,10 @@ def write_id_photo_files(result: IdPhotoResult, directory: Path, name: str, shee
     ]
     if sheet is not None:
         members += [
-            OutputFile(f"_{sheet_name}.png", encode_image(render_sheet_png(result.photo, sheet), format="PNG",
+            # from the first generation: a size-limited upload JPEG must not blur the prints
+            OutputFile(f"_{sheet_name}.png", encode_image(render_sheet_png(result.placed, sheet), format="PNG",
                                                           dpi=(sheet.dpi, sheet.dpi))),
-            OutputFile(f"_{sheet_name}.pdf", sheet_pdf_bytes(result.photo, sheet)),
+            OutputFile(f"_{sheet_name}.pdf", sheet_pdf_bytes(result.placed, sheet)),
         ]
     paths = publish(directory, name, members, tag=tag, record=record)
     photo, overlay, report_txt, report_json = paths[:4]

@@ -4,6 +4,9 @@ Each row is one document's published rules with its sources. Empty cells mean no
 states that rule; where the geometry needs a rule anyway, ``IdPhotoSpec`` applies a
 documented default (``defaults_applied`` says which), so a report can tell a user which
 limits are official and which are ours.
+
+A row is either a print (a size in mm) or a digital upload (pixels); a document whose print
+and online rules differ has one row for each, so a print is never refused for an upload rule.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.core.errors import InvalidOptionError, UnknownSpecError
+from pipeline.core.errors import InvalidOptionError, SpecDataError, UnknownSpecError
 from pipeline.core.limits import check_photo_size
 from pipeline.core.units import MM_PER_INCH
 
@@ -26,6 +29,15 @@ DEFAULT_HEAD_RATIO = (0.70, 0.80)
 # ICAO TR Portrait Quality Table 9: eye midpoint 30-50 % of the height from the top,
 # i.e. 50-70 % from the bottom; used where a document states no eye line.
 DEFAULT_EYE_RATIO_FROM_BOTTOM = (0.50, 0.70)
+# Where a document's head height ends at the top, in the words a report uses. "crown" (the
+# default, and ICAO's and the US's reading): chin to the top of the hair. "forehead": the
+# document measures the head without the hair (France, South Korea, Germany, Switzerland: "top
+# of the skull, hair excluded"; Italy: "to the forehead"); its row's notes name the source.
+HEAD_TOPS: dict[str, str] = {
+    "crown": "chin to the top of the hair",
+    "forehead": "chin to the top of the head, hair excluded",
+}
+DEFAULT_HEAD_TOP = "crown"
 
 Range = tuple[float, float]
 
@@ -39,10 +51,16 @@ class IdPhotoSpec:
     document: str
     width_mm: float | None = None
     height_mm: float | None = None
-    width_px: int | None = None
+    width_px: int | None = None  # the pixels we produce (for a pixel range: our choice inside it)
     height_px: int | None = None
+    # A digital upload's accepted pixel sizes, where the document gives a range or a minimum
+    # instead of one exact size (each end optional; width and height together).
+    min_width_px: int | None = None
+    min_height_px: int | None = None
+    max_width_px: int | None = None
+    max_height_px: int | None = None
     dpi: int | None = None
-    head_height_mm: Range | None = None  # chin to crown
+    head_height_mm: Range | None = None  # chin to the head's top (``head_top`` says which top)
     head_height_ratio: Range | None = None
     eye_line_mm: Range | None = None  # eye line measured from the bottom edge
     eye_line_ratio: Range | None = None
@@ -54,6 +72,7 @@ class IdPhotoSpec:
     max_file_kb: float | None = None
     source: str = ""
     notes: str = ""
+    head_top: str = DEFAULT_HEAD_TOP  # a key of HEAD_TOPS
     custom: bool = False
 
     # -- size --------------------------------------------------------------------------
@@ -71,7 +90,12 @@ class IdPhotoSpec:
 
     def size_px(self, dpi: int | None = None) -> tuple[int, int]:
         """Exact output pixels: the stated pixel size (always, for pixel-only documents,
-        where dpi is just metadata), else the mm size at ``dpi``."""
+        where dpi is just metadata), else the mm size at ``dpi``.
+
+        For a document with a pixel range the stated size is the row's chosen size inside the
+        range, not computed here: one fixed, reviewable number per document (its notes say
+        why), because "the largest allowed" can be huge (New Zealand allows 4500x6000 px) and
+        "the smallest" can fall short of a minimum file size (US online renewal: 54 KB)."""
         if self.width_px and self.height_px and (dpi is None or not self.width_mm):
             return (self.width_px, self.height_px)
         chosen = dpi or self.effective_dpi
@@ -122,6 +146,47 @@ class IdPhotoSpec:
                            f"colour{'' if self.default_background else ' and allows white'})")
         return tuple(applied)
 
+    # -- pixel range (digital uploads) -----------------------------------------------------
+    @property
+    def has_pixel_range(self) -> bool:
+        return bool(self.min_width_px or self.max_width_px)
+
+    @property
+    def pixel_shape(self) -> tuple[int, int] | None:
+        """The width:height both ends of the range share (1:1, 3:4), else None (no shape rule)."""
+        if not (self.min_width_px and self.min_height_px and self.max_width_px and self.max_height_px):
+            return None
+        low, high = _reduced(self.min_width_px, self.min_height_px), _reduced(self.max_width_px, self.max_height_px)
+        return low if low == high else None
+
+    def accepts_pixels(self, width: int, height: int) -> bool:
+        """Inside the document's pixel range, and of its shape (to 1 px of rounding) when both
+        ends state one. Only meaningful where ``has_pixel_range``."""
+        if self.min_width_px and self.min_height_px and (width < self.min_width_px or height < self.min_height_px):
+            return False
+        if self.max_width_px and self.max_height_px and (width > self.max_width_px or height > self.max_height_px):
+            return False
+        shape = self.pixel_shape
+        return shape is None or abs(height - width * shape[1] / shape[0]) <= 1
+
+    @property
+    def pixel_range_text(self) -> str:
+        """The accepted sizes in words: "600x600 to 1200x1200 px, square", "at least 600x750 px"."""
+        low = f"{self.min_width_px}x{self.min_height_px}" if self.min_width_px else None
+        high = f"{self.max_width_px}x{self.max_height_px}" if self.max_width_px else None
+        if not (low or high):
+            return ""
+        text = f"{low} to {high} px" if low and high else (f"at least {low} px" if low else f"at most {high} px")
+        shape = self.pixel_shape
+        if shape:
+            text += ", square" if shape[0] == shape[1] else f", {shape[0]}:{shape[1]} (width:height)"
+        return text
+
+    @property
+    def head_top_label(self) -> str:
+        """What the head height is measured to, in words for reports."""
+        return HEAD_TOPS[self.head_top]
+
     @property
     def background_colour(self) -> str:
         """The colour to use when the user names none: the document's, else our allowed choice, else white."""
@@ -129,9 +194,12 @@ class IdPhotoSpec:
 
     @property
     def label(self) -> str:
+        """Country, document and size; a pixel-only upload shows no mm (it has no printed size)."""
+        pixels = f"{self.width_px}x{self.height_px} px" if self.width_px else ""
+        if not self.width_mm:
+            return f"{self.country}: {self.document} ({pixels})"
         width_mm, height_mm = self.size_mm
-        pixels = f", {self.width_px}x{self.height_px} px" if self.width_px else ""
-        return f"{self.country}: {self.document} ({width_mm:g}x{height_mm:g} mm{pixels})"
+        return f"{self.country}: {self.document} ({width_mm:g}x{height_mm:g} mm{', ' + pixels if pixels else ''})"
 
 
 @dataclass(frozen=True)
@@ -180,43 +248,62 @@ def _matches(word: str, words: set[str]) -> bool:
     return word in words or (len(word) >= SEARCH_PREFIX_MIN and any(w.startswith(word) for w in words))
 
 
-def _number(text: str) -> float | None:
-    text = text.strip()
-    return float(text) if text else None
+def _reduced(width: int, height: int) -> tuple[int, int]:
+    """A width:height in lowest terms (600x600 -> 1:1, 900x1200 -> 3:4)."""
+    divisor = math.gcd(width, height) or 1
+    return (width // divisor, height // divisor)
+
+
+def _number(text: str | None, column: str = "", spec_id: str = "?") -> float | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise SpecDataError(f"spec {spec_id}: {column or 'a number column'} is not a number: {text!r}") from None
+
+
+def _integer(row: dict[str, str], column: str, spec_id: str) -> int | None:
+    value = _number(row.get(column), column, spec_id)
+    if value is not None and not math.isfinite(value):
+        raise SpecDataError(f"spec {spec_id}: {column} must be a finite number, got {value!r}")
+    return None if value is None else int(value)
 
 
 def _range(low: str, high: str, what: str, spec_id: str) -> Range | None:
-    a, b = _number(low), _number(high)
+    a, b = _number(low, what, spec_id), _number(high, what, spec_id)
     if a is None and b is None:
         return None
     if a is None or b is None or a > b or a < 0:
-        raise ValueError(f"spec {spec_id}: {what} must be an ordered pair of numbers, got {low!r}, {high!r}")
+        raise SpecDataError(f"spec {spec_id}: {what} must be an ordered pair of numbers, got {low!r}, {high!r}")
     return (a, b)
 
 
 def spec_from_row(row: dict[str, str]) -> IdPhotoSpec:
-    """One CSV row -> validated spec (ValueError with the row's id on any problem)."""
+    """One CSV row -> validated spec (``SpecDataError``, a ValueError, naming the row on any problem).
+    Columns added later (``head_top``, the pixel range) may be missing from an older table."""
     spec_id = row["id"].strip()
-    integer = lambda key: int(float(row[key])) if row[key].strip() else None  # noqa: E731
+    pixels = {column: _integer(row, column, spec_id) for column in (
+        "width_px", "height_px", "min_width_px", "min_height_px", "max_width_px", "max_height_px", "dpi")}
     spec = IdPhotoSpec(
         id=spec_id,
         country=row["country"].strip(),
         document=row["document"].strip(),
-        width_mm=_number(row["width_mm"]),
-        height_mm=_number(row["height_mm"]),
-        width_px=integer("width_px"),
-        height_px=integer("height_px"),
-        dpi=integer("dpi"),
+        width_mm=_number(row["width_mm"], "width_mm", spec_id),
+        height_mm=_number(row["height_mm"], "height_mm", spec_id),
+        **pixels,
         head_height_mm=_range(row["head_height_min_mm"], row["head_height_max_mm"], "head height (mm)", spec_id),
         head_height_ratio=_range(row["head_height_min_ratio"], row["head_height_max_ratio"], "head ratio", spec_id),
         eye_line_mm=_range(row["eye_line_min_mm"], row["eye_line_max_mm"], "eye line (mm)", spec_id),
         eye_line_ratio=_range(row["eye_line_min_ratio"], row["eye_line_max_ratio"], "eye-line ratio", spec_id),
         crown_margin_mm=_range(row["crown_margin_min_mm"], row["crown_margin_max_mm"], "crown margin (mm)", spec_id),
+        head_top=(row.get("head_top") or "").strip() or DEFAULT_HEAD_TOP,
         background=row["background"].strip(),
         background_hex=row["background_hex"].strip() or None,
-        default_background=row.get("default_background", "").strip() or None,
-        min_file_kb=_number(row["min_file_kb"]),
-        max_file_kb=_number(row["max_file_kb"]),
+        default_background=(row.get("default_background") or "").strip() or None,
+        min_file_kb=_number(row["min_file_kb"], "min_file_kb", spec_id),
+        max_file_kb=_number(row["max_file_kb"], "max_file_kb", spec_id),
         source=row["source"].strip(),
         notes=row["notes"].strip(),
     )
@@ -225,7 +312,14 @@ def spec_from_row(row: dict[str, str]) -> IdPhotoSpec:
 
 
 def validate_spec(spec: IdPhotoSpec) -> None:
-    """Raise ValueError if a spec could not produce a photo or lacks a source."""
+    """Raise ``SpecDataError`` (a ValueError) if a spec could not produce a photo, lacks a
+    source, or names an unknown head top."""
+    problems = _size_problems(spec) + _pixel_range_problems(spec) + _rule_problems(spec)
+    if problems:
+        raise SpecDataError(f"spec {spec.id or '?'}: " + "; ".join(problems))
+
+
+def _size_problems(spec: IdPhotoSpec) -> list[str]:
     problems = []
     if not re.fullmatch(r"[a-z0-9_]+", spec.id):
         problems.append("id must be lowercase letters, digits and underscores")
@@ -233,9 +327,42 @@ def validate_spec(spec: IdPhotoSpec) -> None:
         problems.append("needs a size in mm or in pixels")
     if bool(spec.width_mm) != bool(spec.height_mm) or bool(spec.width_px) != bool(spec.height_px):
         problems.append("width and height must be given together")
-    sizes = (spec.width_mm, spec.height_mm, spec.width_px, spec.height_px, spec.dpi)
+    sizes = (spec.width_mm, spec.height_mm, spec.width_px, spec.height_px, spec.dpi, spec.min_width_px,
+             spec.min_height_px, spec.max_width_px, spec.max_height_px)
     if any(value is not None and not (math.isfinite(value) and value > 0) for value in sizes):
         problems.append("sizes and dpi must be positive numbers")
+    if spec.width_mm and spec.height_mm:
+        for name in ("head_height_mm", "eye_line_mm", "crown_margin_mm"):
+            value = getattr(spec, name)
+            if value and value[1] > spec.height_mm:
+                problems.append(f"{name} exceeds the photo height")
+    return problems
+
+
+def _pixel_range_problems(spec: IdPhotoSpec) -> list[str]:
+    """A pixel range belongs to a digital upload, holds the size we produce, and is ordered."""
+    if spec.min_width_px is None and spec.min_height_px is None and spec.max_width_px is None \
+            and spec.max_height_px is None:
+        return []
+    if (spec.min_width_px is None) != (spec.min_height_px is None) \
+            or (spec.max_width_px is None) != (spec.max_height_px is None):
+        return ["min_width_px/min_height_px and max_width_px/max_height_px must each be given together"]
+    problems = []
+    if spec.width_mm or spec.height_mm:
+        problems.append("a pixel range is a digital upload's rule: give the printed size its own row")
+    if not (spec.width_px and spec.height_px):
+        problems.append("a pixel range needs width_px/height_px: the size we produce inside it")
+    elif not spec.accepts_pixels(spec.width_px, spec.height_px):
+        problems.append(f"width_px x height_px {spec.width_px}x{spec.height_px} is outside its own range "
+                        f"({spec.pixel_range_text})")
+    if spec.min_width_px and spec.max_width_px and spec.min_height_px and spec.max_height_px \
+            and (spec.min_width_px > spec.max_width_px or spec.min_height_px > spec.max_height_px):
+        problems.append("the minimum pixel size is above the maximum")
+    return problems
+
+
+def _rule_problems(spec: IdPhotoSpec) -> list[str]:
+    problems = []
     if not spec.custom and not spec.source:
         problems.append("every spec needs a source")
     if spec.background_hex and not re.fullmatch(r"#[0-9A-Fa-f]{6}", spec.background_hex):
@@ -248,13 +375,13 @@ def validate_spec(spec: IdPhotoSpec) -> None:
         problems.append(f"default_background {spec.default_background!r} is not a preset name or #RRGGBB")
     if spec.min_file_kb and spec.max_file_kb and spec.min_file_kb > spec.max_file_kb:
         problems.append("min_file_kb is above max_file_kb")
-    if spec.width_mm and spec.height_mm:
-        for name in ("head_height_mm", "eye_line_mm", "crown_margin_mm"):
-            value = getattr(spec, name)
-            if value and value[1] > spec.height_mm:
-                problems.append(f"{name} exceeds the photo height")
-    if problems:
-        raise ValueError(f"spec {spec.id or '?'}: " + "; ".join(problems))
+    if spec.head_top not in HEAD_TOPS:
+        problems.append(f"head_top {spec.head_top!r} is not one of: {', '.join(HEAD_TOPS)}")
+    elif spec.head_top != DEFAULT_HEAD_TOP and not (spec.head_height_mm or spec.head_height_ratio):
+        # The ICAO default head height is measured to the crown, so a different top needs the
+        # document's own head-size rule to refer to.
+        problems.append(f"head_top {spec.head_top!r} needs the document's own head height (mm or ratio)")
+    return problems
 
 
 @lru_cache(maxsize=4)
@@ -265,7 +392,7 @@ def load_specs(path: Path = SPECS_PATH) -> SpecRegistry:
     ids = [spec.id for spec in specs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise ValueError(f"duplicate spec ids: {', '.join(duplicates)}")
+        raise SpecDataError(f"duplicate spec ids: {', '.join(duplicates)}")
     return SpecRegistry(specs)
 
 

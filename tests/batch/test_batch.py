@@ -26,6 +26,7 @@ from pipeline.core.encode import encode_image
 from pipeline.core.errors import InvalidOptionError, NoFaceError
 from pipeline.cutout.background import BackgroundOptions
 from pipeline.cutout.cutter import CutoutPipeline
+from pipeline.cutout.selfie import selfie_available
 from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, spec_for
 from pipeline.restore.engine import RestoreOptions
 
@@ -414,7 +415,8 @@ def test_background_job_strips_metadata_and_reports_the_matte(tmp_path, photo_fi
 
     (row,) = summary.rows
     assert row.status in ("ok", "warning") and row.output == "results/gps_background.png", row.message
-    assert row.metrics["matting"] == "fallback-plain-wall" and row.metrics["faces"] == 1
+    offline = "selfie-segmentation" if selfie_available() else "fallback-plain-wall"
+    assert row.metrics["matting"] == offline and row.metrics["faces"] == 1
     assert 0.1 < row.metrics["person_fraction"] < 0.9
     written = Image.open(tmp_path / "out" / row.output)
     assert written.mode == "RGBA" and written.size == (512, 512)

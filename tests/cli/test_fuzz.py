@@ -83,7 +83,7 @@ LOSSY_HIDDEN_SHARE = 0.01
 # Image command variants: every one must run on the corpus. The in-process runs see no
 # RetinaFace weights (random ones find a thousand "faces" of absurd size in any photo), so
 # every command detects with the bundled, real MTCNN. Transparent variants use the
-# plain-wall matting: random MODNet weights give a matte with no pixel at alpha 0, so the
+# offline matting: random MODNet weights give a matte with no pixel at alpha 0, so the
 # hidden-RGB check would have nothing to look at.
 CONFIGS: dict[str, list[str]] = {
     "restore": ["restore"],
@@ -626,7 +626,7 @@ def test_bad_options_and_commands_without_images(fuzz_cli: Fuzzer, corpus, capsy
 
 def test_each_image_command_in_a_real_process(corpus, tmp_path: Path, capsys) -> None:
     """No traceback at process level either (start-up, imports, exit). No weights here:
-    background and idphoto fall back to MTCNN and plain-wall matting; restore must say
+    background and idphoto fall back to MTCNN and the offline matting; restore must say
     that its weights are missing, in a sentence."""
     folder, items = corpus
     rng = random.Random(SEED)

@@ -60,7 +60,7 @@ def _usage_error(argv: list[str], capsys) -> str:
     (["idphoto", "--sample", "--spec", "icao_generic", "--max-kb", "nan"], "--max-kb: must be a finite number"),
     (["idphoto", "--sample", "--spec", "icao_generic", "--max-kb", "inf"], "--max-kb: must be a finite number"),
     (["idphoto", "--sample", "--spec", "icao_generic", "--max-kb", "0"], "--max-kb: must be more than 0"),
-    (["idphoto", "--sample", "--spec", "us_passport", "--max-kb", "54"], "needs files of at least 54 KB"),
+    (["idphoto", "--sample", "--spec", "us_passport_online", "--max-kb", "54"], "needs files of at least 54 KB"),
     (["idphoto", "--sample", "--spec", "icao_generic", "--detector", "gfpgan-v1.4"], "invalid choice: 'gfpgan-v1.4'"),
     (["idphoto", "--sample", "--custom", "10000x10000px"], "over the 40 MP limit"),
     (["idphoto", "--sample", "--custom", "35x45mm", "--dpi", "1200", "--sheet", "1000x1000mm"], "limit is 160 MP"),

@@ -136,7 +136,7 @@ def changed(report: ComplianceReport, base: ComplianceReport) -> dict[str, tuple
 
 def assert_only_fails(report: ComplianceReport, base: ComplianceReport, check_id: str) -> None:
     diff = changed(report, base)
-    assert diff == {check_id: ("pass", "fail")}, report.to_text()
+    assert diff == {check_id: (base.check(check_id).status, "fail")}, report.to_text()
     assert report.check(check_id).advice  # a failure always tells the person what to do
     assert report.overall == "fail"
 
@@ -180,17 +180,34 @@ def base_report(base: Portrait) -> ComplianceReport:
 
 # --- the base case ----------------------------------------------------------------------------------------------
 EXPECTED_IDS = [
-    "single_face", "head_height", "eye_line", "face_centring", "roll", "yaw", "inter_eye_distance",
-    "background_uniformity", "background_colour", "exposure", "sharpness", "illumination_balance", "resolution",
-    "file_size", "compression",
+    "single_face", "head_height", "eye_line", "face_centring", "roll", "yaw", "pitch", "inter_eye_distance",
+    "background_uniformity", "background_colour", "exposure", "sharpness", "illumination_balance", "eyes_open",
+    "mouth_closed", "gaze", "glasses", "head_covering", "resolution", "file_size", "compression",
 ]
+# A drawn face has no dense mesh or parsing: these checks are not assessed on it (see
+# tests/idphoto/test_face_checks.py for them on real faces).
+NEEDS_FACE_DETAIL = ("pitch", "eyes_open", "mouth_closed", "gaze", "glasses", "head_covering")
+# ... and its head is measured from the detector's five points only: the chin is a
+# proportional estimate and the eyes are coarse, so these never pass on it (issue 14; the
+# same checks pass on real faces measured densely: tests/idphoto/test_measured_placement.py).
+ESTIMATED_ON_A_DRAWING = ("head_height", "eye_line")
+
+
+def base_status(check_id: str) -> str:
+    if check_id in NEEDS_FACE_DETAIL:
+        return "not_assessed"
+    return "warn" if check_id in ESTIMATED_ON_A_DRAWING else "pass"
 
 
 def test_base_portrait_passes_every_check(base_report):
     assert [check.id for check in base_report.checks] == EXPECTED_IDS
-    assert base_report.statuses() == dict.fromkeys(EXPECTED_IDS, "pass"), base_report.to_text()
-    assert base_report.overall == "pass"
-    assert all(check.advice == "" for check in base_report.checks)
+    expected = {check_id: base_status(check_id) for check_id in EXPECTED_IDS}
+    assert base_report.statuses() == expected, base_report.to_text()
+    assert base_report.overall == "warn"
+    for check_id in ESTIMATED_ON_A_DRAWING:  # inside the range, but only estimated: says so, and what to do
+        assert "estimated" in base_report.check(check_id).measured
+        assert "template" in base_report.check(check_id).advice
+    assert all(check.advice == "" for check in base_report.checks if check.status == "pass")
 
 
 def test_base_measurements_match_the_drawing(base, base_report):
@@ -263,7 +280,9 @@ def test_head_too_big_fails_head_height_and_says_move_back(base_report):
 
 def test_head_just_outside_the_range_only_warns(base_report):
     report = run(draw_portrait(head_share=0.815))  # 36.7 mm: 0.7 mm over 36 mm, inside the 2 % band
-    assert changed(report, base_report) == {"head_height": ("pass", "warn")}
+    assert changed(report, base_report) == {}  # a warning, as on the base, but now saying why
+    assert report.check("head_height").status == "warn"
+    assert "further back" in report.check("head_height").advice
 
 
 def test_eyes_too_low_fail_eye_line_only(base_report):
@@ -395,7 +414,7 @@ def test_file_too_small_fails_and_unsaved_file_is_not_assessed(base, base_report
     unsaved = run(base, file_bytes=None)
     assert changed(unsaved, base_report) == {"file_size": ("pass", "not_assessed"),
                                              "compression": ("pass", "not_assessed")}
-    assert unsaved.overall == "pass"
+    assert unsaved.overall == base_report.overall
 
 
 def test_heavy_jpeg_compression_only_warns(base, base_report):
@@ -408,7 +427,8 @@ def test_low_resolution_face_fails_inter_eye_distance(base_report):
     report = run(draw_portrait(size=spec.size_px(150)), spec=spec, dpi=150)
     assert report.check("inter_eye_distance").status == "fail"
     assert report.check("inter_eye_distance").value < 90
-    assert report.check("head_height").status == "pass" and report.check("resolution").status == "pass"
+    assert report.check("head_height").status == base_report.check("head_height").status
+    assert report.check("resolution").status == "pass"
 
 
 def test_crown_margin_is_checked_when_the_document_states_one(base, base_report):
@@ -436,17 +456,20 @@ def test_no_face_fails_and_marks_face_checks_not_assessed(base):
 def test_without_a_matte_the_crown_is_estimated_and_background_not_assessed(base):
     report = assess(base.photo, None, [base.face], SPEC, dpi=DPI, file_bytes=FILE_BYTES)
     head = report.check("head_height")
-    assert "crown estimated" in head.measured and head.status in ("pass", "warn")
+    assert "top of the head: estimated" in head.measured and head.status == "warn"
     assert report.check("background_uniformity").status == "not_assessed"
     assert report.check("background_colour").status == "not_assessed"
     assert report.check("exposure").status == "pass" and report.check("sharpness").status == "pass"
 
 
-def test_estimated_crown_never_fails_head_height(base):
-    """Even a head far too small is only a warning when its top is an estimate."""
+def test_estimated_crown_fails_only_beyond_its_own_error(base):
+    """With the crown estimated (no matte), a head a little small only warns (the estimate can
+    be that far off), but one far too small still fails: no error explains 40 % for 70-80 %."""
+    slightly = draw_portrait(head_share=0.66)
+    assert assess(slightly.photo, None, [slightly.face], SPEC, dpi=DPI).check("head_height").status == "warn"
     small = draw_portrait(head_share=0.40)
     report = assess(small.photo, None, [small.face], SPEC, dpi=DPI)
-    assert report.check("head_height").status == "warn"
+    assert report.check("head_height").status == "fail" and "closer" in report.check("head_height").advice
 
 
 def test_invalid_inputs_are_rejected(base):
@@ -563,7 +586,7 @@ def test_text_lists_failures_first_with_advice_and_names_defaults(base_report):
 
 def test_dict_is_json_serialisable(base_report):
     data = json.loads(json.dumps(base_report.to_dict()))
-    assert data["overall"] == "pass" and data["spec_id"] == "test_passport"
+    assert data["overall"] == "warn" and data["spec_id"] == "test_passport"
     assert [check["id"] for check in data["checks"]] == EXPECTED_IDS
     assert all(isinstance(check["value"], (float, type(None))) for check in data["checks"])
     assert data["defaults_applied"] == list(SPEC.defaults_applied)

@@ -190,13 +190,13 @@ def test_impossible_requests_are_refused_before_any_work(maker, astronaut_rgb, o
 
 @pytest.mark.parametrize("max_kb", [1, 54])
 def test_a_limit_at_or_below_the_documents_minimum_is_refused_up_front(max_kb):
-    """US passport files must be at least 54 KB: a 54 KB cap can never be met (it used to be
+    """US online-renewal files must be at least 54 KB: a 54 KB cap can never be met (it used to be
     found out after every photo had been made, with a message about 'two numbers')."""
     from pipeline.core.errors import InvalidOptionError
 
     with pytest.raises(InvalidOptionError, match="needs files of at least 54 KB"):
-        IdPhotoOptions(spec=load_specs().get("us_passport"), max_kb=max_kb).validated()
-    assert IdPhotoOptions(spec=load_specs().get("us_passport"), max_kb=55).validated().max_kb == 55
+        IdPhotoOptions(spec=load_specs().get("us_passport_online"), max_kb=max_kb).validated()
+    assert IdPhotoOptions(spec=load_specs().get("us_passport_online"), max_kb=55).validated().max_kb == 55
 
 
 def test_cli_keeps_dotted_names_and_never_overwrites(tmp_path, astronaut_rgb, capsys):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.core.errors import InvalidOptionError, UnknownSpecError
+from pipeline.core.errors import InvalidOptionError, SpecDataError, UnknownSpecError
 from pipeline.idphoto.specs import (
     DEFAULT_EYE_RATIO_FROM_BOTTOM,
     DEFAULT_HEAD_RATIO,
@@ -26,8 +26,9 @@ from pipeline.idphoto.specs import (
 )
 
 COLUMNS = (
-    "id,country,document,width_mm,height_mm,width_px,height_px,dpi,head_height_min_mm,head_height_max_mm,"
-    "head_height_min_ratio,head_height_max_ratio,eye_line_min_mm,eye_line_max_mm,eye_line_min_ratio,"
+    "id,country,document,width_mm,height_mm,width_px,height_px,min_width_px,min_height_px,max_width_px,"
+    "max_height_px,dpi,head_height_min_mm,head_height_max_mm,"
+    "head_height_min_ratio,head_height_max_ratio,head_top,eye_line_min_mm,eye_line_max_mm,eye_line_min_ratio,"
     "eye_line_max_ratio,crown_margin_min_mm,crown_margin_max_mm,background,background_hex,default_background,"
     "min_file_kb,"
     "max_file_kb,source,notes"
@@ -147,6 +148,7 @@ def test_known_facts_match_the_research():
     registry = load_specs()
     us = registry.get("us_passport")
     assert (us.width_mm, us.height_mm) == (50.8, 50.8)  # 2x2 in exactly
+    assert us.width_px is None and us.min_file_kb is None  # the print: the upload rules are us_passport_online
     assert us.head_height_mm == (25.4, 34.9)  # 1 to 1 3/8 in
     assert us.eye_line_mm == (28.6, 34.9)  # 1 1/8 to 1 3/8 in from the bottom
     icao = registry.get("icao_generic")
@@ -195,9 +197,11 @@ def test_size_px_for_mm_and_pixel_specs():
     assert icao.size_px(300) == (413, 531)
     assert icao.size_px(600) == (827, 1063)
     us = registry.get("us_passport")
-    assert us.size_px() == (600, 600)  # the stated digital size
+    assert us.size_px() == (600, 600)  # 2 in at the default 300 dpi
     assert us.size_px(300) == (600, 600)  # 2 in at 300 dpi
-    assert us.output_dpi() == 300  # derived: 600 px over 2 in
+    assert us.output_dpi() == 300  # the default: the print states no dpi
+    assert registry.get("us_passport_online").size_px() == registry.get("us_passport_online").size_px(600) \
+        == (1200, 1200)  # the size chosen inside the upload's range, at any dpi
     assert registry.get("us_dv_lottery").size_px() == (600, 600)
     id_card = registry.get("cn_id_card")
     assert id_card.size_px() == (358, 441)
@@ -284,12 +288,23 @@ def test_get_unknown_id_suggests_close_ones():
         (dict(id="Bad Id"), "lowercase"),
         (dict(width_mm="-35"), "positive"),
         (dict(min_file_kb="100", max_file_kb="50"), "min_file_kb"),
+        (dict(head_top="hairline"), "head_top 'hairline' is not one of: crown, forehead"),
+        (dict(head_top="forehead", head_height_min_mm="", head_height_max_mm=""), "own head height"),
+        (dict(width_mm="", height_mm="", width_px="600", height_px="600", min_width_px="600"), "together"),
+        (dict(width_px="600", height_px="600", min_width_px="600", min_height_px="600"), "its own row"),
+        (dict(width_mm="", height_mm="", min_width_px="600", min_height_px="600"), "needs width_px"),
+        (dict(width_mm="", height_mm="", width_px="500", height_px="500", min_width_px="600", min_height_px="600"),
+         "outside its own range"),
+        (dict(width_mm="", height_mm="", width_px="600", height_px="600", min_width_px="600", min_height_px="600",
+              max_width_px="500", max_height_px="500"), "outside its own range"),
+        (dict(dpi="abc"), "dpi is not a number"),
     ],
 )
 def test_malformed_rows_are_refused(changes, problem):
     assert spec_from_row(_row()).id == "test_doc"  # the base row is valid
-    with pytest.raises(ValueError, match=problem):
+    with pytest.raises(SpecDataError, match=re.escape(problem)) as caught:
         spec_from_row(_row(**changes))
+    assert isinstance(caught.value, ValueError) and caught.value.code == "spec_data"
 
 
 def test_custom_sizes():

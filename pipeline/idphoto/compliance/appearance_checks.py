@@ -1,12 +1,15 @@
-"""Checks on how the face looks: exposure, sharpness and even light.
+"""Checks on how the face looks: exposure, sharpness and even light (shadows included).
 
-They grade pixels inside the face region and the cheek zones placed from the landmarks
-(``measurements``), so hair and background do not sway them.
+They grade pixels inside the face region and the illumination zones placed from the
+landmarks (``measurements``; the dense mesh's zones from ``face_measures`` when there is a
+mesh), so hair and background do not sway them.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from pipeline.faces.mesh import DenseLandmarks
+from pipeline.idphoto.compliance.face_measures import shadow_zone_boxes
 from pipeline.idphoto.compliance.measurements import cheek_boxes, face_sharpness, luma
 from pipeline.idphoto.compliance.thresholds import (
     ILLUMINATION_PASS_RATIO,
@@ -19,6 +22,7 @@ from pipeline.idphoto.compliance.thresholds import (
     SHARPNESS_IED_PX,
     SHARPNESS_MIN_PIXELS,
     SHARPNESS_PASS,
+    SHADOW_ZONE_HALF_SIZE_IED,
     SHARPNESS_WARN,
     SOURCE_CALIBRATION,
     SOURCE_ICAO_9303,
@@ -79,33 +83,57 @@ def check_sharpness(photo: np.ndarray, landmarks: np.ndarray, region: np.ndarray
                        sharpness)
 
 
-def check_illumination_balance(photo: np.ndarray, landmarks: np.ndarray, matte: np.ndarray | None) -> CheckResult:
-    """Even light: darker cheek / brighter cheek, per channel, worst channel [TR: >= 50 %]."""
-    threshold = (f">= {percent(ILLUMINATION_PASS_RATIO, 0)} per channel "
-                 f"(TR minimum {percent(ILLUMINATION_TR_MIN_RATIO, 0)}; between them: warning)")
-    source = f"{SOURCE_TR} illumination zones; {SOURCE_CALIBRATION}"
+def illumination_zones(landmarks: np.ndarray, dense: DenseLandmarks | None) -> dict[str, tuple[int, int, int, int]]:
+    """The zones the TR compares, as boxes: from the dense mesh when there is one (the upper face,
+    both cheeks, the chin: a shadow across the face in any direction), else the two cheeks
+    placed from the five points (a shadow from one side only)."""
+    if dense is not None:
+        return shadow_zone_boxes(dense, SHADOW_ZONE_HALF_SIZE_IED)
+    left, right = cheek_boxes(landmarks)
+    return {"left cheek": left, "right cheek": right}
+
+
+def _zone_means(photo: np.ndarray, zones: dict[str, tuple[int, int, int, int]], matte: np.ndarray | None
+                ) -> dict[str, np.ndarray]:
+    """Mean RGB of each zone's person pixels; zones off the photo or off the person are left out."""
     height, width = photo.shape[:2]
-    means = []
-    for x0, y0, x1, y1 in cheek_boxes(landmarks):
+    means = {}
+    for name, (x0, y0, x1, y1) in zones.items():
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
         if x1 <= x0 or y1 <= y0:
-            break
+            continue
         pixels = photo[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64)
         if matte is not None:
             pixels = pixels[(matte[y0:y1, x0:x1] >= 0.5).reshape(-1)]
-        if pixels.shape[0] == 0:
-            break
-        means.append(pixels.mean(axis=0))
-    if len(means) < 2:
-        return make_result("illumination_balance", "cheeks not visible", threshold, source, "not_assessed",
-                           "The cheeks could not be found: retake facing the camera with your whole face in view", None)
-    left, right = means
-    ratios = np.minimum(left, right) / np.maximum(np.maximum(left, right), 1e-6)
-    ratio = float(ratios.min())
-    darker = "right" if right.mean() < left.mean() else "left"
-    measured = f"darker cheek at {percent(ratio, 0)} of the brighter"
+        if pixels.shape[0]:
+            means[name] = pixels.mean(axis=0)
+    return means
+
+
+def check_illumination_balance(photo: np.ndarray, landmarks: np.ndarray, matte: np.ndarray | None,
+                               dense: DenseLandmarks | None = None) -> CheckResult:
+    """Even light, no shadow across the face: the darkest zone over the brightest, per channel,
+    worst channel [TR: >= 50 %]. One check for both side light and shadows: they are the same
+    TR rule on the same zones, so two checks would always flip together."""
+    threshold = (f">= {percent(ILLUMINATION_PASS_RATIO, 0)} per channel "
+                 f"(TR minimum {percent(ILLUMINATION_TR_MIN_RATIO, 0)}; between them: warning)")
+    source = f"{SOURCE_TR} illumination zones; {SOURCE_CALIBRATION}"
+    zones = illumination_zones(landmarks, dense)
+    means = _zone_means(photo, zones, matte)
+    if len(means) < len(zones):
+        return make_result("illumination_balance", "face zones not visible", threshold, source, "not_assessed",
+                           "The face could not be seen whole: retake facing the camera with your whole face in view",
+                           None)
+    names = list(means)
+    table = np.stack([means[name] for name in names])  # zones x channels
+    ratios = table.min(axis=0) / np.maximum(table.max(axis=0), 1e-6)
+    channel = int(np.argmin(ratios))
+    ratio = float(ratios[channel])
+    darkest, brightest = names[int(np.argmin(table[:, channel]))], names[int(np.argmax(table[:, channel]))]
+    measured = f"darkest of {len(names)} face zones at {percent(ratio, 0)} of the brightest"
     if ratio < ILLUMINATION_PASS_RATIO:
-        measured += f" (the {darker} cheek in the image)"
+        measured += f" (darkest: the {darkest}, brightest: the {brightest}; sides as seen in the image)"
     return make_result("illumination_balance", measured, threshold,
                        source, grade_at_least(ratio, ILLUMINATION_PASS_RATIO, ILLUMINATION_TR_MIN_RATIO),
-                       "Light falls unevenly on your face: face a window or add a second light", ratio)
+                       "Light falls unevenly on your face, or a shadow crosses it: face a window or add a second "
+                       "light, and keep hats and hair from shading your face", ratio)

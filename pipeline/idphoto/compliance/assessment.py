@@ -14,9 +14,12 @@ from pipeline.core.errors import InvalidImageError, InvalidOptionError
 from pipeline.core.pixels import describe_array, is_rgb_array
 from pipeline.cutout.background import parse_colour
 from pipeline.faces.detect import Face
-from pipeline.faces.geometry import measure_head
+from pipeline.faces.evidence import FaceEvidence
+from pipeline.faces.geometry import HeadGeometry, measure_head
 from pipeline.idphoto.compliance.appearance_checks import check_exposure, check_illumination_balance, check_sharpness
 from pipeline.idphoto.compliance.background_checks import check_background_colour, check_background_uniformity
+from pipeline.idphoto.compliance.covering_checks import check_glasses, check_head_covering
+from pipeline.idphoto.compliance.expression_checks import check_eyes_open, check_gaze, check_mouth_closed
 from pipeline.idphoto.compliance.file_checks import check_compression, check_file_size, check_resolution
 from pipeline.idphoto.compliance.framing_checks import (
     check_crown_margin,
@@ -24,20 +27,25 @@ from pipeline.idphoto.compliance.framing_checks import (
     check_face_centring,
     check_head_height,
     check_inter_eye_distance,
+    check_pitch,
     check_roll,
     check_single_face,
     check_yaw,
 )
 from pipeline.idphoto.compliance.measurements import background_region, face_region_mask, largest_face
-from pipeline.idphoto.compliance.report import ComplianceReport
+from pipeline.idphoto.compliance.report import ComplianceReport, PositionMethodReport
 from pipeline.idphoto.compliance.thresholds import DEFAULT_BACKGROUND_RGB, SOURCE_ICAO_9303
-from pipeline.idphoto.compliance.verdicts import CheckResult, make_result, spec_source
+from pipeline.idphoto.compliance.verdicts import CheckResult, dense_missing_reason, make_result, spec_source
 from pipeline.idphoto.specs import IdPhotoSpec
 
 # Checks that need a face; with none they are reported as not assessed.
 FACE_CHECK_IDS = (
-    "head_height", "eye_line", "face_centring", "roll", "yaw", "inter_eye_distance",
-    "exposure", "sharpness", "illumination_balance",
+    "head_height", "eye_line", "face_centring", "roll", "yaw", "pitch", "inter_eye_distance",
+    "exposure", "sharpness", "illumination_balance", "eyes_open", "mouth_closed", "gaze", "glasses", "head_covering",
+)
+# The face's own appearance and expression, in the report's order after the background.
+APPEARANCE_CHECK_IDS = (
+    "exposure", "sharpness", "illumination_balance", "eyes_open", "mouth_closed", "gaze", "glasses", "head_covering",
 )
 NO_FACE_ADVICE = "No face was found, so this could not be checked: retake facing the camera, face fully visible"
 
@@ -45,6 +53,32 @@ NO_FACE_ADVICE = "No face was found, so this could not be checked: retake facing
 def not_assessed_without_face(check_id: str) -> CheckResult:
     """A face check that cannot run because no face was detected on the photo."""
     return make_result(check_id, "no face", "needs a face", SOURCE_ICAO_9303, "not_assessed", NO_FACE_ADVICE, None)
+
+
+def _face_checks(photo: np.ndarray, matte: np.ndarray | None, face: Face, evidence: FaceEvidence | None,
+                 head: HeadGeometry, spec: IdPhotoSpec, dpi: int, fixed_pixels: bool) -> dict[str, CheckResult]:
+    """Every check on the applicant's face. ``evidence`` is None unless it describes ``face``:
+    the checks that need the dense mesh or parsing are then not assessed, and say why."""
+    height, width = photo.shape[:2]
+    region = face_region_mask((height, width), face.landmarks, matte)
+    dense = evidence.dense if evidence is not None else None
+    return {
+        "head_height": check_head_height(head, spec, height, dpi),
+        "eye_line": check_eye_line(head, spec, height, dpi),
+        "face_centring": check_face_centring(head, width),
+        "roll": check_roll(head),
+        "yaw": check_yaw(head),
+        "pitch": check_pitch(head, dense_missing_reason(evidence)),
+        "inter_eye_distance": check_inter_eye_distance(head, fixed_pixels=fixed_pixels),
+        "exposure": check_exposure(photo, region),
+        "sharpness": check_sharpness(photo, face.landmarks, region),
+        "illumination_balance": check_illumination_balance(photo, face.landmarks, matte, dense),
+        "eyes_open": check_eyes_open(evidence),
+        "mouth_closed": check_mouth_closed(evidence),
+        "gaze": check_gaze(evidence),
+        "glasses": check_glasses(evidence),
+        "head_covering": check_head_covering(evidence),
+    }
 
 
 def _validate_inputs(photo: np.ndarray, matte: np.ndarray | None, dpi: int) -> None:
@@ -73,49 +107,44 @@ def _background_target(spec: IdPhotoSpec, target_background: tuple[int, int, int
 
 def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], spec: IdPhotoSpec, *, dpi: int,
            file_bytes: int | None = None, target_background: tuple[int, int, int] | None = None,
-           requested_dpi: int | None = None) -> ComplianceReport:
+           requested_dpi: int | None = None, evidence: FaceEvidence | None = None) -> ComplianceReport:
     """Check a finished ID photo against ``spec``.
 
     ``faces`` must be detections on this very photo and ``matte`` its person matte (or None:
     the background checks are then not assessed and the crown is estimated). The largest
     face is the applicant's. ``requested_dpi`` is the dpi the user asked for, if any: with
-    it, a document with a print size is expected at that resolution."""
+    it, a document with a print size is expected at that resolution. ``evidence`` is the
+    applicant's dense landmarks and parsing on this photo, when the caller has them: without
+    it the head is measured from the detector's five points, and the checks that rest on
+    estimated positions are capped at a warning."""
     _validate_inputs(photo, matte, dpi)
-    height, width = photo.shape[:2]
+    height = photo.shape[0]
     checks: list[CheckResult] = [check_single_face(faces)]
     face = largest_face(faces)
-    face_checks: dict[str, CheckResult]
     if face is None:
         face_checks = {check_id: not_assessed_without_face(check_id) for check_id in FACE_CHECK_IDS}
         crown_margin = None
+        measured_with: tuple[PositionMethodReport, ...] = ()
     else:
-        head = measure_head(face, matte)
-        region = face_region_mask((height, width), face.landmarks, matte)
-        face_checks = {
-            "head_height": check_head_height(head, spec, height, dpi),
-            "eye_line": check_eye_line(head, spec, height, dpi),
-            "face_centring": check_face_centring(head, width),
-            "roll": check_roll(head),
-            "yaw": check_yaw(head),
-            "inter_eye_distance": check_inter_eye_distance(head, fixed_pixels=bool(spec.width_px)
-                                                           and not (requested_dpi and spec.width_mm)),
-            "exposure": check_exposure(photo, region),
-            "sharpness": check_sharpness(photo, face.landmarks, region),
-            "illumination_balance": check_illumination_balance(photo, face.landmarks, matte),
-        }
+        usable = evidence if evidence is not None and evidence.face is face else None
+        head = measure_head(usable or face, matte, spec.head_top)
+        fixed_pixels = bool(spec.width_px) and not (requested_dpi and spec.width_mm)
+        face_checks = _face_checks(photo, matte, face, usable, head, spec, dpi, fixed_pixels)
         crown_margin = check_crown_margin(head, spec, height, dpi)
+        measured_with = tuple(PositionMethodReport.of(position, method) for position, method in head.methods.items())
     checks += [face_checks["head_height"], face_checks["eye_line"]]
     if crown_margin is not None:
         checks.append(crown_margin)
-    checks += [face_checks[check_id] for check_id in ("face_centring", "roll", "yaw", "inter_eye_distance")]
+    checks += [face_checks[check_id] for check_id in ("face_centring", "roll", "yaw", "pitch", "inter_eye_distance")]
     background = background_region(matte)
     target, target_source, assumed = _background_target(spec, target_background)
     checks += [
         check_background_uniformity(photo, background),
         check_background_colour(photo, background, target, target_source, assumed),
-        face_checks["exposure"], face_checks["sharpness"], face_checks["illumination_balance"],
+        *(face_checks[check_id] for check_id in APPEARANCE_CHECK_IDS),
         check_resolution(photo.shape, spec, dpi, spec.size_px(requested_dpi)),
         check_file_size(file_bytes, spec),
         check_compression(file_bytes, photo.shape),
     ]
-    return ComplianceReport(spec_id=spec.id, checks=tuple(checks), defaults_applied=tuple(spec.defaults_applied))
+    return ComplianceReport(spec_id=spec.id, checks=tuple(checks), defaults_applied=tuple(spec.defaults_applied),
+                            measured_with=measured_with)

@@ -1,5 +1,5 @@
-"""Checks on the delivered file: exact pixel size, file size within the document's KB limits,
-and JPEG compression.
+"""Checks on the delivered file: pixel size (exact, or inside the document's pixel range), file
+size within the document's KB limits, and JPEG compression.
 
 Apart from the pixel checks because they need only the file's size and shape, and say "not
 assessed" until the photo has been saved.
@@ -18,19 +18,26 @@ from pipeline.idphoto.specs import IdPhotoSpec
 
 def check_resolution(shape: tuple[int, ...], spec: IdPhotoSpec, dpi: int,
                      expected: tuple[int, int]) -> CheckResult:
-    """Exactly the pixel size the document needs at the chosen dpi (``IdPhotoSpec.size_px``);
-    the ICAO capture minimum is mentioned only."""
+    """The pixel size the document accepts: any size inside its pixel range where it states one
+    (an upload "from 600x600 to 1200x1200 px"), else exactly ``expected`` (``IdPhotoSpec.size_px``
+    at the chosen dpi). The ICAO capture minimum is mentioned only."""
     height, width = shape[:2]
+    measured = f"{width}x{height} px"
+    if width < ICAO_CAPTURE_MIN_PX[0] or height < ICAO_CAPTURE_MIN_PX[1]:
+        measured += (f"; below the ICAO capture minimum {ICAO_CAPTURE_MIN_PX[0]}x{ICAO_CAPTURE_MIN_PX[1]} px "
+                     "(informational)")
+    if spec.has_pixel_range:
+        accepted = spec.pixel_range_text
+        status: Status = "pass" if spec.accepts_pixels(width, height) else "fail"
+        return make_result("resolution", measured, f"{accepted} (digital upload)", spec_source(spec), status,
+                           f"The photo is {width}x{height} px, but this document accepts {accepted}: make it "
+                           "again for this document", float(width * height))
     expected_w, expected_h = expected
     if spec.width_mm and spec.height_mm:
         threshold = f"exactly {expected_w}x{expected_h} px ({spec.width_mm:g}x{spec.height_mm:g} mm at {dpi} dpi)"
     else:
         threshold = f"exactly {expected_w}x{expected_h} px (digital upload)"
-    measured = f"{width}x{height} px"
-    if width < ICAO_CAPTURE_MIN_PX[0] or height < ICAO_CAPTURE_MIN_PX[1]:
-        measured += (f"; below the ICAO capture minimum {ICAO_CAPTURE_MIN_PX[0]}x{ICAO_CAPTURE_MIN_PX[1]} px "
-                     "(informational)")
-    status: Status = "pass" if (width, height) == (expected_w, expected_h) else "fail"
+    status = "pass" if (width, height) == (expected_w, expected_h) else "fail"
     return make_result("resolution", measured, threshold, spec_source(spec), status,
                        f"The photo must be exactly {expected_w}x{expected_h} px: export it again for this document "
                        f"at {dpi} dpi", float(width * height))

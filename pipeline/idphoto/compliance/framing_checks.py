@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pipeline.faces.detect import Face
 from pipeline.faces.geometry import HeadGeometry
+from pipeline.faces.methods import EXPECTED_ERROR_PCT, METHODS
 from pipeline.idphoto.compliance.measurements import px_to_mm
 from pipeline.idphoto.compliance.thresholds import (
     CENTRE_RANGE,
@@ -17,6 +18,9 @@ from pipeline.idphoto.compliance.thresholds import (
     CROWN_MARGIN_TOLERANCE,
     IED_PASS_PX,
     IED_WARN_PX,
+    PITCH_PASS_DEG,
+    PITCH_TR_DEG,
+    PITCH_WARN_DEG,
     PLACEMENT_TOLERANCE,
     ROLL_PASS_DEG,
     ROLL_WARN_DEG,
@@ -31,7 +35,7 @@ from pipeline.idphoto.compliance.thresholds import (
 from pipeline.idphoto.compliance.verdicts import (
     SEVERITY,
     CheckResult,
-    cap_status,
+    Status,
     grade_at_least,
     grade_at_most,
     grade_in_range,
@@ -41,6 +45,10 @@ from pipeline.idphoto.compliance.verdicts import (
     spec_source,
 )
 from pipeline.idphoto.specs import IdPhotoSpec
+
+# An estimate whose error could not be measured here is taken to be this far off (% of the
+# head height): the 5-point chin's measured worst case.
+UNMEASURED_ESTIMATE_ERROR_PCT = 6.0
 
 
 def check_single_face(faces: Sequence[Face]) -> CheckResult:
@@ -67,15 +75,18 @@ def check_single_face(faces: Sequence[Face]) -> CheckResult:
 def check_head_height(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi: int) -> CheckResult:
     """Chin to crown as a share of the height (and in mm where the document gives mm).
 
-    With an estimated crown (the matte did not show the top of the head) the verdict is
-    capped at a warning: the estimate is not good enough to reject a photo on."""
+    With an estimated chin or crown (no dense landmarks, or the matte did not show the top of
+    the head) the verdict is capped at a warning: a guess from average proportions can be 6 %
+    off (15 % for the crown), too much to pass or reject a photo on."""
     ratio = head.head_height / height_px
     millimetres = px_to_mm(head.head_height, dpi)
     allowed = spec.head_ratio_range()
-    status, direction = grade_in_range(ratio, allowed, PLACEMENT_TOLERANCE)
+    error = _estimate_error(head, "chin", "crown")
+    status, direction = _grade(ratio, allowed, PLACEMENT_TOLERANCE, error * ratio, bool(error))
     if spec.head_height_mm:
         tolerance_mm = PLACEMENT_TOLERANCE * spec.size_mm[1]
-        status_mm, direction_mm = grade_in_range(millimetres, spec.head_height_mm, tolerance_mm)
+        status_mm, direction_mm = _grade(millimetres, spec.head_height_mm, tolerance_mm, error * millimetres,
+                                         bool(error))
         if SEVERITY[status_mm] > SEVERITY[status]:
             status, direction = status_mm, direction_mm
         threshold = f"{range_text(spec.head_height_mm, 'mm')} (document)"
@@ -86,11 +97,10 @@ def check_head_height(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi
     else:
         threshold = f"{range_text(allowed, '%', 100)} of height (ICAO default)"
         source = SOURCE_ICAO_9303
-    measured = f"{millimetres:.1f} mm ({percent(ratio)} of height)"
-    if not head.crown_from_matte:
-        measured += " - crown estimated, the top of the head is not visible in the matte"
-        status = cap_status(status, "warn")
-    if direction < 0:
+    measured = f"{millimetres:.1f} mm ({percent(ratio)} of height)" + _estimated_note(head, "chin", "crown")
+    if direction == 0:
+        advice = ESTIMATED_ADVICE
+    elif direction < 0:
         advice = "Your head is too small in the frame: retake closer to the camera, or use a higher-resolution photo"
     else:
         advice = ("Your head is too large in the frame: retake from further back, "
@@ -104,9 +114,11 @@ def check_eye_line(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi: i
     ratio = from_bottom / height_px
     millimetres = px_to_mm(from_bottom, dpi)
     allowed = spec.eye_ratio_range()
-    status, direction = grade_in_range(ratio, allowed, PLACEMENT_TOLERANCE)
+    slack = _estimate_error(head, "eyes") * head.head_height / height_px  # the error is a share of the head
+    status, direction = _grade(ratio, allowed, PLACEMENT_TOLERANCE, slack, bool(slack))
     if spec.eye_line_mm:
-        status_mm, direction_mm = grade_in_range(millimetres, spec.eye_line_mm, PLACEMENT_TOLERANCE * spec.size_mm[1])
+        status_mm, direction_mm = _grade(millimetres, spec.eye_line_mm, PLACEMENT_TOLERANCE * spec.size_mm[1],
+                                         slack * spec.size_mm[1], bool(slack))
         if SEVERITY[status_mm] > SEVERITY[status]:
             status, direction = status_mm, direction_mm
         threshold, source = f"{range_text(spec.eye_line_mm, 'mm')} from the bottom (document)", spec_source(spec)
@@ -116,9 +128,44 @@ def check_eye_line(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi: i
         threshold, source = f"{range_text(allowed, '%', 100)} of height from the bottom (ICAO default)", SOURCE_TR_T9
     advice = ("Your eyes are too low in the photo: retake with more room below your chin (shoulders in view)"
               if direction < 0 else
-              "Your eyes are too high in the photo: retake with more room above your head")
-    return make_result("eye_line", f"{millimetres:.1f} mm ({percent(ratio)} of height)", threshold, source, status,
-                       advice, ratio)
+              "Your eyes are too high in the photo: retake with more room above your head"
+              if direction > 0 else ESTIMATED_ADVICE)
+    measured = f"{millimetres:.1f} mm ({percent(ratio)} of height)" + _estimated_note(head, "eyes")
+    return make_result("eye_line", measured, threshold, source, status, advice, ratio)
+
+
+def _estimate_error(head: HeadGeometry, *positions: str) -> float:
+    """Summed expected error (a share of the head height) of the positions that are only
+    estimated; 0 when every one was measured."""
+    total = 0.0
+    for position in positions:
+        if head.is_estimated(position):
+            error = EXPECTED_ERROR_PCT.get((position, head.methods[position]))
+            total += (error if error is not None else UNMEASURED_ESTIMATE_ERROR_PCT) / 100
+    return total
+
+
+def _grade(value: float, allowed: tuple[float, float], tolerance: float, slack: float, estimated: bool
+           ) -> tuple[Status, int]:
+    """``grade_in_range``, except that a value resting on an estimate never passes, and fails
+    only when it misses the range by more than the estimate's own error could explain."""
+    status, direction = grade_in_range(value, allowed, tolerance + slack)
+    return ("warn" if estimated and status == "pass" else status), direction
+
+
+def _estimated_note(head: HeadGeometry, *positions: str) -> str:
+    """' - estimated (...)' saying how the guessed positions were found, or '' when all were measured."""
+    guessed = [position for position in positions if head.is_estimated(position)]
+    if not guessed:
+        return ""
+    words = {"eyes": "eye centres", "chin": "chin", "crown": "top of the head"}
+    how = "; ".join(f"{words[position]}: {METHODS[head.methods[position]].label}" for position in guessed)
+    return (f" - estimated ({how}), so this check cannot pass; it fails only when the miss is larger than "
+            "the estimate's error")
+
+
+ESTIMATED_ADVICE = ("This could only be estimated on this photo: compare it with the document's template before "
+                    "you print, or retake with your whole face sharp, well lit and facing the camera")
 
 
 def check_crown_margin(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi: int) -> CheckResult | None:
@@ -128,14 +175,13 @@ def check_crown_margin(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dp
         return None
     ratio = head.crown_y / height_px
     millimetres = px_to_mm(head.crown_y, dpi)
-    status, direction = grade_in_range(ratio, allowed, CROWN_MARGIN_TOLERANCE)
-    measured = f"{millimetres:.1f} mm ({percent(ratio)} of height)"
-    if not head.crown_from_matte:
-        measured += " - crown estimated"
-        status = cap_status(status, "warn")
+    slack = _estimate_error(head, "crown") * head.head_height / height_px
+    status, direction = _grade(ratio, allowed, CROWN_MARGIN_TOLERANCE, slack, bool(slack))
+    measured = f"{millimetres:.1f} mm ({percent(ratio)} of height)" + _estimated_note(head, "crown")
     advice = ("There is too little space above your head: retake with more room above your head"
               if direction < 0 else
-              "There is too much space above your head: retake closer to the camera")
+              "There is too much space above your head: retake closer to the camera"
+              if direction > 0 else ESTIMATED_ADVICE)
     return make_result("crown_margin", measured, f"{range_text(spec.crown_margin_mm, 'mm')} (document)",
                        spec_source(spec), status, advice, ratio)
 
@@ -158,8 +204,10 @@ def check_roll(head: HeadGeometry) -> CheckResult:
 
 
 def check_yaw(head: HeadGeometry) -> CheckResult:
-    """Frontal pose: |yaw| <= 5 deg [TR T8]; the 5-point value is an estimate, so 5-10 deg warns."""
-    return _pose_angle("yaw", head.yaw_deg, " (estimate from the nose position)", YAW_PASS_DEG, YAW_WARN_DEG,
+    """Frontal pose: |yaw| <= 5 deg [TR T8], 5-10 deg warns; measured on the 3-D mesh when
+    there is one, else estimated from the nose position."""
+    note = " (3-D face landmarks)" if head.pitch_deg is not None else " (estimate from the nose position)"
+    return _pose_angle("yaw", head.yaw_deg, note, YAW_PASS_DEG, YAW_WARN_DEG,
                        "Your head is turned to one side: look straight into the camera")
 
 
@@ -183,3 +231,19 @@ def check_inter_eye_distance(head: HeadGeometry, fixed_pixels: bool = False) -> 
     return make_result("inter_eye_distance", f"{distance:.0f} px",
                        f">= {IED_PASS_PX:g} px (>= {IED_WARN_PX:g} px: warning)", SOURCE_TR_T8, status, advice,
                        distance)
+
+
+def check_pitch(head: HeadGeometry, unavailable: str) -> CheckResult:
+    """Head neither raised nor lowered: |pitch| <= 5 deg [TR T8], widened by the 3-D mesh's
+    own uncertainty (see PITCH_*). Only the mesh measures pitch; without it the check is not
+    assessed, and ``unavailable`` says why in plain words."""
+    threshold = (f"<= {PITCH_PASS_DEG:g} deg (TR {PITCH_TR_DEG:g} deg plus the measurement's "
+                 f"{PITCH_PASS_DEG - PITCH_TR_DEG:g} deg uncertainty; <= {PITCH_WARN_DEG:g} deg: warning)")
+    if head.pitch_deg is None:
+        return make_result("pitch", "not measured", threshold, SOURCE_TR_T8, "not_assessed", unavailable, None)
+    pitch = head.pitch_deg
+    advice = ("Your head is tilted down: raise your chin a little and look straight into the camera"
+              if pitch > 0 else
+              "Your head is tilted back: lower your chin a little and look straight into the camera")
+    return make_result("pitch", f"{pitch:+.1f} deg ({'down' if pitch > 0 else 'up'}; 3-D face landmarks)", threshold,
+                       SOURCE_TR_T8, grade_at_most(abs(pitch), PITCH_PASS_DEG, PITCH_WARN_DEG), advice, pitch)

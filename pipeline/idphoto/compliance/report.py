@@ -8,7 +8,24 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from pipeline.faces.methods import METHODS, expected_error_text
 from pipeline.idphoto.compliance.verdicts import SEVERITY, CheckResult, Status
+
+POSITION_WORDS = {"eyes": "Eye centres", "chin": "Chin", "crown": "Top of the head"}
+
+
+@dataclass(frozen=True)
+class PositionMethodReport:
+    """How one head position was found, for the report's 'how it was measured' part."""
+
+    position: str  # eyes | chin | crown
+    method: str  # a faces.methods key
+    label: str
+    expected_error: str
+
+    @classmethod
+    def of(cls, position: str, method: str) -> PositionMethodReport:
+        return cls(position, method, METHODS[method].label, expected_error_text(position, method))
 
 
 @dataclass(frozen=True)
@@ -18,6 +35,7 @@ class ComplianceReport:
     spec_id: str
     checks: tuple[CheckResult, ...]
     defaults_applied: tuple[str, ...] = ()  # rules we assumed because the document states none
+    measured_with: tuple[PositionMethodReport, ...] = ()  # how the head positions were found
 
     @property
     def overall(self) -> Status:
@@ -47,6 +65,8 @@ class ComplianceReport:
             "counts": {status: sum(c.status == status for c in self.checks) for status in SEVERITY},
             "checks": [asdict(check) for check in self.checks],
             "defaults_applied": list(self.defaults_applied),
+            "measured_with": {m.position: {"method": m.method, "how": m.label, "expected_error": m.expected_error}
+                              for m in self.measured_with},
         }
 
     def to_text(self) -> str:
@@ -75,6 +95,9 @@ class ComplianceReport:
                 )
                 if c.advice:
                     lines.append(f"         -> {c.advice}")
+        if self.measured_with:
+            lines += ["", "How the head was measured:"]
+            lines += [f"  - {POSITION_WORDS[m.position]}: {m.label} ({m.expected_error})" for m in self.measured_with]
         if self.defaults_applied:
             lines += ["", "Defaults applied (the document states no rule for these):"]
             lines += [f"  - {default}" for default in self.defaults_applied]

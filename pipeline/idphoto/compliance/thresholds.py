@@ -12,6 +12,8 @@ constant.
 """
 from __future__ import annotations
 
+from pipeline.faces.pose import PITCH_UNCERTAINTY_DEG
+
 # --------------------------------------------------------------------------------------
 # Sources (the text shown in the report's "source" column)
 # --------------------------------------------------------------------------------------
@@ -22,6 +24,10 @@ SOURCE_TR = "ICAO TR Portrait Quality"
 SOURCE_OFIQ_SINGLE_FACE = "OFIQ SingleFacePresent"
 SOURCE_OFIQ_BACKGROUND = "OFIQ BackgroundUniformity"
 SOURCE_OFIQ_EXPOSURE = "OFIQ Under/OverExposurePrevention, LuminanceMean"
+# OFIQ is the reference implementation of ISO/IEC 29794-5 (face image quality).
+SOURCE_OFIQ_EYES_OPEN = "OFIQ EyesOpen (ISO/IEC 29794-5)"
+SOURCE_OFIQ_MOUTH_CLOSED = "OFIQ MouthClosed (ISO/IEC 29794-5)"
+SOURCE_OFIQ_HEAD_COVERINGS = "OFIQ NoHeadCoverings (ISO/IEC 29794-5)"
 SOURCE_CALIBRATION = "Portrait Lab calibration"
 
 # --------------------------------------------------------------------------------------
@@ -50,6 +56,16 @@ ROLL_PASS_DEG = 5.0
 ROLL_WARN_DEG = 8.0
 YAW_PASS_DEG = 5.0
 YAW_WARN_DEG = 10.0
+
+# Pitch [TR T8]: <= 5 deg. The mesh's pitch rests on the forehead-to-chin line's neutral
+# slant, which differs between faces by about +-4 deg (faces.pose.PITCH_UNCERTAINTY_DEG); the
+# three frontal test portraits read +2.9 (astronaut), +2.6 (child) and -5.4 deg (young
+# adult). So the TR's 5 deg is widened by that uncertainty before a photo stops passing
+# (9 deg: the frontal -5.4 passes with 3.6 deg to spare), then the same 5 deg warning band as
+# the yaw estimate; beyond 14 deg the head is past the TR limit whatever the face's slant.
+PITCH_TR_DEG = 5.0
+PITCH_PASS_DEG = PITCH_TR_DEG + PITCH_UNCERTAINTY_DEG
+PITCH_WARN_DEG = PITCH_PASS_DEG + 5.0
 
 # Inter-eye distance [TR T8]: >= 90 px required, >= 120 px best practice.
 IED_PASS_PX = 120.0
@@ -129,6 +145,13 @@ SHARPNESS_MIN_PIXELS = 100
 # calibration); below the TR's 50 % it fails.
 ILLUMINATION_PASS_RATIO = 0.75
 ILLUMINATION_TR_MIN_RATIO = 0.5
+# With the dense mesh the TR's zones are placed from it (face_measures.SHADOW_ZONES: the
+# upper face between the eyes, both cheeks, the chin): squares this many IEDs from the centre
+# to each side. The three test portraits measure 0.84-0.86 (worst channel, darkest zone over
+# brightest) with them, so the 75 % warning line keeps a 9-point margin. The face darkened by
+# 45 % right of the nose measures 0.47-0.58; above the nose tip (a brim's shade) 0.53-0.57,
+# which the two cheek boxes alone pass at 0.86-0.97.
+SHADOW_ZONE_HALF_SIZE_IED = 0.12
 # Cheek zones, in units of the inter-eye distance (IED) and the eye-to-mouth distance:
 # centred 55 % of the way from each eye to the mouth corner below it, 5 % IED outwards,
 # with a half-size of 18 % IED (clear of the nose and the mouth).
@@ -141,6 +164,50 @@ CHEEK_HALF_SIZE_IED = 0.18
 # side (brows to just below the mouth, cheek to cheek), turned with the roll.
 FACE_REGION_HALF_WIDTH_IED = 0.9
 FACE_REGION_HALF_HEIGHT_EYE_MOUTH = 1.0
+
+# Eyes open [9303: eyes open, pupils visible]. OFIQ EyesOpen's raw value: the smaller eye's
+# largest lid-to-lid distance over T (eye midpoint to chin); OFIQ scores it with a sigmoid
+# centred at 0.02 (score 50; 0.03 -> 73, 0.05 -> 95). Measured with the mesh: open eyes on the
+# three test portraits 0.081 (young adult), 0.090 (astronaut), 0.108 (child); the same eyes
+# painted shut 0.016, 0.028 and 0.030 (the mesh never closes the lids fully, so OFIQ's 0.02
+# centre would pass two of the three). Pass >= 0.05 (0.031 below the least open real eye),
+# warn >= 0.04 (half-closed), fail below (0.01 above the most open closed eye).
+EYES_OPEN_PASS = 0.05
+EYES_OPEN_WARN = 0.04
+
+# Mouth closed [9303: neutral expression, mouth closed]. OFIQ MouthClosed's raw value: the
+# largest inner-lip gap over T; OFIQ's inverse sigmoid is centred at 0.20 (a gaping mouth), so
+# it scores a toothy smile near 85 of 100, while ICAO asks for closed lips. Measured: closed
+# mouths 0.002 (child, young adult); the astronaut's smile with teeth showing 0.094; a dark
+# opening painted between the closed lips 0.065 (child) and 0.073 (young adult). Pass <= 0.02 (ten times the closed reading),
+# warn <= 0.05 (lips slightly parted), fail beyond (lips apart, teeth or mouth visible):
+# Portrait Lab calibration under ICAO's rule, a quarter of OFIQ's centre.
+MOUTH_OPEN_PASS = 0.02
+MOUTH_OPEN_WARN = 0.05
+OFIQ_MOUTH_CLOSED_CENTRE = 0.20
+
+# Gaze [9303: looking at the camera; no number in the sources]: the irises' mean offset from
+# the middle between each eye's corners, as a share of the eye's width. The three test
+# portraits read -0.014 to +0.026 (single eyes up to 0.036); irises moved sideways by a fifth
+# of the eye's width read 0.12-0.18. About 0.06 is a 9 deg glance (eyeball radius 12 mm, eye
+# 30 mm wide). Pass <= 0.06, warn <= 0.10 (about 15 deg), fail beyond. Portrait Lab
+# calibration.
+GAZE_PASS = 0.06
+GAZE_WARN = 0.10
+
+# Glasses and head coverings, from face parsing on the aligned 512 px crop (FFHQ template:
+# eyes at 47 % of its height, mouth at 72 %). Glasses: ICAO allows clear glasses without
+# glare, some documents (the US) none, so glasses are a warning, never a failure; found when
+# more than 1 % of the eye band (rows 38-58 %, columns 15-85 % of the crop) is parsed as
+# glasses (rims 5 px wide around both eyes on the crop cover 12 %). Portrait Lab calibration,
+# not measured on real parsings here: the parser needs downloaded weights.
+GLASSES_EYE_BAND = ((0.38, 0.58), (0.15, 0.85))
+GLASSES_SHARE_WARN = 0.01
+# Head covering [9303: none, except for religious reasons]: OFIQ NoHeadCoverings counts hat
+# and cloth pixels in the upper part of its parsing image (it leaves out the bottom rows with
+# the lower face and the clothes) and fails above a 0.02 share (its default threshold). Here
+# the upper part is the rows above the mouth on the aligned crop.
+HEAD_COVERING_MAX_SHARE = 0.02
 
 # Compression [TR]: JPEG compression ratio (W * H * 3 / file bytes) at most 15:1; the US
 # DoS allows 20:1. A warning only: a document's own maximum file size can force more.

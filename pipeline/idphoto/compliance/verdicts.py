@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pipeline.cutout.background import colour_to_hex
+from pipeline.faces.evidence import FaceEvidence
+from pipeline.faces.mesh import mesh_available
 from pipeline.idphoto.specs import IdPhotoSpec
 
 Status = Literal["pass", "warn", "fail", "not_assessed"]
@@ -26,12 +28,18 @@ CHECK_TITLES: dict[str, str] = {
     "face_centring": "Face centred",
     "roll": "Head tilt (roll)",
     "yaw": "Head turn (yaw)",
+    "pitch": "Head tilt up or down (pitch)",
     "inter_eye_distance": "Inter-eye distance",
     "background_uniformity": "Background plain",
     "background_colour": "Background colour",
     "exposure": "Face exposure",
     "sharpness": "Face sharpness",
-    "illumination_balance": "Light even on the face",
+    "illumination_balance": "Light even on the face, no shadows",
+    "eyes_open": "Eyes open",
+    "mouth_closed": "Mouth closed",
+    "gaze": "Looking at the camera",
+    "glasses": "No glasses",
+    "head_covering": "No head covering",
     "resolution": "Pixel size",
     "file_size": "File size",
     "compression": "JPEG compression",
@@ -119,3 +127,20 @@ def range_text(allowed: tuple[float, float], unit: str, scale: float = 1.0) -> s
 def rgb_to_hex(rgb: Sequence[float]) -> str:
     """Hex text of a measured (float) colour, via the one colour formatter."""
     return colour_to_hex(tuple(int(round(min(max(c, 0), 255))) for c in rgb))  # type: ignore[arg-type]
+
+
+def dense_missing_reason(evidence: FaceEvidence | None) -> str:
+    """Why a check that needs the dense face landmarks could not run, in plain words."""
+    if evidence is None:
+        return "The face's landmarks were not measured on this photo, so this was not checked"
+    if not mesh_available():
+        return "The detailed face-landmark model is not installed on this server, so this was not checked"
+    return ("The face's landmarks could not be traced on this photo, so this was not checked: "
+            "retake facing the camera with your whole face in view")
+
+
+def parsing_missing_reason(evidence: FaceEvidence | None) -> str:
+    """Why a check that needs face parsing could not run (the parser needs downloaded weights)."""
+    if evidence is None:
+        return "The face was not parsed on this photo, so this was not checked"
+    return "The face-parsing model is not installed on this server, so this was not checked"

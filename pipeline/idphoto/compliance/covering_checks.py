@@ -1,0 +1,68 @@
+"""Checks on what covers the face: glasses and head coverings.
+
+Only face parsing tells glasses and hats from skin and hair; it needs downloaded weights,
+so where the parser is not installed these checks say so ("not assessed") instead of
+guessing from colours. The shares are taken on the parser's aligned crop (``faces.parsing``),
+where the eyes and the mouth always sit at the same rows, whatever the photo's framing.
+"""
+from __future__ import annotations
+
+from pipeline.faces.evidence import FaceEvidence
+from pipeline.faces.parsing import CLOTH, GLASSES, HAT, MOUTH_LEVEL, FaceParsing
+from pipeline.idphoto.compliance.thresholds import (
+    GLASSES_EYE_BAND,
+    GLASSES_SHARE_WARN,
+    HEAD_COVERING_MAX_SHARE,
+    SOURCE_CALIBRATION,
+    SOURCE_ICAO_9303,
+    SOURCE_OFIQ_HEAD_COVERINGS,
+)
+from pipeline.idphoto.compliance.verdicts import CheckResult, make_result, parsing_missing_reason, percent
+
+NOT_MEASURED = "not measured"
+
+
+def glasses_share(parsing: FaceParsing) -> float:
+    """Share of the eye band (GLASSES_EYE_BAND, fractions of the crop) parsed as glasses."""
+    (top, bottom), (left, right) = GLASSES_EYE_BAND
+    size = parsing.size
+    region = (slice(int(top * size), int(bottom * size)), slice(int(left * size), int(right * size)))
+    return parsing.share(GLASSES, region)
+
+
+def head_covering_share(parsing: FaceParsing) -> float:
+    """Share of the crop above the mouth parsed as a hat or cloth (OFIQ NoHeadCoverings' raw
+    value, on the upper part of the face crop)."""
+    upper = (slice(0, int(MOUTH_LEVEL * parsing.size)), slice(None))
+    return parsing.share(HAT, upper) + parsing.share(CLOTH, upper)
+
+
+def check_glasses(evidence: FaceEvidence | None) -> CheckResult:
+    """No glasses: ICAO allows clear ones without glare, some documents none, so a warning."""
+    threshold = f"glasses on < {percent(GLASSES_SHARE_WARN, 0)} of the eye area (else: warning)"
+    source = f"{SOURCE_ICAO_9303}; {SOURCE_CALIBRATION}"
+    if evidence is None or evidence.parsing is None:
+        return make_result("glasses", NOT_MEASURED, threshold, source, "not_assessed",
+                           parsing_missing_reason(evidence), None)
+    share = glasses_share(evidence.parsing)
+    worn = share >= GLASSES_SHARE_WARN
+    return make_result("glasses", f"glasses on {percent(share)} of the eye area" + (" (glasses worn)" if worn else ""),
+                       threshold, source, "warn" if worn else "pass",
+                       "Glasses seem to be worn: many documents do not accept them, and none accept glare or "
+                       "tinted lenses; take them off for the photo if you can", share)
+
+
+def check_head_covering(evidence: FaceEvidence | None) -> CheckResult:
+    """No hat, cap or scarf over the head [9303], measured as OFIQ NoHeadCoverings."""
+    threshold = f"hat or cloth on <= {percent(HEAD_COVERING_MAX_SHARE, 0)} of the head above the mouth"
+    source = f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_HEAD_COVERINGS}"
+    if evidence is None or evidence.parsing is None:
+        return make_result("head_covering", NOT_MEASURED, threshold, source, "not_assessed",
+                           parsing_missing_reason(evidence), None)
+    share = head_covering_share(evidence.parsing)
+    covered = share > HEAD_COVERING_MAX_SHARE
+    return make_result("head_covering", f"hat or cloth on {percent(share)} of the head above the mouth",
+                       threshold, source, "fail" if covered else "pass",
+                       "Your head seems covered (a hat, cap, hood or scarf): take it off and retake; a covering "
+                       "worn for religious reasons is allowed by most documents if your face stays fully visible",
+                       share)

@@ -1,0 +1,82 @@
+"""Checks on the face's expression and gaze: eyes open, mouth closed, looking at the camera.
+
+They rest on the dense mesh's eyelids, inner lips and irises (``face_measures``); the five
+detector points cannot see any of these, so without the mesh they are not assessed.
+"""
+from __future__ import annotations
+
+from pipeline.faces.evidence import FaceEvidence
+from pipeline.idphoto.compliance.face_measures import measure_eyes, mouth_opening
+from pipeline.idphoto.compliance.thresholds import (
+    EYES_OPEN_PASS,
+    EYES_OPEN_WARN,
+    GAZE_PASS,
+    GAZE_WARN,
+    MOUTH_OPEN_PASS,
+    MOUTH_OPEN_WARN,
+    OFIQ_MOUTH_CLOSED_CENTRE,
+    SOURCE_CALIBRATION,
+    SOURCE_ICAO_9303,
+    SOURCE_OFIQ_EYES_OPEN,
+    SOURCE_OFIQ_MOUTH_CLOSED,
+)
+from pipeline.idphoto.compliance.verdicts import (
+    CheckResult,
+    dense_missing_reason,
+    grade_at_least,
+    grade_at_most,
+    make_result,
+    percent,
+)
+
+NOT_MEASURED = "not measured"
+
+
+def check_eyes_open(evidence: FaceEvidence | None) -> CheckResult:
+    """Both eyes open [9303], measured as OFIQ EyesOpen: the less open eye's lid gap over the
+    eye-to-chin distance."""
+    threshold = f">= {EYES_OPEN_PASS:g} of the eye-to-chin distance (>= {EYES_OPEN_WARN:g}: warning)"
+    source = f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_EYES_OPEN}; {SOURCE_CALIBRATION}"
+    if evidence is None or evidence.dense is None:
+        return make_result("eyes_open", NOT_MEASURED, threshold, source, "not_assessed",
+                           dense_missing_reason(evidence), None)
+    eyes = measure_eyes(evidence.dense)
+    opening = eyes.smaller_opening
+    side = min(eyes.openings, key=lambda name: eyes.openings[name])
+    measured = f"lid gap {opening:.3f} of the eye-to-chin distance (the {side} eye in the image)"
+    return make_result("eyes_open", measured, threshold, source,
+                       grade_at_least(opening, EYES_OPEN_PASS, EYES_OPEN_WARN),
+                       "Your eyes look closed or half closed: keep both eyes fully open and retake", opening)
+
+
+def check_mouth_closed(evidence: FaceEvidence | None) -> CheckResult:
+    """Lips together [9303: neutral expression, mouth closed], measured as OFIQ MouthClosed:
+    the largest inner-lip gap over the eye-to-chin distance. Stricter than OFIQ's scoring
+    centre, which would pass a smile with teeth showing (see MOUTH_OPEN_*)."""
+    threshold = (f"<= {MOUTH_OPEN_PASS:g} of the eye-to-chin distance (<= {MOUTH_OPEN_WARN:g}: warning; "
+                 f"OFIQ's score centre {OFIQ_MOUTH_CLOSED_CENTRE:g})")
+    source = f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_MOUTH_CLOSED}; {SOURCE_CALIBRATION}"
+    if evidence is None or evidence.dense is None:
+        return make_result("mouth_closed", NOT_MEASURED, threshold, source, "not_assessed",
+                           dense_missing_reason(evidence), None)
+    opening = mouth_opening(evidence.dense)
+    return make_result("mouth_closed", f"lips {opening:.3f} of the eye-to-chin distance apart", threshold, source,
+                       grade_at_most(opening, MOUTH_OPEN_PASS, MOUTH_OPEN_WARN),
+                       "Your mouth is open: close your lips, keep a neutral expression (no wide smile) and retake",
+                       opening)
+
+
+def check_gaze(evidence: FaceEvidence | None) -> CheckResult:
+    """Looking into the camera [9303]: the irises centred between the eye corners (both eyes'
+    mean offset, as a share of the eye's width). No source gives a number: calibrated."""
+    threshold = f"irises within {percent(GAZE_PASS, 0)} of the eye's width from its middle " \
+                f"(within {percent(GAZE_WARN, 0)}: warning)"
+    source = f"{SOURCE_ICAO_9303}; {SOURCE_CALIBRATION}"
+    if evidence is None or evidence.dense is None:
+        return make_result("gaze", NOT_MEASURED, threshold, source, "not_assessed",
+                           dense_missing_reason(evidence), None)
+    offset = measure_eyes(evidence.dense).mean_gaze
+    direction = "right" if offset > 0 else "left"
+    return make_result("gaze", f"irises {percent(abs(offset))} of the eye's width to the image's {direction}",
+                       threshold, source, grade_at_most(abs(offset), GAZE_PASS, GAZE_WARN),
+                       "You are looking to one side: look straight into the camera lens and retake", offset)
