@@ -232,13 +232,16 @@ class Studio:
         options = IdPhotoOptions(spec=spec, background=background or None, max_kb=max_kb or None,
                                  format=fmt).validated()
         layout = None
-        if paper and paper != SHEET_NONE:
+        wants_sheet = bool(paper) and paper != SHEET_NONE
+        if wants_sheet and spec.width_mm:  # a digital upload has no print size, so no sheet (said below)
             layout = print_sheet_for(spec, paper, hint="Choose 'No print sheet', or the document's printed variant.")
         result = self.id_maker.make(decode_image(source), options)
         files = write_id_photo_files(result, out_dir, spec.id, layout, sheet_name=f"sheet_{paper}")
         width, height = result.plan.size
         summary = (f"{spec.label}: {width}x{height} px at {result.dpi} dpi, {len(result.encoded) / 1024:.0f} KB. "
                    f"Compliance: {result.report.overall.upper()}.")
+        if wants_sheet and layout is None:
+            summary += " This document is a digital upload, so no print sheet was made."
         return IdPhotoOutcome(files.photo, files.overlay, files.report_text, files.report_json, files.report_txt,
                               files.sheet_png, files.sheet_pdf, result.report.overall, summary,
                               time.perf_counter() - started, files.paths)

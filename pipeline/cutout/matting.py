@@ -49,6 +49,7 @@ NO_PERSON_WARNING = "The offline matting found hardly any person in this photo; 
 MODEL_MISSING = "The full matting model is not installed"
 MODEL_UNUSABLE = "The full matting model could not be loaded"
 OFFLINE_UNAVAILABLE = "The offline person matting cannot run on this server"
+OFFLINE_NO_PERSON = "The offline person matting found no person in this photo"
 
 # A fallback matte with less (more) foreground than this is almost certainly wrong: the
 # wall was taken for the person (or the other way round).
@@ -151,8 +152,34 @@ def _degenerate(alpha: np.ndarray) -> bool:
     return not DEGENERATE_FOREGROUND_MIN <= fraction <= DEGENERATE_FOREGROUND_MAX
 
 
+# Where the person can be, around the faces (multiples of the face box): head and hair above
+# and beside, shoulders and torso below. Selfie Segmentation sees its input at 256 px, so on
+# a wide panorama or a small person far from the camera it runs on this region, not the
+# whole photo, where the person would be a few pixels wide.
+PERSON_REGION_SIDES, PERSON_REGION_ABOVE, PERSON_REGION_BELOW = 2.5, 1.5, 6.0
+
+
+def person_region(shape: tuple[int, ...], faces: Sequence[Face]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the photo that can hold the people whose faces were found; the
+    whole photo when there are none."""
+    height, width = shape[:2]
+    if not faces:
+        return 0, 0, width, height
+    boxes = np.array([face.box for face in faces], dtype=np.float64)
+    face_w = float((boxes[:, 2] - boxes[:, 0]).max())
+    face_h = float((boxes[:, 3] - boxes[:, 1]).max())
+    x0 = boxes[:, 0].min() - PERSON_REGION_SIDES * face_w
+    x1 = boxes[:, 2].max() + PERSON_REGION_SIDES * face_w
+    y0 = boxes[:, 1].min() - PERSON_REGION_ABOVE * face_h
+    y1 = boxes[:, 3].max() + PERSON_REGION_BELOW * face_h
+    clipped = (max(0, int(x0)), max(0, int(y0)), min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1))))
+    return clipped if clipped[0] < clipped[2] and clipped[1] < clipped[3] else (0, 0, width, height)
+
+
 def _run_selfie(rgb: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[str, ...]]:
-    alpha = selfie_matte(rgb)
+    x0, y0, x1, y1 = person_region(rgb.shape, faces)
+    alpha = np.zeros(rgb.shape[:2], np.float32)
+    alpha[y0:y1, x0:x1] = selfie_matte(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
     return alpha, (NO_PERSON_WARNING,) if _degenerate(alpha) else ()
 
 
@@ -239,13 +266,22 @@ class PortraitMatter:
         return MatteResult(matter.matte(rgb), matter.name, ())
 
     def _offline(self, rgb: np.ndarray, faces: Sequence[Face], *, reason: str | None) -> MatteResult:
-        """The first offline matting that can run here; ``reason`` says why MODNet was not
-        used (None: the caller asked for the offline matting)."""
-        position, choice = next((index, option) for index, option in enumerate(OFFLINE_MATTINGS)
-                                if option.available())
-        if position > 0 and reason is None:
-            reason = OFFLINE_UNAVAILABLE
+        """The first offline matting that can run here (the next one where it finds no
+        person); ``reason`` says why MODNet was not used (None: the caller asked for offline)."""
+        usable = [(index, option) for index, option in enumerate(OFFLINE_MATTINGS) if option.available()]
+        position, choice = usable[0]
         alpha, caveats = choice.run(rgb, faces)
+        for later_position, later in usable[1:]:
+            if not _degenerate(alpha):
+                break
+            # a method that finds no person here hands over to the next; if none does better,
+            # the preferred one's result (and its "no person" warning) stands
+            log.info("offline matting %s found no person here; trying %s", choice.method, later.method)
+            later_alpha, later_caveats = later.run(rgb, faces)
+            if not _degenerate(later_alpha):
+                position, choice, alpha, caveats = later_position, later, later_alpha, later_caveats
+        if position > 0 and reason is None:
+            reason = OFFLINE_NO_PERSON if position > usable[0][0] else OFFLINE_UNAVAILABLE
         warnings = (f"{reason}, so {choice.used}",) if reason else ()
         return MatteResult(alpha, choice.method, warnings + caveats)
 

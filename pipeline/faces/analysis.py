@@ -7,6 +7,7 @@ in :mod:`pipeline.faces.registry`; the hub holds no per-request state.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,13 @@ from pipeline.models.components import SharedComponents
 from pipeline.models.locations import fetch_command
 from pipeline.models.store import ModelStore
 
+log = logging.getLogger(__name__)
+
 FALLBACK_MASKER = "feathered-square"
+PASTE_FALLBACK_NOTE = ("The face-outline model is not installed, so restored faces were blended in with a soft "
+                       "square edge; hair and ears near the face may look less natural.")
+OFFLINE_DETECTOR_NOTE = ("The full face detector is not installed, so the offline one was used; it may miss small "
+                         "or turned faces.")
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,10 @@ class FaceAnalysis:
         if self.store.is_available(preferred):
             return preferred, []
         offline = self._offline_detector() or preferred
-        label = self.manifest.get(offline).display_name.split(" (")[0]
-        return offline, [
-            f"{preferred} weights are not installed; used the offline {label} detector "
-            f"(fetch them with: {fetch_command([preferred])})."
-        ]
+        # the visitor gets plain words; how to install the model goes to the log, for the admin
+        log.info("%s weights are not installed; detecting with %s. Fetch them with: %s", preferred, offline,
+                 fetch_command([preferred]))
+        return offline, [OFFLINE_DETECTOR_NOTE]
 
     def _offline_detector(self) -> str | None:
         bundled = [name for name in self.manifest.names("detector") if self.manifest.get(name).is_bundled]
@@ -88,8 +94,9 @@ class FaceAnalysis:
         entry = self.manifest.default("parser")
         factory = PARSERS.get(entry.arch)
         if factory is None or not self.store.is_available(entry.name):
-            warning = ("Face-parsing weights are not installed; blended with a feathered square mask "
-                       f"(fetch them with: {fetch_command([entry.name])}).")
+            log.info("%s weights are not installed; pasting with feathered squares. Fetch them with: %s",
+                     entry.name, fetch_command([entry.name]))
+            warning = PASTE_FALLBACK_NOTE
             return PasteMasks(fallback_masks(len(faces), faces.shape[1]), FALLBACK_MASKER, warning)
         masker = self.components.get(f"parser:{entry.name}", lambda: factory(self.store, entry))
         masks = masker.masks_tensor(faces)

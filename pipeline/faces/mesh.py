@@ -134,6 +134,8 @@ class FaceMeshLandmarker:
 
     def landmarks(self, rgb: np.ndarray, face: Face) -> DenseLandmarks | None:
         """The mesh of ``face``, or None when the mesh finds no face there or a different one."""
+        if not all(math.isfinite(value) for value in face.box) or face.width <= 0 or face.height <= 0:
+            return None
         left, top, side = square_crop_box(face, rgb.shape)
         if left >= rgb.shape[1] or top >= rgb.shape[0] or left + side <= 0 or top + side <= 0:
             return None  # a box entirely outside the photo

@@ -120,11 +120,15 @@ class _QualityProbe:
         return len(self.data(quality)) <= self._max_bytes
 
 
+# Below this quality a face shows blocks; a KB limit is never met by going lower.
+MIN_JPEG_QUALITY = 40
+
+
 def encode_jpeg_under(
     rgb: np.ndarray,
     max_kb: float,
     *,
-    min_quality: int = 40,
+    min_quality: int = MIN_JPEG_QUALITY,
     max_quality: int = 95,
     dpi: tuple[float, float] | None = None,
     min_kb: float | None = None,

@@ -35,13 +35,13 @@ from pipeline.faces.align import compose, upscaled_to_input
 from pipeline.faces.analysis import FaceAnalysis
 from pipeline.faces.detect import Face
 from pipeline.faces.evidence import FaceEvidence
-from pipeline.faces.geometry import HeadGeometry, measure_head
+from pipeline.faces.geometry import HEAD_TOP_NO_HAIR, HeadGeometry, measure_head
 from pipeline.idphoto.compliance.assessment import assess
 from pipeline.idphoto.compliance.measurements import largest_face
 from pipeline.idphoto.compliance.overlay import draw_overlay
 from pipeline.idphoto.compliance.report import ComplianceReport
 from pipeline.idphoto.compliance.thresholds import SECOND_FACE_TINY_AREA_RATIO
-from pipeline.idphoto.filesize import encode_jpeg_under
+from pipeline.idphoto.filesize import MIN_JPEG_QUALITY, encode_jpeg_under
 from pipeline.idphoto.layout import SheetLayout, plan_sheet
 from pipeline.idphoto.paper import parse_paper
 from pipeline.idphoto.sheet_pdf import sheet_pdf_bytes
@@ -191,6 +191,11 @@ class IdPhotoOptions:
                 or not 1 <= self.jpeg_quality <= 100:
             raise InvalidOptionError(f"The JPEG quality must be a whole number from 1 to 100; got {self.jpeg_quality!r}.",
                                      hint="95 keeps a face's detail; lower numbers make smaller, blockier files.")
+        if self.format == "jpg" and (self.max_kb or self.spec.max_file_kb) and self.jpeg_quality < MIN_JPEG_QUALITY:
+            raise InvalidOptionError(
+                f"A JPEG quality of {self.jpeg_quality} is too low for a photo with a file-size limit: the size is "
+                f"met by lowering the quality from your setting down to {MIN_JPEG_QUALITY}, never below.",
+                hint=f"Give a quality of {MIN_JPEG_QUALITY} or more (or leave it out).")
         if self.dpi is not None and not MIN_DPI <= self.dpi <= MAX_DPI:
             raise InvalidOptionError(f"dpi must be between {MIN_DPI} and {MAX_DPI}, got {self.dpi}.")
         if self.max_kb is not None:
@@ -291,7 +296,10 @@ class IdPhotoPipeline:
         with run.timed("encode"):
             encoded = self._encode(run, photo, dpi)
         with run.timed("verify"):
-            delivered, report, overlay = self._verify(run, encoded.data, dpi)
+            # a crown the source photo did not show stays an estimate on the output, whose
+            # matte ends at the photo's cut edge there
+            placed_crown = plan.crown_margin_ratio * plan.size[1] if head.is_estimated("crown") else None
+            delivered, report, overlay = self._verify(run, encoded.data, dpi, placed_crown)
         run.timings["total"] = sum(run.timings.values())
         return IdPhotoResult(
             photo=delivered, placed=photo, encoded=encoded.data, format=run.options.format, quality=encoded.quality, dpi=dpi,
@@ -330,7 +338,8 @@ class IdPhotoPipeline:
         return _Encoded(encode_image(photo, format="JPEG", quality=options.jpeg_quality, dpi=(dpi, dpi)),
                         options.jpeg_quality)
 
-    def _verify(self, run: _Run, encoded: bytes, dpi: int) -> tuple[np.ndarray, ComplianceReport, np.ndarray]:
+    def _verify(self, run: _Run, encoded: bytes, dpi: int, placed_crown_y: float | None
+                ) -> tuple[np.ndarray, ComplianceReport, np.ndarray]:
         """Step 4: decode the file the user gets, detect and matte again, and judge that."""
         options = run.options
         delivered = decode_image(encoded).rgb
@@ -340,23 +349,30 @@ class IdPhotoPipeline:
         evidence = self.faces.evidence(delivered, applicant) if applicant else None
         report = assess(delivered, out_matte, out_faces, options.spec, dpi=dpi, file_bytes=len(encoded),
                         target_background=parse_colour(options.background) if options.background else None,
-                        requested_dpi=options.dpi, evidence=evidence)
-        overlay = draw_overlay(delivered, measure_head(evidence, out_matte, options.spec.head_top), options.spec,
-                               dpi=dpi) if evidence else delivered.copy()
+                        requested_dpi=options.dpi, evidence=evidence, placed_crown_y=placed_crown_y)
+        overlay = delivered.copy()
+        if evidence:
+            out_head = measure_head(evidence, out_matte, options.spec.head_top)
+            if placed_crown_y is not None:
+                out_head = out_head.with_estimated_crown(placed_crown_y)
+            overlay = draw_overlay(delivered, out_head, options.spec, dpi=dpi)
         return delivered, report, overlay
 
 
 def placement_warnings(plan: CropPlan, head: HeadGeometry, source_height: int) -> list[str]:
     """Step 2's notes for the user: what the placement had to estimate, compromise or change."""
     warnings: list[str] = []
-    if not head.crown_from_matte:
-        warnings.append("The top of the head was not visible in the matte; the crown was estimated from the face.")
+    if head.head_top == HEAD_TOP_NO_HAIR:
+        warnings.append("This document measures the head without the hair, which no photo shows, so the top of "
+                        "the head was estimated from the face's proportions.")
+    elif not head.crown_from_matte:
+        warnings.append("The top of the head was not visible in the photo; it was estimated from the face.")
     if not plan.satisfied:
         warnings.append("This face's proportions do not allow every placement rule of the document at once; "
                         "the closest placement was used (see the report).")
     if plan.scale > UPSCALE_WARNING:
         needed = math.ceil(source_height * plan.scale)
-        warnings.append(f"The face had to be enlarged {plan.scale:.1f}x, so the print may look soft; "
+        warnings.append(f"The face had to be enlarged {plan.scale:.1f}x, so the photo may look soft; "
                         f"a photo about {needed} px tall would avoid that.")
     if plan.roll_corrected_deg:
         warnings.append(f"The head was tilted {plan.roll_corrected_deg:+.1f} degrees; the photo was levelled.")

@@ -40,6 +40,13 @@ HEAD_TOPS: dict[str, str] = {
 DEFAULT_HEAD_TOP = "crown"
 
 Range = tuple[float, float]
+# Columns every table must have; the later ones (head_top, the pixel range) may be missing.
+REQUIRED_COLUMNS = frozenset({
+    "id", "country", "document", "width_mm", "height_mm", "width_px", "height_px", "dpi", "head_height_min_mm",
+    "head_height_max_mm", "head_height_min_ratio", "head_height_max_ratio", "eye_line_min_mm", "eye_line_max_mm",
+    "eye_line_min_ratio", "eye_line_max_ratio", "crown_margin_min_mm", "crown_margin_max_mm", "background",
+    "background_hex", "min_file_kb", "max_file_kb", "source", "notes",
+})
 
 
 @dataclass(frozen=True)
@@ -259,15 +266,19 @@ def _number(text: str | None, column: str = "", spec_id: str = "?") -> float | N
     if not text:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise SpecDataError(f"spec {spec_id}: {column or 'a number column'} is not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise SpecDataError(f"spec {spec_id}: {column or 'a number column'} must be a finite number >= 0, "
+                            f"got {text!r}")
+    return value
 
 
 def _integer(row: dict[str, str], column: str, spec_id: str) -> int | None:
     value = _number(row.get(column), column, spec_id)
-    if value is not None and not math.isfinite(value):
-        raise SpecDataError(f"spec {spec_id}: {column} must be a finite number, got {value!r}")
+    if value is not None and value != int(value):
+        raise SpecDataError(f"spec {spec_id}: {column} must be a whole number, got {value!r}")
     return None if value is None else int(value)
 
 
@@ -373,6 +384,8 @@ def _rule_problems(spec: IdPhotoSpec) -> list[str]:
             problems.append(f"{name} must lie between 0 and 1")
     if spec.default_background and not re.fullmatch(r"#[0-9A-Fa-f]{6}|[a-z-]+", spec.default_background):
         problems.append(f"default_background {spec.default_background!r} is not a preset name or #RRGGBB")
+    if spec.max_file_kb == 0:
+        problems.append("max_file_kb is 0")
     if spec.min_file_kb and spec.max_file_kb and spec.min_file_kb > spec.max_file_kb:
         problems.append("min_file_kb is above max_file_kb")
     if spec.head_top not in HEAD_TOPS:
@@ -386,8 +399,17 @@ def _rule_problems(spec: IdPhotoSpec) -> list[str]:
 
 @lru_cache(maxsize=4)
 def load_specs(path: Path = SPECS_PATH) -> SpecRegistry:
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    # utf-8-sig: a table saved by a spreadsheet starts with a byte-order mark
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = sorted(REQUIRED_COLUMNS - set(reader.fieldnames or ()))
+        if missing:
+            raise SpecDataError(f"{path.name} lacks the column(s): {', '.join(missing)}")
+        rows = list(reader)
+    for number, row in enumerate(rows, start=2):
+        if None in row or any(row.get(column) is None for column in REQUIRED_COLUMNS):
+            raise SpecDataError(f"{path.name} line {number}: the row has {'too many' if None in row else 'too few'} "
+                                "cells (a comma too many or missing?)")
     specs = tuple(spec_from_row(row) for row in rows)
     ids = [spec.id for spec in specs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})

@@ -156,3 +156,32 @@ def test_matting_imports_without_mediapipe_or_matplotlib():
             "print(sorted(m for m in ('mediapipe', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.mediapipe
+def test_a_small_person_in_a_wide_photo_is_matted_around_the_face(astronaut_rgb, cpu_compute, tmp_path):
+    """At 256 px for the whole of a 7912 px panorama the person would be 16 px wide and lost;
+    the region around the detected face keeps them at the network's scale."""
+    from pipeline.cutout.cutter import CutoutPipeline
+
+    wall = np.full((512, 3700, 3), (120, 140, 160), np.uint8)
+    wide = np.ascontiguousarray(np.concatenate([wall, astronaut_rgb, wall], axis=1))
+    hub = FaceAnalysis(ModelStore(directory=tmp_path, compute=cpu_compute))
+    faces, _, _ = hub.detect(wide)
+    matte = CutoutPipeline(hub).cut_out(wide, faces=faces).matte
+    assert matte.method == "selfie-segmentation"
+    assert iou(matte.alpha[:, 3700:3700 + 512], person_mask("astronaut")) > 0.9
+    assert not (matte.alpha[:, :3000] >= 0.5).any()  # nothing on the empty wall far away
+
+
+@pytest.mark.mediapipe
+def test_when_selfie_finds_no_person_the_next_offline_matting_is_tried(astronaut_rgb, cpu_compute, tmp_path,
+                                                                        monkeypatch):
+    from pipeline.cutout import matting
+
+    monkeypatch.setattr(matting, "selfie_matte", lambda rgb: np.zeros(rgb.shape[:2], np.float32))
+    hub = FaceAnalysis(ModelStore(directory=tmp_path, compute=cpu_compute))
+    faces, _, _ = hub.detect(astronaut_rgb)
+    result = matting.PortraitMatter(hub.store).matte(astronaut_rgb, faces, method="fallback")
+    assert result.method == matting.METHOD_PLAIN_WALL and result.foreground_fraction > 0.1
+    assert result.warnings[0].startswith(matting.OFFLINE_NO_PERSON)

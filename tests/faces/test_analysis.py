@@ -13,7 +13,7 @@ from pipeline.core.errors import InvalidOptionError
 from pipeline.cutout.cutter import CutoutPipeline
 from pipeline.cutout.matting import MATTING_NETWORKS
 from pipeline.faces import registry
-from pipeline.faces.analysis import FALLBACK_MASKER, FaceAnalysis
+from pipeline.faces.analysis import FALLBACK_MASKER, OFFLINE_DETECTOR_NOTE, PASTE_FALLBACK_NOTE, FaceAnalysis
 from pipeline.faces.detect import Face
 from pipeline.idphoto.maker import IdPhotoPipeline
 from pipeline.models.manifest import Manifest, load_manifest
@@ -61,12 +61,12 @@ def test_a_model_of_another_kind_is_not_a_detector(cpu_compute, tmp_path):
         hub.detector("parsenet")
 
 
-def test_auto_falls_back_to_the_bundled_detector_and_says_how_to_get_the_default(cpu_compute, tmp_path):
+def test_auto_falls_back_to_the_bundled_detector_with_a_plain_note(cpu_compute, tmp_path):
     hub = FaceAnalysis(ModelStore(directory=tmp_path, compute=cpu_compute))  # no weights at all
     name, notes = hub.resolve_detector("auto")
     assert name == "mtcnn"
-    assert notes == ["retinaface-r50 weights are not installed; used the offline MTCNN detector "
-                     "(fetch them with: python -m pipeline weights fetch retinaface-r50)."]
+    assert notes == [OFFLINE_DETECTOR_NOTE]  # plain words: no model id, no command
+    assert "retinaface" not in notes[0].lower() and "python" not in notes[0]
     assert hub.resolve_detector("mtcnn") == ("mtcnn", [])
 
 
@@ -85,7 +85,7 @@ def test_paste_masks_come_from_the_parser_or_a_labelled_fallback(random_weights,
     assert parsed.masks.shape == (2, 512, 512)
     fallback = FaceAnalysis(ModelStore(directory=tmp_path, compute=cpu_compute)).paste_masks(faces)
     assert fallback.masker == FALLBACK_MASKER and fallback.masks.shape == (2, 512, 512)
-    assert "weights fetch parsenet" in (fallback.warning or "")
+    assert fallback.warning == PASTE_FALLBACK_NOTE and "parsenet" not in fallback.warning.lower()
 
 
 def test_one_hub_serves_every_job(cpu_compute, tmp_path):

@@ -204,3 +204,9 @@ def test_square_crop_pads_outside_the_photo_and_shrinks_only_what_is_inside():
     big = np.zeros((4000, 6000, 3), np.uint8)
     small = square_crop(big, -2000, -3000, 10000, 640)  # a face box as large as the photo
     assert small.shape == (640, 640, 3)
+
+
+@pytest.mark.parametrize("box", [(float("nan"), 10.0, 50.0, 60.0), (40.0, 10.0, 20.0, 60.0), (0.0, 0.0, float("inf"), 5.0)])
+def test_a_broken_box_gives_no_mesh_instead_of_an_error(astronaut_rgb, box):
+    face = Face(box, np.zeros((5, 2), np.float32), 0.9)
+    assert FaceMeshLandmarker().landmarks(astronaut_rgb, face) is None

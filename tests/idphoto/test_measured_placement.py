@@ -165,6 +165,9 @@ def test_cli_quality_sets_the_jpeg_quality_and_refuses_nonsense(tmp_path, capsys
             code = cli.main(base + bad)
             assert code == cli.EXIT_USAGE
     assert "1 to 100" in capsys.readouterr().err
+    # below the lowest quality a KB limit may use: refused before any work, in --quality's terms
+    assert cli.main(base + ["--quality", "39", "--max-kb", "100"]) == cli.EXIT_USAGE
+    assert "quality of 40 or more" in capsys.readouterr().err
 
 
 def _jpeg(quality: int) -> bytes:
@@ -179,3 +182,32 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+@pytest.mark.mediapipe
+def test_a_photo_that_cuts_off_the_head_never_passes_head_size(maker, portraits):
+    """The output's matte ends at the source's cut edge, a flat "top of the head" that is no
+    measurement: the crown stays the labelled estimate it was on the source (hostile review)."""
+    boy = next(p for p in portraits if p.name == "boy_red.jpg")
+    cut = np.ascontiguousarray(boy.rgb[170:])  # the hair's top (y 62) and the forehead are gone
+    result = maker.make(cut, IdPhotoOptions(spec=load_specs().get("icao_generic")))
+    head_check = result.report.check("head_height")
+    assert head_check.status != "pass" and "top of the head: estimated" in head_check.measured
+    assert "whole head" in head_check.advice
+    assert result.report.to_dict()["measured_with"]["crown"]["method"] == "estimate"
+
+
+@pytest.mark.mediapipe
+def test_a_document_measured_without_hair_says_so_and_never_passes_on_the_guess(maker, portraits):
+    """France measures chin to the top of the skull, hair excluded: no photo shows that top, so
+    it is estimated, and the report and notes say what was measured and why it only warns."""
+    man = next(p for p in portraits if p.name == "man_white.jpg")
+    result = maker.make(man.rgb, IdPhotoOptions(spec=load_specs().get("fr_passport")))
+    check = result.report.check("head_height")
+    assert check.status == "warn" and "hair excluded" in check.threshold
+    assert "without the hair" in check.advice and "template" in check.advice
+    assert any("without the hair" in warning for warning in result.warnings)
+    assert not any("not visible" in warning for warning in result.warnings)
+    # the estimated skull top sits below the top of the hair the same photo shows
+    hair = maker.make(man.rgb, IdPhotoOptions(spec=load_specs().get("icao_generic")))
+    assert result.source_head.crown_y > hair.source_head.crown_y

@@ -286,7 +286,7 @@ def test_get_unknown_id_suggests_close_ones():
               head_height_max_ratio="1.2"), "between 0 and 1"),
         (dict(crown_margin_min_mm="3", crown_margin_max_mm="50"), "exceeds the photo height"),
         (dict(id="Bad Id"), "lowercase"),
-        (dict(width_mm="-35"), "positive"),
+        (dict(width_mm="-35"), "finite number >= 0"),
         (dict(min_file_kb="100", max_file_kb="50"), "min_file_kb"),
         (dict(head_top="hairline"), "head_top 'hairline' is not one of: crown, forehead"),
         (dict(head_top="forehead", head_height_min_mm="", head_height_max_mm=""), "own head height"),
@@ -348,3 +348,44 @@ def test_pixel_only_documents_keep_their_pixels_at_any_dpi():
     dv = load_specs().get("us_dv_lottery")
     assert not dv.width_mm
     assert dv.size_px() == dv.size_px(600) == (600, 600)
+
+
+def _edited_table(tmp_path, edit) -> Path:
+    """The shipped table with one edit applied to its text, written to a temporary file."""
+    from pipeline.idphoto.specs import SPECS_PATH
+
+    path = tmp_path / "specs.csv"
+    path.write_bytes(edit(SPECS_PATH.read_text(encoding="utf-8")).encode("utf-8"))
+    return path
+
+
+def _first_row_cell(text: str, column: str, value: str) -> str:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(text)))
+    rows[0][column] = value
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def test_a_table_saved_by_a_spreadsheet_with_a_byte_order_mark_loads(tmp_path):
+    assert len(load_specs(_edited_table(tmp_path, lambda text: "\ufeff" + text)).specs) == len(load_specs().specs)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda text: text.replace("\n", "\nbroken,row\n", 1), "too few cells"),
+    (lambda text: text.replace("id,country", "ident,country", 1), "lacks the column"),
+    (lambda text: _first_row_cell(text, "head_height_min_mm", "nan"), "finite"),
+    (lambda text: _first_row_cell(text, "max_file_kb", "-5"), "finite number >= 0"),
+    (lambda text: _first_row_cell(text, "width_px", "600.9"), "whole number"),
+])
+def test_a_damaged_table_is_a_typed_error_naming_the_problem(tmp_path, edit, message):
+    """The app loads this table at start-up: damage must be a clear SpecDataError, not a crash."""
+    from pipeline.core.errors import SpecDataError
+
+    with pytest.raises(SpecDataError, match=message):
+        load_specs(_edited_table(tmp_path, edit))

@@ -203,6 +203,16 @@ def test_id_photo_with_4x6_sheet_and_pdf(client, photo):
     assert any(f.endswith("_sheet_4x6.png") for f in files)
 
 
+def test_an_online_document_with_the_default_sheet_still_gives_the_photo(client, photo):
+    """The page's paper defaults to 4x6; an online-only document has no print size, so the
+    photo comes without a sheet and says why, instead of an error in every output box."""
+    verdict, result, overlay, report, sheet, files = client.predict(
+        handle_file(photo), "us_passport_online", "", None, "4x6", api_name="/id_photo")
+    assert size_of(result)[0] >= 600 and sheet is None
+    assert "digital upload, so no print sheet was made" in verdict
+    assert not any("_sheet" in Path(f).name for f in files)
+
+
 def test_id_photo_respects_the_file_size_limit(client, photo):
     verdict, result, *_ = client.predict(handle_file(photo), "icao_generic", "", 25, "none", api_name="/id_photo")
     assert size_of(result) == (413, 531)

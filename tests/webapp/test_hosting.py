@@ -26,7 +26,7 @@ def _pins(file_name: str) -> dict[str, str]:
     for line in (ROOT / file_name).read_text().splitlines():
         line = line.split("#")[0].strip()
         if "==" in line:
-            name, version = line.split("==")
+            name, version = line.partition(";")[0].split("==")  # "; platform_machine ..." markers
             pins[name.strip().lower()] = version.strip()
     return pins
 

@@ -107,7 +107,8 @@ def _background_target(spec: IdPhotoSpec, target_background: tuple[int, int, int
 
 def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], spec: IdPhotoSpec, *, dpi: int,
            file_bytes: int | None = None, target_background: tuple[int, int, int] | None = None,
-           requested_dpi: int | None = None, evidence: FaceEvidence | None = None) -> ComplianceReport:
+           requested_dpi: int | None = None, evidence: FaceEvidence | None = None,
+           placed_crown_y: float | None = None) -> ComplianceReport:
     """Check a finished ID photo against ``spec``.
 
     ``faces`` must be detections on this very photo and ``matte`` its person matte (or None:
@@ -116,7 +117,9 @@ def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], s
     it, a document with a print size is expected at that resolution. ``evidence`` is the
     applicant's dense landmarks and parsing on this photo, when the caller has them: without
     it the head is measured from the detector's five points, and the checks that rest on
-    estimated positions are capped at a warning."""
+    estimated positions never pass. ``placed_crown_y`` is where the maker put a crown it
+    could only estimate (the source photo cut off the top of the head): this photo's matte
+    then ends at that cut edge, so the estimate stands in for it, labelled as one."""
     _validate_inputs(photo, matte, dpi)
     height = photo.shape[0]
     checks: list[CheckResult] = [check_single_face(faces)]
@@ -128,7 +131,11 @@ def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], s
     else:
         usable = evidence if evidence is not None and evidence.face is face else None
         head = measure_head(usable or face, matte, spec.head_top)
-        fixed_pixels = bool(spec.width_px) and not (requested_dpi and spec.width_mm)
+        if placed_crown_y is not None:
+            head = head.with_estimated_crown(placed_crown_y)
+        # the output's pixels follow from the document (its pixel size, or its print size at its
+        # own resolution) unless the user chose a print resolution: only then can they change it
+        fixed_pixels = not (requested_dpi and spec.width_mm)
         face_checks = _face_checks(photo, matte, face, usable, head, spec, dpi, fixed_pixels)
         crown_margin = check_crown_margin(head, spec, height, dpi)
         measured_with = tuple(PositionMethodReport.of(position, method) for position, method in head.methods.items())

@@ -17,10 +17,13 @@ from pipeline.idphoto.compliance.thresholds import (
     SOURCE_ICAO_9303,
     SOURCE_OFIQ_HEAD_COVERINGS,
 )
-from pipeline.idphoto.compliance.verdicts import CheckResult, make_result, parsing_missing_reason, percent
-
-NOT_MEASURED = "not measured"
-
+from pipeline.idphoto.compliance.verdicts import (
+    CheckResult,
+    make_result,
+    not_measured,
+    parsing_missing_reason,
+    percent,
+)
 
 def glasses_share(parsing: FaceParsing) -> float:
     """Share of the eye band (GLASSES_EYE_BAND, fractions of the crop) parsed as glasses."""
@@ -42,8 +45,7 @@ def check_glasses(evidence: FaceEvidence | None) -> CheckResult:
     threshold = f"glasses on < {percent(GLASSES_SHARE_WARN, 0)} of the eye area (else: warning)"
     source = f"{SOURCE_ICAO_9303}; {SOURCE_CALIBRATION}"
     if evidence is None or evidence.parsing is None:
-        return make_result("glasses", NOT_MEASURED, threshold, source, "not_assessed",
-                           parsing_missing_reason(evidence), None)
+        return not_measured("glasses", threshold, source, parsing_missing_reason(evidence))
     share = glasses_share(evidence.parsing)
     worn = share >= GLASSES_SHARE_WARN
     return make_result("glasses", f"glasses on {percent(share)} of the eye area" + (" (glasses worn)" if worn else ""),
@@ -57,8 +59,7 @@ def check_head_covering(evidence: FaceEvidence | None) -> CheckResult:
     threshold = f"hat or cloth on <= {percent(HEAD_COVERING_MAX_SHARE, 0)} of the head above the mouth"
     source = f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_HEAD_COVERINGS}"
     if evidence is None or evidence.parsing is None:
-        return make_result("head_covering", NOT_MEASURED, threshold, source, "not_assessed",
-                           parsing_missing_reason(evidence), None)
+        return not_measured("head_covering", threshold, source, parsing_missing_reason(evidence))
     share = head_covering_share(evidence.parsing)
     covered = share > HEAD_COVERING_MAX_SHARE
     return make_result("head_covering", f"hat or cloth on {percent(share)} of the head above the mouth",

@@ -26,11 +26,9 @@ from pipeline.idphoto.compliance.verdicts import (
     grade_at_least,
     grade_at_most,
     make_result,
+    not_measured,
     percent,
 )
-
-NOT_MEASURED = "not measured"
-
 
 def check_eyes_open(evidence: FaceEvidence | None) -> CheckResult:
     """Both eyes open [9303], measured as OFIQ EyesOpen: the less open eye's lid gap over the
@@ -38,8 +36,7 @@ def check_eyes_open(evidence: FaceEvidence | None) -> CheckResult:
     threshold = f">= {EYES_OPEN_PASS:g} of the eye-to-chin distance (>= {EYES_OPEN_WARN:g}: warning)"
     source = f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_EYES_OPEN}; {SOURCE_CALIBRATION}"
     if evidence is None or evidence.dense is None:
-        return make_result("eyes_open", NOT_MEASURED, threshold, source, "not_assessed",
-                           dense_missing_reason(evidence), None)
+        return not_measured("eyes_open", threshold, source, dense_missing_reason(evidence))
     eyes = measure_eyes(evidence.dense)
     opening = eyes.smaller_opening
     side = min(eyes.openings, key=lambda name: eyes.openings[name])
@@ -57,8 +54,7 @@ def check_mouth_closed(evidence: FaceEvidence | None) -> CheckResult:
                  f"OFIQ's score centre {OFIQ_MOUTH_CLOSED_CENTRE:g})")
     source = f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_MOUTH_CLOSED}; {SOURCE_CALIBRATION}"
     if evidence is None or evidence.dense is None:
-        return make_result("mouth_closed", NOT_MEASURED, threshold, source, "not_assessed",
-                           dense_missing_reason(evidence), None)
+        return not_measured("mouth_closed", threshold, source, dense_missing_reason(evidence))
     opening = mouth_opening(evidence.dense)
     return make_result("mouth_closed", f"lips {opening:.3f} of the eye-to-chin distance apart", threshold, source,
                        grade_at_most(opening, MOUTH_OPEN_PASS, MOUTH_OPEN_WARN),
@@ -73,8 +69,7 @@ def check_gaze(evidence: FaceEvidence | None) -> CheckResult:
                 f"(within {percent(GAZE_WARN, 0)}: warning)"
     source = f"{SOURCE_ICAO_9303}; {SOURCE_CALIBRATION}"
     if evidence is None or evidence.dense is None:
-        return make_result("gaze", NOT_MEASURED, threshold, source, "not_assessed",
-                           dense_missing_reason(evidence), None)
+        return not_measured("gaze", threshold, source, dense_missing_reason(evidence))
     offset = measure_eyes(evidence.dense).mean_gaze
     direction = "right" if offset > 0 else "left"
     return make_result("gaze", f"irises {percent(abs(offset))} of the eye's width to the image's {direction}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.faces.detect import Face
-from pipeline.faces.geometry import HeadGeometry
+from pipeline.faces.geometry import HEAD_TOP_NO_HAIR, HeadGeometry
 from pipeline.faces.methods import EXPECTED_ERROR_PCT, METHODS
 from pipeline.idphoto.compliance.measurements import px_to_mm
 from pipeline.idphoto.compliance.thresholds import (
@@ -40,6 +40,7 @@ from pipeline.idphoto.compliance.verdicts import (
     grade_at_most,
     grade_in_range,
     make_result,
+    not_measured,
     percent,
     range_text,
     spec_source,
@@ -89,17 +90,17 @@ def check_head_height(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi
                                          bool(error))
         if SEVERITY[status_mm] > SEVERITY[status]:
             status, direction = status_mm, direction_mm
-        threshold = f"{range_text(spec.head_height_mm, 'mm')} (document)"
+        threshold = f"{range_text(spec.head_height_mm, 'mm')}{_head_top_words(spec)} (document)"
         source = spec_source(spec)
     elif spec.head_height_ratio:
-        threshold = f"{range_text(allowed, '%', 100)} of height (document)"
+        threshold = f"{range_text(allowed, '%', 100)} of height{_head_top_words(spec)} (document)"
         source = spec_source(spec)
     else:
         threshold = f"{range_text(allowed, '%', 100)} of height (ICAO default)"
         source = SOURCE_ICAO_9303
     measured = f"{millimetres:.1f} mm ({percent(ratio)} of height)" + _estimated_note(head, "chin", "crown")
     if direction == 0:
-        advice = ESTIMATED_ADVICE
+        advice = _estimated_advice(head)
     elif direction < 0:
         advice = "Your head is too small in the frame: retake closer to the camera, or use a higher-resolution photo"
     else:
@@ -134,6 +135,11 @@ def check_eye_line(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi: i
     return make_result("eye_line", measured, threshold, source, status, advice, ratio)
 
 
+def _head_top_words(spec: IdPhotoSpec) -> str:
+    """', chin to the top of the head, hair excluded' for documents that measure without hair."""
+    return f", {spec.head_top_label}" if spec.head_top == HEAD_TOP_NO_HAIR else ""
+
+
 def _estimate_error(head: HeadGeometry, *positions: str) -> float:
     """Summed expected error (a share of the head height) of the positions that are only
     estimated; 0 when every one was measured."""
@@ -166,6 +172,18 @@ def _estimated_note(head: HeadGeometry, *positions: str) -> str:
 
 ESTIMATED_ADVICE = ("This could only be estimated on this photo: compare it with the document's template before "
                     "you print, or retake with your whole face sharp, well lit and facing the camera")
+CROWN_ESTIMATED_ADVICE = ("The top of your head could not be seen, so it was estimated: retake with your whole head "
+                          "and some space above it in the photo")
+
+
+NO_HAIR_ADVICE = ("This document measures the head without the hair, which no photo shows, so its top was "
+                  "estimated: compare the photo with the document's template before you print")
+
+
+def _estimated_advice(head: HeadGeometry) -> str:
+    if head.is_estimated("crown"):
+        return NO_HAIR_ADVICE if head.head_top == HEAD_TOP_NO_HAIR else CROWN_ESTIMATED_ADVICE
+    return ESTIMATED_ADVICE
 
 
 def check_crown_margin(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi: int) -> CheckResult | None:
@@ -181,7 +199,7 @@ def check_crown_margin(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dp
     advice = ("There is too little space above your head: retake with more room above your head"
               if direction < 0 else
               "There is too much space above your head: retake closer to the camera"
-              if direction > 0 else ESTIMATED_ADVICE)
+              if direction > 0 else _estimated_advice(head))
     return make_result("crown_margin", measured, f"{range_text(spec.crown_margin_mm, 'mm')} (document)",
                        spec_source(spec), status, advice, ratio)
 
@@ -220,14 +238,17 @@ def _pose_angle(check: str, degrees: float, note: str, pass_deg: float, warn_deg
 def check_inter_eye_distance(head: HeadGeometry, fixed_pixels: bool = False) -> CheckResult:
     """Enough pixels on the face: IED >= 90 px required, >= 120 px best practice [TR T8].
 
-    A document with a fixed, small pixel size (a 200x200 px upload) cannot reach that at
-    all; nothing in the photo can fix it, so there it only warns and says why."""
+    A document whose pixel size is fixed (a 200x200 px upload, or a 2x2 in print at its 300
+    dpi: about 85 px between the eyes) often cannot reach that at all; nothing in the photo
+    can fix it, so there it only warns and says why. Only a print resolution the user chose
+    can fail it."""
     distance = head.eye_distance
     status = grade_at_least(distance, IED_PASS_PX, IED_WARN_PX)
     advice = "Your face has too few pixels: use a higher-resolution photo or a higher dpi"
     if fixed_pixels and status != "pass":
         status = "warn"
-        advice = "The document's fixed pixel size leaves few pixels between the eyes; nothing to change in your photo"
+        advice = ("The document's size and resolution leave few pixels between the eyes; nothing to change in "
+                  "your photo")
     return make_result("inter_eye_distance", f"{distance:.0f} px",
                        f">= {IED_PASS_PX:g} px (>= {IED_WARN_PX:g} px: warning)", SOURCE_TR_T8, status, advice,
                        distance)
@@ -240,7 +261,7 @@ def check_pitch(head: HeadGeometry, unavailable: str) -> CheckResult:
     threshold = (f"<= {PITCH_PASS_DEG:g} deg (TR {PITCH_TR_DEG:g} deg plus the measurement's "
                  f"{PITCH_PASS_DEG - PITCH_TR_DEG:g} deg uncertainty; <= {PITCH_WARN_DEG:g} deg: warning)")
     if head.pitch_deg is None:
-        return make_result("pitch", "not measured", threshold, SOURCE_TR_T8, "not_assessed", unavailable, None)
+        return not_measured("pitch", threshold, SOURCE_TR_T8, unavailable)
     pitch = head.pitch_deg
     advice = ("Your head is tilted down: raise your chin a little and look straight into the camera"
               if pitch > 0 else

@@ -144,3 +144,8 @@ def parsing_missing_reason(evidence: FaceEvidence | None) -> str:
     if evidence is None:
         return "The face was not parsed on this photo, so this was not checked"
     return "The face-parsing model is not installed on this server, so this was not checked"
+
+
+def not_measured(check_id: str, threshold: str, source: str, reason: str) -> CheckResult:
+    """A check whose evidence (dense landmarks, face parsing) this photo or server lacks."""
+    return make_result(check_id, "not measured", threshold, source, "not_assessed", reason, None)
