@@ -154,7 +154,7 @@ def id_photo(page, panel, photo: Path) -> str | None:
     wait_for_preview(panel)
     panel.get_by_role("button", name="Make ID photo").click()
     note = wait_for_done(
-        page, "(document.querySelector('#id-report textarea')?.value || '').includes('ID-photo compliance')"
+        page, "document.querySelector('#id-verdict .pl-report')"
               " && document.querySelector('#id-result img')?.complete", "ID photo")
     page.wait_for_timeout(1000)  # the print sheet and the downloads list render after the report
     return note

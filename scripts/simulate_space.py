@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -154,6 +155,8 @@ def watch_the_page(url: str, started: float, findings: Findings, limit_s: float 
         browser = playwright.chromium.launch(executable_path=os.environ.get("PORTRAIT_LAB_CHROMIUM", "/usr/bin/chromium"))
         page = browser.new_page(viewport={"width": 390, "height": 844})
         page.goto(url)
+        # The page opens on a tab that can run; Restore's label says "(downloading)" until it can.
+        page.get_by_role("tab", name=re.compile(r"^Restore")).first.click()
         button = page.get_by_role("button", name="Restore", exact=True)
         button.wait_for()
         while time.perf_counter() - started < limit_s:

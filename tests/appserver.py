@@ -8,6 +8,7 @@ their absence exercises the missing-weights banner and the fallbacks.
 """
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+
+import pytest
 
 from pipeline.models.device import ComputeSettings
 from pipeline.models.manifest import load_manifest
@@ -50,3 +53,29 @@ def running_app(temp_root: Path, studio: Studio, **settings) -> Iterator[tuple[o
         yield portrait_lab, url
     finally:
         portrait_lab.close()
+
+
+# -- the browser the web tests drive ------------------------------------------------------------
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"  # screenshots for people to look at
+CHROMIUM = Path(os.environ.get("PORTRAIT_LAB_CHROMIUM", "/usr/bin/chromium"))  # Debian's package
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def chromium_browser() -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright; the test is skipped, with the reason, when
+    either is missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        pytest.skip(f"Playwright for Python is not installed ({error}); pip install playwright")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}; install it with: apt-get install chromium "
+                    "(or point PORTRAIT_LAB_CHROMIUM at one)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -28,14 +28,16 @@ from pipeline.cutout.background import BackgroundOptions
 from pipeline.restore.engine import RestoreOptions
 from webapp.config import AppConfig
 from webapp.cookies import OWNER_COOKIE, owner_token
-from webapp.logsafe import log_job
+from webapp.logsafe import log, log_job
 from webapp.sessions import SessionStorage
+from webapp.report_view import report_page_from_file
 from webapp.space import GpuStudio
 from webapp.studio import SHEET_NONE, Studio, batch_markdown
 
 # How many images the running job handled, for its log line (a batch sets it; one per thread
 # and request, so concurrent jobs never see each other's count).
 JOB_IMAGES: contextvars.ContextVar[int] = contextvars.ContextVar("job_images", default=1)
+RESTORER_NOT_AVAILABLE = "This restoration model is not available on this server yet; choose an installed one."
 VERDICTS = {"pass": "✅ Meets every checked rule", "warn": "⚠️ Usable, with warnings (see the report)",
             "fail": "❌ Does not meet the rules: see the advice in the report"}
 
@@ -101,9 +103,11 @@ def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 raise gr.Error("The server could not store your result right now. "
                                "Please try again in a few minutes.", title="Please try again",
                                print_exception=False) from None
-            except PortraitLabError as error:
+            except PortraitLabError as error:  # the visitor's sentence; the operator's (commands) to the log
                 log_job(kind, "refused", time.perf_counter() - started, error_type=type(error).__name__)
-                raise gr.Error(error.user_message, title="Cannot do that", print_exception=False) from None
+                if error.visitor_sentence is not None:
+                    log.warning("%s refused: %s", kind, error.user_message)
+                raise gr.Error(error.visitor_message, title="Cannot do that", print_exception=False) from None
             except Exception as error:  # reported to the visitor without a traceback, and logged by type
                 log_job(kind, "error", time.perf_counter() - started, error_type=type(error).__name__)
                 raise gr.Error(
@@ -165,7 +169,7 @@ def restore(ctx: ActionContext, photo: str | None, model: str, strength: float, 
     visitor = visitor_of(request)
     photo = require_photo(photo)
     if not ctx.studio.restorer_ready(model):
-        raise gr.Error(f"The weights for {model} are not installed on this server.", print_exception=False)
+        raise gr.Error(RESTORER_NOT_AVAILABLE, print_exception=False)
     progress(0.1, desc="Finding and restoring faces")
     options = RestoreOptions(model=model, strength=float(strength), upscale=int(upscale),
                              only_centre_face=bool(centre), detector=detector)
@@ -206,7 +210,8 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
                                    paper=paper or SHEET_NONE)
     progress(1.0, desc="Done")
     verdict = VERDICTS[outcome.verdict]
-    return (f"**{verdict}**\n\n{outcome.summary}", str(outcome.photo), str(outcome.overlay),
+    page = report_page_from_file(outcome.report_json)  # the report as a page, under the verdict
+    return (f"**{verdict}**\n\n{outcome.summary}\n\n{page}", str(outcome.photo), str(outcome.overlay),
             outcome.report_text, str(outcome.sheet_png) if outcome.sheet_png else None,
             [str(p) for p in outcome.files])
 

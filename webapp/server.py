@@ -16,6 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from pipeline.models.fetcher import BackgroundFetcher
+from pipeline.models.locations import fetch_command
 from pipeline.restore.engine import RestorationPipeline
 from webapp import PROCESS_STARTED, handlers, weights_banner
 from webapp.config import AppConfig
@@ -80,6 +81,9 @@ def build_app(config: AppConfig, studio: Studio | None = None) -> PortraitLabApp
     example = write_example_photo(storage.examples_dir)
     storage.start_sweeper(config.sweep_interval_s)
     availability = studio.availability()  # checks the weights on disk: once, for both uses below
+    if availability.missing:  # the administrator's words: the log and the page's Server details
+        log.warning("model weights not installed: %s; to install them: %s", ", ".join(availability.missing),
+                    fetch_command(availability.missing))
     fetcher = None
     if config.fetch_weights and availability.missing:  # nothing missing: no fetcher, no polling
         fetcher = BackgroundFetcher(studio.manifest, studio.engine.store.directory, give_up_after=FETCH_TRIES)
@@ -96,36 +100,44 @@ def gradio_cache_schedule(config: AppConfig) -> tuple[int, int]:
 
 def build_blocks(ctx: ActionContext, example: Path, availability: Availability,
                  fetcher: BackgroundFetcher | None = None) -> gr.Blocks:
-    """The page: a header, the missing-weights banner, one ``gr.Tab`` per tab module (each tab's
-    own Blocks rendered inside it), and the session's start and end."""
-    tabs = [("Restore", "restore", restore.build(ctx, example, availability)),
-            ("Background", "background", background.build(ctx, example)),
-            ("ID Photo", "idphoto", idphoto.build(ctx, example)),
-            ("Batch", "batch", batch.build(ctx))]
-    tabs.append(("Privacy", "privacy", privacy.build(ctx, [built for _, _, built in tabs])))
+    """The page: a header, one sentence on what this server cannot do yet (and the closed Server
+    details for its administrator), one ``gr.Tab`` per tab module (each tab's own Blocks
+    rendered inside it; the page opens on the first that can run), and the session's start and end."""
+    view = weights_banner.server_view(availability, fetcher.snapshot() if fetcher else ())
+    tabs = [(view.restore_label, "restore", restore.build(ctx, example, view), view.restore_ready),
+            ("Background", "background", background.build(ctx, example), True),
+            ("ID Photo", "idphoto", idphoto.build(ctx, example), True),
+            ("Batch", "batch", batch.build(ctx), True)]
+    tabs.append(("Privacy", "privacy", privacy.build(ctx, [built for _, _, built, _ in tabs]), True))
     with gr.Blocks(title="Portrait Lab", analytics_enabled=False,
                    delete_cache=gradio_cache_schedule(ctx.config)) as demo:
         gr.Markdown("# Portrait Lab\nRestore faces, replace backgrounds and make ID photos. "
                     f"Your photos stay on this server only for your visit ({ctx.config.retention_text()} at most); "
                     "see the Privacy tab.")
-        text = weights_banner.banner(availability, fetcher.snapshot() if fetcher else ())
-        banner = gr.Markdown(text, visible=bool(text), elem_classes=["banner"], elem_id="weights-banner")
-        with gr.Tabs():
-            for label, tab_id, built in tabs:
-                with gr.Tab(label, id=tab_id):
+        note = gr.Markdown(view.note, visible=bool(view.note), elem_classes=["banner"], elem_id="weights-banner")
+        with gr.Accordion("Server details", open=False, visible=bool(view.details),
+                          elem_id="server-details") as server_details:
+            details = gr.Markdown(view.details)
+        rendered: dict[str, gr.Tab] = {}
+        with gr.Tabs(selected=next(tab_id for _, tab_id, _, ready in tabs if ready)):
+            for label, tab_id, built, _ in tabs:
+                with gr.Tab(label, id=tab_id) as rendered[tab_id]:
                     built.blocks.render()
-        _poll_weights(ctx, fetcher, banner, [c for _, _, built in tabs for c in built.weights_gated])
+        gated = [c for _, _, built, _ in tabs for c in built.weights_gated]
+        _poll_weights(ctx, fetcher, [note, server_details, details], [*gated, rendered["restore"]] if gated else [])
         demo.load(handlers.event(handlers.session_started, ctx), None, None, **UI_ONLY)
         demo.unload(handlers.event(handlers.session_ended, ctx))
     return demo
 
 
-def _poll_weights(ctx: ActionContext, fetcher: BackgroundFetcher | None, banner: gr.Markdown,
+def _poll_weights(ctx: ActionContext, fetcher: BackgroundFetcher | None, shown: list[Any],
                   gated: list[Any]) -> None:
-    """While models download, every open page refreshes the banner and switches features on as
-    their weights arrive (a private, unqueued UI event: no API, no place in the model queue)."""
+    """While models download, every open page refreshes the note and the Server details
+    (``shown``) and switches features on as their weights arrive (a private, unqueued UI event:
+    no API, no place in the model queue)."""
     if fetcher is None:
         return
     view = weights_banner.WeightsView(ctx.studio, fetcher)
     timer = gr.Timer(weights_banner.POLL_S, active=True)
-    timer.tick(lambda: view.updates(gated), None, [banner, timer, *gated], **UI_ONLY)
+    note, accordion, details = shown
+    timer.tick(lambda: view.updates(gated), None, [note, accordion, details, timer, *gated], **UI_ONLY)

@@ -43,12 +43,12 @@ SHEET_NONE = "none"
 
 @dataclass(frozen=True)
 class Availability:
-    """Which features can run with the weights on disk, and what to tell the visitor."""
+    """Which features can run with the weights on disk. The administrator's details are made
+    here (model ids, the command); the visitor's words in ``webapp.weights_banner``."""
 
     restore_ready: bool
-    restore_reason: str  # empty when ready
     missing: tuple[str, ...]  # manifest names of downloadable models that are not usable
-    banner: str  # markdown; empty when everything is installed
+    details: str  # markdown for the "Server details" accordion; empty when everything is installed
 
 
 def batch_markdown(summary: BatchSummary) -> str:
@@ -56,7 +56,8 @@ def batch_markdown(summary: BatchSummary) -> str:
     counts = summary.counts
     parts = [f"{counts.get(status, 0)} {status}" for status in ("ok", "warning", "error", "skipped")
              if counts.get(status)]
-    return (f"**{summary.job_name}: {len(summary.rows)} file(s) in {summary.seconds:.1f} s** — "
+    job = BATCH_JOBS.get(summary.job_name, summary.job_name)
+    return (f"**{job}: {len(summary.rows)} file(s) in {summary.seconds:.1f} s** — "
             + (", ".join(parts) or "nothing to do") + ". The zip holds the results, report.csv and report.html.")
 
 
@@ -118,9 +119,10 @@ class Studio:
             (self.manifest.get(n).display_name, n) for n in self.manifest.names("detector")
         ]
 
-    def spec_choices(self) -> Choices:
-        ordered = sorted(self.specs.specs, key=lambda s: (s.country.lower(), s.document.lower()))
-        return [(spec.label, spec.id) for spec in ordered]
+    def spec_choices(self, query: str = "") -> Choices:
+        """The documents matching ``query`` (names in any language, words in any order), best
+        first; all of them, most asked for first, without one."""
+        return [(spec.label, spec.id) for spec in self.specs.search(query)]
 
     @staticmethod
     def background_modes() -> Choices:
@@ -147,10 +149,6 @@ class Studio:
         missing = tuple(name for name in relevant
                         if not self.manifest.get(name).is_bundled and not store.is_available(name))
         ready = any(store.is_available(name) for name in self.manifest.names("restorer"))
-        reason = "" if ready else (
-            "Restoration needs GFPGAN weights, which are not installed on this server. "
-            f"The administrator can run: {fetch_command([self.default_restorer()])}"
-        )
         fallbacks = {
             "restorer": "cannot be chosen until it is installed"
             + ("" if ready else "; restoration is disabled until a GFPGAN model is installed"),
@@ -160,12 +158,12 @@ class Studio:
         }
         lines: list[str] = []
         if missing:
-            lines.append("**Some model weights are not installed on this server.**")
+            lines.append("**Model weights not installed on this server:**")
             for name in missing:
                 entry = self.manifest.get(name)
                 lines.append(f"- {entry.display_name} (`{name}`): {fallbacks[entry.kind]}.")
-            lines.append(f"\nTo install them: `{fetch_command(list(missing))}`")
-        return Availability(ready, reason, missing, "\n".join(lines))
+            lines.append(f"\nTo install them, run on the server: `{fetch_command(list(missing))}`")
+        return Availability(ready, missing, "\n".join(lines))
 
     def warm_up(self) -> list[str]:
         """Load the default models that are installed, so the first visitor does not wait."""
@@ -198,8 +196,8 @@ class Studio:
         before_path = save_image(out_dir / "before.jpg", before, quality=92)
         after_path = save_image(out_dir / f"restored{suffix}", result.image, result.alpha)
         restored = sum(1 for face in result.faces if face.restored)
-        lines = [f"Restored {restored} of {len(result.faces)} face(s) with {result.model} "
-                 f"on {result.device}; output {width}x{height} px."]
+        # Which model and device did it are the log's and the Server details' (model ids)
+        lines = [f"Restored {restored} of {len(result.faces)} face(s); output {width}x{height} px."]
         lines += [f"- {warning}" for warning in result.warnings]
         return RestoreOutcome(Path(before_path), Path(after_path), "\n".join(lines), restored,
                               time.perf_counter() - started)
@@ -220,8 +218,7 @@ class Studio:
         result, cut = self.cutter.replace_background(image, options, matting=matting)
         path = save_image(out_dir / f"background-{options.mode}{suffix}", result.rgb,
                           result.alpha if keeps_alpha(fmt) else None)
-        lines = [f"Background: {options.mode}; separated with {cut.matte.method}; "
-                 f"{len(cut.faces)} face(s) found."]
+        lines = [f"Background: {options.mode}; {len(cut.faces)} face(s) found."]
         lines += [f"- {warning}" for warning in cut.warnings]
         return BackgroundOutcome(Path(path), "\n".join(lines), time.perf_counter() - started)
 

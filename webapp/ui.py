@@ -9,6 +9,8 @@ from typing import Any
 
 import gradio as gr
 
+from webapp.report_view import REPORT_CSS
+
 from webapp.config import AppConfig
 
 HEAVY = "heavy-work"  # one concurrency pool shared by every event that runs a model
@@ -19,8 +21,10 @@ UI_ONLY: dict[str, Any] = {"queue": False, "api_visibility": "private"}
 VIEWER_BUTTONS = ["download", "fullscreen"]
 CSS = """
 .report textarea { font-family: ui-monospace, monospace; font-size: 0.85em; }
-.banner { border-left: 4px solid #d97706; padding-left: 0.75em; }
-"""
+.block.banner, .block.notice { border-left: 4px solid #d97706; padding-left: 0.75em; }
+.banner p, .notice p { margin: 0; }
+.notice p { font-size: 1rem; font-weight: 600; }
+""" + REPORT_CSS
 
 
 def heavy_events(config: AppConfig, device_type: str) -> dict[str, Any]:

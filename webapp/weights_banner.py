@@ -1,15 +1,20 @@
-"""The missing-weights banner while models download, and the controls that switch on when they arrive.
+"""What the page says about this server's models: one sentence for visitors, the details for
+the administrator, and the controls that switch on when models arrive.
 
-On a fresh Space the app serves at once and fetches its models in the background
-(``pipeline.models.fetcher``). Every open page polls this module every few seconds: the
-banner shows each model's progress, and restoration switches on by itself when its weights
-are there, so no visitor has to reload and no upload is lost.
+A visitor reads one plain sentence, and only when a feature cannot run (nothing at all when it
+can); the Restore tab's label and the sentence above its button say the same. Model ids, each
+download's progress and the command that fetches them are the administrator's: the closed
+"Server details" accordion and the log. On a fresh Space the app serves at once and fetches its
+models in the background (``pipeline.models.fetcher``). Every open page polls this module every
+few seconds, and restoration switches on by itself when its weights are there, so no visitor
+has to reload and no upload is lost.
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -18,17 +23,55 @@ from pipeline.models.fetcher import BackgroundFetcher, FetchState, ModelProgress
 from webapp.studio import Availability, Studio
 
 POLL_S = 3.0  # how often an open page asks; one snapshot and a few file checks per ask
-FETCHING_HEADER = ("**Some models are still being downloaded to this server.** Each feature switches on by "
-                   "itself when its model arrives: there is no need to reload the page.")
+RESTORE_TAB = "Restore"
+# What the visitor reads, by the state of restoration: (page sentence, tab label, sentence above
+# the Restore button). "{done}" is the restorer's download so far.
+RESTORE_COMING = ("Restoration switches on by itself once its model has finished downloading to this server"
+                  "{done}; backgrounds and ID photos work now.", f"{RESTORE_TAB} (downloading)",
+                  "Restoration switches on by itself as soon as its model has finished downloading; "
+                  "there is no need to reload the page.")
+RESTORE_MISSING = ("Restoration is not available on this server yet; backgrounds and ID photos work.",
+                   f"{RESTORE_TAB} (not available)",
+                   "Restoration is not available on this server yet, because its model is not installed. "
+                   "Backgrounds and ID photos work on the other tabs.")
+DOWNLOADS_HEADER = "**Downloading now** (each feature switches on by itself when its model arrives):"
 
 
-def banner(availability: Availability, progress: Sequence[ModelProgress]) -> str:
-    """The banner: the installed-weights banner when nothing is downloading, else one line per
-    model still on its way. Plain sentences only: the log has the details."""
+@dataclass(frozen=True)
+class ServerView:
+    """The page's words about the models at one moment, visitors' and administrator's apart."""
+
+    note: str  # the visitor's sentence; empty when every feature can run
+    details: str  # markdown for the "Server details" accordion; empty when nothing is missing
+    restore_ready: bool
+    restore_label: str  # the Restore tab's label: it says when the tab cannot run
+    restore_reason: str  # the sentence above the Restore button; empty when it can run
+
+
+def server_view(availability: Availability, progress: Sequence[ModelProgress]) -> ServerView:
+    """What to show for ``availability`` while the downloads in ``progress`` are under way."""
     pending = [row for row in progress if row.state is not FetchState.VERIFIED and row.name in availability.missing]
+    details = "\n\n".join(part for part in (_downloads(pending), availability.details) if part)
+    if availability.restore_ready:
+        return ServerView("", details, True, RESTORE_TAB, "")
+    restorer = next((row for row in pending if row.kind == "restorer" and _coming(row)), None)
+    if restorer is None:
+        note, label, reason = RESTORE_MISSING
+        return ServerView(note, details, False, label, reason)
+    note, label, reason = RESTORE_COMING
+    done = "" if restorer.fraction is None else f" ({restorer.fraction:.0%} so far)"
+    return ServerView(note.format(done=done), details, False, label, reason)
+
+
+def _coming(row: ModelProgress) -> bool:
+    """Still on its way: waiting, downloading, or failed with another try planned."""
+    return row.state is not FetchState.FAILED or row.next_retry_at is not None
+
+
+def _downloads(pending: Sequence[ModelProgress]) -> str:
     if not pending:
-        return availability.banner if not progress else ""
-    return "\n".join([FETCHING_HEADER, *(f"- {row.display_name}: {_status(row)}." for row in pending)])
+        return ""
+    return "\n".join([DOWNLOADS_HEADER, *(f"- {row.display_name} (`{row.name}`): {_status(row)}." for row in pending)])
 
 
 def _status(row: ModelProgress) -> str:
@@ -41,9 +84,6 @@ def _status(row: ModelProgress) -> str:
         wait = max(0, round(row.next_retry_at - time.time()))
         return f"the download failed ({row.reason}); trying again in {wait} s"
     return "waiting its turn"
-
-
-DOWNLOADING_REASON = "Restoration switches on by itself as soon as its model has finished downloading."
 
 
 class WeightsView:
@@ -65,20 +105,17 @@ class WeightsView:
             return self._availability
 
     def updates(self, gated: Sequence[Any]) -> list[Any]:
-        """Updates for [banner, timer, *gated (model choice, run button, reason)]; the timer stops
-        once no model is left to wait for."""
+        """Updates for [note, details accordion, details, timer, *gated (model choice, run button,
+        reason, Restore tab)]; the timer stops once no model is left to wait for."""
         progress = self.fetcher.snapshot()
-        availability = self.availability(progress)
-        text = banner(availability, progress)
-        waiting = any(row.state is not FetchState.VERIFIED and (row.state is not FetchState.FAILED
-                      or row.next_retry_at is not None) for row in progress)
-        updates: list[Any] = [gr.update(value=text, visible=bool(text)), gr.Timer(active=waiting)]
+        view = server_view(self.availability(progress), progress)
+        waiting = any(row.state is not FetchState.VERIFIED and _coming(row) for row in progress)
+        updates: list[Any] = [gr.update(value=view.note, visible=bool(view.note)),
+                              gr.update(visible=bool(view.details)), gr.update(value=view.details),
+                              gr.Timer(active=waiting)]
         if gated:
-            reason = availability.restore_reason
-            restorer = next((row for row in progress if row.kind == "restorer"), None)
-            if reason and restorer is not None and restorer.state is not FetchState.FAILED:
-                reason = DOWNLOADING_REASON
             updates += [gr.update(choices=self.studio.restorer_choices()),
-                        gr.update(interactive=availability.restore_ready),
-                        gr.update(value=reason, visible=not availability.restore_ready)]
+                        gr.update(interactive=view.restore_ready),
+                        gr.update(value=view.restore_reason, visible=not view.restore_ready),
+                        gr.update(label=view.restore_label)]
         return updates

@@ -84,8 +84,8 @@ def _process_one(item: BatchItem, row: BatchRow, process: Process, results_dir: 
 def _finish_row(outcome: ItemOutcome[tuple[BatchItem, BatchRow], None]) -> None:
     """A failed photo's sentence for the visitor (a bug shows only its kind), and every row's time."""
     _, row = outcome.item
-    if outcome.error is not None:
-        row.message = outcome.error.user_message
+    if outcome.error is not None:  # the visitor's words: no command or server path in a row
+        row.message = outcome.error.visitor_message
     elif outcome.internal is not None:
         row.message = f"unexpected error ({type(outcome.internal).__name__})"
     row.seconds = round(outcome.seconds, 3)

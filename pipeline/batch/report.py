@@ -35,6 +35,23 @@ THUMBNAIL_QUALITY = 80
 STATUS_OK, STATUS_WARNING, STATUS_ERROR, STATUS_SKIPPED = "ok", "warning", "error", "skipped"
 STATUSES = (STATUS_OK, STATUS_WARNING, STATUS_ERROR, STATUS_SKIPPED)
 BASE_COLUMNS = ("name", "status", "message", "output", "seconds")
+# What a person reads for each column in the app's table and report.html; report.csv keeps the
+# keys (stable names for scripts). A key without a label is shown as words ("file_kb": "File kb").
+COLUMN_LABELS = {
+    "name": "File", "status": "Status", "message": "Notes", "output": "Result file", "seconds": "Time (s)",
+    "faces_found": "Faces found", "faces_restored": "Faces restored", "output_size": "Size (px)",
+    "psnr_vs_input_db": "Change from the photo (PSNR, dB)", "faces": "Faces found", "mode": "Background",
+    "person_fraction": "Person's share of the photo", "compliance": "Verdict", "checks_failed": "Checks failed",
+    "checks_warned": "Checks with warnings", "file_kb": "File size (KB)", "size_px": "Size (px)",
+    "dpi": "Resolution (dpi)", "head_ratio": "Head's share of the height", "spec": "Document",
+}
+# The operator's: which model or method made a result. In report.csv, not in what a visitor reads.
+OPERATOR_COLUMNS = frozenset({"model", "detector", "matting"})
+
+
+def column_label(key: str) -> str:
+    """The header a person reads for a column key."""
+    return COLUMN_LABELS.get(key) or key.replace("_", " ").capitalize()
 
 
 @dataclass
@@ -65,11 +82,12 @@ class BatchSummary:
     seconds: float
 
     def metric_columns(self) -> list[str]:
-        return _metric_columns(self.rows)
+        """The measurements a visitor sees (the operator's columns are in report.csv only)."""
+        return [key for key in _metric_columns(self.rows) if key not in OPERATOR_COLUMNS]
 
     def table_headers(self) -> list[str]:
-        """Column names matching :meth:`table`."""
-        return ["name", "status", *self.metric_columns(), "message"]
+        """Plain column headers matching :meth:`table`."""
+        return [column_label(key) for key in ("name", "status", *self.metric_columns(), "message")]
 
     def table(self) -> list[list[Any]]:
         """Rows as lists for a UI dataframe: name, status, every metric, then the (long) message."""
@@ -201,18 +219,19 @@ def _html_report(job_name: str, rows: Sequence[BatchRow], counts: dict[str, int]
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Portrait Lab batch report: {_e(job_name)}</h1>",
         f'<p class="summary">{badges}<br>{len(rows)} file(s), total time {seconds:.1f} s</p>',
-        "<table><thead><tr><th>Name</th><th>Status</th><th>Before</th><th>After</th><th>Details</th></tr></thead><tbody>",
+        "<table><thead><tr><th>File</th><th>Status</th><th>Before</th><th>After</th><th>Details</th></tr></thead><tbody>",
     ]
     for row in rows:
         colour = _STATUS_COLOURS.get(row.status, "#6b6b6b")
         details = []
         if row.message:
-            details.append(f"<dt>message</dt><dd>{_e(row.message)}</dd>")
+            details.append(f"<dt>{column_label('message')}</dt><dd>{_e(row.message)}</dd>")
         if row.output:
-            details.append(f"<dt>output</dt><dd>{_e(row.output)}</dd>")
+            details.append(f"<dt>{column_label('output')}</dt><dd>{_e(row.output)}</dd>")
         if row.seconds is not None:
-            details.append(f"<dt>seconds</dt><dd>{row.seconds:.2f}</dd>")
-        details += [f"<dt>{_e(key)}</dt><dd>{_e(value)}</dd>" for key, value in row.metrics.items()]
+            details.append(f"<dt>{column_label('seconds')}</dt><dd>{row.seconds:.2f}</dd>")
+        details += [f"<dt>{_e(column_label(key))}</dt><dd>{_e(value)}</dd>" for key, value in row.metrics.items()
+                    if key not in OPERATOR_COLUMNS]
         lines.append(
             f'<tr><td class="name">{_e(row.name)}</td>'
             f'<td><span class="status" style="background:{colour}">{_e(row.status)}</span></td>'

@@ -80,6 +80,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 # -- specs ----------------------------------------------------------------------------------
 def cmd_specs(args: argparse.Namespace) -> int:
+    """The documents matching the query (every word, in any order, names in any language),
+    best first: each id and label, then its rules (print or upload, pixels, file sizes)."""
+    from pipeline.idphoto.search import rules_text
     from pipeline.idphoto.specs import load_specs
 
     registry = load_specs()
@@ -89,8 +92,8 @@ def cmd_specs(args: argparse.Namespace) -> int:
         return EXIT_SOME_FAILED
     width = max(len(spec.id) for spec in found)
     for spec in found:
-        low, high = spec.head_ratio_range()
-        print(f"{spec.id:<{width}}  {spec.label}; head {low * 100:.0f}-{high * 100:.0f} % of height")
+        print(f"{spec.id:<{width}}  {spec.label}")
+        print(f"{'':<{width}}  {rules_text(spec)}")
     print(f"{len(found)} of {len(registry.specs)} documents ({len(registry.countries())} countries/regions).")
     return EXIT_OK
 

@@ -6,6 +6,14 @@ is not a ``PortraitLabError`` is a bug.
 """
 from __future__ import annotations
 
+import re
+from typing import ClassVar
+
+# A sentence for whoever runs the program, not for a web visitor: a command or a server path.
+_OPERATOR_WORDS = re.compile(r"python -m |pip install |(?<![\w.])/[\w.-]+/|\.pth\b")
+_SENTENCES = re.compile(r"(?<=[.?!])\s+")
+MODEL_NOT_AVAILABLE = "A model this needs is not available on this server yet, so it cannot run for now."
+
 
 def os_reason(error: OSError) -> str:
     """An OS failure in plain words ("no space left on device"), never "[Errno 28] ...":
@@ -23,9 +31,22 @@ class PortraitLabError(Exception):
         self.message = message
         self.hint = hint
 
+    # Set where the message itself is the operator's (the server's files, how to fetch a model):
+    # the sentence a web visitor, who runs nothing on the server, gets instead.
+    visitor_sentence: ClassVar[str | None] = None
+
     @property
     def user_message(self) -> str:
         return f"{self.message} {self.hint}" if self.hint else self.message
+
+    @property
+    def visitor_message(self) -> str:
+        """What the web app tells a visitor: ``user_message`` less the sentences that name a
+        command or a server path (the operator's, for the log), or the class's own sentence."""
+        if self.visitor_sentence is not None:
+            return self.visitor_sentence
+        kept = [s for s in _SENTENCES.split(self.user_message) if not _OPERATOR_WORDS.search(s)]
+        return " ".join(kept) or "This could not be done on this server right now."
 
 
 class InvalidImageError(PortraitLabError):
@@ -62,18 +83,21 @@ class WeightsMissingError(PortraitLabError):
     """A model's weights file is not in the weights directory."""
 
     code = "weights_missing"
+    visitor_sentence = MODEL_NOT_AVAILABLE
 
 
 class WeightsCorruptError(PortraitLabError):
     """A weights file exists but its size or sha256 does not match the manifest."""
 
     code = "weights_corrupt"
+    visitor_sentence = MODEL_NOT_AVAILABLE
 
 
 class WeightsDownloadError(PortraitLabError):
     """Downloading a weights file failed (network, truncated transfer, wrong hash)."""
 
     code = "weights_download"
+    visitor_sentence = MODEL_NOT_AVAILABLE
 
 
 class DeviceUnavailableError(PortraitLabError):
@@ -124,6 +148,7 @@ class OutputWriteError(PortraitLabError):
     system error. Nothing half-written is left behind; the run cannot go on usefully."""
 
     code = "output_write"
+    visitor_sentence = "The server could not store the result right now. Please try again in a few minutes."
 
     @classmethod
     def from_os_error(cls, error: OSError, folder: object) -> OutputWriteError:

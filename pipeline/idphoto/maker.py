@@ -40,7 +40,7 @@ from pipeline.idphoto.compliance.assessment import assess
 from pipeline.idphoto.compliance.measurements import largest_face
 from pipeline.idphoto.compliance.overlay import draw_overlay
 from pipeline.idphoto.compliance.report import ComplianceReport
-from pipeline.idphoto.compliance.thresholds import SECOND_FACE_TINY_AREA_RATIO
+from pipeline.idphoto.compliance.thresholds import BACKGROUND_MATTE_MAX, SECOND_FACE_TINY_AREA_RATIO
 from pipeline.idphoto.filesize import MIN_JPEG_QUALITY, encode_jpeg_under
 from pipeline.idphoto.layout import SheetLayout, plan_sheet
 from pipeline.idphoto.paper import parse_paper
@@ -299,7 +299,8 @@ class IdPhotoPipeline:
             # a crown the source photo did not show stays an estimate on the output, whose
             # matte ends at the photo's cut edge there
             placed_crown = plan.crown_margin_ratio * plan.size[1] if head.is_estimated("crown") else None
-            delivered, report, overlay = self._verify(run, encoded.data, dpi, placed_crown)
+            delivered, report, overlay = self._verify(run, encoded.data, dpi, placed_crown,
+                                                      painted_background(matte.alpha, plan), encoded.quality)
         run.timings["total"] = sum(run.timings.values())
         return IdPhotoResult(
             photo=delivered, placed=photo, encoded=encoded.data, format=run.options.format, quality=encoded.quality, dpi=dpi,
@@ -338,9 +339,13 @@ class IdPhotoPipeline:
         return _Encoded(encode_image(photo, format="JPEG", quality=options.jpeg_quality, dpi=(dpi, dpi)),
                         options.jpeg_quality)
 
-    def _verify(self, run: _Run, encoded: bytes, dpi: int, placed_crown_y: float | None
+    def _verify(self, run: _Run, encoded: bytes, dpi: int, placed_crown_y: float | None,
+                painted: np.ndarray | None = None, quality: int | None = None
                 ) -> tuple[np.ndarray, ComplianceReport, np.ndarray]:
-        """Step 4: decode the file the user gets, detect and matte again, and judge that."""
+        """Step 4: decode the file the user gets, detect and matte again, and judge that. The
+        background is judged where step 2 painted it (``painted``): a matte made again on a
+        light painted colour can take light clothes for background. ``quality`` and the user's
+        KB limit let the report say which limit forced the compression."""
         options = run.options
         delivered = decode_image(encoded).rgb
         out_faces, _, _ = self.faces.detect(delivered, options.detector)
@@ -349,7 +354,8 @@ class IdPhotoPipeline:
         evidence = self.faces.evidence(delivered, applicant) if applicant else None
         report = assess(delivered, out_matte, out_faces, options.spec, dpi=dpi, file_bytes=len(encoded),
                         target_background=parse_colour(options.background) if options.background else None,
-                        requested_dpi=options.dpi, evidence=evidence, placed_crown_y=placed_crown_y)
+                        requested_dpi=options.dpi, evidence=evidence, placed_crown_y=placed_crown_y,
+                        painted_background=painted, jpeg_quality=quality, user_max_kb=options.max_kb)
         overlay = delivered.copy()
         if evidence:
             out_head = measure_head(evidence, out_matte, options.spec.head_top)
@@ -377,6 +383,12 @@ def placement_warnings(plan: CropPlan, head: HeadGeometry, source_height: int) -
     if plan.roll_corrected_deg:
         warnings.append(f"The head was tilted {plan.roll_corrected_deg:+.1f} degrees; the photo was levelled.")
     return warnings
+
+
+def painted_background(alpha: np.ndarray, plan: CropPlan) -> np.ndarray:
+    """Where step 2 paints the new background: the placed matte (the same warp as the
+    photo's) below the compliance checks' background line."""
+    return warp_to_plan(alpha.astype(np.float32), plan) < BACKGROUND_MATTE_MAX
 
 
 def _placed_photo(rgb: np.ndarray, alpha: np.ndarray, plan: CropPlan, background: Colour) -> np.ndarray:

@@ -21,6 +21,7 @@ from pathlib import Path
 from pipeline.core.errors import InvalidOptionError, SpecDataError, UnknownSpecError
 from pipeline.core.limits import check_photo_size
 from pipeline.core.units import MM_PER_INCH
+from pipeline.idphoto.search import format_mm, search_specs
 
 SPECS_PATH = Path(__file__).with_name("data") / "id_photo_specs.csv"
 DEFAULT_DPI = 300
@@ -201,12 +202,13 @@ class IdPhotoSpec:
 
     @property
     def label(self) -> str:
-        """Country, document and size; a pixel-only upload shows no mm (it has no printed size)."""
+        """Country, document and size (mm whole or to one decimal); a pixel-only upload shows no
+        mm (it has no printed size)."""
         pixels = f"{self.width_px}x{self.height_px} px" if self.width_px else ""
         if not self.width_mm:
             return f"{self.country}: {self.document} ({pixels})"
-        width_mm, height_mm = self.size_mm
-        return f"{self.country}: {self.document} ({width_mm:g}x{height_mm:g} mm{', ' + pixels if pixels else ''})"
+        width_mm, height_mm = (format_mm(value) for value in self.size_mm)
+        return f"{self.country}: {self.document} ({width_mm}x{height_mm} mm{', ' + pixels if pixels else ''})"
 
 
 @dataclass(frozen=True)
@@ -231,28 +233,12 @@ class SpecRegistry:
             ) from None
 
     def search(self, query: str = "") -> list[IdPhotoSpec]:
-        """Specs matching every word of ``query`` (case-insensitive) in their id, country or document.
-
-        A word matches a whole word there, or the start of one when it has three letters or
-        more: "uk" is the United Kingdom's code, not the start of "Ukraine" ("ukr" is)."""
-        words = [w for w in _QUERY_SPLIT.split(query.lower()) if w]
-        return [spec for spec in self.specs if all(_matches(w, _search_words(spec)) for w in words)]
+        """The documents matching every word of ``query`` in any order, best first; all of
+        them, most asked for first, for an empty query (``idphoto.search`` says how)."""
+        return search_specs(self.specs, query)
 
     def countries(self) -> list[str]:
         return sorted({spec.country for spec in self.specs})
-
-
-_SEARCH_SPLIT = re.compile(r"[\W_]+")  # the words of a spec's id, country and document
-_QUERY_SPLIT = re.compile(r"[\s_,]+")  # a query keeps anything else, so nonsense matches nothing
-SEARCH_PREFIX_MIN = 3  # shorter words are codes ("uk", "us"): they must match a whole word
-
-
-def _search_words(spec: IdPhotoSpec) -> set[str]:
-    return {w for w in _SEARCH_SPLIT.split(f"{spec.id} {spec.country} {spec.document}".lower()) if w}
-
-
-def _matches(word: str, words: set[str]) -> bool:
-    return word in words or (len(word) >= SEARCH_PREFIX_MIN and any(w.startswith(word) for w in words))
 
 
 def _reduced(width: int, height: int) -> tuple[int, int]:

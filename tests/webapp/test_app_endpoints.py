@@ -110,7 +110,7 @@ def test_api_lists_exactly_the_named_endpoints(server, client):
     private = [d for d in config["dependencies"] if d.get("api_visibility") == "private"]
     targets = {trigger for d in private for _, trigger in d["targets"]}
     assert {"change", "load"} <= targets, targets
-    assert len([d for d in private if any(t == "change" for _, t in d["targets"])]) == 2  # mode and spec
+    assert len([d for d in private if any(t == "change" for _, t in d["targets"])]) == 3  # background mode, the document, its search box
     assert all(d["queue"] is False for d in private if any(t in ("change", "load") for _, t in d["targets"]))
     public = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility") == "public"}
     assert public == {name.lstrip("/") for name in NAMED}
@@ -128,7 +128,7 @@ def test_restore_output_is_the_input_size_times_upscale(client, inputs):
     assert size_of(after) == (512, 640)
     assert Path(after).suffix == ".png"
     assert download["visible"] is True and size_of(download["value"]) == (512, 640)
-    assert "Restored 1 of 1 face(s) with gfpgan-v1.4" in summary and "output 512x640 px" in summary
+    assert "Restored 1 of 1 face(s);" in summary and "output 512x640 px" in summary
     with Image.open(before) as b, Image.open(after) as a:
         difference = np.abs(np.asarray(b.convert("RGB"), dtype=int) - np.asarray(a.convert("RGB"), dtype=int))
     assert difference.mean() > 1.0  # the face was really replaced by the (random) model's output
@@ -232,8 +232,8 @@ def test_batch_of_an_image_and_a_zip(client, photo, inputs, caplog):
     assert any(m.startswith("job=batch status=ok") and m.endswith("images=2") for m in caplog.messages), caplog.messages
     columns = table["headers"]
     rows = [dict(zip(columns, row)) for row in table["data"]]
-    assert all(row["status"] in ("ok", "warning") for row in rows), rows
-    assert any("second" in str(row["name"]) for row in rows) and any("astronaut" in str(row["name"]) for row in rows)
+    assert all(row["Status"] in ("ok", "warning") for row in rows), rows  # plain headers (report.csv: keys)
+    assert any("second" in str(row["File"]) for row in rows) and any("astronaut" in str(row["File"]) for row in rows)
     assert len(gallery) == 2 and all(item["caption"].endswith(("ok", "warning")) for item in gallery)
     with Image.open(gallery[0]["image"]) as pair:  # before | after side by side
         assert pair.width > pair.height
@@ -347,11 +347,14 @@ def test_missing_weights_banner_and_clear_restore_error(tmp_path, photo, monkeyp
     with running_app(tmp_path / "root", studio) as (_, url):
         page = httpx.get(url + "config")
         assert page.status_code == 200
-        banner = next(c for c in page.json()["components"] if c["props"].get("elem_id") == "weights-banner")
-        assert banner["props"]["visible"] is True
-        text = banner["props"]["value"]
-        assert "Some model weights are not installed on this server." in text
-        command = re.search(r"`(python -m pipeline weights fetch [^`]+)`", text)
+        components = page.json()["components"]
+        note = next(c for c in components if c["props"].get("elem_id") == "weights-banner")
+        assert note["props"]["visible"] is True
+        assert note["props"]["value"] == "Restoration is not available on this server yet; backgrounds and ID photos work."
+        details = next(c for c in components if c["props"].get("elem_id") == "server-details")
+        assert details["type"] == "accordion" and details["props"]["open"] is False
+        text = " ".join(str(c["props"].get("value")) for c in components if c["type"] == "markdown")
+        command = re.search(r"`(python -m pipeline weights fetch [^`]+)`", text)  # in the Server details
         assert command, text
         assert {"gfpgan-v1.4", "parsenet"} <= set(command.group(1).split()[5:])
         assert "restoration is disabled" in text
@@ -361,4 +364,4 @@ def test_missing_weights_banner_and_clear_restore_error(tmp_path, photo, monkeyp
                                                         "png", api_name="/restore"))
         finally:
             visitor.close()
-    assert message == "The weights for gfpgan-v1.4 are not installed on this server."
+    assert message == "This restoration model is not available on this server yet; choose an installed one."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -64,32 +65,36 @@ def test_a_fresh_server_serves_first_then_switches_restoration_on_by_itself(fres
     first = app.fetcher.snapshot()
     assert any(row.state.value != "verified" for row in first), "the downloads ended before the page was up"
     assert not app.studio.availability().restore_ready
-    text = weights_banner.banner(app.studio.availability(), first)
-    assert text.startswith(weights_banner.FETCHING_HEADER) and "GFPGAN v1.4" in text
-    assert "/" not in text.replace("no need to reload", "")  # no paths or URLs for visitors
+    view = weights_banner.server_view(app.studio.availability(), first)
+    assert "downloading" in view.note and view.restore_label == "Restore (downloading)"
+    assert "/" not in view.note + view.restore_reason and "GFPGAN" not in view.note  # no paths or model ids
+    assert view.details.startswith(weights_banner.DOWNLOADS_HEADER) and "`gfpgan-v1.4`" in view.details
 
     assert app.fetcher.wait(timeout=120), [row for row in app.fetcher.snapshot()]
     ready_after = time.perf_counter() - started
     expected = {str(app.studio.manifest.get(name).file) for name in app.fetcher.names}
     assert expected <= {p.name for p in weights.iterdir()}
-    updates = weights_banner.WeightsView(app.studio, app.fetcher).updates(gated=[object()] * 3)
-    assert updates[0]["visible"] is False  # the banner is gone
-    assert updates[3]["interactive"] is True  # the Restore button is on, on the same page
+    updates = weights_banner.WeightsView(app.studio, app.fetcher).updates(gated=[object()] * 4)
+    assert updates[0]["visible"] is False  # the note is gone
+    assert updates[5]["interactive"] is True  # the Restore button is on, on the same page
+    assert updates[7]["label"] == "Restore"  # and its tab says nothing more
 
     photo = tmp_path / "astronaut.png"
     Image.fromarray(astronaut_rgb).save(photo)
     client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
     _, _, summary = client.predict(handle_file(str(photo)), "gfpgan-v1.4", 1.0, 1, False, "mtcnn", "png",
                                    api_name="/restore")
-    assert "Restored 1 of 1 face(s) with gfpgan-v1.4" in summary, summary
+    assert "Restored 1 of 1 face(s);" in summary, summary
     print(f"HTTP 200 after {up_after:.1f} s; every default model verified after {ready_after:.1f} s")
 
 
-def test_the_banner_says_why_a_download_failed_and_when_it_tries_again():
+def test_the_server_details_say_why_a_download_failed_and_when_it_tries_again():
+    """The administrator's accordion has each model's state; the visitor's sentence only says
+    whether restoration is coming."""
     from pipeline.models.fetcher import FetchState, ModelProgress
     from webapp.studio import Availability
 
-    availability = Availability(False, "", ("gfpgan-v1.4", "modnet", "parsenet"), "admin banner")
+    availability = Availability(False, ("gfpgan-v1.4", "modnet", "parsenet"), "admin details")
     rows = (
         ModelProgress("gfpgan-v1.4", "GFPGAN v1.4", "restorer", FetchState.FAILED, attempts=2,
                       reason="The download server could not be reached.", next_retry_at=time.time() + 40),
@@ -98,15 +103,21 @@ def test_the_banner_says_why_a_download_failed_and_when_it_tries_again():
                       reason="The server sent a different file than expected, so it was not used."),
         ModelProgress("retinaface-r50", "RetinaFace", "detector", FetchState.VERIFIED),
     )
-    lines = weights_banner.banner(availability, rows).splitlines()
-    assert lines[0] == weights_banner.FETCHING_HEADER
-    assert lines[1].startswith("- GFPGAN v1.4: the download failed (The download server could not be reached.); "
-                               "trying again in ") and lines[1].endswith(" s.")
+    view = weights_banner.server_view(availability, rows)
+    lines = view.details.splitlines()
+    assert lines[0] == weights_banner.DOWNLOADS_HEADER
+    assert lines[1].startswith("- GFPGAN v1.4 (`gfpgan-v1.4`): the download failed (The download server could not "
+                               "be reached.); trying again in ") and lines[1].endswith(" s.")
     assert 38 <= int(lines[1].split("trying again in ")[1].split(" ")[0]) <= 40
-    assert lines[2] == "- MODNet: downloading, 25%."
-    assert lines[3] == "- ParseNet: the download failed (The server sent a different file than expected, so it was not used.)."
-    assert len(lines) == 4  # a verified model is not news
-    assert weights_banner.banner(availability, ()) == "admin banner"  # no fetcher: the installed-weights banner
+    assert lines[2] == "- MODNet (`modnet`): downloading, 25%."
+    assert lines[3] == ("- ParseNet (`parsenet`): the download failed (The server sent a different file than "
+                        "expected, so it was not used.).")
+    assert lines[4:] == ["", "admin details"]  # a verified model is not news
+    assert view.note == weights_banner.RESTORE_COMING[0].format(done="")  # retried: still coming
+    given_up = (replace(rows[0], next_retry_at=None), *rows[1:])
+    assert weights_banner.server_view(availability, given_up).note == weights_banner.RESTORE_MISSING[0]
+    without_fetcher = weights_banner.server_view(availability, ())
+    assert (without_fetcher.note, without_fetcher.details) == (weights_banner.RESTORE_MISSING[0], "admin details")
 
 
 def test_polling_checks_the_disk_only_when_a_download_changes_state():
@@ -120,7 +131,7 @@ def test_polling_checks_the_disk_only_when_a_download_changes_state():
 
         def availability(self) -> Availability:
             CountingStudio.calls += 1
-            return Availability(False, "Restoration needs GFPGAN weights ...", ("gfpgan-v1.4",), "admin banner")
+            return Availability(False, ("gfpgan-v1.4",), "admin details")
 
         def restorer_choices(self) -> list:
             return [("GFPGAN v1.4", "gfpgan-v1.4")]
@@ -134,9 +145,10 @@ def test_polling_checks_the_disk_only_when_a_download_changes_state():
     fetcher = FixedFetcher()
     view = weights_banner.WeightsView(CountingStudio(), fetcher)
     for _ in range(50):
-        updates = view.updates(gated=[object()] * 3)
+        updates = view.updates(gated=[object()] * 4)
     assert CountingStudio.calls == 1
-    assert updates[4]["value"] == weights_banner.DOWNLOADING_REASON  # not the administrator's command
+    assert updates[6]["value"] == weights_banner.RESTORE_COMING[2]  # not the administrator's command
+    assert updates[7]["label"] == weights_banner.RESTORE_COMING[1]
     fetcher.rows = (ModelProgress("gfpgan-v1.4", "GFPGAN v1.4", "restorer", FetchState.VERIFIED),)
     view.updates(gated=[])
     assert CountingStudio.calls == 2

@@ -16,5 +16,6 @@ class BuiltTab:
     blocks: gr.Blocks
     files: tuple[Component, ...] = ()  # uploads and results on show: set to None
     downloads: tuple[Component, ...] = ()  # download buttons: emptied and hidden
-    # (model choice, run button, reason) of a feature that waits for weights: refreshed as they arrive
+    # (model choice, run button, reason) of a feature that waits for weights: refreshed as they
+    # arrive, with the tab's label (the page adds its gr.Tab, see webapp/weights_banner.py)
     weights_gated: tuple[Component, ...] = ()

@@ -1,11 +1,14 @@
 """The ID Photo tab: a portrait and a document in; the photo, its checks, a print sheet out."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from pipeline.core.errors import PortraitLabError
+from pipeline.idphoto.search import rules_text
 from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.studio import DEFAULT_SPEC, Studio
@@ -21,10 +24,14 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
             with gr.Column():
                 photo = photo_input(label="Portrait (face the camera, plain background)",
                                     sources=["upload", "webcam", "clipboard"])
+                # The box finds a document by any of its names, words in any order (the list's
+                # own filter only matches one piece of its label).
+                find = gr.Textbox(label="Find your document", elem_id="id-spec-search", max_lines=1,
+                                  placeholder="Country or document, e.g. us passport, britain, 中国, china visa")
                 # Custom values reach the pipeline, whose refusal names the near matches
                 # (Gradio's own check would answer with the whole list of ids).
                 spec = gr.Dropdown(studio.spec_choices(), value=DEFAULT_SPEC, filterable=True,
-                                   allow_custom_value=True, label="Country and document (type to search)")
+                                   allow_custom_value=True, label="Country and document")
                 rules = gr.Markdown(spec_rules(studio, DEFAULT_SPEC))
                 background = gr.Dropdown([("The document's colour", "")] + studio.colour_choices(), value="",
                                          allow_custom_value=True, label="Background colour")
@@ -38,31 +45,54 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                 with gr.Row():
                     result = gr.Image(label="ID photo", type="filepath", elem_id="id-result", buttons=VIEWER_BUTTONS)
                     overlay = gr.Image(label="Checks overlay", type="filepath", buttons=VIEWER_BUTTONS)
-                report = gr.Textbox(label="Compliance report", lines=14, elem_classes=["report"], elem_id="id-report")
+                # the report as a page is under the verdict; the same report as text for copying
+                with gr.Accordion("Report as plain text", open=False):
+                    report = gr.Textbox(label="Compliance report", lines=14, elem_classes=["report"],
+                                        elem_id="id-report")
                 sheet = gr.Image(label="Print sheet", type="filepath", buttons=VIEWER_BUTTONS)
                 files = gr.File(label="Downloads", file_count="multiple")
         button.click(handlers.gpu_event(handlers.id_photo, ctx), [photo, spec, background, max_kb, paper],
                      [verdict, result, overlay, report, sheet, files], api_name="id_photo",
                      **heavy_events(ctx.config, studio.engine.compute.device.type))
         spec.change(lambda spec_id: spec_rules(studio, spec_id), spec, rules, **UI_ONLY)
+        find.change(lambda query, spec_id: gr.Dropdown(**find_documents(studio, query, spec_id)), [find, spec], spec,
+                   trigger_mode="always_last", **UI_ONLY)
     return BuiltTab(blocks, files=(photo, result, overlay, sheet, files))
 
 
+def find_documents(studio: Studio, query: str | None, current: str | None) -> dict[str, Any]:
+    """The picker after a search: the matching documents, best first and the best chosen, and
+    a line saying how many matched; every document, and the choice kept, for an empty box."""
+    query = (query or "").strip()
+    every = studio.spec_choices()
+    if not query:
+        return {"choices": every, "value": current, "info": ""}
+    found = studio.spec_choices(query)
+    if not found:
+        return {"choices": every, "value": current,
+                "info": f"No document matches \u201c{query}\u201d. Try a country or a document's name."}
+    count = "1 document matches" if len(found) == 1 else f"{len(found)} documents match"
+    return {"choices": found, "value": found[0][1],
+            "info": f"{count}: the best is chosen; open the list for the others."}
+
+
 def spec_rules(studio: Studio, spec_id: str | None) -> str:
-    """The chosen document's rules in one paragraph, or why the choice is unusable."""
+    """The chosen document's rules in one line (print or online upload, pixels, file sizes,
+    head, background); its sources in a closed "Sources" fold, out of the main text."""
     if not spec_id:
         return ""
     try:
         spec = studio.spec(spec_id)
     except PortraitLabError as error:
-        return error.user_message
-    low, high = spec.head_ratio_range()
-    width, height = spec.size_px(None)
-    lines = [f"**{spec.label}**: {width}x{height} px at {spec.output_dpi(None)} dpi; "
-             f"head {low * 100:.0f}-{high * 100:.0f} % of the photo height; background: "
-             f"{spec.background or 'not stated (white used)'}."]
-    if spec.max_file_kb:
-        lines.append(f"File size at most {spec.max_file_kb:g} KB.")
-    if spec.source:
-        lines.append(f"Source: {spec.source}")
-    return " ".join(lines)
+        return error.visitor_message  # the near matches, not the command that lists them
+    text = rules_text(spec)
+    sources = [source.strip() for source in spec.source.split(" ; ") if source.strip()]
+    if sources:
+        items = "\n".join(f"- {_plain(source)}" for source in sources)
+        text += f"\n\n<details><summary>Sources</summary>\n\n{items}\n\n</details>"
+    return text
+
+
+def _plain(text: str) -> str:
+    """Text shown as written: no HTML, no Markdown emphasis from an address's underscores."""
+    return html.escape(text).replace("_", "\\_").replace("*", "\\*")

@@ -8,13 +8,14 @@ import gradio as gr
 from pipeline.core.encode import OUTPUT_FORMATS
 from webapp import handlers
 from webapp.handlers import ActionContext
-from webapp.studio import Availability
 from webapp.tabs import BuiltTab
 from webapp.ui import heavy_events, photo_input, tab_blocks
+from webapp.weights_banner import ServerView
 
 
-def build(ctx: ActionContext, example: Path, availability: Availability) -> BuiltTab:
-    """The tab; ``availability`` (which weights are installed) decides whether it can run."""
+def build(ctx: ActionContext, example: Path, view: ServerView) -> BuiltTab:
+    """The tab; ``view`` (which weights are installed) decides whether it can run, and when it
+    cannot, a plain sentence above the button says so."""
     studio = ctx.studio
     with tab_blocks() as blocks:
         with gr.Row():
@@ -28,8 +29,9 @@ def build(ctx: ActionContext, example: Path, availability: Availability) -> Buil
                     centre = gr.Checkbox(label="Centre face only")
                     fmt = gr.Radio(list(OUTPUT_FORMATS), value="png", label="Download as")
                 detector = gr.Dropdown(studio.detector_choices(), value="auto", label="Face detector")
-                button = gr.Button("Restore", variant="primary", interactive=availability.restore_ready)
-                reason = gr.Markdown(availability.restore_reason, visible=not availability.restore_ready)
+                reason = gr.Markdown(view.restore_reason, visible=not view.restore_ready,
+                                     elem_id="restore-unavailable", elem_classes=["notice"])
+                button = gr.Button("Restore", variant="primary", interactive=view.restore_ready)
                 gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
             with gr.Column():
                 compare = gr.ImageSlider(label="Before / after", type="filepath")

@@ -10,8 +10,9 @@ import numpy as np
 
 from pipeline.faces.mesh import DenseLandmarks
 from pipeline.idphoto.compliance.face_measures import shadow_zone_boxes
-from pipeline.idphoto.compliance.measurements import cheek_boxes, face_sharpness, luma
+from pipeline.idphoto.compliance.measurements import cheek_boxes, face_sharpness, luma, luma_entropy
 from pipeline.idphoto.compliance.thresholds import (
+    FACE_DYNAMIC_RANGE_MIN_BITS,
     ILLUMINATION_PASS_RATIO,
     ILLUMINATION_TR_MIN_RATIO,
     MEAN_LUMA_RANGE,
@@ -44,10 +45,22 @@ from pipeline.idphoto.compliance.verdicts import (
 )
 
 
+# (too bright, too little tonal range to recognise the face) -> what to do
+EXPOSURE_ADVICE: dict[tuple[bool, bool], str] = {
+    (True, False): "Your face is over-exposed (washed out): turn off the flash or step away from the bright light",
+    (False, False): "Your face is too dark: face a window or add a light in front of you",
+    (True, True): ("Your face is too washed out to be recognised: turn off the flash or step away from the bright "
+                   "light, and retake"),
+    (False, True): "Your face is too dark to be recognised: face a window or add a light in front of you, and retake",
+}
+
+
 def check_exposure(photo: np.ndarray, region: np.ndarray) -> CheckResult:
-    """Neither crushed nor clipped [9303]: dark/bright pixel shares and mean luma [OFIQ bands]."""
+    """Neither crushed nor clipped [9303]: dark/bright pixel shares and mean luma [OFIQ bands];
+    and a face too dark or washed out to be recognised fails outright [OFIQ DynamicRange]."""
     threshold = (f"luma <= {UNDER_EXPOSED_LUMA}: <= {percent(UNDER_SHARE_PASS, 0)}, >= {OVER_EXPOSED_LUMA}: "
-                 f"<= {percent(OVER_SHARE_PASS, 0)}, mean {MEAN_LUMA_RANGE[0]:g}-{MEAN_LUMA_RANGE[1]:g}")
+                 f"<= {percent(OVER_SHARE_PASS, 0)}, mean {MEAN_LUMA_RANGE[0]:g}-{MEAN_LUMA_RANGE[1]:g}, "
+                 f"tonal range >= {FACE_DYNAMIC_RANGE_MIN_BITS:g} bits")
     source = f"{SOURCE_OFIQ_EXPOSURE}; {SOURCE_CALIBRATION}"
     if not region.any():
         return make_result("exposure", "no face pixels", threshold, source, "not_assessed",
@@ -56,16 +69,17 @@ def check_exposure(photo: np.ndarray, region: np.ndarray) -> CheckResult:
     under = float((values <= UNDER_EXPOSED_LUMA).mean())
     over = float((values >= OVER_EXPOSED_LUMA).mean())
     mean = float(values.mean()) / 255.0
+    bits = luma_entropy(values)
     status_under = grade_at_most(under, UNDER_SHARE_PASS, UNDER_SHARE_WARN)
     status_over = grade_at_most(over, OVER_SHARE_PASS, OVER_SHARE_WARN)
     status_mean, direction = grade_in_range(mean, MEAN_LUMA_RANGE, MEAN_LUMA_TOLERANCE)
-    status = worst_status(status_under, status_over, status_mean)
-    too_bright = SEVERITY[status_over] >= SEVERITY[status_under] and (status_over != "pass" or direction > 0)
-    advice = ("Your face is over-exposed (washed out): turn off the flash or step away from the bright light"
-              if too_bright else
-              "Your face is too dark: face a window or add a light in front of you")
-    return make_result("exposure", f"mean {mean:.2f}, {percent(under)} dark, {percent(over)} clipped", threshold,
-                       source, status, advice, mean)
+    unrecognisable = bits < FACE_DYNAMIC_RANGE_MIN_BITS
+    status = "fail" if unrecognisable else worst_status(status_under, status_over, status_mean)
+    too_bright = (mean > 0.5 if unrecognisable else
+                  SEVERITY[status_over] >= SEVERITY[status_under] and (status_over != "pass" or direction > 0))
+    return make_result("exposure", f"mean {mean:.2f}, {percent(under)} dark, {percent(over)} clipped, "
+                       f"tonal range {bits:.1f} bits", threshold, source, status,
+                       EXPOSURE_ADVICE[too_bright, unrecognisable], mean)
 
 
 def check_sharpness(photo: np.ndarray, landmarks: np.ndarray, region: np.ndarray) -> CheckResult:

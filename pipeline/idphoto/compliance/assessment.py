@@ -1,8 +1,8 @@
 """The compliance entry point: ``assess`` runs every check on a finished ID photo and returns
 the ``ComplianceReport``.
 
-It only validates the inputs, chooses the applicant's face and the background target, and
-puts the checks in the report's order; each check lives in its own module.
+It only validates the inputs, chooses the applicant's face and the background region (painted or
+matted), and puts the checks in the report's order; each check lives in its own module.
 """
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ import numpy as np
 
 from pipeline.core.errors import InvalidImageError, InvalidOptionError
 from pipeline.core.pixels import describe_array, is_rgb_array
-from pipeline.cutout.background import parse_colour
+from pipeline.cutout.background import Colour
 from pipeline.faces.detect import Face
 from pipeline.faces.evidence import FaceEvidence
 from pipeline.faces.geometry import HeadGeometry, measure_head
 from pipeline.idphoto.compliance.appearance_checks import check_exposure, check_illumination_balance, check_sharpness
-from pipeline.idphoto.compliance.background_checks import check_background_colour, check_background_uniformity
+from pipeline.idphoto.compliance.background_checks import (
+    background_rule,
+    check_background_colour,
+    check_background_uniformity,
+)
 from pipeline.idphoto.compliance.covering_checks import check_glasses, check_head_covering
 from pipeline.idphoto.compliance.expression_checks import check_eyes_open, check_gaze, check_mouth_closed
 from pipeline.idphoto.compliance.file_checks import check_compression, check_file_size, check_resolution
@@ -32,10 +36,15 @@ from pipeline.idphoto.compliance.framing_checks import (
     check_single_face,
     check_yaw,
 )
-from pipeline.idphoto.compliance.measurements import background_region, face_region_mask, largest_face
+from pipeline.idphoto.compliance.measurements import (
+    background_region,
+    face_region_mask,
+    largest_face,
+    painted_region,
+)
 from pipeline.idphoto.compliance.report import ComplianceReport, PositionMethodReport
-from pipeline.idphoto.compliance.thresholds import DEFAULT_BACKGROUND_RGB, SOURCE_ICAO_9303
-from pipeline.idphoto.compliance.verdicts import CheckResult, dense_missing_reason, make_result, spec_source
+from pipeline.idphoto.compliance.thresholds import SOURCE_ICAO_9303
+from pipeline.idphoto.compliance.verdicts import CheckResult, dense_missing_reason, make_result
 from pipeline.idphoto.specs import IdPhotoSpec
 
 # Checks that need a face; with none they are reported as not assessed.
@@ -81,34 +90,23 @@ def _face_checks(photo: np.ndarray, matte: np.ndarray | None, face: Face, eviden
     }
 
 
-def _validate_inputs(photo: np.ndarray, matte: np.ndarray | None, dpi: int) -> None:
-    """Reject inputs that would give silently wrong numbers (float photos, misaligned mattes)."""
+def _validate_inputs(photo: np.ndarray, matte: np.ndarray | None, dpi: int,
+                     painted: np.ndarray | None = None) -> None:
+    """Reject inputs that would give silently wrong numbers (float photos, misaligned masks)."""
     if not is_rgb_array(photo):
         raise InvalidImageError(f"The photo must be RGB uint8 (H, W, 3); got a {describe_array(photo)}.")
-    if matte is not None and matte.shape != photo.shape[:2]:
-        raise ValueError(f"matte shape {matte.shape} does not match the photo {photo.shape[:2]}")
+    for name, plane in (("matte", matte), ("painted background", painted)):
+        if plane is not None and plane.shape != photo.shape[:2]:
+            raise ValueError(f"{name} shape {plane.shape} does not match the photo {photo.shape[:2]}")
     if dpi <= 0:
         raise InvalidOptionError(f"dpi must be positive, got {dpi}.")
-
-
-def _background_target(spec: IdPhotoSpec, target_background: tuple[int, int, int] | None
-                       ) -> tuple[tuple[int, int, int], str, bool]:
-    """Target colour, the source to cite, and whether it is only assumed (white default)."""
-    if target_background is not None:
-        red, green, blue = (int(c) for c in target_background)
-        return (red, green, blue), "requested background colour", False
-    if spec.background_hex:
-        return parse_colour(spec.background_hex), spec_source(spec), False
-    if spec.default_background:
-        return parse_colour(spec.default_background), f"{spec_source(spec)} (no exact colour named; " \
-            f"{spec.default_background} is our choice among the allowed ones)", True
-    return DEFAULT_BACKGROUND_RGB, f"{SOURCE_ICAO_9303} (plain, light; white assumed)", True
 
 
 def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], spec: IdPhotoSpec, *, dpi: int,
            file_bytes: int | None = None, target_background: tuple[int, int, int] | None = None,
            requested_dpi: int | None = None, evidence: FaceEvidence | None = None,
-           placed_crown_y: float | None = None) -> ComplianceReport:
+           placed_crown_y: float | None = None, painted_background: np.ndarray | None = None,
+           jpeg_quality: int | None = None, user_max_kb: float | None = None) -> ComplianceReport:
     """Check a finished ID photo against ``spec``.
 
     ``faces`` must be detections on this very photo and ``matte`` its person matte (or None:
@@ -119,8 +117,15 @@ def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], s
     it the head is measured from the detector's five points, and the checks that rest on
     estimated positions never pass. ``placed_crown_y`` is where the maker put a crown it
     could only estimate (the source photo cut off the top of the head): this photo's matte
-    then ends at that cut edge, so the estimate stands in for it, labelled as one."""
-    _validate_inputs(photo, matte, dpi)
+    then ends at that cut edge, so the estimate stands in for it, labelled as one.
+
+    ``target_background`` is the colour the user chose (None: the document's); the background
+    is judged by the document's rule all the same, and a choice it does not allow is reported
+    with its reason. From a maker: ``painted_background`` (bool, the photo's shape) is where it
+    painted that colour, and the background checks judge only those pixels; ``jpeg_quality``
+    and ``user_max_kb`` (the user's own KB limit) let the file-size row check that limit and
+    the compression row name the limit that forced the quality down."""
+    _validate_inputs(photo, matte, dpi, painted_background)
     height = photo.shape[0]
     checks: list[CheckResult] = [check_single_face(faces)]
     face = largest_face(faces)
@@ -143,15 +148,21 @@ def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], s
     if crown_margin is not None:
         checks.append(crown_margin)
     checks += [face_checks[check_id] for check_id in ("face_centring", "roll", "yaw", "pitch", "inter_eye_distance")]
-    background = background_region(matte)
-    target, target_source, assumed = _background_target(spec, target_background)
+    painted = painted_background is not None
+    background = painted_region(painted_background) if painted else background_region(matte)
+    chosen = None if target_background is None else _colour(target_background)
     checks += [
-        check_background_uniformity(photo, background),
-        check_background_colour(photo, background, target, target_source, assumed),
+        check_background_uniformity(photo, background, painted=painted),
+        check_background_colour(photo, background, background_rule(spec, chosen), chosen),
         *(face_checks[check_id] for check_id in APPEARANCE_CHECK_IDS),
         check_resolution(photo.shape, spec, dpi, spec.size_px(requested_dpi)),
-        check_file_size(file_bytes, spec),
-        check_compression(file_bytes, photo.shape),
+        check_file_size(file_bytes, spec, user_max_kb),
+        check_compression(file_bytes, photo.shape, jpeg_quality, spec, user_max_kb),
     ]
     return ComplianceReport(spec_id=spec.id, checks=tuple(checks), defaults_applied=tuple(spec.defaults_applied),
                             measured_with=measured_with)
+
+
+def _colour(rgb: Sequence[int]) -> Colour:
+    red, green, blue = (int(c) for c in rgb)
+    return red, green, blue

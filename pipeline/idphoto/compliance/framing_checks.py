@@ -244,7 +244,8 @@ def check_inter_eye_distance(head: HeadGeometry, fixed_pixels: bool = False) -> 
     can fail it."""
     distance = head.eye_distance
     status = grade_at_least(distance, IED_PASS_PX, IED_WARN_PX)
-    advice = "Your face has too few pixels: use a higher-resolution photo or a higher dpi"
+    advice = ("The print resolution chosen leaves too few pixels between the eyes: make it again at the "
+              "document's own resolution or a higher one")
     if fixed_pixels and status != "pass":
         status = "warn"
         advice = ("The document's size and resolution leave few pixels between the eyes; nothing to change in "

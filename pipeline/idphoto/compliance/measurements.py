@@ -101,11 +101,28 @@ def background_region(matte: np.ndarray | None) -> np.ndarray | None:
     """Background pixels well away from the person (matte < 0.1, eroded), or None without a matte."""
     if matte is None:
         return None
-    background = (matte < BACKGROUND_MATTE_MAX).astype(np.uint8)
-    radius = max(2, int(round(BACKGROUND_EROSION_FRACTION * matte.shape[1])))
+    return _eroded_background(matte < BACKGROUND_MATTE_MAX)
+
+
+def painted_region(painted: np.ndarray) -> np.ndarray:
+    """The pixels a maker filled with its new background colour (``painted``, boolean), eroded
+    like ``background_region`` so the blended edge around the person is left out. A matte made
+    again on the finished photo can take light clothes on a light painted colour for
+    background; where the colour was painted is known instead."""
+    return _eroded_background(np.asarray(painted, dtype=bool))
+
+
+def _eroded_background(background: np.ndarray) -> np.ndarray:
+    radius = max(2, int(round(BACKGROUND_EROSION_FRACTION * background.shape[1])))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     # border_value 1: the photo's edge is not a reason to drop background pixels
-    return cv2.erode(background, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
+    return cv2.erode(background.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
+                     borderValue=1).astype(bool)
+
+
+def lab_lightness(rgb: Sequence[float]) -> float:
+    """CIELAB L* (0-100, D65) of one sRGB colour (0-255)."""
+    return float(rgb2lab(np.array([[rgb]], dtype=np.float64) / 255.0)[0, 0, 0])
 
 
 # --------------------------------------------------------------------------------------
@@ -127,6 +144,17 @@ def background_gradient(photo: np.ndarray, region: np.ndarray) -> float:
     gx = cv2.Scharr(luminance, cv2.CV_32F, 1, 0)
     gy = cv2.Scharr(luminance, cv2.CV_32F, 0, 1)
     return float(np.sqrt(gx * gx + gy * gy)[mask].mean())
+
+
+def luma_entropy(values: np.ndarray) -> float:
+    """OFIQ DynamicRange's raw value: the entropy in bits of a 256-bin histogram of ``values``
+    (0-255; here the face's gamma-encoded luma, see FACE_DYNAMIC_RANGE_MIN_BITS)."""
+    levels = np.clip(np.floor(np.asarray(values, dtype=np.float64) + 0.5), 0, 255).astype(np.int64)
+    counts = np.bincount(levels.ravel(), minlength=256).astype(np.float64)
+    if counts.sum() == 0:
+        return 0.0
+    shares = counts[counts > 0] / counts.sum()
+    return float(-(shares * np.log2(shares)).sum())
 
 
 def face_sharpness(photo: np.ndarray, landmarks: np.ndarray, region: np.ndarray) -> tuple[float, int]:

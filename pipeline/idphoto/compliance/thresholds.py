@@ -23,7 +23,7 @@ SOURCE_TR_T9 = "ICAO TR Portrait Quality T9"
 SOURCE_TR = "ICAO TR Portrait Quality"
 SOURCE_OFIQ_SINGLE_FACE = "OFIQ SingleFacePresent"
 SOURCE_OFIQ_BACKGROUND = "OFIQ BackgroundUniformity"
-SOURCE_OFIQ_EXPOSURE = "OFIQ Under/OverExposurePrevention, LuminanceMean"
+SOURCE_OFIQ_EXPOSURE = "OFIQ Under/OverExposurePrevention, LuminanceMean, DynamicRange"
 # OFIQ is the reference implementation of ISO/IEC 29794-5 (face image quality).
 SOURCE_OFIQ_EYES_OPEN = "OFIQ EyesOpen (ISO/IEC 29794-5)"
 SOURCE_OFIQ_MOUTH_CLOSED = "OFIQ MouthClosed (ISO/IEC 29794-5)"
@@ -103,6 +103,17 @@ BACKGROUND_STD_WARN = 20.0
 BACKGROUND_DELTA_E_PASS = 6.0
 BACKGROUND_DELTA_E_WARN = 10.0
 DEFAULT_BACKGROUND_RGB = (255, 255, 255)
+# What a document states about the colour decides how a background is graded, whatever colour
+# the user chose (background_checks.background_rule): a named colour (background_hex) with the
+# cut-offs above; a document that asks only for a light colour ("light", "pale" in its own
+# words) accepts any light colour with at most a warning and fails a dark one; a document
+# whose words name no colour we can check ("white, blue or red by use", nothing) is graded
+# against the chosen colour, at most a warning. Light means CIELAB L* >= 70: the light presets
+# read 84.6 (light-blue) to 100, a photographed white wall at (200, 200, 200) 80.6 and at
+# (180, 180, 180) 73.3; the strong presets 50.6 (red), 57.7 (blue), magenta 60.3, a mid-grey
+# (160, 160, 160) 65.9. Portrait Lab calibration.
+LIGHT_BACKGROUND_WORDS = ("light", "pale")
+LIGHT_BACKGROUND_MIN_L = 70.0
 
 # Exposure [OFIQ]: share of face pixels with luminance 0-25 (under) and 247-255 (over), and
 # the mean luminance, favoured in 0.2-0.8. OFIQ applies the bands to linearised luminance,
@@ -119,6 +130,19 @@ OVER_SHARE_PASS = 0.02
 OVER_SHARE_WARN = 0.05
 MEAN_LUMA_RANGE = (0.2, 0.8)
 MEAN_LUMA_TOLERANCE = 0.1
+# A face too dark (or too washed out) to be recognised fails, whatever the bands above say.
+# Measured as OFIQ DynamicRange (ISO/IEC 29794-5): the entropy, in bits, of the face's
+# 256-bin luminance histogram (OFIQ scores it 12.5 x bits). Computed on gamma-encoded luma,
+# like the bands, so a correctly exposed dark-skinned face is not read as lacking range (in
+# OFIQ's linear luminance its levels crowd near black). Calibration on the three test
+# portraits, the photo (or only the person) darkened in linear light and, as phones do,
+# with the blacks then lifted to 20: untouched faces read 6.6-7.0 bits; three stops under
+# 5.1-5.6; the face detector lost a face at readings of 2.9-3.9 bits (some faces it still
+# found down to 3.0), and the lifted faces it lost still had a mean luma of 0.13-0.18 and at
+# most 4 % crushed pixels, so the bands above only warned. Fail below 4.5 bits: 0.6 bits
+# (half again the spread of levels) above the highest reading at which a face was lost.
+# Portrait Lab calibration; no dark-skinned test portrait was available for it.
+FACE_DYNAMIC_RANGE_MIN_BITS = 4.5
 
 # Sharpness: variance of the Laplacian (4-neighbour) of log-luma 100 * ln(1 + Y / 10) in the
 # face region, after resampling the face so the eyes are 40 px apart (so the number does
@@ -212,6 +236,12 @@ HEAD_COVERING_MAX_SHARE = 0.02
 # Compression [TR]: JPEG compression ratio (W * H * 3 / file bytes) at most 15:1; the US
 # DoS allows 20:1. A warning only: a document's own maximum file size can force more.
 COMPRESSION_PASS_RATIO = 15.0
+# The ratio stands in for the JPEG quality, and a painted plain background takes almost no
+# bytes: the three test portraits made for icao_generic on white read 10.3-13.7:1 at quality
+# 95 and 14.4-19.8:1 at 90, but on a painted blue background 12.0-20.7:1 already at 95. So a
+# file saved here at quality 90 or more passes whatever its ratio (Portrait Lab calibration);
+# below that the warning names the KB limit that forced the quality down.
+COMPRESSION_QUALITY_PASS = 90
 # Resolution [TR]: the camera capture should be at least 1200 x 1600 px after cropping;
 # informational here, because the document's print file size is the binding rule.
 ICAO_CAPTURE_MIN_PX = (1200, 1600)

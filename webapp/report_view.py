@@ -1,0 +1,100 @@
+"""The compliance report as a page: what failed and what to do first, the rest folded away.
+
+The text report (``ComplianceReport.to_text``) is a fixed-width table for files and terminals;
+on a phone it wraps mid-row and buries the one failure among fifteen passes. This renders
+the same report's dict (``to_dict``: what the JSON download holds) as HTML for the web page:
+one row per check with a symbol and a word for its verdict, failures and warnings first with
+their advice in bold, then what could not be checked, the passes, and how the head was
+measured, each in a closed fold. Every string from the report is escaped.
+"""
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+# verdict -> (symbol, the word a screen reader says, css modifier)
+VERDICT_MARKS: dict[str, tuple[str, str, str]] = {
+    "fail": ("\u274c", "Fails", "fail"),
+    "warn": ("\u26a0\ufe0f", "Warning", "warn"),
+    "not_assessed": ("\u2754", "Not checked", "na"),
+    "pass": ("\u2705", "Passes", "pass"),
+}
+POSITION_WORDS = {"eyes": "Eye centres", "chin": "Chin", "crown": "Top of the head"}
+
+# Kept with the markup it styles (the page's css adds it); wraps long words so nothing
+# scrolls sideways at 390 px.
+REPORT_CSS = """
+.pl-report { overflow-wrap: anywhere; line-height: 1.45; }
+.pl-report ul { list-style: none; padding-left: 0; margin: 0.3em 0; }
+.pl-report li { margin: 0.45em 0; padding: 0.35em 0.5em; border-left: 4px solid #6b7280; }
+.pl-report li.pl-fail { border-left-color: #b91c1c; }
+.pl-report li.pl-warn { border-left-color: #92400e; }
+.pl-report li.pl-pass { border-left-color: #166534; }
+.pl-report .pl-advice { font-weight: 700; display: block; margin-top: 0.2em; }
+.pl-report .pl-detail { display: block; font-size: 0.9em; }
+.pl-report .pl-source { display: block; font-size: 0.85em; color: #374151; }
+.pl-report details { margin: 0.5em 0; }
+.pl-report summary { cursor: pointer; font-weight: 600; }
+.pl-sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _check_item(check: Mapping[str, Any], *, with_advice: bool) -> str:
+    symbol, word, css = VERDICT_MARKS.get(check["status"], VERDICT_MARKS["not_assessed"])
+    parts = [f'<span aria-hidden="true">{symbol}</span> <span class="pl-sr-only">{word}:</span> '
+             f'<strong>{_e(check["title"])}</strong>: {_e(check["measured"])}',
+             f'<span class="pl-detail">Allowed: {_e(check["threshold"])}</span>']
+    if with_advice and check.get("advice"):
+        parts.append(f'<span class="pl-advice">{_e(check["advice"])}</span>')
+    parts.append(f'<span class="pl-source">Source: {_e(check["source"])}</span>')
+    return f'<li class="pl-{css}">' + " ".join(parts) + "</li>"
+
+
+def _fold(summary: str, items: Iterable[str]) -> str:
+    body = "".join(items)
+    return f"<details><summary>{_e(summary)}</summary><ul>{body}</ul></details>" if body else ""
+
+
+def _headline(report: Mapping[str, Any]) -> str:
+    counts = report.get("counts", {})
+    parts = [f"{counts.get('fail', 0)} failed", f"{counts.get('warn', 0)} warnings",
+             f"{counts.get('pass', 0)} passed"]
+    if counts.get("not_assessed"):
+        parts.append(f"{counts['not_assessed']} not checked")
+    return f'<p class="pl-headline">{_e(", ".join(parts))}</p>'
+
+
+def report_html(report: Mapping[str, Any], notes: Iterable[str] = ()) -> str:
+    """The page form of ``ComplianceReport.to_dict()``; ``notes`` are the job's notes for the
+    visitor (already plain sentences), shown folded after the checks."""
+    checks = list(report.get("checks", ()))
+    urgent = [c for c in checks if c["status"] == "fail"] + [c for c in checks if c["status"] == "warn"]
+    unchecked = [c for c in checks if c["status"] == "not_assessed"]
+    passed = [c for c in checks if c["status"] == "pass"]
+    parts = ['<div class="pl-report">', _headline(report)]
+    if urgent:
+        parts.append("<ul>" + "".join(_check_item(c, with_advice=True) for c in urgent) + "</ul>")
+    parts.append(_fold(f"Not checked ({len(unchecked)})", (_check_item(c, with_advice=True) for c in unchecked)))
+    parts.append(_fold(f"Passed ({len(passed)})", (_check_item(c, with_advice=False) for c in passed)))
+    measured = report.get("measured_with") or {}
+    parts.append(_fold("How the head was measured", (
+        f"<li>{_e(POSITION_WORDS.get(position, position))}: {_e(how['how'])} ({_e(how['expected_error'])})</li>"
+        for position, how in measured.items())))
+    parts.append(_fold("Rules the document does not state (our defaults)",
+                       (f"<li>{_e(default)}</li>" for default in report.get("defaults_applied", ()))))
+    parts.append(_fold("Notes", (f"<li>{_e(note)}</li>" for note in notes)))
+    parts.append("</div>")
+    return "".join(part for part in parts if part)
+
+
+def report_page_from_file(report_json: Path) -> str:
+    """The page for an ID photo's ``_report.json`` (the file the visitor can download)."""
+    result = json.loads(Path(report_json).read_text(encoding="utf-8"))
+    return report_html(result["compliance"], notes=result.get("warnings", ()))
