@@ -64,7 +64,8 @@ def _fold(summary: str, items: Iterable[str]) -> str:
 
 def _headline(report: Mapping[str, Any]) -> str:
     counts = report.get("counts", {})
-    parts = [f"{counts.get('fail', 0)} failed", f"{counts.get('warn', 0)} warnings",
+    warnings = counts.get("warn", 0)
+    parts = [f"{counts.get('fail', 0)} failed", f"{warnings} warning{'' if warnings == 1 else 's'}",
              f"{counts.get('pass', 0)} passed"]
     if counts.get("not_assessed"):
         parts.append(f"{counts['not_assessed']} not checked")

@@ -33,6 +33,9 @@ COUNTRIES_PATH = DATA_DIR / "id_photo_countries.csv"
 POPULARITY_PATH = DATA_DIR / "id_photo_popularity.csv"
 NAME_COLUMNS = ("english_names", "iso_codes", "own_names", "other_names")
 COUNTRY_COLUMNS = frozenset({"country", *NAME_COLUMNS, "related_names", "notes"})
+# A query is a few words: anything past this is cut off before searching, so a pasted page of
+# text costs what a short query costs (each word is compared with every name of 67 documents).
+MAX_QUERY_CHARS = 80
 SEARCH_PREFIX_MIN = 3  # shorter Latin words are codes ("uk", "us"): they must match a whole word
 # Scripts written without spaces between words: a query word may match inside a longer word.
 UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR")
@@ -64,6 +67,7 @@ def words(text: str) -> list[str]:
     return spaced.split()
 
 
+@lru_cache(maxsize=1024)
 def _unspaced(word: str) -> bool:
     return any(unicodedata.name(c, "").startswith(UNSPACED_SCRIPTS) for c in word)
 
@@ -130,8 +134,8 @@ def _word_points(word: str, own: frozenset[str], document: set[str], related: fr
         return DOCUMENT_PREFIX
     if word in related or _starts_one(word, related):
         return RELATED
-    if word.endswith("s") and len(word) > SEARCH_PREFIX_MIN:  # "passports", "visas"
-        return _word_points(word[:-1], own, document, related)
+    if word.endswith("s") and len(word) > SEARCH_PREFIX_MIN:  # "passports", "visas": one "s", once
+        return _word_points(word[:-1], own, document, related) if not word.endswith("ss") else 0
     return 0
 
 
@@ -154,7 +158,7 @@ def search_specs(specs: Sequence[IdPhotoSpec], query: str = "", data: SearchData
     """The documents matching every word of ``query``, best first (all, by popularity, for
     an empty query). Unranked documents (a custom table) follow the ranked ones in table order."""
     data = data or load_search_data()
-    query_words = words(query)
+    query_words = words(query[:MAX_QUERY_CHARS])
     unranked = len(data.ranks) + 1
     found = []
     for index, spec in enumerate(specs):

@@ -196,3 +196,18 @@ def test_cli_specs_lists_the_best_match_first_with_its_rules(capsys):
     assert capsys.readouterr().out.startswith("uk_passport_print")
     assert cli.main(["specs", "中国"]) == cli.EXIT_OK
     assert "cn_passport" in capsys.readouterr().out
+
+
+def test_a_pasted_page_costs_what_a_short_query_costs():
+    """Hostile review: a 950-character word took 12 s (a recursion per trailing "s", each
+    scanning the whole word) and 1,200 crashed with RecursionError."""
+    import time
+
+    from pipeline.idphoto.specs import load_specs
+
+    registry = load_specs()
+    for query in ("s" * 5000, "passports " * 500, "x" * 100_000):
+        started = time.perf_counter()
+        registry.search(query)
+        assert time.perf_counter() - started < 0.05, query[:20]
+    assert [spec.id for spec in registry.search("passports usa")][:1] == ["us_passport"]  # plurals still work

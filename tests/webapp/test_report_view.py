@@ -34,7 +34,7 @@ def test_failures_then_warnings_come_first_with_bold_advice_and_passes_are_folde
     assert folds == ["Not checked (1)", "Passed (2)", "How the head was measured",
                      "Rules the document does not state (our defaults)", "Notes"]
     assert "<details open" not in page
-    assert "1 failed, 1 warnings, 2 passed, 1 not checked" in page
+    assert "1 failed, 1 warning, 2 passed, 1 not checked" in page
 
 
 def test_each_verdict_is_a_word_for_screen_readers_not_only_a_symbol():

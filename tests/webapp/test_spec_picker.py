@@ -153,3 +153,15 @@ def test_the_picker_in_the_browser(page_url):
         page.screenshot(path=str(ARTIFACTS / "spec-picker.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_what_the_visitor_typed_is_echoed_short_and_inert(studio):
+    """Hostile review: the no-match line turned "[evil](https://...)" into a working link and
+    echoed 10,000 characters and right-to-left overrides."""
+    hostile = "[evil](https://evil.example/phish) <img src=x onerror=alert(1)> \u202e" + "z" * 10_000
+    info = find_documents(studio, hostile, "icao_generic")["info"]
+    link = re.compile(r"(?<!\\)\]\(")  # a Markdown link's "](", unless escaped
+    assert not link.search(info) and "<img" not in info and "\u202e" not in info
+    assert len(info) < 200
+    rules = spec_rules(studio, "<img src=x onerror=alert(1)>[x](https://evil.example)")
+    assert "<img" not in rules and not link.search(rules)

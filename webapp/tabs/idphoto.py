@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from pipeline.core.errors import PortraitLabError
-from pipeline.idphoto.search import rules_text
+from pipeline.idphoto.search import MAX_QUERY_CHARS, rules_text
 from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.studio import DEFAULT_SPEC, Studio
@@ -27,6 +28,7 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                 # The box finds a document by any of its names, words in any order (the list's
                 # own filter only matches one piece of its label).
                 find = gr.Textbox(label="Find your document", elem_id="id-spec-search", max_lines=1,
+                                  max_length=MAX_QUERY_CHARS,
                                   placeholder="Country or document, e.g. us passport, britain, 中国, china visa")
                 # Custom values reach the pipeline, whose refusal names the near matches
                 # (Gradio's own check would answer with the whole list of ids).
@@ -70,10 +72,11 @@ def find_documents(studio: Studio, query: str | None, current: str | None) -> di
     found = studio.spec_choices(query)
     if not found:
         return {"choices": every, "value": current,
-                "info": f"No document matches \u201c{query}\u201d. Try a country or a document's name."}
-    count = "1 document matches" if len(found) == 1 else f"{len(found)} documents match"
+                "info": f"No document matches \u201c{_echo(query)}\u201d. Try a country or a document's name."}
+    if len(found) == 1:
+        return {"choices": found, "value": found[0][1], "info": "1 document matches; it is chosen."}
     return {"choices": found, "value": found[0][1],
-            "info": f"{count}: the best is chosen; open the list for the others."}
+            "info": f"{len(found)} documents match: the best is chosen; open the list for the others."}
 
 
 def spec_rules(studio: Studio, spec_id: str | None) -> str:
@@ -84,7 +87,8 @@ def spec_rules(studio: Studio, spec_id: str | None) -> str:
     try:
         spec = studio.spec(spec_id)
     except PortraitLabError as error:
-        return error.visitor_message  # the near matches, not the command that lists them
+        # the near matches, not the command that lists them; escaped: it may quote the visitor
+        return _plain(error.visitor_message)
     text = rules_text(spec)
     sources = [source.strip() for source in spec.source.split(" ; ") if source.strip()]
     if sources:
@@ -93,6 +97,17 @@ def spec_rules(studio: Studio, spec_id: str | None) -> str:
     return text
 
 
+ECHO_MAX_CHARS = 40
+
+
+def _echo(query: str) -> str:
+    """What the visitor typed, as shown back to them: short, no control or direction-changing
+    characters, no Markdown or HTML of its own."""
+    visible = "".join(c for c in query if unicodedata.category(c)[0] != "C")
+    short = visible if len(visible) <= ECHO_MAX_CHARS else visible[:ECHO_MAX_CHARS] + "\u2026"
+    return _plain(short)
+
+
 def _plain(text: str) -> str:
     """Text shown as written: no HTML, no Markdown emphasis from an address's underscores."""
-    return html.escape(text).replace("_", "\\_").replace("*", "\\*")
+    return html.escape(text).replace("_", "\\_").replace("*", "\\*").replace("[", "\\[").replace("]", "\\]")

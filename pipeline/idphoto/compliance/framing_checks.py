@@ -240,17 +240,18 @@ def check_inter_eye_distance(head: HeadGeometry, fixed_pixels: bool = False) -> 
 
     A document whose pixel size is fixed (a 200x200 px upload, or a 2x2 in print at its 300
     dpi: about 85 px between the eyes) often cannot reach that at all; nothing in the photo
-    can fix it, so there it only warns and says why. Only a print resolution the user chose
-    can fail it."""
+    can fix it, and a warning on every such photo would only teach people to ignore
+    warnings: there the number is shown for information and the check passes. Only a print
+    resolution the user chose can warn or fail."""
     distance = head.eye_distance
     status = grade_at_least(distance, IED_PASS_PX, IED_WARN_PX)
     advice = ("The print resolution chosen leaves too few pixels between the eyes: make it again at the "
               "document's own resolution or a higher one")
+    measured = f"{distance:.0f} px"
     if fixed_pixels and status != "pass":
-        status = "warn"
-        advice = ("The document's size and resolution leave few pixels between the eyes; nothing to change in "
-                  "your photo")
-    return make_result("inter_eye_distance", f"{distance:.0f} px",
+        status = "pass"
+        measured += " (set by the document's size and resolution, not by your photo; for information)"
+    return make_result("inter_eye_distance", measured,
                        f">= {IED_PASS_PX:g} px (>= {IED_WARN_PX:g} px: warning)", SOURCE_TR_T8, status, advice,
                        distance)
 
