@@ -156,7 +156,13 @@ def watch_the_page(url: str, started: float, findings: Findings, limit_s: float 
         page = browser.new_page(viewport={"width": 390, "height": 844})
         page.goto(url)
         # The page opens on a tab that can run; Restore's label says "(downloading)" until it can.
-        page.get_by_role("tab", name=re.compile(r"^Restore")).first.click()
+        page.get_by_role("tab", selected=True).wait_for()
+        restore_tab = page.get_by_role("tab", name=re.compile(r"^Restore")).first
+        if restore_tab.count() and restore_tab.is_visible():
+            restore_tab.click()
+        else:  # at 390 px it sits in the "More tabs" menu
+            page.get_by_role("button", name="More tabs").click()
+            page.get_by_role("button", name=re.compile(r"^Restore")).first.click()
         button = page.get_by_role("button", name="Restore", exact=True)
         button.wait_for()
         while time.perf_counter() - started < limit_s:

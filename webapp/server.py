@@ -104,9 +104,12 @@ def build_blocks(ctx: ActionContext, example: Path, availability: Availability,
     details for its administrator), one ``gr.Tab`` per tab module (each tab's own Blocks
     rendered inside it; the page opens on the first that can run), and the session's start and end."""
     view = weights_banner.server_view(availability, fetcher.snapshot() if fetcher else ())
-    tabs = [(view.restore_label, "restore", restore.build(ctx, example, view), view.restore_ready),
+    # ID photos first: the job most visitors come for, and on a phone only the first tabs fit
+    # before the "more" menu; Restore, which may be waiting for its model, after the two that
+    # always run.
+    tabs = [("ID Photo", "idphoto", idphoto.build(ctx, example), True),
             ("Background", "background", background.build(ctx, example), True),
-            ("ID Photo", "idphoto", idphoto.build(ctx, example), True),
+            (view.restore_label, "restore", restore.build(ctx, example, view), view.restore_ready),
             ("Batch", "batch", batch.build(ctx), True)]
     tabs.append(("Privacy", "privacy", privacy.build(ctx, [built for _, _, built, _ in tabs]), True))
     with gr.Blocks(title="Portrait Lab", analytics_enabled=False,

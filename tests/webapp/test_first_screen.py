@@ -191,6 +191,16 @@ def test_batch_tables_and_report_use_plain_headers(tmp_path, photo):
 
 
 # -- in the browser ------------------------------------------------------------------------------
+def open_tab(page, name: re.Pattern[str]) -> None:
+    """Click a tab, through the "More tabs" menu when a phone's width put it there."""
+    tab = page.get_by_role("tab", name=name).first
+    if tab.count() and tab.is_visible():
+        tab.click()
+        return
+    page.get_by_role("button", name="More tabs").click()
+    page.get_by_role("button", name=name).first.click()
+
+
 @pytest.mark.parametrize("size", list(SIZES))
 def test_the_first_screen_in_the_browser(browser, bare_server, size):
     app, url, base = bare_server
@@ -217,7 +227,7 @@ def test_the_first_screen_in_the_browser(browser, bare_server, size):
         page.wait_for_timeout(300)
         opened = details.inner_text()
 
-        page.get_by_role("tab", name=re.compile(r"^Restore")).first.click()
+        open_tab(page, re.compile(r"^Restore"))
         panel = page.locator("[role=tabpanel]:visible")
         button = panel.get_by_role("button", name="Restore", exact=True)
         button.wait_for()
@@ -242,3 +252,21 @@ def test_the_first_screen_in_the_browser(browser, bare_server, size):
     assert reason_above, "the reason is not above the Restore button"
     assert reason_px >= body_px - 0.5, f"the reason is small print ({reason_px} px, body {body_px} px)"
     assert "not available" in reason_text and not server_words(reason_text, base), reason_text
+
+
+def test_on_a_phone_the_id_photo_tab_is_first_open_and_in_view(browser, bare_server):
+    """Issue 15, item 7 (and the review): at 390 px only the first tabs fit before the "⋯"
+    menu; ID Photo, the job most visitors come for, is first, selected and visible there."""
+    app, url, base = bare_server
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="en-US")
+    try:
+        page.goto(url, wait_until="load")
+        selected = page.get_by_role("tab", selected=True)
+        selected.wait_for()
+        page.wait_for_timeout(300)
+        name = selected.inner_text().strip()
+        box = selected.bounding_box()
+    finally:
+        page.close()
+    assert name == "ID Photo", name
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
