@@ -431,8 +431,17 @@ class SessionStorage:
     def session_files(self, session_hash: str) -> list[Path]:
         """Every file currently stored for this session (its directory and its uploads)."""
         key = self.session_key(session_hash)
-        files = [p for p in (self.sessions_dir / key).rglob("*") if p.is_file()] if (self.sessions_dir / key).exists() else []
+        files = files_under(self.sessions_dir / key)
         with self._lock:
             session = self._sessions.get(key)
             files += [p for p in (session.uploads if session else ()) if p.exists()]
         return files
+
+
+def files_under(directory: Path) -> list[Path]:
+    """Every file below ``directory``. The sweeper may delete a folder while this walks it: a
+    folder gone meanwhile is skipped (os.walk ignores it), never an error in a visitor's request."""
+    found: list[Path] = []
+    for root, _, names in os.walk(directory):
+        found += [path for path in (Path(root, name) for name in names) if path.is_file()]
+    return found

@@ -501,3 +501,34 @@ def test_what_a_refused_upload_left_stays_counted_until_the_maximum_age(small_qu
     holds = {owner: until - time.time() for owner, _, until in store.uploads._held}
     assert holds[store.owner_key("alice")] > store.max_age_s - 1  # a part may sit in the cache until then
     assert holds[store.owner_key("bob")] <= ORPHAN_UPLOAD_AGE_S  # only a tmp file, swept within minutes
+
+
+def test_listing_a_session_while_the_sweeper_deletes_it_is_no_error(tmp_path: Path) -> None:
+    """Full-suite run of 2026-12-01: session_files raised FileNotFoundError when the sweeper
+    removed a folder while it was being walked. Here a thread keeps making and deleting a
+    session's folders while the session is listed again and again."""
+    import shutil
+    import threading
+
+    store = SessionStorage(tmp_path / "root", max_age_s=60)
+    store.prepare()
+    work = store.new_work_dir("s", "o", "x")
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            for depth in range(3):
+                folder = work.joinpath(*[f"d{level}" for level in range(depth + 1)])
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "f.png").write_bytes(b"x")
+            shutil.rmtree(work / "d0", ignore_errors=True)
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        deadline = time.time() + 2.0
+        while time.time() < deadline:
+            store.session_files("s")  # must never raise
+    finally:
+        stop.set()
+        thread.join()
