@@ -19,12 +19,13 @@ from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE
 from pipeline.faces.align import alignment_matrix, warp_to_template
 from pipeline.faces.detect import Face, FaceDetector, detect_faces
 from pipeline.faces.evidence import FaceEvidence
-from pipeline.faces.masks import fallback_masks
+from pipeline.faces.masks import FaceMasker, fallback_masks
 from pipeline.faces.mesh import DenseLandmarks
 from pipeline.faces.parsing import FaceParsing
 from pipeline.faces.registry import DETECTORS, LANDMARKERS, PARSERS
 from pipeline.models.components import SharedComponents
 from pipeline.models.locations import fetch_command
+from pipeline.models.manifest import ModelEntry
 from pipeline.models.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -92,13 +93,12 @@ class FaceAnalysis:
         """Masks for pasting (N, S, S, 3) restored faces back: the default face parser when its
         weights are there, else feathered squares and a warning that says how to get it."""
         entry = self.manifest.default("parser")
-        factory = PARSERS.get(entry.arch)
-        if factory is None or not self.store.is_available(entry.name):
+        if PARSERS.get(entry.arch) is None or not self.store.is_available(entry.name):
             log.info("%s weights are not installed; pasting with feathered squares. Fetch them with: %s",
                      entry.name, fetch_command([entry.name]))
             warning = PASTE_FALLBACK_NOTE
             return PasteMasks(fallback_masks(len(faces), faces.shape[1]), FALLBACK_MASKER, warning)
-        masker = self.components.get(f"parser:{entry.name}", lambda: factory(self.store, entry))
+        masker = self._parser(entry)
         masks = masker.masks_tensor(faces)
         return PasteMasks(masks if keep_on_device else masks.cpu().numpy(), masker.name)
 
@@ -113,10 +113,9 @@ class FaceAnalysis:
     def parse(self, rgb: np.ndarray, face: Face) -> FaceParsing | None:
         """Face-parsing classes of ``face`` when the default parser's weights are installed."""
         entry = self.manifest.default("parser")
-        factory = PARSERS.get(entry.arch)
-        if factory is None or not self.store.is_available(entry.name):
+        if PARSERS.get(entry.arch) is None or not self.store.is_available(entry.name):
             return None
-        masker = self.components.get(f"parser:{entry.name}", lambda: factory(self.store, entry))
+        masker = self._parser(entry)
         to_crop = alignment_matrix(face.landmarks)
         crop = warp_to_template(rgb, to_crop)
         return FaceParsing(masker.classes(crop[None])[0], to_crop)
@@ -124,3 +123,7 @@ class FaceAnalysis:
     def evidence(self, rgb: np.ndarray, face: Face) -> FaceEvidence:
         """The detection plus whatever denser evidence the installed models give (for measuring)."""
         return FaceEvidence(face, self.dense_landmarks(rgb, face), self.parse(rgb, face))
+
+    def _parser(self, entry: ModelEntry) -> FaceMasker:
+        """The shared parser for the manifest model ``entry``, built on first use."""
+        return self.components.get(f"parser:{entry.name}", lambda: PARSERS[entry.arch](self.store, entry))

@@ -51,7 +51,6 @@ class HeadGeometry:
     eye_mid: tuple[float, float]
     chin: tuple[float, float]
     crown_y: float
-    crown_from_matte: bool  # False: the matte did not show the top of the head (estimated)
     roll_deg: float  # positive: the right-hand eye (in the image) is lower
     yaw_deg: float  # sign: nose towards image right; from the 3-D mesh when there is one
     eye_distance: float
@@ -80,8 +79,12 @@ class HeadGeometry:
 
     def with_estimated_crown(self, crown_y: float) -> HeadGeometry:
         """The same head with the top placed at ``crown_y`` by an estimate (and labelled one)."""
-        return replace(self, crown_y=float(crown_y), crown_from_matte=False,
-                       methods={**self.methods, "crown": ESTIMATE})
+        return replace(self, crown_y=float(crown_y), methods={**self.methods, "crown": ESTIMATE})
+
+    @property
+    def crown_from_matte(self) -> bool:
+        """Whether the top of the head was seen in the matte (else it is an estimate)."""
+        return self.methods["crown"] == MATTE
 
     def is_estimated(self, *positions: str) -> bool:
         """Whether any of these positions is only a proportional guess."""
@@ -188,7 +191,7 @@ def measure_head(evidence: FaceEvidence | Face, matte: np.ndarray | None, head_t
     return HeadGeometry(
         eye_left=(float(eye_left[0]), float(eye_left[1])), eye_right=(float(eye_right[0]), float(eye_right[1])),
         eye_mid=(float(eye_mid[0]), float(eye_mid[1])), chin=chin, crown_y=float(crown),
-        crown_from_matte=crown_method == MATTE, roll_deg=roll_degrees(landmarks),
+        roll_deg=roll_degrees(landmarks),
         yaw_deg=pose.yaw_deg if pose else yaw_degrees(landmarks), eye_distance=eye_distance,
         methods={"eyes": DENSE if dense is not None else DETECTOR, "chin": chin_method, "crown": crown_method},
         pitch_deg=pose.pitch_deg if pose else None, head_top=head_top, chin_disagreement=disagreement,
