@@ -151,11 +151,14 @@ def watch_the_page(url: str, started: float, findings: Findings, limit_s: float 
     """A phone-sized browser on the Restore tab: the banner's texts, and when Restore switches on."""
     from playwright.sync_api import sync_playwright
 
+    from pipeline.core.encode import save_image
+    from pipeline.core.samples import astronaut
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=os.environ.get("PORTRAIT_LAB_CHROMIUM", "/usr/bin/chromium"))
         page = browser.new_page(viewport={"width": 390, "height": 844})
         page.goto(url)
-        # The page opens on a tab that can run; Restore's label says "(downloading)" until it can.
+        # The page opens on a tab that can run; Restore's label says "(soon)" until it can.
         page.get_by_role("tab", selected=True).wait_for()
         restore_tab = page.get_by_role("tab", name=re.compile(r"^Restore")).first
         if restore_tab.count() and restore_tab.is_visible():
@@ -165,6 +168,10 @@ def watch_the_page(url: str, started: float, findings: Findings, limit_s: float 
             page.get_by_role("button", name=re.compile(r"^Restore")).first.click()
         button = page.get_by_role("button", name="Restore", exact=True)
         button.wait_for()
+        # the button also waits for a photo: a visitor who came to restore one has uploaded it
+        photo = Path(tempfile.mkdtemp()) / "astronaut.png"
+        save_image(photo, astronaut())
+        page.locator("[role=tabpanel]:visible input[type=file]").first.set_input_files(str(photo))
         while time.perf_counter() - started < limit_s:
             banner = page.locator("#weights-banner")
             text = banner.inner_text() if banner.count() and banner.is_visible() else ""

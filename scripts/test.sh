@@ -16,4 +16,12 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
           || echo "test: could not install chromium; the browser test will be skipped" >&2
     fi
 fi
+# The accessibility test runs axe-core (pinned in tests/browser/package-lock.json) in the page.
+# Without npm, or when the install fails, those tests are skipped and say why.
+if command -v npm >/dev/null 2>&1; then
+    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null \
+        || echo "test: npm ci failed in tests/browser; the axe-core checks will be skipped" >&2
+else
+    echo "test: npm not found; the axe-core checks will be skipped (install Node.js 18+ with npm)" >&2
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import html
 import inspect
 import time
 from collections.abc import Callable
@@ -23,8 +24,11 @@ from typing import Any
 import gradio as gr
 import pandas  # a Gradio dependency; the batch table's type
 
+from pipeline.core.decode import check_image_header
 from pipeline.core.errors import OutputWriteError, PortraitLabError
 from pipeline.cutout.background import BackgroundOptions
+from pipeline.idphoto.nudge import PlacementNudge
+from pipeline.idphoto.tone import ToneOptions
 from pipeline.restore.engine import RestoreOptions
 from webapp.config import AppConfig
 from webapp.cookies import OWNER_COOKIE, owner_token
@@ -162,6 +166,24 @@ def gpu_event(action: Callable[..., Any], ctx: ActionContext) -> Callable[..., A
     return event(action, ctx)
 
 
+def check_upload(ctx: ActionContext, path: str | None, request: gr.Request) -> str:
+    """An upload checked the moment it arrives, from its header: a file that is not a usable
+    photo gets the visitor's sentence as a warning, and its path comes back so the page can
+    empty the box if it still holds that file (``wiring.check_upload_at_once``); "" for a usable
+    one. Only the visitor's own upload is opened (the path comes from the browser)."""
+    if not path:
+        return ""
+    visitor = visitor_of(request)
+    if not ctx.storage.may_use(visitor.session_hash, visitor.owner_token, path):
+        return path
+    try:
+        check_image_header(path)
+    except PortraitLabError as error:  # the visitor's sentence: no path, no command
+        gr.Warning(error.visitor_message, title="Not a usable photo")
+        return path
+    return ""
+
+
 # -- the actions ---------------------------------------------------------------------------
 @user_errors("restore")
 def restore(ctx: ActionContext, photo: str | None, model: str, strength: float, upscale: int, centre: bool,
@@ -198,22 +220,30 @@ def background(ctx: ActionContext, photo: str | None, mode: str, colour: str, co
 
 @user_errors("idphoto")
 def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, max_kb: float | None, paper: str,
-             request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
+             auto_correct: bool, brightness: float, contrast: float, sharpness: float, head_size: float,
+             head_position: float, request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
     visitor = visitor_of(request)
     photo = require_photo(photo)
     if not spec_id:
         raise gr.Error("Choose the country and document first.", print_exception=False)
-    progress(0.1, desc="Measuring the face and placing it")
+    tone = ToneOptions(auto=bool(auto_correct), brightness=_number(brightness), contrast=_number(contrast),
+                       sharpness=_number(sharpness))
+    nudge = PlacementNudge(head_size=_number(head_size), vertical=_number(head_position))
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
         outcome = ctx.gpu.id_photo(photo, spec_id, work_dir(ctx, visitor, "idphoto", photo),
                                    background=colour or None, max_kb=float(max_kb) if max_kb else None,
-                                   paper=paper or SHEET_NONE)
+                                   paper=paper or SHEET_NONE, tone=tone, nudge=nudge, progress=progress)
     progress(1.0, desc="Done")
     verdict = VERDICTS[outcome.verdict]
     page = report_page_from_file(outcome.report_json)  # the report as a page, under the verdict
     return (f"**{verdict}**\n\n{outcome.summary}\n\n{page}", str(outcome.photo), str(outcome.overlay),
             outcome.report_text, str(outcome.sheet_png) if outcome.sheet_png else None,
             [str(p) for p in outcome.files])
+
+
+def _number(value: float | None) -> float:
+    """A slider's value (None when a script leaves it out: the neutral 0); the options check its range."""
+    return 0.0 if value is None else float(value)
 
 
 @user_errors("batch")
@@ -235,7 +265,24 @@ def batch(ctx: ActionContext, files: list[str] | None, job: str, spec_id: str, s
     downloads = [str(p) for p in (summary.zip_path, summary.csv_path, summary.html_path)]
     table = pandas.DataFrame(summary.table(), columns=summary.table_headers())
     gallery = [(str(path), caption) for path, caption in summary.comparisons(out_dir / "compare")]
-    return batch_markdown(summary), gallery, table, downloads
+    return batch_markdown(summary), gallery, table, downloads, report_frame(summary.html_path)
+
+
+# Above this, report.html is only a download: a phone should not receive tens of MB at once.
+REPORT_INLINE_MAX_BYTES = 4 * 1024 * 1024
+
+
+def report_frame(path: Path) -> str:
+    """report.html shown in the page (Gradio serves .html files only as downloads): in a
+    sandboxed frame, so nothing in it runs or reaches the app."""
+    too_large = "<p>The QA report is too large to show here; download report.html above to open it.</p>"
+    if path.stat().st_size > REPORT_INLINE_MAX_BYTES:
+        return too_large
+    page = html.escape(path.read_text(encoding="utf-8"), quote=True)
+    if len(page) > REPORT_INLINE_MAX_BYTES:  # what is sent, escaping included
+        return too_large
+    return (f'<iframe title="Batch QA report" sandbox srcdoc="{page}" '
+            'style="width:100%;height:70vh;border:1px solid #ccc;border-radius:6px"></iframe>')
 
 
 @user_errors("delete")

@@ -43,7 +43,7 @@ from webapp.bodies import MeteredBody, declared_length, read_limited, replay
 from webapp.cookies import cookie_header, is_https, merged_cookies, owner_token, with_cookie
 from webapp.refusals import (LENGTH_REQUIRED, MALFORMED, NOT_FOUND, NOT_YOUR_FILE, NOT_YOUR_SESSION, Refusal,
                              send_refusal)
-from webapp.sessions import SessionStorage
+from webapp.sessions import SessionStorage, plausible_path
 
 # The UI sends a few KB per event; a full batch of 200 files with long names stays under
 # 350 KB. Everything bigger is refused unread (an unbounded body once cost 860 MB of RAM).
@@ -243,7 +243,8 @@ class PrivacyGuard:
         """A file named as an input: a plain server path (no URL, no inline data) that the
         caller uploaded, or a shipped example."""
         path, url = entry.get("path"), entry.get("url")
-        if not isinstance(path, str) or not path or "\x00" in path or URL_SCHEME.match(path):
+        if not isinstance(path, str) or not path or "\x00" in path or URL_SCHEME.match(path) \
+                or not plausible_path(path):
             return False
         if url is not None and not (isinstance(url, str) and url.lower().startswith(("http://", "https://"))):
             return False
@@ -340,7 +341,7 @@ def may_serve(storage: SessionStorage, requested: str, token: str | None) -> boo
     """The path as Gradio will open it (made absolute against the working directory, no
     further decoding), checked both lexically and with symlinks resolved. Remote URLs are
     refused: the server must not fetch anything from third parties on a visitor's behalf."""
-    if URL_SCHEME.match(requested) or "\x00" in requested:
+    if URL_SCHEME.match(requested) or "\x00" in requested or not plausible_path(requested):
         return False
     lexical = os.path.abspath(requested)
     return storage.may_read(lexical, token) and storage.may_read(Path(lexical).resolve(), token)

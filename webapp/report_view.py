@@ -35,7 +35,7 @@ REPORT_CSS = """
 .pl-report li.pl-pass { border-left-color: #166534; }
 .pl-report .pl-advice { font-weight: 700; display: block; margin-top: 0.2em; }
 .pl-report .pl-detail { display: block; font-size: 0.9em; }
-.pl-report .pl-source { display: block; font-size: 0.85em; color: #374151; }
+.pl-report .pl-source { display: block; font-size: 0.85em; color: var(--body-text-color-subdued); }
 .pl-report details { margin: 0.5em 0; }
 .pl-report summary { cursor: pointer; font-weight: 600; }
 .pl-sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
@@ -98,4 +98,5 @@ def report_html(report: Mapping[str, Any], notes: Iterable[str] = ()) -> str:
 def report_page_from_file(report_json: Path) -> str:
     """The page for an ID photo's ``_report.json`` (the file the visitor can download)."""
     result = json.loads(Path(report_json).read_text(encoding="utf-8"))
-    return report_html(result["compliance"], notes=result.get("warnings", ()))
+    corrected = (result.get("corrections") or {}).get("summary")  # what was done to the face's light and colour
+    return report_html(result["compliance"], notes=[*([corrected] if corrected else []), *result.get("warnings", ())])

@@ -27,6 +27,7 @@ from webapp.sessions import SessionStorage
 from webapp.space import engine_speed
 from webapp.studio import Availability, Studio, write_example_photo
 from webapp.tabs import background, batch, idphoto, privacy, restore
+from webapp.page_script import PAGE_CSS, PAGE_HEAD, PAGE_JS
 from webapp.ui import CSS, UI_ONLY, private_theme
 
 log = logging.getLogger("portrait_lab.app")
@@ -53,7 +54,9 @@ class PortraitLabApp:
             server_name=self.config.host, server_port=self.config.port, share=self.config.share,
             prevent_thread_lock=True, quiet=quiet, show_error=False, ssr_mode=False,
             max_file_size=f"{self.config.max_upload_mb:g}mb", enable_monitoring=False, mcp_server=False,
-            pwa=False, footer_links=["api"], theme=private_theme(), css=CSS, run_history=False,
+            pwa=False, footer_links=["api"], theme=private_theme(), css=CSS + PAGE_CSS, js=PAGE_JS,
+            head=PAGE_HEAD,
+            run_history=False,
             app_kwargs={"middleware": [Middleware(PrivacyGuard, storage=self.storage)]},
         )
         configure_private_logging(self.config.temp_root)  # again: uvicorn added its own handlers
@@ -127,14 +130,16 @@ def build_blocks(ctx: ActionContext, example: Path, availability: Availability,
                 with gr.Tab(label, id=tab_id) as rendered[tab_id]:
                     built.blocks.render()
         gated = [c for _, _, built, _ in tabs for c in built.weights_gated]
-        _poll_weights(ctx, fetcher, [note, server_details, details], [*gated, rendered["restore"]] if gated else [])
+        gate_inputs = [c for _, _, built, _ in tabs for c in built.gate_inputs]
+        _poll_weights(ctx, fetcher, [note, server_details, details], [*gated, rendered["restore"]] if gated else [],
+                      gate_inputs)
         demo.load(handlers.event(handlers.session_started, ctx), None, None, **UI_ONLY)
         demo.unload(handlers.event(handlers.session_ended, ctx))
     return demo
 
 
 def _poll_weights(ctx: ActionContext, fetcher: BackgroundFetcher | None, shown: list[Any],
-                  gated: list[Any]) -> None:
+                  gated: list[Any], gate_inputs: list[Any]) -> None:
     """While models download, every open page refreshes the note and the Server details
     (``shown``) and switches features on as their weights arrive (a private, unqueued UI event:
     no API, no place in the model queue)."""
@@ -143,4 +148,5 @@ def _poll_weights(ctx: ActionContext, fetcher: BackgroundFetcher | None, shown: 
     view = weights_banner.WeightsView(ctx.studio, fetcher)
     timer = gr.Timer(weights_banner.POLL_S, active=True)
     note, accordion, details = shown
-    timer.tick(lambda: view.updates(gated), None, [note, accordion, details, timer, *gated], **UI_ONLY)
+    timer.tick(lambda *values: view.updates(gated, has_inputs=all(values)), gate_inputs,
+               [note, accordion, details, timer, *gated], **UI_ONLY)

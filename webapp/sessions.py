@@ -56,6 +56,18 @@ ROOT_MARKER = ".portrait-lab-root"
 ORPHAN_UPLOAD_AGE_S = 120.0
 
 
+# A path no file of ours has: longer than Linux's PATH_MAX or deeper than any folder we make.
+# Refused before resolving it, which takes time quadratic in its depth (a 250,000-part path in
+# one request held the event loop for 8 s).
+MAX_PATH_BYTES = 4096
+MAX_PATH_PARTS = 64
+
+
+def plausible_path(path: str | Path) -> bool:
+    text = str(path)
+    return len(text.encode("utf-8", "surrogatepass")) <= MAX_PATH_BYTES and text.count(os.sep) <= MAX_PATH_PARTS
+
+
 def validate_max_age(seconds: float) -> float:
     """The retention limit, refused when outside 1 s .. 24 h (the documented promise)."""
     try:
@@ -235,6 +247,8 @@ class SessionStorage:
     def may_use(self, session_hash: str, owner_token: str | None, path: str | Path) -> bool:
         """Whether a request may take ``path`` as input: the shipped examples, this visitor's
         own uploads, and this session's own results; nothing else, wherever it lies."""
+        if not plausible_path(path):
+            return False
         resolved = Path(path).resolve()
         if is_within(resolved, self.examples_dir):
             return True
@@ -319,8 +333,11 @@ class SessionStorage:
 
         Outside our root the web framework's own rules apply (True here). Inside it:
         examples are public; session files belong to the session's owner; uploads to who
-        sent them; anything else (unknown) is refused.
+        sent them; anything else (unknown) is refused. A path no file can have is refused
+        before anything else.
         """
+        if not plausible_path(path):
+            return False
         resolved = Path(path).resolve()
         if not is_within(resolved, self.root):
             return True

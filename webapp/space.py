@@ -148,13 +148,13 @@ def lease_seconds(call: GpuCall, progress: Progress | None = None) -> int:
 def run_on_gpu(call: GpuCall, progress: Progress | None = None) -> Any:
     """Run one studio method: on ZeroGPU in the forked worker. ``progress`` (the visitor's
     progress bar, which spaces relays to the main process) becomes the per-photo callback of a
-    batch. Whatever goes wrong is returned, not raised (see :class:`Raised`)."""
+    batch and the per-stage one of an ID photo. Whatever goes wrong is returned, not raised (see :class:`Raised`)."""
     try:
         if call.method not in GPU_METHODS:
             raise ValueError(f"{call.method!r} is not a model call")
         kwargs = dict(call.kwargs)
         if progress is not None:
-            kwargs["progress"] = _per_photo(progress)
+            kwargs["progress"] = PROGRESS_ADAPTERS[call.method](progress)
         return getattr(_STUDIOS[call.studio], call.method)(*call.args, **kwargs)
     except Exception as error:  # every one goes back to the main process, whose handler maps it
         return Raised(_portable(error))
@@ -165,6 +165,17 @@ def _per_photo(progress: Progress) -> Callable[[int, int, str], None]:
         progress((index, total), desc="Processing", unit="images")
 
     return report
+
+
+def _per_stage(progress: Progress) -> Callable[[float, str], None]:
+    def report(share: float, words: str) -> None:
+        progress(share, desc=words)
+
+    return report
+
+
+# How each studio method reports progress: a batch per photo, an ID photo per stage.
+PROGRESS_ADAPTERS: dict[str, Callable[[Progress], Callable[..., None]]] = {"batch": _per_photo, "id_photo": _per_stage}
 
 
 def _portable(error: Exception) -> Exception:
@@ -195,8 +206,9 @@ class GpuStudio:
         return self._call("replace_background", "background", 1, (photo, options, out_dir), fmt=fmt,
                           backdrop=backdrop)
 
-    def id_photo(self, photo: str, spec_id: str, out_dir: Path, **options: Any) -> IdPhotoOutcome:
-        return self._call("id_photo", "idphoto", 1, (photo, spec_id, out_dir), **options)
+    def id_photo(self, photo: str, spec_id: str, out_dir: Path, *, progress: Progress | None = None,
+                 **options: Any) -> IdPhotoOutcome:
+        return self._call("id_photo", "idphoto", 1, (photo, spec_id, out_dir), progress, **options)
 
     def batch(self, sources: Sequence[str], job: str, out_dir: Path, *, progress: Progress | None = None,
               **options: Any) -> BatchSummary:

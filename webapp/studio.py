@@ -7,6 +7,7 @@ Models are loaded once and shared; no method keeps per-request state on ``self``
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,8 @@ from pipeline.core.samples import astronaut
 from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS, BackgroundOptions
 from pipeline.cutout.cutter import CutoutPipeline
 from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, write_id_photo_files
+from pipeline.idphoto.nudge import PlacementNudge
+from pipeline.idphoto.tone import ToneOptions
 from pipeline.idphoto.paper import PAPER_SIZES_MM
 from pipeline.idphoto.specs import IdPhotoSpec, SpecRegistry, load_specs
 from pipeline.models.locations import fetch_command
@@ -39,6 +42,14 @@ Choices = list[tuple[str, str]]  # (label shown, value sent)
 BATCH_JOBS = {"restore": "Restore faces", "background": "Replace background", "idphoto": "ID photos"}
 DEFAULT_SPEC = "icao_generic"  # the document the ID-photo and Batch tabs start on
 SHEET_NONE = "none"
+# The ID photo's stages as the progress bar shows them: (share of the job done when the stage
+# starts, what it is doing in the visitor's words). The stage names are the maker's.
+ID_PHOTO_STAGES = {
+    "detect": (0.05, "Finding the face"), "landmarks": (0.15, "Measuring the face"),
+    "matte": (0.3, "Cutting out the person"), "crop": (0.5, "Placing the head by the document's rules"),
+    "tone": (0.55, "Correcting light and colour"), "encode": (0.6, "Saving the photo at the document's size"),
+    "verify": (0.7, "Checking the photo against the rules"), "sheet": (0.9, "Making the print sheet"),
+}
 
 
 @dataclass(frozen=True)
@@ -57,8 +68,10 @@ def batch_markdown(summary: BatchSummary) -> str:
     parts = [f"{counts.get(status, 0)} {status}" for status in ("ok", "warning", "error", "skipped")
              if counts.get(status)]
     job = BATCH_JOBS.get(summary.job_name, summary.job_name)
+    notes = "".join(f"\n\n{note}" for note in summary.server_notes)  # once, not on every row
     return (f"**{job}: {len(summary.rows)} file(s) in {summary.seconds:.1f} s** — "
-            + (", ".join(parts) or "nothing to do") + ". The zip holds the results, report.csv and report.html.")
+            + (", ".join(parts) or "nothing to do") + ". The zip holds the results, report.csv and report.html."
+            + notes)
 
 
 @dataclass
@@ -194,7 +207,7 @@ class Studio:
         height, width = result.image.shape[:2]
         before = _resized(image.rgb, (width, height))
         before_path = save_image(out_dir / "before.jpg", before, quality=92)
-        after_path = save_image(out_dir / f"restored{suffix}", result.image, result.alpha)
+        after_path = save_image(out_dir / f"{download_stem(source)}-restored{suffix}", result.image, result.alpha)
         restored = sum(1 for face in result.faces if face.restored)
         # Which model and device did it are the log's and the Server details' (model ids)
         lines = [f"Restored {restored} of {len(result.faces)} face(s); output {width}x{height} px."]
@@ -216,27 +229,39 @@ class Studio:
             options = BackgroundOptions(**{**options.__dict__, "image": decode_image(backdrop).rgb})
         image = decode_image(source)
         result, cut = self.cutter.replace_background(image, options, matting=matting)
-        path = save_image(out_dir / f"background-{options.mode}{suffix}", result.rgb,
+        path = save_image(out_dir / f"{download_stem(source)}-{options.mode}-background{suffix}", result.rgb,
                           result.alpha if keeps_alpha(fmt) else None)
         lines = [f"Background: {options.mode}; {len(cut.faces)} face(s) found."]
         lines += [f"- {warning}" for warning in cut.warnings]
         return BackgroundOutcome(Path(path), "\n".join(lines), time.perf_counter() - started)
 
     def id_photo(self, source: str | Path, spec_id: str, out_dir: Path, *, background: str | None = None,
-                 max_kb: float | None = None, paper: str = SHEET_NONE, fmt: str = "jpg") -> IdPhotoOutcome:
+                 max_kb: float | None = None, paper: str = SHEET_NONE, fmt: str = "jpg",
+                 tone: ToneOptions | None = None, nudge: PlacementNudge | None = None,
+                 progress: Callable[[float, str], None] | None = None) -> IdPhotoOutcome:
+        """``tone``: the automatic face correction (None: on) and the sliders; ``nudge``: head
+        size and position within the document's ranges (None: the automatic placement);
+        ``progress`` hears (share done, the stage in the visitor's words) as each stage starts."""
         started = time.perf_counter()
         spec = self.specs.get(spec_id)
         options = IdPhotoOptions(spec=spec, background=background or None, max_kb=max_kb or None,
-                                 format=fmt).validated()
+                                 format=fmt, tone=tone or ToneOptions(), nudge=nudge or PlacementNudge()).validated()
         layout = None
         wants_sheet = bool(paper) and paper != SHEET_NONE
         if wants_sheet and spec.width_mm:  # a digital upload has no print size, so no sheet (said below)
             layout = print_sheet_for(spec, paper, hint="Choose 'No print sheet', or the document's printed variant.")
-        result = self.id_maker.make(decode_image(source), options)
-        files = write_id_photo_files(result, out_dir, spec.id, layout, sheet_name=f"sheet_{paper}")
+        tell = progress or (lambda _share, _words: None)
+        result = self.id_maker.make(decode_image(source), options,
+                                    on_stage=lambda stage: tell(*ID_PHOTO_STAGES.get(stage, (0.5, "Working"))))
+        if layout is not None:
+            tell(*ID_PHOTO_STAGES["sheet"])
+        files = write_id_photo_files(result, out_dir, f"{download_stem(source)}-{spec.id}", layout,
+                                     sheet_name=f"sheet_{paper}")
         width, height = result.plan.size
         summary = (f"{spec.label}: {width}x{height} px at {result.dpi} dpi, {len(result.encoded) / 1024:.0f} KB. "
                    f"Compliance: {result.report.overall.upper()}.")
+        if result.corrections and result.corrections.changed:
+            summary += f" {result.corrections.summary()}"
         if wants_sheet and layout is None:
             summary += " This document is a digital upload, so no print sheet was made."
         return IdPhotoOutcome(files.photo, files.overlay, files.report_text, files.report_json, files.report_txt,
@@ -290,6 +315,17 @@ def write_example_photo(directory: Path) -> Path:
     """The public-domain astronaut, written at start-up so the examples work offline."""
     directory.mkdir(parents=True, exist_ok=True)
     return Path(save_image(directory / "astronaut.png", astronaut()))
+
+
+DOWNLOAD_STEM_MAX = 60
+
+
+def download_stem(source: str | Path) -> str:
+    """The start of a result's file name: the visitor's own file name without its extension
+    (Gradio keeps it on the upload), in letters, digits, '-' and '_' only, so the download
+    is easy to find and no name can reach outside its folder."""
+    stem = re.sub(r"[^\w-]+", "-", Path(str(source)).stem, flags=re.UNICODE).strip("-_.")
+    return stem[:DOWNLOAD_STEM_MAX] or "photo"
 
 
 def _output_suffix(fmt: str) -> str:

@@ -25,13 +25,13 @@ from webapp.studio import Availability, Studio
 POLL_S = 3.0  # how often an open page asks; one snapshot and a few file checks per ask
 RESTORE_TAB = "Restore"
 # What the visitor reads, by the state of restoration: (page sentence, tab label, sentence above
-# the Restore button). "{done}" is the restorer's download so far.
+# the Restore button). The labels stay short: on a 390 px phone all five tabs must fit in one row. "{done}" is the restorer's download so far.
 RESTORE_COMING = ("Restoration switches on by itself once its model has finished downloading to this server"
-                  "{done}; backgrounds and ID photos work now.", f"{RESTORE_TAB} (downloading)",
+                  "{done}; backgrounds and ID photos work now.", f"{RESTORE_TAB} (soon)",
                   "Restoration switches on by itself as soon as its model has finished downloading; "
                   "there is no need to reload the page.")
 RESTORE_MISSING = ("Restoration is not available on this server yet; backgrounds and ID photos work.",
-                   f"{RESTORE_TAB} (not available)",
+                   f"{RESTORE_TAB} (off)",
                    "Restoration is not available on this server yet, because its model is not installed. "
                    "Backgrounds and ID photos work on the other tabs.")
 DOWNLOADS_HEADER = "**Downloading now** (each feature switches on by itself when its model arrives):"
@@ -104,9 +104,10 @@ class WeightsView:
                 self._availability, self._seen = self.studio.availability(), states
             return self._availability
 
-    def updates(self, gated: Sequence[Any]) -> list[Any]:
+    def updates(self, gated: Sequence[Any], has_inputs: bool = True) -> list[Any]:
         """Updates for [note, details accordion, details, timer, *gated (model choice, run button,
-        reason, Restore tab)]; the timer stops once no model is left to wait for."""
+        reason, Restore tab)]; the timer stops once no model is left to wait for. The run button
+        is pressable once its model is there and ``has_inputs`` (a photo is uploaded)."""
         progress = self.fetcher.snapshot()
         view = server_view(self.availability(progress), progress)
         waiting = any(row.state is not FetchState.VERIFIED and _coming(row) for row in progress)
@@ -115,7 +116,7 @@ class WeightsView:
                               gr.Timer(active=waiting)]
         if gated:
             updates += [gr.update(choices=self.studio.restorer_choices()),
-                        gr.update(interactive=view.restore_ready),
+                        gr.update(interactive=view.restore_ready and has_inputs),  # and a photo
                         gr.update(value=view.restore_reason, visible=not view.restore_ready),
                         gr.update(label=view.restore_label)]
         return updates

@@ -30,6 +30,7 @@ from pipeline.batch.report import (
     write_reports,
 )
 from pipeline.core.decode import decode_image
+from pipeline.core.notes import split_notes
 from pipeline.core.publish import OutputFile, publish, safe_stem
 from pipeline.runner import ItemOutcome, run_each
 
@@ -77,8 +78,10 @@ def _process_one(item: BatchItem, row: BatchRow, process: Process, results_dir: 
     row.output = f"{RESULTS_FOLDER}/{target.name}"
     row.after_thumbnail = thumbnail(output.preview, output.preview_alpha)
     row.metrics = {str(k): plain_value(v) for k, v in output.metrics.items()}
-    row.status = STATUS_WARNING if output.warnings else STATUS_OK
-    row.message = " ".join(str(w) for w in output.warnings)
+    photo_notes, setup_notes = split_notes(output.warnings)
+    row.status = STATUS_WARNING if photo_notes else STATUS_OK
+    row.message = " ".join(str(note) for note in photo_notes)
+    row.server_notes = tuple(str(note) for note in setup_notes)
 
 
 def _finish_row(outcome: ItemOutcome[tuple[BatchItem, BatchRow], None]) -> None:

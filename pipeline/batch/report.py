@@ -67,6 +67,13 @@ class BatchRow:
     metrics: dict[str, Any] = field(default_factory=dict)
     before_thumbnail: bytes | None = field(default=None, repr=False)
     after_thumbnail: bytes | None = field(default=None, repr=False)
+    # notes about the server (a fallback model), not this photo: said once above the rows
+    server_notes: tuple[str, ...] = field(default=(), repr=False)
+
+
+def server_notes(rows: Sequence[BatchRow]) -> list[str]:
+    """Every row's server notes, once each, in first-seen order."""
+    return list(dict.fromkeys(note for row in rows for note in row.server_notes))
 
 
 @dataclass
@@ -81,18 +88,23 @@ class BatchSummary:
     zip_path: Path
     seconds: float
 
+    @property
+    def server_notes(self) -> list[str]:
+        return server_notes(self.rows)
+
     def metric_columns(self) -> list[str]:
         """The measurements a visitor sees (the operator's columns are in report.csv only)."""
         return [key for key in _metric_columns(self.rows) if key not in OPERATOR_COLUMNS]
 
     def table_headers(self) -> list[str]:
         """Plain column headers matching :meth:`table`."""
-        return [column_label(key) for key in ("name", "status", *self.metric_columns(), "message")]
+        return [column_label(key) for key in ("name", "status", "message", *self.metric_columns())]
 
     def table(self) -> list[list[Any]]:
-        """Rows as lists for a UI dataframe: name, status, every metric, then the (long) message."""
+        """Rows as lists for a UI dataframe: name, status, the message saying why (beside the
+        status, not past a sideways scroll), then every metric."""
         columns = self.metric_columns()
-        return [[row.name, row.status, *(plain_value(row.metrics.get(c, "")) for c in columns), row.message]
+        return [[row.name, row.status, row.message, *(plain_value(row.metrics.get(c, "")) for c in columns)]
                 for row in self.rows]
 
     def comparisons(self, directory: Path) -> list[tuple[Path, str]]:
@@ -219,6 +231,7 @@ def _html_report(job_name: str, rows: Sequence[BatchRow], counts: dict[str, int]
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Portrait Lab batch report: {_e(job_name)}</h1>",
         f'<p class="summary">{badges}<br>{len(rows)} file(s), total time {seconds:.1f} s</p>',
+        *(f'<p class="server">{_e(note)}</p>' for note in server_notes(rows)),
         "<table><thead><tr><th>File</th><th>Status</th><th>Before</th><th>After</th><th>Details</th></tr></thead><tbody>",
     ]
     for row in rows:

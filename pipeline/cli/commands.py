@@ -153,6 +153,8 @@ def _image_file(suffix: str, rgb, alpha) -> OutputFile:  # noqa: ANN001 - numpy 
 def cmd_idphoto(args: argparse.Namespace) -> int:
     from pipeline.faces.analysis import FaceAnalysis
     from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, spec_for, write_id_photo_files
+    from pipeline.idphoto.nudge import PlacementNudge
+    from pipeline.idphoto.tone import ToneOptions
     from pipeline.models.device import choose_compute
     from pipeline.models.store import ModelStore
 
@@ -162,6 +164,9 @@ def cmd_idphoto(args: argparse.Namespace) -> int:
                                  hint="Use --format jpg with --quality, or leave --quality out.")
     options = IdPhotoOptions(spec=spec, background=args.background, dpi=args.dpi, max_kb=args.max_kb,
                              format=args.format, detector=args.detector, matting=args.matting,
+                             tone=ToneOptions(auto=args.auto_correct, brightness=args.brightness,
+                                              contrast=args.contrast, sharpness=args.sharpness),
+                             nudge=PlacementNudge(head_size=args.head_size, vertical=args.head_position),
                              **({} if args.quality is None else {"jpeg_quality": args.quality})).validated()
     if args.copies is not None and not args.sheet:
         raise InvalidOptionError("--copies needs --sheet (the paper to print on).")
@@ -182,7 +187,9 @@ def cmd_idphoto(args: argparse.Namespace) -> int:
                                  record=finished)  # all files, or none
             if result.report.overall == "fail":
                 failing.append(name)
-            return [f"compliance: {result.report.overall}"] + [f"{WARNING}{w}" for w in result.warnings]
+            corrected = result.corrections.summary() if result.corrections and result.corrections.changed else ""
+            return ([f"compliance: {result.report.overall}"] + ([f"corrected: {corrected}"] if corrected else [])
+                    + [f"{WARNING}{w}" for w in result.warnings])
         return work
 
     code = run_images(args, prepared, "idphoto", load_work).summarise("Made ID photos from", args.output)

@@ -89,7 +89,23 @@ def _idphoto_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
                         help="face detector; auto = the default (RetinaFace) when its weights are present, else the bundled MTCNN")
     parser.add_argument("--matting", choices=MATTING_METHODS, default=MATTING_AUTO,
                         help="auto = MODNet when its weights are present, else the offline fallback (Selfie Segmentation)")
+    _idphoto_adjustments(parser)
     parser.set_defaults(handler=cmd_idphoto)
+
+
+def _idphoto_adjustments(parser: argparse.ArgumentParser) -> None:
+    """The ID photo's corrections (face light and colour, sliders) and placement nudges."""
+    group = parser.add_argument_group("corrections and placement")
+    group.add_argument("--no-auto-correct", dest="auto_correct", action="store_false",
+                       help="keep the face's light and colour as photographed (default: a dim, washed-out or "
+                            "colour-cast face is corrected, within bounds, before the report judges it)")
+    group.add_argument("--brightness", type=_signed_unit, default=0.0, metavar="N", help="-1 to 1, 0 = unchanged (default)")
+    group.add_argument("--contrast", type=_signed_unit, default=0.0, metavar="N", help="-1 to 1, 0 = unchanged (default)")
+    group.add_argument("--sharpness", type=_unit, default=0.0, metavar="N", help="0 (default, unchanged) to 1 (strongest)")
+    group.add_argument("--head-size", type=_signed_unit, default=0.0, metavar="N",
+                       help="-1 = the smallest head the document allows, 1 = the largest, 0 = automatic (default)")
+    group.add_argument("--head-position", type=_signed_unit, default=0.0, metavar="N",
+                       help="-1 = the highest position the document allows, 1 = the lowest, 0 = automatic (default)")
 
 
 def _background_parser(commands: argparse._SubParsersAction) -> None:
@@ -200,6 +216,20 @@ def _jpeg_quality(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {text!r}") from None
     if not 1 <= value <= 100:
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {value}")
+    return value
+
+
+def _signed_unit(text: str) -> float:
+    value = _finite_number(text)
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from -1 to 1, not {text!r}")
+    return value
+
+
+def _unit(text: str) -> float:
+    value = _finite_number(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text!r}")
     return value
 
 

@@ -102,17 +102,52 @@ def decode_image(
     escapes. Animated files give their first frame.
     """
     limit = resolve_max_pixels(max_pixels)
-    heif_available = heif_supported()
+    with _binary_stream(source) as (stream, suffix), _typed_failures(stream, suffix, limit):
+        return _decode_stream(stream, limit)
+
+
+def check_image_header(source: str | os.PathLike[str] | bytes | BinaryIO, *, max_pixels: int | None = None) -> None:
+    """Refuse, from its header alone, what ``decode_image`` would refuse as no image or too many
+    pixels: cheap enough to run the moment a file is uploaded. A damaged body is found only
+    by the full decode."""
+    limit = resolve_max_pixels(max_pixels)
     with _binary_stream(source) as (stream, suffix):
-        prefix = _read_prefix(stream)
-        try:
-            return _decode_stream(stream, limit)
-        except UnidentifiedImageError as error:
-            raise _unrecognised_format_error(prefix, suffix, heif_available) from error
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise pillow_limit_error(limit) from error
-        except _DECODER_FAILURES as error:
-            raise _damaged_file_error(error) from error
+        head = stream.read(HEADER_CHECK_BYTES)
+        more = bool(stream.read(1))
+    buffer = io.BytesIO(head)
+    try:
+        with _typed_failures(buffer, suffix, limit), open_header(buffer) as image:
+            ensure_within_limit(image.size, limit)
+    except InvalidImageError:
+        if more and _claimed_by_a_format(head):
+            return  # an image format whose header runs past the bytes read: the full decode decides
+        raise
+
+
+# The upload check reads no more than this: a header padded with megabytes of comments (a GIF's
+# are joined byte by byte) would otherwise hold a core for minutes.
+HEADER_CHECK_BYTES = 1024 * 1024
+
+
+def _claimed_by_a_format(prefix: bytes) -> bool:
+    """Whether a format Pillow knows recognises its signature in the file's first bytes."""
+    Image.init()
+    return any(accept is not None and accept(prefix[:16]) for _factory, accept in Image.OPEN.values())
+
+
+@contextmanager
+def _typed_failures(stream: BinaryIO, suffix: str, limit: int) -> Iterator[None]:
+    """Refuse an empty stream, then turn Pillow's failures inside the block into typed errors."""
+    heif_available = heif_supported()
+    prefix = _read_prefix(stream)
+    try:
+        yield
+    except UnidentifiedImageError as error:
+        raise _unrecognised_format_error(prefix, suffix, heif_available) from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise pillow_limit_error(limit) from error
+    except _DECODER_FAILURES as error:
+        raise _damaged_file_error(error) from error
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from torch import nn
 
 from pipeline.core.choices import MATTING_AUTO, MATTING_FALLBACK, MATTING_NETWORK, check_matting_method
 from pipeline.core.errors import InvalidOptionError, WeightsCorruptError
+from pipeline.core.notes import ServerNote
 from pipeline.core.pixels import require_rgb
 from pipeline.cutout.edges import refine_alpha
 from pipeline.cutout.plainwall import plain_wall_outcome
@@ -282,7 +283,9 @@ class PortraitMatter:
                 position, choice, alpha, caveats = later_position, later, later_alpha, later_caveats
         if position > 0 and reason is None:
             reason = OFFLINE_NO_PERSON if position > usable[0][0] else OFFLINE_UNAVAILABLE
-        warnings = (f"{reason}, so {choice.used}",) if reason else ()
+        # that this server lacks a model is true of every photo; that this one showed no person is not
+        note_type = str if reason == OFFLINE_NO_PERSON else ServerNote
+        warnings = (note_type(f"{reason}, so {choice.used}"),) if reason else ()
         return MatteResult(alpha, choice.method, warnings + caveats)
 
 

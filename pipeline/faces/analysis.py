@@ -16,6 +16,7 @@ import torch
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.choices import DETECTOR_AUTO
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE
+from pipeline.core.notes import ServerNote
 from pipeline.faces.align import alignment_matrix, warp_to_template
 from pipeline.faces.detect import Face, FaceDetector, detect_faces
 from pipeline.faces.evidence import FaceEvidence
@@ -31,9 +32,9 @@ from pipeline.models.store import ModelStore
 log = logging.getLogger(__name__)
 
 FALLBACK_MASKER = "feathered-square"
-PASTE_FALLBACK_NOTE = ("The face-outline model is not installed, so restored faces were blended in with a soft "
+PASTE_FALLBACK_NOTE = ServerNote("The face-outline model is not installed, so restored faces were blended in with a soft "
                        "square edge; hair and ears near the face may look less natural.")
-OFFLINE_DETECTOR_NOTE = ("The full face detector is not installed, so the offline one was used; it may miss small "
+OFFLINE_DETECTOR_NOTE = ServerNote("The full face detector is not installed, so the offline one was used; it may miss small "
                          "or turned faces.")
 
 

@@ -43,10 +43,12 @@ from pipeline.idphoto.compliance.report import ComplianceReport
 from pipeline.idphoto.compliance.thresholds import BACKGROUND_MATTE_MAX, SECOND_FACE_TINY_AREA_RATIO
 from pipeline.idphoto.filesize import MIN_JPEG_QUALITY, encode_jpeg_under
 from pipeline.idphoto.layout import SheetLayout, plan_sheet
+from pipeline.idphoto.nudge import PlacementNudge, feasible_placements, nudged
 from pipeline.idphoto.paper import parse_paper
 from pipeline.idphoto.sheet_pdf import sheet_pdf_bytes
 from pipeline.idphoto.sheet_png import render_sheet_png
 from pipeline.idphoto.specs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
+from pipeline.idphoto.tone import ToneChange, ToneOptions, correct_tone
 
 DEFAULT_JPEG_QUALITY = 95
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
@@ -76,45 +78,33 @@ def _transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.hstack([points, np.ones((len(points), 1))]) @ matrix.T
 
 
-def _top_interval(spec: IdPhotoSpec, head_ratio: float, eye_offset: float) -> tuple[float, float]:
-    """Allowed crown positions (fraction of height from the top) for one head size."""
-    eye_low, eye_high = spec.eye_ratio_range()
-    lows = [1 - eye_high - eye_offset * head_ratio, 0.0]
-    highs = [1 - eye_low - eye_offset * head_ratio, 1 - head_ratio]
-    margin = spec.crown_margin_ratio_range()
-    if margin:
-        lows.append(margin[0])
-        highs.append(margin[1])
-    return max(lows), min(highs)
-
-
-def choose_placement(spec: IdPhotoSpec, eye_offset: float) -> tuple[float, float, bool]:
+def choose_placement(spec: IdPhotoSpec, eye_offset: float, nudge: PlacementNudge | None = None
+                     ) -> tuple[float, float, bool]:
     """(head ratio, crown position from the top, all rules met) for a head whose eyes sit
     ``eye_offset`` of the head height below the crown.
 
     Among all feasible placements it takes the one with the most slack on every rule at
     once (head size, eye line, crown margin, head inside the frame), so that measuring the
-    result again, with its own small errors, still lands inside the ranges.
+    result again, with its own small errors, still lands inside the ranges. A ``nudge``
+    moves from there, never outside the feasible placements.
     """
     low, high = spec.head_ratio_range()
     middle = (low + high) / 2
-    feasible = []  # ((slack, closeness to the middle), head ratio, crown position)
-    for head_ratio in (float(h) for h in np.linspace(low, high, 161)):
-        top_low, top_high = _top_interval(spec, head_ratio, eye_offset)
-        if top_low <= top_high:
-            slack = min(head_ratio - low, high - head_ratio, (top_high - top_low) / 2)
-            feasible.append(((slack, -abs(head_ratio - middle)), head_ratio, (top_low + top_high) / 2))
+    feasible = feasible_placements(spec, eye_offset)
     if feasible:
-        _, head_ratio, crown_top = max(feasible, key=lambda candidate: candidate[0])
+        def slack(placement: tuple[float, float, float]) -> tuple[float, float]:
+            head_ratio, top_low, top_high = placement
+            return min(head_ratio - low, high - head_ratio, (top_high - top_low) / 2), -abs(head_ratio - middle)
+        head_ratio, crown_top = nudged(feasible, max(feasible, key=slack), nudge or PlacementNudge())
         return head_ratio, float(crown_top), True
     eye_low, eye_high = spec.eye_ratio_range()
     preferred = 1 - (eye_low + eye_high) / 2 - eye_offset * middle
     return float(middle), float(min(max(preferred, 0.0), max(0.0, 1 - middle))), False
 
 
-def plan_crop(evidence: FaceEvidence | Face, matte: np.ndarray | None, spec: IdPhotoSpec, size: tuple[int, int]
-              ) -> tuple[CropPlan, HeadGeometry]:
-    """Measure the head on the levelled photo and place it by the spec's rules."""
+def plan_crop(evidence: FaceEvidence | Face, matte: np.ndarray | None, spec: IdPhotoSpec, size: tuple[int, int],
+              nudge: PlacementNudge | None = None) -> tuple[CropPlan, HeadGeometry]:
+    """Measure the head on the levelled photo and place it by the spec's rules (and the user's ``nudge``)."""
     evidence = evidence if isinstance(evidence, FaceEvidence) else FaceEvidence(evidence)
     first = measure_head(evidence, matte, spec.head_top)
     roll = first.roll_deg if abs(first.roll_deg) >= LEVEL_MIN_DEGREES else 0.0
@@ -129,7 +119,7 @@ def plan_crop(evidence: FaceEvidence | Face, matte: np.ndarray | None, spec: IdP
         raise NoFaceError("The face is too small or unclear to measure.", hint="Use a sharper, closer photo.")
     width, height = size
     eye_offset = (head.eye_y - head.crown_y) / head.head_height
-    head_ratio, crown_top, satisfied = choose_placement(spec, eye_offset)
+    head_ratio, crown_top, satisfied = choose_placement(spec, eye_offset, nudge)
     scale = head_ratio * height / head.head_height
     eye_out = np.array([width / 2, (crown_top + eye_offset * head_ratio) * height])
     place = np.array([[scale, 0.0, eye_out[0] - scale * head.eye_mid[0]],
@@ -182,6 +172,8 @@ class IdPhotoOptions:
     detector: str = DETECTOR_AUTO
     matting: str = MATTING_AUTO
     jpeg_quality: int = DEFAULT_JPEG_QUALITY  # the highest quality used; a KB limit may need less
+    tone: ToneOptions = ToneOptions()  # automatic face light and colour (on), then the sliders
+    nudge: PlacementNudge = PlacementNudge()  # 0, 0: the automatic placement
 
     def validated(self) -> IdPhotoOptions:
         """Refuse impossible requests before any work is done."""
@@ -205,6 +197,8 @@ class IdPhotoOptions:
                                      hint="Use --format jpg with --max-kb.")
         if self.background is not None:
             parse_colour(self.background)
+        self.tone.validated()
+        self.nudge.validated()
         check_photo_size(*self.spec.size_px(self.dpi))
         return self
 
@@ -237,6 +231,7 @@ class IdPhotoResult:
     background: tuple[int, int, int]
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    corrections: ToneChange | None = None  # what was done to the face's light and colour
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -249,6 +244,7 @@ class IdPhotoResult:
                           "scale": round(self.plan.scale, 4), "levelled_deg": round(self.plan.roll_corrected_deg, 2),
                           "all_rules_met": self.plan.satisfied,
                           "measured_with": dict(self.source_head.methods)},
+            "corrections": self.corrections.to_dict() if self.corrections else None,
             "defaults_applied": list(self.spec.defaults_applied), "warnings": list(self.warnings),
             "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
             "compliance": self.report.to_dict(),
@@ -262,8 +258,11 @@ class _Run:
     options: IdPhotoOptions
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    on_stage: Callable[[str], None] | None = None  # told as each stage starts (a progress bar)
 
     def timed(self, stage: str) -> AbstractContextManager[None]:
+        if self.on_stage is not None:
+            self.on_stage(stage)
         return timed(self.timings, stage)
 
 
@@ -282,17 +281,22 @@ class IdPhotoPipeline:
         self.faces = faces or FaceAnalysis()
         self.cutter = CutoutPipeline(self.faces)
 
-    def make(self, image: DecodedImage | np.ndarray, options: IdPhotoOptions) -> IdPhotoResult:
+    def make(self, image: DecodedImage | np.ndarray, options: IdPhotoOptions,
+             on_stage: Callable[[str], None] | None = None) -> IdPhotoResult:
+        """The ID photo; ``on_stage`` hears each stage's name (detect, landmarks, matte, crop,
+        tone, encode, verify) as it starts."""
         rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
-        run = _Run(options.validated())
+        run = _Run(options.validated(), on_stage=on_stage)
         spec = run.options.spec
         background = parse_colour(run.options.background or spec.background_colour)
         dpi = spec.output_dpi(run.options.dpi)
         evidence, detector, matte = self._find_and_matte(run, rgb, alpha)
         with run.timed("crop"):
-            plan, head = plan_crop(evidence, matte.alpha, spec, spec.size_px(run.options.dpi))
+            plan, head = plan_crop(evidence, matte.alpha, spec, spec.size_px(run.options.dpi), run.options.nudge)
             run.warnings.extend(placement_warnings(plan, head, rgb.shape[0]))
-            photo = _placed_photo(rgb, matte.alpha, plan, background)
+        with run.timed("tone"):
+            photo, corrections = _placed_photo(rgb, matte.alpha, plan, background, run.options.tone,
+                                               evidence.face.landmarks)
         with run.timed("encode"):
             encoded = self._encode(run, photo, dpi)
         with run.timed("verify"):
@@ -306,6 +310,7 @@ class IdPhotoPipeline:
             photo=delivered, placed=photo, encoded=encoded.data, format=run.options.format, quality=encoded.quality, dpi=dpi,
             spec=spec, plan=plan, source_head=head, report=report, overlay=overlay, matting_method=matte.method,
             detector=detector, background=background, warnings=run.warnings, timings=run.timings,
+            corrections=corrections,
         )
 
     def _find_and_matte(self, run: _Run, rgb: np.ndarray, alpha: np.ndarray | None
@@ -391,12 +396,18 @@ def painted_background(alpha: np.ndarray, plan: CropPlan) -> np.ndarray:
     return warp_to_plan(alpha.astype(np.float32), plan) < BACKGROUND_MATTE_MAX
 
 
-def _placed_photo(rgb: np.ndarray, alpha: np.ndarray, plan: CropPlan, background: Colour) -> np.ndarray:
-    """Step 2's pixels: one warp of photo and matte, then the document's background colour."""
+def _placed_photo(rgb: np.ndarray, alpha: np.ndarray, plan: CropPlan, background: Colour,
+                  tone: ToneOptions = ToneOptions(), landmarks: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, ToneChange | None]:
+    """Step 2's pixels: one warp of photo and matte, the face's light and colour (``tone``, measured
+    at the face's ``landmarks``), then the document's background colour, painted last so it stays exact."""
     photo_rgb = warp_to_plan(rgb, plan)
     photo_alpha = warp_to_plan(alpha.astype(np.float32), plan)
+    change = None
+    if landmarks is not None:
+        photo_rgb, change = correct_tone(photo_rgb, photo_alpha, _transform_points(plan.matrix, landmarks), tone)
     options = BackgroundOptions(mode="colour", colour=colour_to_hex(background))
-    return composite(photo_rgb, photo_alpha, options).rgb
+    return composite(photo_rgb, photo_alpha, options).rgb, change
 
 
 def print_sheet_for(spec: IdPhotoSpec, paper: str, *, hint: str, dpi: int | None = None,
@@ -436,7 +447,8 @@ def write_id_photo_files(result: IdPhotoResult, directory: Path, name: str, shee
     Everything is encoded in memory first and published as one set under a name no earlier
     run holds: the photo never appears without its report, and no run overwrites another's.
     """
-    notes = "\n\nNotes:\n- " + "\n- ".join(result.warnings) if result.warnings else ""
+    corrected = [result.corrections.summary()] if result.corrections and result.corrections.summary() else []
+    notes = "\n\nNotes:\n- " + "\n- ".join([*corrected, *result.warnings]) if corrected or result.warnings else ""
     report_text = result.report.to_text() + notes
     members = [
         OutputFile(f".{result.format}", result.encoded),

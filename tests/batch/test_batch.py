@@ -380,7 +380,7 @@ def test_batch_carries_on_and_writes_escaped_self_contained_reports(tmp_path, ph
     assert len(csv_rows) == 8
     assert {r["name"]: r["status"] for r in csv_rows} == {name: row.status for name, row in rows.items()}
     assert next(r for r in csv_rows if r["name"] == "astronaut.png")["width"] == "512"
-    assert summary.table_headers() == ["File", "Status", "Width", "Mean", "Notes"]  # plain words (report.csv: keys)
+    assert summary.table_headers() == ["File", "Status", "Notes", "Width", "Mean"]  # plain words (report.csv: keys)
     assert len(summary.table()) == 8 and all(len(line) == 5 for line in summary.table())
 
     page = summary.html_path.read_text(encoding="utf-8")

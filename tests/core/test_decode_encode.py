@@ -846,3 +846,31 @@ def test_pixels_hidden_by_alpha_are_cleared_in_the_file(tmp_path, suffix):
     if suffix == ".png":
         assert np.all(flat[:, :48, :3] == 255) and np.array_equal(flat[:, 48:, :3], rgb[:, 48:])
 
+
+
+# -- the upload check: from the header, bounded ----------------------------------------------------
+def _gif_with_comments(megabytes: float) -> bytes:
+    """A valid 20x20 GIF whose frame follows ``megabytes`` of comment blocks (Pillow joins
+    a comment byte string by byte string while it looks for the frame)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((20, 20), np.uint8)).convert("P").save(buffer, "GIF")
+    gif = buffer.getvalue()
+    flags = gif[10]
+    header_end = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    block = b"\x21\xfe\xff" + b"c" * 255 + b"\x00"
+    return gif[:header_end] + block * int(megabytes * 1024 * 1024 / len(block)) + gif[header_end:]
+
+
+def test_the_upload_check_refuses_what_is_not_an_image_and_reads_little():
+    from pipeline.core.decode import check_image_header
+
+    png = encode_image(np.zeros((20, 20, 3), np.uint8), format="PNG")
+    check_image_header(png)  # an image passes
+    for not_an_image in (b"a shopping list, not a photo", b"word " * 2_000_000):
+        with pytest.raises(InvalidImageError, match="not an image we can read"):
+            check_image_header(not_an_image)
+    # a valid GIF with 6 MB of comments before its frame took 21 s (and 20 MB 106 s) when the
+    # check read the whole header; a header longer than what is read passes to the full decode
+    started = time.perf_counter()
+    check_image_header(_gif_with_comments(6))
+    assert time.perf_counter() - started < 1.0

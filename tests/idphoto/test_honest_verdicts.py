@@ -337,3 +337,17 @@ def test_no_advice_points_at_a_control_this_page_lacks(made):
                 "inter_eye_distance", "background_uniformity", "background_colour", "exposure", "sharpness",
                 "resolution", "file_size", "compression"}
     assert expected <= acted_on, expected - acted_on
+
+
+@pytest.mark.parametrize("spec_id", ["fr_passport", "nz_passport"])
+def test_white_fails_where_the_document_forbids_it(spec_id):
+    """France ('white forbidden') and New Zealand ('not white'): a white background, chosen or
+    photographed, fails with the document's words; its own light grey passes. The old code
+    only warned ('light but not the colour used')."""
+    white = (255, 255, 255)
+    chosen = judged(spec_id, white, target_background=white).check("background_colour")
+    assert chosen.status == "fail", chosen
+    assert "does not accept a white background" in chosen.advice and "white" in chosen.measured
+    assert judged(spec_id, white).check("background_colour").status == "fail"
+    grey = parse_colour("light-grey")
+    assert judged(spec_id, grey, target_background=grey).check("background_colour").status == "pass"

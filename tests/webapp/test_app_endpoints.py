@@ -36,7 +36,8 @@ from webapp.studio import Studio
 NAMED = {
     "/restore": ["photo", "model", "strength", "upscale", "centre", "detector", "fmt"],
     "/replace_background": ["photo", "mode", "colour", "colour2", "backdrop", "blur", "feather", "fmt"],
-    "/id_photo": ["photo", "spec_id", "colour", "max_kb", "paper"],
+    "/id_photo": ["photo", "spec_id", "colour", "max_kb", "paper", "auto_correct", "brightness", "contrast", "sharpness",
+                  "head_size", "head_position"],
     "/batch": ["files", "job", "spec_id", "strength", "colour"],
     "/delete_my_files": [],
 }
@@ -103,15 +104,21 @@ def test_api_lists_exactly_the_named_endpoints(server, client):
     assert returns["/restore"] == 3 and returns["/replace_background"] == 3
     # Gradio publishes a handler's docstring as its API description; ours are notes for developers.
     assert {name: api["named_endpoints"][name].get("description", "") for name in NAMED} == dict.fromkeys(NAMED, "")
-    assert returns["/id_photo"] == 6 and returns["/batch"] == 4
+    assert returns["/id_photo"] == 6 and returns["/batch"] == 5
+    # the photo adjustments are optional for a script: each has its neutral default
+    defaults = {p["parameter_name"]: (p["parameter_has_default"], p.get("parameter_default"))
+                for p in api["named_endpoints"]["/id_photo"]["parameters"]}
+    assert [defaults[name] for name in NAMED["/id_photo"][5:]] == [(True, True)] + [(True, 0)] * 5
 
     # The UI-only events exist on the page but are private: not queued, not in the API.
     config = httpx.get(url + "config").json()
     private = [d for d in config["dependencies"] if d.get("api_visibility") == "private"]
     targets = {trigger for d in private for _, trigger in d["targets"]}
     assert {"change", "load"} <= targets, targets
-    assert len([d for d in private if any(t == "change" for _, t in d["targets"])]) == 3  # background mode, the document, its search box
     assert all(d["queue"] is False for d in private if any(t in ("change", "load") for _, t in d["targets"]))
+    # the upload checks are queued (only a queued event shows a warning) and private too
+    uploads = [d for d in config["dependencies"] if any(t == "upload" for _, t in d["targets"])]
+    assert len(uploads) == 4 and all(d.get("api_visibility") == "private" for d in uploads)
     public = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility") == "public"}
     assert public == {name.lstrip("/") for name in NAMED}
 
@@ -182,8 +189,9 @@ def test_id_photo_without_sheet_has_the_spec_pixel_size(client, photo):
     assert "413x531 px at 300 dpi" in verdict
     assert report.startswith("ID-photo compliance for icao_generic:")
     names = sorted(Path(f).name for f in files)
-    assert names == sorted(["icao_generic.jpg", "icao_generic_overlay.png", "icao_generic_report.txt",
-                            "icao_generic_report.json"])
+    # named after the visitor's file, then the document
+    assert names == sorted(["astronaut-icao_generic.jpg", "astronaut-icao_generic_overlay.png",
+                            "astronaut-icao_generic_report.txt", "astronaut-icao_generic_report.json"])
 
 
 def test_id_photo_with_4x6_sheet_and_pdf(client, photo):
@@ -225,10 +233,11 @@ def test_batch_of_an_image_and_a_zip(client, photo, inputs, caplog):
     archive = inputs / "photos.zip"
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.write(photo, "inside/second.png")
-    summary, gallery, table, downloads = client.predict([handle_file(photo), handle_file(str(archive))], "idphoto",
+    summary, gallery, table, downloads, report = client.predict([handle_file(photo), handle_file(str(archive))], "idphoto",
                                                "icao_generic", 1.0, "white", api_name="/batch")
     assert "2 file(s)" in summary
     assert len(table["data"]) == 2
+    assert report.startswith("<iframe") and " sandbox " in report  # report.html, shown in the page
     assert any(m.startswith("job=batch status=ok") and m.endswith("images=2") for m in caplog.messages), caplog.messages
     columns = table["headers"]
     rows = [dict(zip(columns, row)) for row in table["data"]]
@@ -266,11 +275,14 @@ def test_delete_my_files_empties_the_session_and_clears_the_outputs(server, inpu
                         api_name="/replace_background")
         assert app.storage.session_files(visitor.session_hash)
         outputs = visitor.predict(api_name="/delete_my_files")
-        assert len(outputs) == 16
+        # every upload, result and text on show (status lines, verdicts, reports, batch table)
+        # emptied: 24, then the two download buttons emptied and hidden
+        assert len(outputs) == 27
         assert re.fullmatch(r"Deleted \d+ file\(s\) of this session from the server\.", outputs[0]), outputs[0]
         assert int(outputs[0].split()[1]) >= 2  # the result and the upload at least
-        assert all(value in (None, []) for value in outputs[1:14])  # the gallery comes back as []
-        assert all(update["visible"] is False and update["value"] is None for update in outputs[14:])
+        left = [v for v in outputs[1:25] if v not in (None, [], "") and not (isinstance(v, dict) and v.get("data") == [])]
+        assert not left, left  # the gallery comes back as [], the batch table as its headers without rows
+        assert all(update["visible"] is False and update["value"] is None for update in outputs[25:])
         assert app.storage.session_files(visitor.session_hash) == []
         again = visitor.predict(api_name="/delete_my_files")
         assert again[0] == "There were no files of this session on the server."

@@ -335,7 +335,7 @@ def zip_of(members: dict[str, bytes]) -> bytes:
 
 def run_batch(url: str, zip_path: Path) -> tuple[Client, str, list[list]]:
     client = Client(url, verbose=False, download_files=False)
-    summary, _gallery, table, _downloads = client.predict([handle_file(str(zip_path))], "background",
+    summary, _gallery, table, _downloads, _report = client.predict([handle_file(str(zip_path))], "background",
                                                           "icao_generic", 1.0, "white", api_name="/batch")
     return client, summary, table["data"]
 

@@ -118,8 +118,8 @@ def test_the_page_opens_on_a_tab_that_can_run(bare_server):
     selected = tabs_block["props"].get("selected")
     labels = {tab["props"]["id"]: tab["props"]["label"] for tab in tabs}
     assert selected is not None and selected != "restore", (selected, labels)
-    assert labels[selected] == next(label for label in labels.values() if "not available" not in label)
-    assert labels["restore"] == "Restore (not available)"
+    assert labels[selected] == next(label for label in labels.values() if "(off)" not in label)
+    assert labels["restore"] == "Restore (off)"
 
 
 def test_a_refused_restoration_speaks_to_the_visitor_and_logs_the_command(bare_server, photo, tmp_path, caplog):

@@ -532,3 +532,19 @@ def test_listing_a_session_while_the_sweeper_deletes_it_is_no_error(tmp_path: Pa
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_path_no_file_can_have_is_refused_before_it_is_resolved(storage: SessionStorage) -> None:
+    """Resolving a path takes time quadratic in its depth, on the server's event loop: a
+    request naming a 250,000-part path held every visitor for 8 s (hostile review). Such a
+    path is refused at once, by the checks of inputs and of downloads alike."""
+    from webapp.middleware import may_serve
+
+    deep = "/a" * 60_000
+    long = "/" + "a" * 5000
+    started = time.perf_counter()
+    assert not storage.may_use("session", "token", deep)
+    assert not storage.may_read(deep, "token")
+    assert not may_serve(storage, deep, "token")
+    assert not storage.may_use("session", "token", long)
+    assert time.perf_counter() - started < 0.2

@@ -66,7 +66,7 @@ def test_a_fresh_server_serves_first_then_switches_restoration_on_by_itself(fres
     assert any(row.state.value != "verified" for row in first), "the downloads ended before the page was up"
     assert not app.studio.availability().restore_ready
     view = weights_banner.server_view(app.studio.availability(), first)
-    assert "downloading" in view.note and view.restore_label == "Restore (downloading)"
+    assert "downloading" in view.note and view.restore_label == "Restore (soon)"
     assert "/" not in view.note + view.restore_reason and "GFPGAN" not in view.note  # no paths or model ids
     assert view.details.startswith(weights_banner.DOWNLOADS_HEADER) and "`gfpgan-v1.4`" in view.details
 

@@ -19,3 +19,4 @@ class BuiltTab:
     # (model choice, run button, reason) of a feature that waits for weights: refreshed as they
     # arrive, with the tab's label (the page adds its gr.Tab, see webapp/weights_banner.py)
     weights_gated: tuple[Component, ...] = ()
+    gate_inputs: tuple[Component, ...] = ()  # the run button also waits for these (the photo)

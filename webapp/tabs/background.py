@@ -6,11 +6,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from pipeline.core.encode import OUTPUT_FORMATS
+from pipeline.core.encode import OUTPUT_FORMATS, keeps_alpha
 from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.tabs import BuiltTab
-from webapp.ui import UI_ONLY, VIEWER_BUTTONS, heavy_events, photo_input, tab_blocks
+from webapp.ui import RESULT_BUTTONS, UI_ONLY, heavy_events, photo_input, tab_blocks
+from webapp.wiring import Job, check_upload_at_once, lock_until_ready, status_box, wire_job
 
 GRADIENTS = ("vertical-gradient", "radial-gradient")
 
@@ -31,19 +32,38 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                 backdrop = photo_input(label="Background picture", visible=False, sources=["upload", "clipboard"])
                 blur = gr.Slider(0, 1, value=0.5, step=0.05, label="Blur strength", visible=False)
                 feather = gr.Slider(0, 10, value=1.0, step=0.5, label="Edge feather (px)")
-                fmt = gr.Radio(list(OUTPUT_FORMATS), value="png", label="Download as")
-                button = gr.Button("Replace background", variant="primary")
+                fmt = gr.Radio(format_choices("colour"), value="png", label="Download as")
+                button = gr.Button("Replace background", variant="primary", interactive=False)
+                status = status_box("bg-status")
                 gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
             with gr.Column():
-                result = gr.Image(label="Result", type="filepath", format="png", buttons=VIEWER_BUTTONS)
+                # a checkerboard shows through where the result is transparent (see ui.CSS)
+                result = gr.Image(label="Result", type="filepath", format="png", buttons=RESULT_BUTTONS,
+                                  elem_id="bg-result", elem_classes=["checkerboard"], interactive=False)
                 download = gr.DownloadButton("Download", visible=False)
                 summary = gr.Markdown()
-        button.click(handlers.gpu_event(handlers.background, ctx),
+        wire_job(Job(button, handlers.gpu_event(handlers.background, ctx),
                      [photo, mode, colour, colour2, backdrop, blur, feather, fmt], [result, download, summary],
-                     api_name="replace_background", **heavy_events(ctx.config, studio.engine.compute.device.type))
+                     api_name="replace_background", progress_on=status, scroll_to="bg-result",
+                     ready_inputs=[photo], describe=lambda mode: (f"Your portrait on the new {mode.replace('-', ' ')} "
+                                                                  "background",),
+                     describe_inputs=[mode], described=[result]), heavy_events(ctx.config, studio.engine.compute.device.type))
+        lock_until_ready(button, [photo], bool)
+        check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))
+        check_upload_at_once(backdrop, handlers.event(handlers.check_upload, ctx))
+        # JPEG cannot hold transparency: it is not offered for a transparent background
+        mode.change(lambda mode, fmt: gr.Radio(format_choices(mode), value=fmt if keeps_alpha(fmt) or
+                                               mode != "transparent" else "png"),
+                    [mode, fmt], fmt, **UI_ONLY)
         # Only the controls the chosen background uses are shown.
         mode.change(lambda mode: (gr.update(visible=mode in GRADIENTS), gr.update(visible=mode == "image"),
                                   gr.update(visible=mode == "blur"),
                                   gr.update(visible=mode in ("colour", *GRADIENTS))),
                     mode, [colour2, backdrop, blur, colour], **UI_ONLY)
-    return BuiltTab(blocks, files=(photo, backdrop, result), downloads=(download,))
+    return BuiltTab(blocks, files=(photo, backdrop, status, result, summary), downloads=(download,))
+
+
+def format_choices(mode: str) -> list[str]:
+    """The download formats for a background mode: only those that keep transparency when
+    the background is transparent."""
+    return [fmt for fmt in OUTPUT_FORMATS if mode != "transparent" or keeps_alpha(fmt)]

@@ -1,13 +1,31 @@
 """The Batch tab: many photos (or zips of photos) through one job, with a QA report."""
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 
 from webapp import handlers
 from webapp.handlers import ActionContext
-from webapp.studio import BATCH_JOBS, DEFAULT_SPEC
+from webapp.studio import BATCH_JOBS, DEFAULT_SPEC, Studio
 from webapp.tabs import BuiltTab
-from webapp.ui import VIEWER_BUTTONS, heavy_events, tab_blocks, with_clear_input_errors
+from webapp.ui import UI_ONLY, VIEWER_BUTTONS, heavy_events, tab_blocks, with_clear_input_errors
+from webapp.wiring import Job, lock_until_ready, status_box, wire_job
+
+# Which controls each job uses; the others are hidden while it is chosen.
+JOB_CONTROLS = {"restore": ("strength",), "background": ("colour",), "idphoto": ("spec", "colour")}
+# Opens the report shown in the page in a tab of its own: a page of the app's origin (a blob)
+# that holds the report in a sandboxed frame again, so nothing in it could run there either.
+OPEN_REPORT_JS = """() => { const frame = document.querySelector('#batch-report iframe');
+  if (!frame) return;
+  const escaped = frame.srcdoc.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+  const page = '<!DOCTYPE html><meta charset="utf-8"><title>Portrait Lab QA report</title>'
+    + '<style>html,body,iframe{margin:0;border:0;width:100%;height:100%}</style>'
+    + '<iframe sandbox title="Batch QA report" srcdoc="' + escaped + '"></iframe>';
+  const url = URL.createObjectURL(new Blob([page], {type: 'text/html'}));
+  window.open(url, '_blank', 'noopener');
+  setTimeout(() => URL.revokeObjectURL(url), 60000); }"""
+
 
 def build(ctx: ActionContext) -> BuiltTab:
     """The tab; its one button runs the chosen job over every file."""
@@ -20,18 +38,48 @@ def build(ctx: ActionContext) -> BuiltTab:
                     "These files could not be received; upload images or a .zip of images again.")
                 job = gr.Radio([(label, name) for name, label in BATCH_JOBS.items()], value="idphoto", label="Job")
                 spec = gr.Dropdown(studio.spec_choices(), value=DEFAULT_SPEC, filterable=True,
-                                   allow_custom_value=True, label="Document (ID photos)")
-                strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength (restore)")
+                                   allow_custom_value=True, label="Document")
+                strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Restoration strength", visible=False)
                 colour = gr.Dropdown(studio.colour_choices(), value="white", allow_custom_value=True,
-                                     label="Background colour (background and ID photos)")
-                button = gr.Button("Run batch", variant="primary")
+                                     label="Background colour")
+                unavailable = gr.Markdown(visible=False, elem_classes=["notice"], elem_id="batch-unavailable")
+                button = gr.Button("Run batch", variant="primary", interactive=False)
+                status = status_box("batch-status")
             with gr.Column():
-                summary = gr.Markdown()
+                summary = gr.Markdown(elem_id="batch-summary", elem_classes=["live-region"])
                 gallery = gr.Gallery(label="Before | after", columns=2, height="auto", object_fit="contain",
                                      buttons=VIEWER_BUTTONS)
-                table = gr.Dataframe(label="Per-image status", interactive=False, wrap=False)
-                downloads = gr.File(label="Results (zip), CSV and HTML QA report", file_count="multiple")
-        button.click(handlers.gpu_event(handlers.batch, ctx), [files, job, spec, strength, colour],
-                     [summary, gallery, table, downloads], api_name="batch",
-                     **heavy_events(ctx.config, studio.engine.compute.device.type))
-    return BuiltTab(blocks, files=(files, gallery, downloads))
+                table = gr.Dataframe(label="Per-image status", interactive=False, wrap=True,
+                                     headers=["File", "Status", "Notes"])
+                downloads = gr.File(label="Results (zip), CSV and HTML QA report", file_count="multiple",
+                                    interactive=False)
+                with gr.Accordion("QA report", open=False):
+                    report = gr.HTML(elem_id="batch-report")
+                    gr.Button("Open the QA report in a new tab", size="sm").click(None, js=OPEN_REPORT_JS, **UI_ONLY)
+
+        def ready(paths: Any, name: str) -> bool:
+            return bool(paths) and job_unavailable(studio, name) is None
+
+        wire_job(Job(button, handlers.gpu_event(handlers.batch, ctx), [files, job, spec, strength, colour],
+                     [summary, gallery, table, downloads, report], api_name="batch", progress_on=status,
+                     scroll_to="batch-summary", ready=ready, ready_inputs=[files, job]),
+                 heavy_events(ctx.config, studio.engine.compute.device.type))
+        lock_until_ready(button, [files, job], ready)
+        job.change(lambda name: job_controls(studio, name), job, [spec, strength, colour, unavailable], **UI_ONLY)
+    return BuiltTab(blocks, files=(files, status, summary, gallery, table, downloads, report))
+
+
+def job_unavailable(studio: Studio, name: str) -> str | None:
+    """Why a job cannot run on this server now, in the visitor's words; None when it can."""
+    if name == "restore" and not studio.restorer_ready(studio.default_restorer()):
+        return ("Restoring faces is not available on this server yet, so a restore batch cannot start. "
+                "Background and ID-photo batches work.")
+    return None
+
+
+def job_controls(studio: Studio, name: str) -> list[Any]:
+    """Only the chosen job's controls, and the reason when it cannot run here."""
+    used = JOB_CONTROLS.get(name, ())
+    reason = job_unavailable(studio, name)
+    return [gr.update(visible="spec" in used), gr.update(visible="strength" in used),
+            gr.update(visible="colour" in used), gr.update(value=reason or "", visible=reason is not None)]

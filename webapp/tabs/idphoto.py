@@ -9,12 +9,13 @@ from typing import Any
 import gradio as gr
 
 from pipeline.core.errors import PortraitLabError
-from pipeline.idphoto.search import MAX_QUERY_CHARS, rules_text
+from pipeline.idphoto.search import MAX_QUERY_CHARS, rules_text, size_text
 from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.studio import DEFAULT_SPEC, Studio
 from webapp.tabs import BuiltTab
-from webapp.ui import UI_ONLY, VIEWER_BUTTONS, heavy_events, photo_input, tab_blocks
+from webapp.ui import RESULT_BUTTONS, UI_ONLY, heavy_events, photo_input, tab_blocks
+from webapp.wiring import Job, check_upload_at_once, lock_until_ready, status_box, wire_job
 
 
 def build(ctx: ActionContext, example: Path) -> BuiltTab:
@@ -40,26 +41,80 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                 with gr.Row():
                     max_kb = gr.Number(value=0, minimum=0, label="File size limit in KB (0 = the document's own)")
                     paper = gr.Dropdown(studio.paper_choices(), value="4x6", label="Print sheet")
-                button = gr.Button("Make ID photo", variant="primary")
+                adjust = adjust_controls()
+                button = gr.Button("Make ID photo", variant="primary", interactive=False, elem_id="id-make")
+                status = status_box("id-status")
                 gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
             with gr.Column():
-                verdict = gr.Markdown(elem_id="id-verdict")
+                # a live region: screen readers announce the verdict when it arrives (see ui.HEAD)
+                verdict = gr.Markdown(elem_id="id-verdict", elem_classes=["live-region"])
                 with gr.Row():
-                    result = gr.Image(label="ID photo", type="filepath", elem_id="id-result", buttons=VIEWER_BUTTONS)
-                    overlay = gr.Image(label="Checks overlay", type="filepath", buttons=VIEWER_BUTTONS)
+                    result = gr.Image(label="ID photo", type="filepath", elem_id="id-result", buttons=RESULT_BUTTONS,
+                                      interactive=False)
+                    overlay = gr.Image(label="Checks overlay", type="filepath", buttons=RESULT_BUTTONS,
+                                       interactive=False)
                 # the report as a page is under the verdict; the same report as text for copying
                 with gr.Accordion("Report as plain text", open=False):
                     report = gr.Textbox(label="Compliance report", lines=14, elem_classes=["report"],
                                         elem_id="id-report")
-                sheet = gr.Image(label="Print sheet", type="filepath", buttons=VIEWER_BUTTONS)
-                files = gr.File(label="Downloads", file_count="multiple")
-        button.click(handlers.gpu_event(handlers.id_photo, ctx), [photo, spec, background, max_kb, paper],
-                     [verdict, result, overlay, report, sheet, files], api_name="id_photo",
-                     **heavy_events(ctx.config, studio.engine.compute.device.type))
+                sheet = gr.Image(label="Print sheet", type="filepath", buttons=RESULT_BUTTONS, interactive=False)
+                files = gr.File(label="Downloads", file_count="multiple", interactive=False)
+        wire_job(Job(button, handlers.gpu_event(handlers.id_photo, ctx), [photo, spec, background, max_kb, paper, *adjust],
+                     [verdict, result, overlay, report, sheet, files], api_name="id_photo", progress_on=status,
+                     scroll_to="id-verdict", ready_inputs=[photo], describe=lambda spec_id: alt_texts(studio, spec_id),
+                     describe_inputs=[spec], described=[result, overlay, sheet]),
+                 heavy_events(ctx.config, studio.engine.compute.device.type))
+        lock_until_ready(button, [photo], bool)
+        for control in adjust:  # a change to a shown result makes it again, and its overlay with it
+            control.input(None, js=REMAKE_JS, **UI_ONLY)
+        check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))
         spec.change(lambda spec_id: spec_rules(studio, spec_id), spec, rules, **UI_ONLY)
         find.change(lambda query, spec_id: gr.Dropdown(**find_documents(studio, query, spec_id)), [find, spec], spec,
                    trigger_mode="always_last", **UI_ONLY)
-    return BuiltTab(blocks, files=(photo, result, overlay, sheet, files))
+    return BuiltTab(blocks, files=(photo, status, verdict, result, overlay, report, sheet, files))
+
+
+# Makes the photo again through the main button (the same steps as a click) once a result is
+# shown: 0.6 s after the last change (a drag or key presses settle first); while a job runs, it
+# waits for the button (at most two minutes).
+REMAKE_JS = """() => {
+  clearTimeout(window.portraitLabRemake);
+  let tries = 240;
+  const go = () => {
+    const button = document.getElementById('id-make');
+    if (!button || tries-- <= 0) return;
+    if (button.disabled) { window.portraitLabRemake = setTimeout(go, 500); return; }
+    if (document.querySelector('#id-result img')) { window.portraitLabStay = true; button.click(); }
+  };
+  window.portraitLabRemake = setTimeout(go, 600);
+}"""
+
+
+def adjust_controls() -> list[Any]:
+    """The "Fix the photo" fold: the automatic light and colour correction, three sliders, and a
+    nudge of the head's size and height that stays within the document's ranges."""
+    with gr.Accordion("Adjust the photo", open=False, elem_id="id-adjust"):
+        auto = gr.Checkbox(value=True, label="Correct light and colour automatically",
+                           info="Brightens a dim face and removes a colour cast when the photo needs it")
+        with gr.Row():
+            brightness = gr.Slider(-1, 1, value=0, step=0.05, label="Brightness")
+            contrast = gr.Slider(-1, 1, value=0, step=0.05, label="Contrast")
+            sharpness = gr.Slider(0, 1, value=0, step=0.05, label="Sharpness")
+        head_size = gr.Slider(-1, 1, value=0, step=0.1, label="Head size",
+                              info="-1 smallest, 1 largest the document allows; 0 is the automatic choice")
+        head_position = gr.Slider(-1, 1, value=0, step=0.1, label="Head position",
+                                  info="-1 highest, 1 lowest the document allows; 0 is the automatic choice")
+    return [auto, brightness, contrast, sharpness, head_size, head_position]
+
+
+def alt_texts(studio: Studio, spec_id: str | None) -> tuple[str, str, str]:
+    """What the ID photo, its overlay and the print sheet show, for screen readers."""
+    try:  # a script may send anything as the document: the words then stay general
+        size = size_text(studio.spec(spec_id)) if isinstance(spec_id, str) and spec_id else "document-sized"
+    except PortraitLabError:
+        size = "document-sized"
+    return (f"Your ID photo, {size}", f"Your ID photo, {size}, with the document's head and eye-line limits drawn on it",
+            f"Print sheet with copies of your {size} ID photo")
 
 
 def find_documents(studio: Studio, query: str | None, current: str | None) -> dict[str, Any]:

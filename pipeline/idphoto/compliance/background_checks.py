@@ -28,6 +28,8 @@ from pipeline.idphoto.compliance.thresholds import (
     DEFAULT_BACKGROUND_RGB,
     LIGHT_BACKGROUND_MIN_L,
     LIGHT_BACKGROUND_WORDS,
+    WHITE_FORBIDDEN_WORDS,
+    WHITE_RGB,
     SOURCE_CALIBRATION,
     SOURCE_ICAO_9303,
     SOURCE_OFIQ_BACKGROUND,
@@ -62,6 +64,11 @@ class BackgroundRule:
     source: str  # what the report cites for the target
     words: str  # the document's own words about the background ('' where it has none)
     assumed: bool  # the target is our choice, not a colour the document names
+    white_forbidden: bool = False  # the document's words rule white out (a white background fails)
+
+
+def _forbids_white(words: str) -> bool:
+    return any(phrase in words.lower() for phrase in WHITE_FORBIDDEN_WORDS)
 
 
 def _asks_for_light(words: str) -> bool:
@@ -81,7 +88,7 @@ def background_rule(spec: IdPhotoSpec, chosen: Colour | None = None) -> Backgrou
     else:
         target, source = DEFAULT_BACKGROUND_RGB, f"{SOURCE_ICAO_9303} (plain, light; white assumed)"
     if _asks_for_light(words):
-        return BackgroundRule(RULE_LIGHT, target, source, words, True)
+        return BackgroundRule(RULE_LIGHT, target, source, words, True, _forbids_white(words))
     if chosen is not None:
         red, green, blue = (int(c) for c in chosen)
         return BackgroundRule(RULE_OPEN, (red, green, blue), "your chosen colour (the document names none we can "
@@ -188,4 +195,7 @@ def check_background_colour(photo: np.ndarray, region: np.ndarray | None, rule: 
     if chosen is not None and status != "pass":
         measured += f"; you chose {rgb_to_hex(chosen)}"
     advice = _colour_advice(rule, chosen, dark=lightness < LIGHT_BACKGROUND_MIN_L)
+    if rule.white_forbidden and delta_e_2000(median, WHITE_RGB) <= BACKGROUND_DELTA_E_PASS:
+        status, measured = "fail", measured + "; white, which this document forbids"
+        advice = f"This document does not accept a white background ('{rule.words}'): {SAFE_CHOICE}"
     return make_result("background_colour", measured, threshold, rule.source, status, advice, difference)

@@ -114,6 +114,9 @@ DEFAULT_BACKGROUND_RGB = (255, 255, 255)
 # (160, 160, 160) 65.9. Portrait Lab calibration.
 LIGHT_BACKGROUND_WORDS = ("light", "pale")
 LIGHT_BACKGROUND_MIN_L = 70.0
+# How a document's words forbid white (France: "white forbidden"; New Zealand: "not white").
+WHITE_FORBIDDEN_WORDS = ("white forbidden", "not white")
+WHITE_RGB = (255, 255, 255)
 
 # Exposure [OFIQ]: share of face pixels with luminance 0-25 (under) and 247-255 (over), and
 # the mean luminance, favoured in 0.2-0.8. OFIQ applies the bands to linearised luminance,

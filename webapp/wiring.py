@@ -1,0 +1,126 @@
+"""How a tab's main button runs its job, the same way on every tab.
+
+A click first empties the job's outputs and locks the button (a private, unqueued UI event),
+then runs the job with its progress shown in one place, then unlocks the button when there
+is still something to work on and, after a success, scrolls the result into view. The
+button is also locked while there is no photo, and an upload that is not an image is
+refused the moment it arrives, not after the click.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+from gradio.components import Component
+
+from webapp.ui import UI_ONLY
+
+
+
+def scroll_into_view_js(elem_id: str) -> str:
+    """Browser code that brings ``elem_id`` into view (a phone shows the controls first, so
+    a finished result would otherwise sit below the fold): once now and again when its
+    pictures have loaded and taken their height. Not after a remake from the page's own
+    controls (``window.portraitLabStay``): the visitor is at those controls."""
+    return f"""() => {{
+  if (window.portraitLabStay) {{ window.portraitLabStay = false; return; }}
+  const el = document.getElementById({elem_id!r});
+  if (!el) return;
+  const show = () => el.scrollIntoView({{behavior: 'smooth', block: 'start'}});
+  setTimeout(show, 50);
+  el.querySelectorAll('img').forEach((img) => {{ if (!img.complete) img.addEventListener('load', show, {{once: true}}); }});
+}}"""
+
+
+def status_box(elem_id: str) -> gr.Markdown:
+    """The line under a main button: the job's progress while it runs (its real stages), and
+    why it failed when it does, where the visitor's eyes are."""
+    return gr.Markdown(elem_id=elem_id, elem_classes=["job-status", "live-region"])
+
+
+# After a failure, the status line keeps the reason the error toast gave (a toast goes away).
+FAILURE_JS = """() => {
+  const toasts = [...document.querySelectorAll('.toast-body.error')];
+  const last = toasts[toasts.length - 1];
+  const text = last ? (last.querySelector('.toast-messages, .toast-item') || last).innerText.trim() : '';
+  return '\u274c ' + (text || 'This could not be done; please try again.');
+}"""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One tab's job as its button runs it."""
+
+    button: gr.Button
+    action: Callable[..., Any]
+    inputs: Sequence[Component]
+    outputs: Sequence[Component]
+    api_name: str
+    progress_on: gr.Markdown  # the status line (status_box): progress, then the reason of a failure
+    scroll_to: str  # elem_id of the result to bring into view after a success
+    # whether the button may be pressed for these input values (default: a photo is present)
+    ready: Callable[..., bool] | None = None
+    ready_inputs: Sequence[Component] = ()
+    # the results' alt texts, from the job's inputs: set as the click empties them (a UI event,
+    # so the API's outputs stay plain file paths), so each result arrives already described
+    describe: Callable[..., tuple[str, ...]] | None = None
+    describe_inputs: Sequence[Component] = ()
+    described: Sequence[Component] = ()
+
+
+def wire_job(job: Job, heavy: dict[str, Any]) -> None:
+    """Click -> clear and lock -> run -> unlock (and scroll on success)."""
+    cleared = [component for component in (*job.outputs, job.progress_on) if component is not job.button]
+    start = job.button.click(_clear_and_lock(job, cleared), list(job.describe_inputs), [job.button, *cleared],
+                             trigger_mode="once", show_progress="hidden", **UI_ONLY)
+    run = start.then(job.action, list(job.inputs), list(job.outputs), api_name=job.api_name,
+                     show_progress_on=job.progress_on, **heavy)
+    # Gradio's frontend runs a ``.then`` only after a success, whatever its docs say: a failure
+    # gets its own unlock (measured: the button stayed locked after "no face found")
+    for after in (run.success, run.failure):
+        after(_unlock(job), list(job.ready_inputs), job.button, show_progress="hidden", **UI_ONLY)
+    run.failure(None, None, job.progress_on, js=FAILURE_JS, **UI_ONLY)
+    run.success(None, None, None, js=scroll_into_view_js(job.scroll_to), **UI_ONLY)
+
+
+def _clear_and_lock(job: Job, cleared: Sequence[Component]) -> Callable[..., tuple[Any, ...]]:
+    """The click's updates: the button locked, every output emptied, the results described."""
+    def clear(*values: Any) -> tuple[Any, ...]:
+        texts = dict(zip(map(id, job.described), job.describe(*values))) if job.describe else {}
+        return (gr.Button(interactive=False),
+                *(gr.update(value=None, alt_text=texts[id(c)]) if id(c) in texts else None for c in cleared))
+
+    return clear
+
+
+def _unlock(job: Job) -> Callable[..., gr.Button]:
+    def unlock(*values: Any) -> gr.Button:
+        return gr.Button(interactive=bool(job.ready(*values)) if job.ready else bool(values and values[0]))
+
+    return unlock
+
+
+def lock_until_ready(button: gr.Button, inputs: Sequence[Component], ready: Callable[..., bool]) -> None:
+    """The button is pressable only while ``ready(*values of inputs)`` holds."""
+    for component in inputs:
+        component.change(lambda *values: gr.Button(interactive=bool(ready(*values))), list(inputs), button,
+                         show_progress="hidden", **UI_ONLY)
+
+
+# Empties the upload box only if it still holds the refused file: a late answer about an earlier
+# upload must not remove the photo that replaced it.
+CLEAR_REFUSED_JS = "(refused, photo) => (refused && photo && photo.path === refused) ? null : photo"
+
+
+def check_upload_at_once(photo: gr.Image, check: Callable[..., Any]) -> None:
+    """Refuse a file that is not an image as soon as it is uploaded (``check``: a handler that
+    warns and returns the refused file's path), not after the click; the box is emptied, which
+    also locks the button. The box is never an output of the server here: a property update
+    would make Gradio rebuild the session's copy of it without ``ui.photo_input``'s handling."""
+    refused = gr.Textbox(visible=False)
+    # queued (privately: not in the API) because only a queued event can show a warning toast;
+    # one pool for every upload check, apart from the models'
+    photo.upload(check, photo, refused, show_progress="hidden", queue=True, api_visibility="private",
+                 concurrency_id="upload-check").then(None, [refused, photo], photo, js=CLEAR_REFUSED_JS, **UI_ONLY)
