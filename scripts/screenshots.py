@@ -22,7 +22,6 @@ Needs Debian's Chromium (apt-get install chromium) and Playwright for Python.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
@@ -34,8 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+from appserver import CHROMIUM_ARGS, open_tab  # noqa: E402  (after the path; the tests' helpers)
+
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 # The tabs in the page's order: file name, the tab's label (its start: "Restore" may carry a note).
 TABS = (("idphoto", "ID Photo"), ("background", "Background"), ("restore", "Restore"), ("batch", "Batch"),
@@ -65,19 +64,6 @@ def app_url(url: str | None, scratch: Path) -> Iterator[str]:
         yield local_url
 
 
-def open_tab(page, name: str) -> None:
-    """Click a tab, through the "More tabs" menu when a phone's width put it there."""
-    pattern = re.compile(rf"^{re.escape(name)}")
-    tab = page.get_by_role("tab", name=pattern).first
-    if tab.count() and tab.is_visible():
-        tab.click()
-    else:
-        page.get_by_role("button", name="More tabs").click()
-        page.get_by_role("button", name=pattern).first.click()
-    page.get_by_role("tab", name=pattern, selected=True).first.wait_for(state="attached")
-    page.wait_for_timeout(SETTLE_MS)
-
-
 def shoot(page, target: Path, *, full_page: bool) -> None:
     page.mouse.move(0, 0)  # no hover colours on whatever the last click left the pointer over
     page.screenshot(path=str(target), full_page=full_page)
@@ -92,7 +78,7 @@ def capture_tabs(browser, url: str, out: Path) -> None:
             page.goto(url, wait_until="load")
             page.get_by_role("tab", selected=True).wait_for()
             for file_name, label in TABS:
-                open_tab(page, label)
+                open_tab(page, label, SETTLE_MS)
                 page.evaluate("() => window.scrollTo(0, 0)")
                 shoot(page, out / f"{file_name}-{size}.png", full_page=size == "phone")
         finally:
@@ -106,7 +92,7 @@ def capture_id_photo_result(browser, url: str, photo: Path, out: Path) -> None:
     try:
         page.goto(url, wait_until="load")
         page.get_by_role("tab", selected=True).wait_for()
-        open_tab(page, "ID Photo")
+        open_tab(page, "ID Photo", SETTLE_MS)
         panel = page.locator("[role=tabpanel]:visible")
         panel.locator("input[type=file]").first.set_input_files(str(photo))
         started = time.perf_counter()

@@ -9,6 +9,7 @@ their absence exercises the missing-weights banner and the fallbacks.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,3 +80,17 @@ def chromium_browser() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+def open_tab(page, name: str, settle_ms: int = 300) -> None:
+    """Click the tab whose label starts with ``name``, through the "More tabs" menu when the
+    window is too narrow for every tab; then let the panel's transitions settle."""
+    pattern = re.compile(rf"^{re.escape(name)}")
+    tab = page.get_by_role("tab", name=pattern).first
+    if tab.count() and tab.is_visible():
+        tab.click()
+    else:
+        page.get_by_role("button", name="More tabs").click()
+        page.get_by_role("button", name=pattern).first.click()
+    page.get_by_role("tab", name=pattern, selected=True).first.wait_for(state="attached")
+    page.wait_for_timeout(settle_ms)

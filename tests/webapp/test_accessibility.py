@@ -19,7 +19,6 @@ Without npm or the installed package the tests are skipped with the reason.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appserver import ARTIFACTS  # noqa: E402
+from appserver import ARTIFACTS, open_tab  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 AXE_PACKAGE = REPO / "tests" / "browser"
@@ -110,19 +109,6 @@ def audit(page, script: Path) -> dict:
         page.add_script_tag(path=str(script))
     known = [[key, k.rule, k.selector] for key, k in GRADIO_INTERNAL.items()]
     return page.evaluate(AUDIT_JS, {"tags": AXE_TAGS, "known": known})
-
-
-def open_tab(page, name: str) -> None:
-    """Click a tab, through the "More tabs" menu when a phone's width put it there."""
-    pattern = re.compile(rf"^{re.escape(name)}")
-    tab = page.get_by_role("tab", name=pattern).first
-    if tab.count() and tab.is_visible():
-        tab.click()
-    else:
-        page.get_by_role("button", name="More tabs").click()
-        page.get_by_role("button", name=pattern).first.click()
-    page.get_by_role("tab", name=pattern, selected=True).first.wait_for(state="attached")
-    page.wait_for_timeout(300)  # let the panel's transitions settle before colours are measured
 
 
 @pytest.fixture(scope="module")

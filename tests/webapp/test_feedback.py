@@ -89,6 +89,12 @@ def _upload(page, path: Path) -> None:
     _panel(page).locator("input[type=file]").first.set_input_files(str(path))
 
 
+def _make_id_photo(page, path: Path) -> None:
+    _upload(page, path)
+    page.get_by_role("button", name="Make ID photo").click()
+    _verdict_done(page)
+
+
 def _verdict_done(page) -> None:
     page.wait_for_function("() => /Meets|Usable|Does not meet/.test(document.querySelector('#id-verdict').innerText)",
                            timeout=120_000)
@@ -213,9 +219,7 @@ def test_result_images_have_alt_texts_and_the_verdict_is_announced(browser, slow
     _, url = slow_server
     page = _open(browser, url, "phone")
     try:
-        _upload(page, files["man"])
-        page.get_by_role("button", name="Make ID photo").click()
-        _verdict_done(page)
+        _make_id_photo(page, files["man"])
         alts = page.eval_on_selector_all("#id-result img, #id-verdict ~ * img", "els => els.map(e => e.alt)")
         result_alt = page.locator("#id-result img").get_attribute("alt")
         live = page.locator("#id-verdict").get_attribute("aria-live")
@@ -335,9 +339,7 @@ def test_delete_my_files_now_empties_every_output(browser, slow_server, files):
     _, url = slow_server
     page = _open(browser, url, "desktop")
     try:
-        _upload(page, files["man"])
-        page.get_by_role("button", name="Make ID photo").click()
-        _verdict_done(page)
+        _make_id_photo(page, files["man"])
         _tab(page, "Privacy").get_by_role("button", name="Delete my files now").click()
         page.wait_for_function("() => /Deleted \\d+ file/.test(document.body.innerText)", timeout=30_000)
         panel = _tab(page, "ID Photo")
@@ -361,9 +363,7 @@ def test_the_head_size_nudge_remakes_the_photo_within_the_documents_range(browse
     _, url = slow_server
     page = _open(browser, url, "desktop")
     try:
-        _upload(page, files["man"])
-        page.get_by_role("button", name="Make ID photo").click()
-        _verdict_done(page)
+        _make_id_photo(page, files["man"])
         panel = _panel(page)
         panel.get_by_text("Report as plain text").click()
         before_src = page.locator("#id-result img").get_attribute("src")
