@@ -1,0 +1,75 @@
+"""Tiled upscaling (pipeline/restore/tiles.py): every pixel covered once, and with enough
+context the tiles join into exactly what one pass over the whole photo gives."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pipeline.models.compat_basicsr import install_functional_tensor_alias
+from pipeline.restore.tiles import plan_tiles, upscale_in_tiles
+
+
+def _srvgg() -> torch.nn.Module:
+    """realesr-general-x4v3's architecture, randomly initialised (seeded)."""
+    install_functional_tensor_alias()
+    from basicsr.archs.srvgg_arch import SRVGGNetCompact
+
+    torch.manual_seed(0)
+    return SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4, act_type="prelu").eval()
+
+
+@pytest.mark.parametrize("height,width,tile,overlap,multiple", [(72, 88, 32, 10, 1), (64, 50, 16, 5, 2),
+                                                                 (7, 300, 64, 0, 1)])
+def test_core_tiles_cover_every_pixel_once(height, width, tile, overlap, multiple):
+    covered = torch.zeros((height, width), dtype=torch.int32)
+    for piece in plan_tiles(height, width, tile, overlap, multiple):
+        top, bottom, left, right = piece.core
+        covered[top:bottom, left:right] += 1
+        r_top, r_bottom, r_left, r_right = piece.region
+        assert 0 <= r_top <= top and bottom <= r_bottom <= height and 0 <= r_left <= left and right <= r_right <= width
+        assert top - r_top <= overlap + multiple and all(v % multiple == 0 for v in (*piece.core, *piece.region))
+    assert bool((covered == 1).all())
+
+
+def test_tiles_with_the_receptive_radius_equal_one_pass():
+    """SRVGG's 34 3x3 convolutions see 34 input pixels each way: 36 of context makes the tiled
+    result the untiled one (to float rounding); with none, the joins differ."""
+    network = _srvgg()
+    image = torch.rand((1, 3, 72, 88), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        whole = network(image)
+        tiled = upscale_in_tiles(network, image, scale=4, tile=32, overlap=36, batch=3)
+        seamy = upscale_in_tiles(network, image, scale=4, tile=32, overlap=0)
+    assert tiled.shape == whole.shape == (1, 3, 288, 352)
+    assert torch.allclose(tiled, whole, atol=1e-5), float((tiled - whole).abs().max())
+    assert float((seamy - whole).abs().max()) > 1e-3  # the test can fail
+
+
+def test_a_gradient_shows_no_seam():
+    """A smooth gradient through bicubic upscaling (radius 2): tiled with 4 px of context it
+    is the untiled result, with no step at any join; without context the joins show."""
+    def bicubic(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+
+    ramp = torch.linspace(0, 1, 100).repeat(3, 60, 1).unsqueeze(0)
+    whole = bicubic(ramp)
+    tiled = upscale_in_tiles(bicubic, ramp, scale=4, tile=16, overlap=4)
+    without_context = upscale_in_tiles(bicubic, ramp, scale=4, tile=16, overlap=0)
+    assert float((tiled - whole).abs().max()) < 1e-6
+    assert float((without_context - whole).abs().max()) > 1e-3
+
+
+def test_a_folding_network_gets_even_tiles():
+    """Real-ESRGAN x2plus (RRDBNet, scale 2) folds 2x2 pixels first: tiles and context stay even."""
+    install_functional_tensor_alias()
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+
+    torch.manual_seed(0)
+    network = RRDBNet(num_in_ch=3, num_out_ch=3, scale=2, num_feat=64, num_block=23, num_grow_ch=32).eval()
+    image = torch.rand((1, 3, 24, 30), generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        out = upscale_in_tiles(network, image, scale=2, tile=15, overlap=5, multiple=2)
+    assert out.shape == (1, 3, 48, 60) and bool(torch.isfinite(out).all())
+    with pytest.raises(ValueError, match="multiple of 2"):
+        plan_tiles(25, 30, 16, 4, multiple=2)
