@@ -23,7 +23,7 @@ from pipeline.core.errors import InvalidOptionError
 
 MANIFEST_PATH: Path = Path(__file__).resolve().parents[2] / "weights" / "manifest.json"
 MANIFEST_SCHEMA = 1
-KINDS: tuple[str, ...] = ("restorer", "detector", "parser", "matting", "recognition")
+KINDS: tuple[str, ...] = ("restorer", "detector", "parser", "matting", "recognition", "upsampler")
 
 _SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")

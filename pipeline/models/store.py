@@ -20,7 +20,7 @@ from torch import nn
 
 from pipeline.core.errors import InvalidOptionError, WeightsCorruptError
 from pipeline.models.accelerate import SpeedSettings, optimise_network, speed_from_environment
-from pipeline.models.compat_basicsr import import_gfpgan_clean_arch
+from pipeline.models.compat_basicsr import import_gfpgan_clean_arch, install_functional_tensor_alias
 from pipeline.models.device import ComputeSettings, default_compute
 from pipeline.models.locations import fetch_command
 from pipeline.models.manifest import Manifest, ModelEntry, load_manifest
@@ -74,6 +74,24 @@ def _build_arcface_ir_se50(options: Mapping[str, Any]) -> nn.Module:
     return Backbone(num_layers=50, drop_ratio=0.6, mode="ir_se")
 
 
+def _build_rrdbnet(options: Mapping[str, Any]) -> nn.Module:
+    """Real-ESRGAN x2plus/x4plus: RRDBNet (basicsr), ``scale`` 2 folds 2x2 pixels first."""
+    install_functional_tensor_alias()  # basicsr's package import needs it (see compat_basicsr)
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+
+    return RRDBNet(num_in_ch=3, num_out_ch=3, scale=int(options.get("scale", 4)), num_feat=64,
+                   num_block=int(options.get("num_block", 23)), num_grow_ch=32)
+
+
+def _build_srvgg(options: Mapping[str, Any]) -> nn.Module:
+    """realesr-general-x4v3: the compact SRVGG network (basicsr)."""
+    install_functional_tensor_alias()
+    from basicsr.archs.srvgg_arch import SRVGGNetCompact
+
+    return SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=int(options.get("num_conv", 32)),
+                           upscale=int(options.get("scale", 4)), act_type="prelu")
+
+
 ARCH_BUILDERS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
     "gfpgan_clean": _build_gfpgan_clean,
     "retinaface_resnet50": _build_retinaface_resnet50,
@@ -81,6 +99,8 @@ ARCH_BUILDERS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
     "bisenet": _build_bisenet,
     "modnet": _build_modnet,
     "arcface_ir_se50": _build_arcface_ir_se50,
+    "rrdbnet": _build_rrdbnet,
+    "srvgg": _build_srvgg,
 }
 
 # Checkpoints of these projects wrap the tensors in one of these keys.
@@ -199,6 +219,8 @@ class ModelStore:
 # How the published checkpoints wrap their state dicts, keyed by ``arch`` (others store it bare).
 PUBLISHED_LAYOUTS: dict[str, Callable[[dict[str, torch.Tensor]], object]] = {
     "gfpgan_clean": lambda state: {"params_ema": state},
+    "rrdbnet": lambda state: {"params_ema": state},  # RealESRGAN_x2plus.pth
+    "srvgg": lambda state: {"params": state},  # realesr-general-x4v3.pth
     "retinaface_resnet50": lambda state: {f"module.{key}": value for key, value in state.items()},
 }
 

@@ -41,7 +41,7 @@ from pipeline.models.weight_status import WeightState, check, check_all, require
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_NAMES = {
     "gfpgan-v1.4", "gfpgan-v1.3", "retinaface-r50", "parsenet",
-    "bisenet", "modnet", "arcface", "mtcnn",
+    "bisenet", "modnet", "arcface", "mtcnn", "realesrgan-x2", "realesr-general-x4",
 }
 # Values copied from shared/reference/weights.md: (file, exact bytes or None, sha256 or None).
 REFERENCE = {
@@ -57,6 +57,9 @@ REFERENCE = {
     "modnet": ("matting_modnet_portrait.pth", None, None),
     "arcface": ("recognition_arcface_ir_se50.pth", None,
                 "a035c768259b98ab1ce0e646312f48b9e1e218197a0f80ac6765e88f8b6ddf28"),
+    # no two public sources agreed on a hash: unverified, said so in `weights list`
+    "realesrgan-x2": ("RealESRGAN_x2plus.pth", None, None),
+    "realesr-general-x4": ("realesr-general-x4v3.pth", None, None),
 }
 PAYLOAD_SIZE = 40_000
 
@@ -250,7 +253,7 @@ def test_architectures_and_options(manifest: Manifest) -> None:
         "gfpgan-v1.4": "gfpgan_clean", "gfpgan-v1.3": "gfpgan_clean",
         "retinaface-r50": "retinaface_resnet50", "parsenet": "parsenet",
         "bisenet": "bisenet", "modnet": "modnet", "arcface": "arcface_ir_se50",
-        "mtcnn": "mtcnn",
+        "mtcnn": "mtcnn", "realesrgan-x2": "rrdbnet", "realesr-general-x4": "srvgg",
     }
     assert dict(manifest.get("gfpgan-v1.4").arch_options) == {"channel_multiplier": 2}
     assert dict(manifest.get("gfpgan-v1.3").arch_options) == {"channel_multiplier": 2}
@@ -261,8 +264,9 @@ def test_defaults_per_kind(manifest: Manifest) -> None:
     assert manifest.default("restorer").name == "gfpgan-v1.4"
     assert manifest.default("detector").name == "retinaface-r50"
     assert {entry.name for entry in manifest.entries if entry.default} == {
-        "gfpgan-v1.4", "retinaface-r50", "parsenet",
+        "gfpgan-v1.4", "retinaface-r50", "parsenet", "realesrgan-x2",
     }
+    assert manifest.default("upsampler").name == "realesrgan-x2"  # x2plus, as GFPGAN's own tools use
     assert manifest.default("parser").name == "parsenet"  # paste-back mask; bisenet is for later stages
     assert manifest.default("matting").name == "modnet"  # only one of its kind
     assert manifest.names("restorer") == ["gfpgan-v1.4", "gfpgan-v1.3"]

@@ -73,3 +73,22 @@ def test_a_folding_network_gets_even_tiles():
     assert out.shape == (1, 3, 48, 60) and bool(torch.isfinite(out).all())
     with pytest.raises(ValueError, match="multiple of 2"):
         plan_tiles(25, 30, 16, 4, multiple=2)
+
+
+@pytest.mark.parametrize("name,scale", [("realesrgan-x2", 2), ("realesr-general-x4", 4)])
+def test_the_upsamplers_load_strictly_from_files_in_the_published_layout(tmp_path, cpu_compute, name, scale):
+    """Random networks of the real architectures, saved as the published files are wrapped
+    (x2plus: params_ema, general-x4v3: params), load through the verifying store, strict."""
+    from pipeline.models.manifest import load_manifest
+    from pipeline.models.store import ModelStore, save_random_weights
+
+    manifest = save_random_weights(load_manifest(), tmp_path, names=[name])
+    entry = manifest.get(name)
+    assert entry.kind == "upsampler" and entry.licence == "BSD-3-Clause"
+    wrapper = torch.load(tmp_path / entry.file, map_location="cpu", weights_only=True)
+    assert list(wrapper) == (["params_ema"] if scale == 2 else ["params"])
+    network = ModelStore(manifest, tmp_path, compute=cpu_compute).get(name)
+    image = torch.rand((1, 3, 16, 20))
+    with torch.inference_mode():
+        out = network(image)
+    assert out.shape == (1, 3, 16 * scale, 20 * scale)
