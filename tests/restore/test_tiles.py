@@ -2,6 +2,7 @@
 context the tiles join into exactly what one pass over the whole photo gives."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -92,3 +93,46 @@ def test_the_upsamplers_load_strictly_from_files_in_the_published_layout(tmp_pat
     with torch.inference_mode():
         out = network(image)
     assert out.shape == (1, 3, 16 * scale, 20 * scale)
+
+
+@pytest.fixture(scope="module")
+def upsamplers(tmp_path_factory):
+    from pipeline.models.device import ComputeSettings
+    from pipeline.models.manifest import load_manifest
+    from pipeline.models.store import ModelStore, save_random_weights
+    from pipeline.restore.upsampler import BackgroundUpsampler
+
+    folder = tmp_path_factory.mktemp("upsamplers")
+    manifest = save_random_weights(load_manifest(), folder, names=["realesrgan-x2", "realesr-general-x4"])
+    compute = ComputeSettings(device=torch.device("cpu"), dtype=torch.float32)
+    return BackgroundUpsampler(ModelStore(manifest, folder, compute=compute), compute)
+
+
+@pytest.mark.parametrize("name,outscale", [("realesrgan-x2", 2), ("realesr-general-x4", 2), ("realesr-general-x4", 4)])
+def test_the_background_upsampler_gives_the_asked_size(upsamplers, name, outscale):
+    """An odd-sized photo (x2plus folds 2x2 pixels: padded, then cropped) comes out exactly
+    ``outscale`` times larger, in the asked size even when the network's factor differs."""
+    rgb = (np.random.default_rng(3).random((37, 51, 3)) * 255).astype(np.uint8)
+    out = upsamplers.upscale(rgb, name, outscale)
+    assert out.shape == (37 * outscale, 51 * outscale, 3) and out.dtype == np.uint8
+
+
+def test_only_an_upsampler_can_upsample(upsamplers):
+    from pipeline.core.errors import InvalidOptionError
+
+    with pytest.raises(InvalidOptionError, match="not a background upsampler"):
+        upsamplers.upscale(np.zeros((8, 8, 3), np.uint8), "arcface", 2)
+
+
+def test_cuda_tiles_grow_with_free_memory(monkeypatch):
+    """The tile is chosen from the memory free when the call starts (read through torch)."""
+    from pipeline.models.device import ComputeSettings
+    from pipeline.restore import upsampler
+
+    compute = ComputeSettings(device=torch.device("cuda"), dtype=torch.float32)
+    sizes = []
+    for free in (2 << 30, 8 << 30, 64 << 30):
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device, free=free: (free, 80 << 30))
+        sizes.append(upsampler.tile_settings(compute, "rrdbnet"))
+    assert [s.tile for s in sizes] == sorted(s.tile for s in sizes) and sizes[0].tile < sizes[-1].tile
+    assert all(upsampler.MIN_TILE <= s.tile <= upsampler.MAX_TILE and s.tile % 32 == 0 for s in sizes)
