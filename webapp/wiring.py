@@ -18,7 +18,6 @@ from gradio.components import Component
 from webapp.ui import UI_ONLY
 
 
-
 def scroll_into_view_js(elem_id: str) -> str:
     """Browser code that brings ``elem_id`` into view (a phone shows the controls first, so
     a finished result would otherwise sit below the fold): once now and again when its
@@ -60,7 +59,8 @@ class Job:
     api_name: str
     progress_on: gr.Markdown  # the status line (status_box): progress, then the reason of a failure
     scroll_to: str  # elem_id of the result to bring into view after a success
-    # whether the button may be pressed for these input values (default: a photo is present)
+    # whether the button may be pressed for the values of ``ready_inputs`` (default: the first,
+    # the photo, is present): checked as they change and again when the job ends
     ready: Callable[..., bool] | None = None
     ready_inputs: Sequence[Component] = ()
     # the results' alt texts, from the job's inputs: set as the click empties them (a UI event,
@@ -71,7 +71,9 @@ class Job:
 
 
 def wire_job(job: Job, heavy: dict[str, Any]) -> None:
-    """Click -> clear and lock -> run -> unlock (and scroll on success)."""
+    """Locked until ready -> click -> clear and lock -> run -> unlock (and scroll on success)."""
+    ready = job.ready or _first_present
+    _lock_until_ready(job.button, job.ready_inputs, ready)
     cleared = [component for component in (*job.outputs, job.progress_on) if component is not job.button]
     start = job.button.click(_clear_and_lock(job, cleared), list(job.describe_inputs), [job.button, *cleared],
                              trigger_mode="once", show_progress="hidden", **UI_ONLY)
@@ -80,7 +82,7 @@ def wire_job(job: Job, heavy: dict[str, Any]) -> None:
     # Gradio's frontend runs a ``.then`` only after a success, whatever its docs say: a failure
     # gets its own unlock (measured: the button stayed locked after "no face found")
     for after in (run.success, run.failure):
-        after(_unlock(job), list(job.ready_inputs), job.button, show_progress="hidden", **UI_ONLY)
+        after(_unlock(ready), list(job.ready_inputs), job.button, show_progress="hidden", **UI_ONLY)
     run.failure(None, None, job.progress_on, js=FAILURE_JS, **UI_ONLY)
     run.success(None, None, None, js=scroll_into_view_js(job.scroll_to), **UI_ONLY)
 
@@ -95,18 +97,21 @@ def _clear_and_lock(job: Job, cleared: Sequence[Component]) -> Callable[..., tup
     return clear
 
 
-def _unlock(job: Job) -> Callable[..., gr.Button]:
+def _first_present(*values: Any) -> bool:
+    return bool(values and values[0])
+
+
+def _unlock(ready: Callable[..., bool]) -> Callable[..., gr.Button]:
     def unlock(*values: Any) -> gr.Button:
-        return gr.Button(interactive=bool(job.ready(*values)) if job.ready else bool(values and values[0]))
+        return gr.Button(interactive=bool(ready(*values)))
 
     return unlock
 
 
-def lock_until_ready(button: gr.Button, inputs: Sequence[Component], ready: Callable[..., bool]) -> None:
+def _lock_until_ready(button: gr.Button, inputs: Sequence[Component], ready: Callable[..., bool]) -> None:
     """The button is pressable only while ``ready(*values of inputs)`` holds."""
     for component in inputs:
-        component.change(lambda *values: gr.Button(interactive=bool(ready(*values))), list(inputs), button,
-                         show_progress="hidden", **UI_ONLY)
+        component.change(_unlock(ready), list(inputs), button, show_progress="hidden", **UI_ONLY)
 
 
 # Empties the upload box only if it still holds the refused file: a late answer about an earlier

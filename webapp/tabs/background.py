@@ -11,7 +11,7 @@ from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.tabs import BuiltTab
 from webapp.ui import RESULT_BUTTONS, UI_ONLY, heavy_events, photo_input, tab_blocks
-from webapp.wiring import Job, check_upload_at_once, lock_until_ready, status_box, wire_job
+from webapp.wiring import Job, check_upload_at_once, status_box, wire_job
 
 GRADIENTS = ("vertical-gradient", "radial-gradient")
 
@@ -48,7 +48,6 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                      ready_inputs=[photo], describe=lambda mode: (f"Your portrait on the new {mode.replace('-', ' ')} "
                                                                   "background",),
                      describe_inputs=[mode], described=[result]), heavy_events(ctx.config, studio.engine.compute.device.type))
-        lock_until_ready(button, [photo], bool)
         check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))
         check_upload_at_once(backdrop, handlers.event(handlers.check_upload, ctx))
         # JPEG cannot hold transparency: it is not offered for a transparent background

@@ -10,7 +10,7 @@ from webapp.handlers import ActionContext
 from webapp.studio import BATCH_JOBS, DEFAULT_SPEC, Studio
 from webapp.tabs import BuiltTab
 from webapp.ui import UI_ONLY, VIEWER_BUTTONS, heavy_events, tab_blocks, with_clear_input_errors
-from webapp.wiring import Job, lock_until_ready, status_box, wire_job
+from webapp.wiring import Job, status_box, wire_job
 
 # Which controls each job uses; the others are hidden while it is chosen.
 JOB_CONTROLS = {"restore": ("strength",), "background": ("colour",), "idphoto": ("spec", "colour")}
@@ -64,7 +64,6 @@ def build(ctx: ActionContext) -> BuiltTab:
                      [summary, gallery, table, downloads, report], api_name="batch", progress_on=status,
                      scroll_to="batch-summary", ready=ready, ready_inputs=[files, job]),
                  heavy_events(ctx.config, studio.engine.compute.device.type))
-        lock_until_ready(button, [files, job], ready)
         job.change(lambda name: job_controls(studio, name), job, [spec, strength, colour, unavailable], **UI_ONLY)
     return BuiltTab(blocks, files=(files, status, summary, gallery, table, downloads, report))
 

@@ -15,7 +15,7 @@ from webapp.handlers import ActionContext
 from webapp.studio import DEFAULT_SPEC, Studio
 from webapp.tabs import BuiltTab
 from webapp.ui import RESULT_BUTTONS, UI_ONLY, heavy_events, photo_input, tab_blocks
-from webapp.wiring import Job, check_upload_at_once, lock_until_ready, status_box, wire_job
+from webapp.wiring import Job, check_upload_at_once, status_box, wire_job
 
 
 def build(ctx: ActionContext, example: Path) -> BuiltTab:
@@ -64,7 +64,6 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                      scroll_to="id-verdict", ready_inputs=[photo], describe=lambda spec_id: alt_texts(studio, spec_id),
                      describe_inputs=[spec], described=[result, overlay, sheet]),
                  heavy_events(ctx.config, studio.engine.compute.device.type))
-        lock_until_ready(button, [photo], bool)
         for control in adjust:  # a change to a shown result makes it again, and its overlay with it
             control.input(None, js=REMAKE_JS, **UI_ONLY)
         check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))

@@ -10,7 +10,7 @@ from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.tabs import BuiltTab
 from webapp.ui import heavy_events, photo_input, tab_blocks
-from webapp.wiring import Job, check_upload_at_once, lock_until_ready, status_box, wire_job
+from webapp.wiring import Job, check_upload_at_once, status_box, wire_job
 from webapp.weights_banner import ServerView
 
 
@@ -49,7 +49,6 @@ def build(ctx: ActionContext, example: Path, view: ServerView) -> BuiltTab:
                      [photo, model, strength, upscale, centre, detector, fmt], [compare, download, summary],
                      api_name="restore", progress_on=status, scroll_to="restore-result", ready=ready,
                      ready_inputs=[photo, model]), heavy_events(ctx.config, studio.engine.compute.device.type))
-        lock_until_ready(button, [photo, model], ready)
         check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))
     return BuiltTab(blocks, files=(photo, status, compare, summary), downloads=(download,),
                     weights_gated=(model, button, reason), gate_inputs=(photo,))
