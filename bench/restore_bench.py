@@ -1,8 +1,16 @@
 """Face restoration benchmark: our pipeline against gfpgan's GFPGANer, side by side.
 
-    .venv/bin/python bench/restore_bench.py --quick                 # CPU, about 80 s
-    .venv/bin/python bench/restore_bench.py --device cuda            # full: batches 1, 8, 32
+    .venv/bin/python bench/restore_bench.py --quick                 # CPU, about 80 s (restore only)
+    .venv/bin/python bench/restore_bench.py --quick --stages upsampler,identity   # CPU, about 70 s
+    .venv/bin/python bench/restore_bench.py --device cuda            # full: every stage, batches 1, 8, 32
     .venv/bin/python bench/restore_bench.py --no-batched-modulation --ablate --out bench-out
+
+Stages (--stages, default all; --quick alone runs restore): "restore" is the comparison
+with GFPGANer below; "upsampler" (the background upsampler against Real-ESRGAN's
+RealESRGANer: tiles/s, megapixels/s, pixel difference) and "identity" (the ArcFace identity
+score against facexlib's Backbone one crop at a time: faces/s, score difference) are in
+bench/stage_bench.py. The upsampler's reference needs ``pip install --no-deps -r
+requirements-bench.txt``; without it only ours is timed and the report says so.
 
 Same inputs and the same weights on both sides: the real verified weights when they are
 in the weights folder, otherwise seeded random weights of the real architectures (cost
@@ -74,6 +82,8 @@ from pipeline.models.accelerate import SWITCH_DESCRIPTIONS, SpeedSettings  # noq
 from pipeline.models.device import ComputeSettings, choose_compute  # noqa: E402
 from pipeline.models.manifest import Manifest, load_manifest  # noqa: E402
 from pipeline.models.weight_status import WeightState, check  # noqa: E402
+from stage_bench import STAGES, StagePlan, parse_stages, run_stages, stages_markdown  # noqa: E402
+from stage_bench import gpu_peak_mb as _gpu_peak_mb, gpu_reset as _gpu_reset, sync as _sync  # noqa: E402
 
 _IMPORTED = time.perf_counter()
 
@@ -125,24 +135,6 @@ def _peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _gpu_reset(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def _gpu_peak_mb(device: torch.device) -> float | None:
-    if device.type != "cuda":
-        return None
-    torch.cuda.synchronize(device)
-    return torch.cuda.max_memory_allocated(device) / 2**20
 
 
 def _summary(times: list[float]) -> dict[str, Any]:
@@ -815,23 +807,34 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--quick", action="store_true", help="CPU-sized run: batches 1 and 2, few repeats (< 2 min)")
+    parser.add_argument("--quick", action="store_true", help="CPU-sized run: batches 1 and 2, few repeats (about 2 min)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--out", type=Path, default=ROOT / "output" / "bench", help="folder for the .md and .json (default output/bench, git-ignored)")
     parser.add_argument("--weights", type=Path, default=None, help="weights folder (default: the pipeline's)")
+    parser.add_argument("--stages", type=_stages_arg, default=None,
+                        help=f"what to time, any of {','.join(STAGES)} (default: all; --quick: restore)")
     parser.add_argument("--batches", type=lambda s: [int(v) for v in s.split(",")], default=None,
                         help="restore-stage batch sizes, e.g. 1,8,32")
     parser.add_argument("--photos", type=lambda s: [v for v in s.split(",") if v], default=None,
                         help="photos to time: portrait,group (quick: portrait only)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per photo")
     parser.add_argument("--warmups", type=int, default=None, help="untimed runs per photo first")
-    parser.add_argument("--stage-repeats", type=int, default=None, help="timed runs per restore-stage batch size")
+    parser.add_argument("--stage-repeats", type=int, default=None,
+                        help="timed runs per restore-stage batch size, upsampler photo and identity batch")
+    parser.add_argument("--stage-warmups", type=int, default=None,
+                        help="untimed runs first, for each of those (quick: 0; full: 1)")
+    parser.add_argument("--upsampler-models", type=lambda s: tuple(v for v in s.split(",") if v), default=None,
+                        help="upsampler stage networks (quick: realesr-general-x4; full: every manifest upsampler)")
+    parser.add_argument("--upsampler-sizes", type=lambda s: tuple(int(v) for v in s.split(",")), default=None,
+                        help="upsampler stage photo sides in pixels (quick: 256; full: 512,1024)")
+    parser.add_argument("--identity-batches", type=lambda s: tuple(int(v) for v in s.split(",")), default=None,
+                        help="identity stage faces per call (quick: 4; full: 1,8,32)")
     parser.add_argument("--max-batch", type=int, default=None, help="ours: faces per network call (default: the device's, 1 on CPU, 32 on CUDA)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads in both workers")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads in both workers (and the stages)")
     parser.add_argument("--ablate", action="store_true", help="also run ours with each switch flipped")
     for switch in SWITCHES:
         group = parser.add_mutually_exclusive_group()
@@ -840,6 +843,32 @@ def main(argv: list[str] | None = None) -> None:
         group.add_argument(f"--no-{switch.flag}", dest=switch.name, action="store_const", const=False,
                            help="force off (default: the library's choice)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def _stages_arg(text: str) -> tuple[str, ...]:
+    try:
+        return parse_stages(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _stage_plan(args: argparse.Namespace, manifest: Manifest) -> StagePlan:
+    """The upsampler and identity stages' sizes: small on --quick (a CPU), GPU-sized otherwise."""
+    if args.quick:
+        models, sizes, identity, warmups, repeats = ("realesr-general-x4",), (256,), (4,), 0, 1
+    else:
+        models, sizes, identity, warmups, repeats = tuple(manifest.names("upsampler")), (512, 1024), (1, 8, 32), 1, 5
+    # --quick alone keeps its ~80 s: the restore comparison only; name the other stages to add them.
+    stages = args.stages or (("restore",) if args.quick else STAGES)
+    return StagePlan(stages=tuple(stages), upsampler_models=args.upsampler_models or models,
+                     upsampler_sizes=args.upsampler_sizes or sizes, identity_batches=args.identity_batches or identity,
+                     warmups=warmups if args.stage_warmups is None else args.stage_warmups,
+                     repeats=args.stage_repeats or repeats)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker)
@@ -850,6 +879,72 @@ def main(argv: list[str] | None = None) -> None:
         compute, precision_note = _resolve_compute(args.device, args.precision)
     except Exception as error:  # DeviceUnavailableError and friends: a message, not a traceback
         parser.error(f"{error} {getattr(error, 'hint', '') or ''}".strip())
+    precision = "bf16" if compute.dtype == torch.bfloat16 else "fp32"
+    manifest = load_manifest()
+    plan = _stage_plan(args, manifest)
+    if set(plan.upsampler_models) - set(manifest.names("upsampler")):
+        parser.error(f"--upsampler-models: choose from {','.join(manifest.names('upsampler'))}")
+    if args.threads:
+        torch.set_num_threads(args.threads)  # the stages run in this process
+
+    from pipeline.core.samples import astronaut
+    from collage import group_photo
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="restore_bench_") as scratch_name:
+        scratch = Path(scratch_name)
+        images = {"portrait": astronaut(), "group": group_photo()}
+        found, detect_s = _detect(images)
+        report: dict[str, Any] = {
+            "mode": "quick (CPU-sized)" if args.quick else "full", "stages_run": list(plan.stages),
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "device_name": _device_name(compute.device), "load_average": list(os.getloadavg()),
+            "versions": {d: _version(d) for d in ("torch", "gfpgan", "facexlib", "basicsr", "facenet-pytorch",
+                                                  "realesrgan")},
+            "precision": precision, "precision_note": precision_note, "detect_s": detect_s,
+        }
+        if "restore" in plan.stages:
+            report.update(_restore_part(args, parser, compute, scratch, images, found))
+            markdown = _markdown(report)
+        else:
+            markdown = _stages_header(report)
+        extra = [stage for stage in plan.stages if stage != "restore"]
+        if extra:
+            aligned = [_aligned(images[name], face) for name in images for face in found[name]]
+            report["stages"] = run_stages(plan, compute, manifest, args.weights or locations.weights_dir(),
+                                          scratch, aligned)
+            markdown += stages_markdown(report["stages"], report["device_name"], precision)
+        report["wall_s"] = time.perf_counter() - wall_start
+        load = ", ".join(f"{v:.2f}" for v in report["load_average"])
+        markdown += (f"\nLoad average when the run started (1, 5, 15 min): {load} on {os.cpu_count()} cores.\n"
+                     f"Benchmark wall time: {report['wall_s']:.0f} s.\n")
+        (args.out / "restore_bench.md").write_text(markdown)
+        (args.out / "restore_bench.json").write_text(json.dumps(_jsonable(report), indent=2))
+        print(markdown)
+        print(f"[restore_bench] wrote {args.out / 'restore_bench.md'} and {args.out / 'restore_bench.json'}", file=sys.stderr)
+
+
+def _aligned(rgb: np.ndarray, face: Face) -> np.ndarray:
+    from pipeline.faces.align import alignment_matrix, warp_to_template
+
+    return warp_to_template(rgb, alignment_matrix(face.landmarks))
+
+
+def _stages_header(report: dict[str, Any]) -> str:
+    """The report's first lines when the restore comparison is not run (--stages without restore)."""
+    versions = report["versions"]
+    return "\n".join([
+        f"# Restore stages benchmark: {', '.join(report['stages_run'])} ({report['mode']})", "",
+        f"- date: {report['date']}", f"- device: {report['device_name']}",
+        f"- torch {versions['torch']}, facexlib {versions['facexlib']}, basicsr {versions['basicsr']}, "
+        f"realesrgan {versions['realesrgan']}, Python {platform.python_version()}",
+        f"- precision: ours {report['precision']}"
+        f"{' (' + report['precision_note'] + ')' if report['precision_note'] else ''}", ""])
+
+
+def _restore_part(args: argparse.Namespace, parser: argparse.ArgumentParser, compute: ComputeSettings,
+                  scratch: Path, images: dict[str, np.ndarray], found: dict[str, list[Face]]) -> dict[str, Any]:
+    """The restore comparison (ours against GFPGANer in their own processes): its report keys."""
     precision = "bf16" if compute.dtype == torch.bfloat16 else "fp32"
     if args.quick:
         # On a 2-core CPU the reference spends ~7 s per face, so a 6-face image alone would be
@@ -869,101 +964,83 @@ def main(argv: list[str] | None = None) -> None:
     warmups = args.warmups if args.warmups is not None else warmups
     repeats = args.repeats or repeats
     stage_repeats = args.stage_repeats or stage_repeats
+    stage_warmups = stage_warmups if args.stage_warmups is None else args.stage_warmups
     switches: dict[str, bool | None] = {s.name: getattr(args, s.name) for s in SWITCHES}
 
     import cv2
-    from collage import group_photo
     from pipeline.core.encode import encode_image
-    from pipeline.core.samples import astronaut
-    from pipeline.faces.align import alignment_matrix, warp_to_template
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="restore_bench_") as scratch_name:
-        scratch = Path(scratch_name)
-        phase = time.perf_counter()
-        weights_dir, manifest, real, overrides, weights_text = _prepare_weights(
-            args.weights or locations.weights_dir(), scratch)
-        print(f"[restore_bench] weights ready ({'real' if real else 'random, saved to a temp dir'}) in "
-              f"{time.perf_counter() - phase:.1f} s", file=sys.stderr, flush=True)
-        images = {"portrait": astronaut(), "group": group_photo()}
-        found, detect_s = _detect(images)
-        data: dict[str, np.ndarray] = {}
-        aligned = []
-        for name, rgb in images.items():
-            faces = found[name]
-            data[name] = rgb
-            data[f"{name}_boxes"] = np.array([face.box for face in faces], dtype=np.float64)
-            data[f"{name}_landmarks"] = np.stack([face.landmarks for face in faces]).astype(np.float32)
-            data[f"{name}_scores"] = np.array([face.score for face in faces], dtype=np.float64)
-            aligned += [warp_to_template(rgb, alignment_matrix(face.landmarks)) for face in faces]
-        # Restore-stage inputs: the 7 aligned faces of both photos, repeated (mirrored on odd rounds).
-        rounds = [np.stack(aligned) if r % 2 == 0 else np.stack(aligned)[:, :, ::-1]
-                  for r in range(-(-max(batches) // len(aligned)))]
-        data["stage_faces"] = np.ascontiguousarray(np.concatenate(rounds)[:max(batches)])
-        # The 1024x1024 single-face photo of the end-to-end target: the astronaut at twice her size, as a JPEG.
-        photo1024 = cv2.resize(images["portrait"], (1024, 1024), interpolation=cv2.INTER_CUBIC)
-        data["photo1024_jpeg"] = np.frombuffer(encode_image(photo1024, format="JPEG", quality=95), dtype=np.uint8)
-        np.savez(scratch / "data.npz", **data)
+    phase = time.perf_counter()
+    weights_dir, manifest, real, overrides, weights_text = _prepare_weights(
+        args.weights or locations.weights_dir(), scratch)
+    print(f"[restore_bench] weights ready ({'real' if real else 'random, saved to a temp dir'}) in "
+          f"{time.perf_counter() - phase:.1f} s", file=sys.stderr, flush=True)
+    data: dict[str, np.ndarray] = {}
+    aligned = []
+    for name, rgb in images.items():
+        faces = found[name]
+        data[name] = rgb
+        data[f"{name}_boxes"] = np.array([face.box for face in faces], dtype=np.float64)
+        data[f"{name}_landmarks"] = np.stack([face.landmarks for face in faces]).astype(np.float32)
+        data[f"{name}_scores"] = np.array([face.score for face in faces], dtype=np.float64)
+        aligned += [_aligned(rgb, face) for face in faces]
+    # Restore-stage inputs: the 7 aligned faces of both photos, repeated (mirrored on odd rounds).
+    rounds = [np.stack(aligned) if r % 2 == 0 else np.stack(aligned)[:, :, ::-1]
+              for r in range(-(-max(batches) // len(aligned)))]
+    data["stage_faces"] = np.ascontiguousarray(np.concatenate(rounds)[:max(batches)])
+    # The 1024x1024 single-face photo of the end-to-end target: the astronaut at twice her size, as a JPEG.
+    photo1024 = cv2.resize(images["portrait"], (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    data["photo1024_jpeg"] = np.frombuffer(encode_image(photo1024, format="JPEG", quality=95), dtype=np.uint8)
+    np.savez(scratch / "data.npz", **data)
 
-        # Facexlib builds the reference's detector and parser from ./gfpgan/weights.
-        reference_root = scratch / "reference"
-        (reference_root / "gfpgan" / "weights").mkdir(parents=True)
-        for name in ("retinaface-r50", "parsenet"):
-            file = str(manifest.get(name).file)
-            os.symlink(weights_dir / file, reference_root / "gfpgan" / "weights" / file)
+    # Facexlib builds the reference's detector and parser from ./gfpgan/weights.
+    reference_root = scratch / "reference"
+    (reference_root / "gfpgan" / "weights").mkdir(parents=True)
+    for name in ("retinaface-r50", "parsenet"):
+        file = str(manifest.get(name).file)
+        os.symlink(weights_dir / file, reference_root / "gfpgan" / "weights" / file)
 
-        base_job = {
-            "device": str(compute.device), "dtype": str(compute.dtype).replace("torch.", ""),
-            "data": str(scratch / "data.npz"), "weights_dir": str(weights_dir), "manifest_overrides": overrides,
-            "reference_root": str(reference_root), "batches": batches, "warmups": warmups, "repeats": repeats,
-            "stage_warmups": stage_warmups, "stage_repeats": stage_repeats, "threads": args.threads,
-            "max_batch": args.max_batch, "switches": switches, "photos": photos,
-            # Random RetinaFace weights find no real faces; then the end-to-end run uses bundled MTCNN.
-            "end_to_end_detector": "auto" if real else "mtcnn",
-        }
-        jobs = [{**base_job, "side": "ours", "variant": "ours"}, {**base_job, "side": "reference", "variant": "reference"}]
-        if args.ablate:
-            # Each switch flipped against the library default (or against what was forced).
-            for switch in SWITCHES:
-                jobs.append({**base_job, "side": "ours", "variant": f"ours {switch.name} flipped", "flip": switch.name})
-        sides: list[_Side] = []
-        try:
-            for job in jobs:
-                sides.append(_Side(job, scratch))
-            _measure(sides, photos, batches, warmups, repeats, stage_warmups, stage_repeats,
-                     {name: len(found[name]) for name in images}, end_to_end_repeats)
-        finally:
-            for side in sides:
-                side.close()
-        ours, reference, ablation = sides[0].result, sides[1].result, [side.result for side in sides[2:]]
-        for variant in ablation:
-            variant["stage_psnr_db_min"] = _stage_psnr(variant, reference)
-        ours["stage_psnr_db_min"] = _stage_psnr(ours, reference)
-        report = {
-            "mode": "quick (CPU-sized)" if args.quick else "full",
-            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "device_name": _device_name(compute.device),
-            "versions": {d: _version(d) for d in ("torch", "gfpgan", "facexlib", "basicsr", "facenet-pytorch")},
-            "precision": precision, "precision_note": precision_note,
-            "weights": weights_text, "weights_real": real,
-            "switches": switches, "switches_resolved": ours["switches"],
-            "switches_text": _switch_text(switches, ours["switches"], args.max_batch),
-            "batches": batches,
-            "runs_text": (f"{warmups} warm-up + {repeats} timed per photo after the cold-start image (portrait); "
-                          f"restore stage {stage_warmups} warm-up + {stage_repeats} timed per batch size "
-                          "(ours: one restore_batch call, at most max_batch faces per network call; "
-                          "reference: GFPGANer.enhance(has_aligned=True) per face)"),
-            "detect_s": detect_s,
-            "photo_sizes": {name: f"{rgb.shape[1]}x{rgb.shape[0]}" for name, rgb in images.items()},
-            "psnr": _comparison(ours, reference, data, precision, photos),
-            "ours": ours, "reference": reference, "ablation": ablation,
-        }
-        report["wall_s"] = time.perf_counter() - wall_start
-        markdown = _markdown(report) + f"Benchmark wall time: {report['wall_s']:.0f} s.\n"
-        (args.out / "restore_bench.md").write_text(markdown)
-        (args.out / "restore_bench.json").write_text(json.dumps(_jsonable(report), indent=2))
-        print(markdown)
-        print(f"[restore_bench] wrote {args.out / 'restore_bench.md'} and {args.out / 'restore_bench.json'}", file=sys.stderr)
+    base_job = {
+        "device": str(compute.device), "dtype": str(compute.dtype).replace("torch.", ""),
+        "data": str(scratch / "data.npz"), "weights_dir": str(weights_dir), "manifest_overrides": overrides,
+        "reference_root": str(reference_root), "batches": batches, "warmups": warmups, "repeats": repeats,
+        "stage_warmups": stage_warmups, "stage_repeats": stage_repeats, "threads": args.threads,
+        "max_batch": args.max_batch, "switches": switches, "photos": photos,
+        # Random RetinaFace weights find no real faces; then the end-to-end run uses bundled MTCNN.
+        "end_to_end_detector": "auto" if real else "mtcnn",
+    }
+    jobs = [{**base_job, "side": "ours", "variant": "ours"}, {**base_job, "side": "reference", "variant": "reference"}]
+    if args.ablate:
+        # Each switch flipped against the library default (or against what was forced).
+        for switch in SWITCHES:
+            jobs.append({**base_job, "side": "ours", "variant": f"ours {switch.name} flipped", "flip": switch.name})
+    sides: list[_Side] = []
+    try:
+        for job in jobs:
+            sides.append(_Side(job, scratch))
+        _measure(sides, photos, batches, warmups, repeats, stage_warmups, stage_repeats,
+                 {name: len(found[name]) for name in images}, end_to_end_repeats)
+    finally:
+        for side in sides:
+            side.close()
+    ours, reference, ablation = sides[0].result, sides[1].result, [side.result for side in sides[2:]]
+    for variant in ablation:
+        variant["stage_psnr_db_min"] = _stage_psnr(variant, reference)
+    ours["stage_psnr_db_min"] = _stage_psnr(ours, reference)
+    return {
+        "weights": weights_text, "weights_real": real,
+        "switches": switches, "switches_resolved": ours["switches"],
+        "switches_text": _switch_text(switches, ours["switches"], args.max_batch),
+        "batches": batches,
+        "runs_text": (f"{warmups} warm-up + {repeats} timed per photo after the cold-start image (portrait); "
+                      f"restore stage {stage_warmups} warm-up + {stage_repeats} timed per batch size "
+                      "(ours: one restore_batch call, at most max_batch faces per network call; "
+                      "reference: GFPGANer.enhance(has_aligned=True) per face)"),
+        "photo_sizes": {name: f"{rgb.shape[1]}x{rgb.shape[0]}" for name, rgb in images.items()},
+        "psnr": _comparison(ours, reference, data, precision, photos),
+        "ours": ours, "reference": reference, "ablation": ablation,
+    }
+
 
 if __name__ == "__main__":
     main()

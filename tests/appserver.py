@@ -27,7 +27,7 @@ from pipeline.restore.engine import RestorationPipeline
 from webapp.config import AppConfig
 from webapp.studio import Studio
 
-RANDOM_MODELS = ["gfpgan-v1.4", "parsenet"]
+RANDOM_MODELS = ["gfpgan-v1.4", "parsenet", "arcface", "realesr-general-x4"]  # the small upsampler: 4.9 MB
 
 
 def free_port() -> int:

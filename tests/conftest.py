@@ -19,6 +19,22 @@ from pipeline.models.store import save_random_weights
 from pipeline.models.weight_status import WeightState, check
 
 
+# Requests in these tests wait up to this long for an answer. httpx (and gradio_client over it)
+# gives up after 5 s by default, and a loaded 2-core CI machine answered a plain GET later than
+# that (ReadTimeout in CI, where the same test passes on an idle machine). The tests check what
+# the server answers, never how fast: a hang still fails, after this many seconds.
+PATIENT_REQUEST_S = 120.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make httpx's default timeout (one shared object, the default of every request and client)
+    patient for the whole run; a test that passes its own timeout keeps it."""
+    import httpx._config
+
+    default = httpx._config.DEFAULT_TIMEOUT_CONFIG
+    default.connect = default.read = default.write = default.pool = PATIENT_REQUEST_S
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip (visibly, with the reason) what this machine cannot run."""
     no_gpu = pytest.mark.skip(reason="needs a CUDA GPU; none is available on this machine")

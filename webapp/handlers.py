@@ -15,6 +15,7 @@ import contextvars
 import functools
 import html
 import inspect
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,13 +36,16 @@ from webapp.cookies import OWNER_COOKIE, owner_token
 from webapp.logsafe import log, log_job
 from webapp.sessions import SessionStorage
 from webapp.report_view import report_page_from_file
+from webapp.review import FaceReview
 from webapp.space import GpuStudio
-from webapp.studio import SHEET_NONE, Studio, batch_markdown
+from webapp.studio import SHEET_NONE, RestoreOutcome, Studio, batch_markdown
 
 # How many images the running job handled, for its log line (a batch sets it; one per thread
 # and request, so concurrent jobs never see each other's count).
 JOB_IMAGES: contextvars.ContextVar[int] = contextvars.ContextVar("job_images", default=1)
 RESTORER_NOT_AVAILABLE = "This restoration model is not available on this server yet; choose an installed one."
+UPSAMPLER_NOT_AVAILABLE = ("This background sharpener is not installed on this server yet; choose "
+                           "\"Quick\" or an installed one.")
 VERDICTS = {"pass": "✅ Meets every checked rule", "warn": "⚠️ Usable, with warnings (see the report)",
             "fail": "❌ Does not meet the rules: see the advice in the report"}
 
@@ -187,19 +191,46 @@ def check_upload(ctx: ActionContext, path: str | None, request: gr.Request) -> s
 # -- the actions ---------------------------------------------------------------------------
 @user_errors("restore")
 def restore(ctx: ActionContext, photo: str | None, model: str, strength: float, upscale: int, centre: bool,
-            detector: str, fmt: str, request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
+            detector: str, fmt: str, background: str | None, guard: bool | None, request: gr.Request,
+            progress: gr.Progress = gr.Progress()) -> tuple:
     visitor = visitor_of(request)
     photo = require_photo(photo)
     if not ctx.studio.restorer_ready(model):
         raise gr.Error(RESTORER_NOT_AVAILABLE, print_exception=False)
+    if int(upscale) > 1 and background and not ctx.studio.upsampler_ready(background):
+        raise gr.Error(UPSAMPLER_NOT_AVAILABLE, print_exception=False)
     progress(0.1, desc="Finding and restoring faces")
+    # the page starts on the server's default: left as it is, the engine picks it and the result says why
+    chosen_background = None if background == ctx.studio.default_upsampler() else background or None
     options = RestoreOptions(model=model, strength=float(strength), upscale=int(upscale),
-                             only_centre_face=bool(centre), detector=detector)
+                             only_centre_face=bool(centre), detector=detector, background_upsampler=chosen_background,
+                             identity_guard=bool(guard))
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
         outcome = ctx.gpu.restore(photo, options, work_dir(ctx, visitor, "restore", photo), fmt=fmt)
     progress(1.0, desc="Done")
-    return ((str(outcome.before), str(outcome.after)), gr.DownloadButton(value=str(outcome.after),
-                                                                           visible=True), outcome.summary)
+    return _restored(outcome)
+
+
+@user_errors("restore")
+def review_face(ctx: ActionContext, review: FaceReview | None, face: int | None, strength: float,
+                request: gr.Request) -> tuple:
+    """One face's strength changed from the review: the kept faces pasted again (no network)."""
+    visitor = visitor_of(request)
+    if review is None or not ctx.storage.may_use(visitor.session_hash, visitor.owner_token, str(review.faces_file)):
+        raise gr.Error("Restore a photo first: then each face can get its own strength here.", print_exception=False)
+    if face is None or not 0 <= int(face) < len(review.strengths):
+        raise gr.Error("Choose one of the faces first.", print_exception=False)
+    if strength is None or not math.isfinite(float(strength)) or not 0.0 <= float(strength) <= 1.0:
+        raise gr.Error("The strength must be a number from 0 to 1.", print_exception=False)
+    with ctx.storage.job(visitor.session_hash, visitor.owner_token):
+        outcome = ctx.gpu.reblend(review, int(face), _number(strength), work_dir(ctx, visitor, "restore"))
+    return _restored(outcome)
+
+
+def _restored(outcome: RestoreOutcome) -> tuple:
+    """The Restore tab's results: the slider pair, the download, the summary, the review state."""
+    return ((str(outcome.before), str(outcome.after)), gr.DownloadButton(value=str(outcome.after), visible=True),
+            outcome.summary, outcome.review)
 
 
 @user_errors("background")

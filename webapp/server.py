@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 from starlette.middleware import Middleware
 
-from pipeline.models.fetcher import BackgroundFetcher
+from pipeline.models.fetcher import BackgroundFetcher, app_kinds, default_models
 from pipeline.models.locations import fetch_command
 from pipeline.restore.engine import RestorationPipeline
 from webapp import PROCESS_STARTED, handlers, weights_banner
@@ -89,7 +89,8 @@ def build_app(config: AppConfig, studio: Studio | None = None) -> PortraitLabApp
                     fetch_command(availability.missing))
     fetcher = None
     if config.fetch_weights and availability.missing:  # nothing missing: no fetcher, no polling
-        fetcher = BackgroundFetcher(studio.manifest, studio.engine.store.directory, give_up_after=FETCH_TRIES)
+        needed = default_models(studio.manifest, app_kinds(studio.engine.compute.device.type))
+        fetcher = BackgroundFetcher(studio.manifest, studio.engine.store.directory, needed, give_up_after=FETCH_TRIES)
     demo = build_blocks(ActionContext(studio, storage, config), example, availability, fetcher)
     return PortraitLabApp(demo, studio, storage, config, fetcher)
 

@@ -69,6 +69,7 @@ if TYPE_CHECKING:  # hints only: these import torch, which must wait for spaces
     from pipeline.cutout.background import BackgroundOptions
     from pipeline.models.accelerate import SpeedSettings
     from pipeline.restore.engine import RestoreOptions
+    from webapp.review import FaceReview
     from webapp.studio import BackgroundOutcome, IdPhotoOutcome, RestoreOutcome, Studio
 
 
@@ -81,7 +82,7 @@ LEASE_PER_IMAGE_S = {"restore": 10, "background": 6, "idphoto": 10}  # ID photos
 # requested at once" (huggingface.co/spaces/zero-gpu-explorers/README/discussions/7).
 LEASE_MAX_S = 300
 # The Studio methods that run in the GPU worker: the model calls, and nothing else.
-GPU_METHODS = frozenset({"restore", "replace_background", "id_photo", "batch"})
+GPU_METHODS = frozenset({"restore", "reblend", "replace_background", "id_photo", "batch"})
 
 # The studios the worker can reach, by handle: filled when the app is built, before any fork.
 _STUDIOS: weakref.WeakValueDictionary[int, Studio] = weakref.WeakValueDictionary()
@@ -200,6 +201,9 @@ class GpuStudio:
 
     def restore(self, photo: str, options: RestoreOptions, out_dir: Path, *, fmt: str) -> RestoreOutcome:
         return self._call("restore", "restore", 1, (photo, options, out_dir), fmt=fmt)
+
+    def reblend(self, review: FaceReview, face: int, strength: float, out_dir: Path) -> RestoreOutcome:
+        return self._call("reblend", "restore", 1, (review, face, strength, out_dir))
 
     def replace_background(self, photo: str, options: BackgroundOptions, out_dir: Path, *, fmt: str,
                            backdrop: str | None) -> BackgroundOutcome:

@@ -11,13 +11,13 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.core.choices import DETECTOR_AUTO
+from pipeline.core.choices import DETECTOR_AUTO, UPSAMPLER_NONE
 from pipeline.core.decode import decode_image
 from pipeline.core.encode import OUTPUT_FORMATS, keeps_alpha, output_format, save_image
 from pipeline.core.errors import InvalidOptionError
@@ -29,15 +29,23 @@ from pipeline.idphoto.nudge import PlacementNudge
 from pipeline.idphoto.tone import ToneOptions
 from pipeline.idphoto.paper import PAPER_SIZES_MM
 from pipeline.idphoto.specs import IdPhotoSpec, SpecRegistry, load_specs
+from pipeline.models.fetcher import app_kinds
 from pipeline.models.locations import fetch_command
-from pipeline.models.manifest import Manifest
+from pipeline.models.manifest import Manifest, ModelEntry
 from pipeline.restore.engine import RestorationPipeline, RestoreOptions
+from pipeline.restore.facework import FaceWork
+from pipeline.restore.upsampler import default_upsampler
+from webapp.review import FACES_FILE, FaceReview, changed_headline, identity_lines, with_cards, with_strength
 
 if TYPE_CHECKING:
     from pipeline.batch.jobs import Process
     from pipeline.batch.report import BatchSummary
 
 Choices = list[tuple[str, str]]  # (label shown, value sent)
+# How a model's licence reads in the model list, by whether it allows commercial use (None: not
+# confirmed); the licence's own name when it does. Short, so that an option fits a phone's width.
+LICENCE_WORDS: dict[bool | None, str | None] = {True: None, False: "non-commercial use only",
+                                                None: "licence unknown"}
 # The jobs a batch can run, with the names the Batch tab shows for them.
 BATCH_JOBS = {"restore": "Restore faces", "background": "Replace background", "idphoto": "ID photos"}
 DEFAULT_SPEC = "icao_generic"  # the document the ID-photo and Batch tabs start on
@@ -81,6 +89,7 @@ class RestoreOutcome:
     summary: str
     faces: int
     seconds: float
+    review: FaceReview | None = None  # the face-by-face review's state; None without restored faces
 
 
 @dataclass
@@ -120,12 +129,29 @@ class Studio:
         return self.engine.manifest
 
     def restorer_choices(self) -> Choices:
+        """Each restorer with its licence, marked when its weights are not on this server."""
         store = self.engine.store
-        return [(self.manifest.get(n).display_name + ("" if store.is_available(n) else " (not installed)"), n)
+        return [(_model_label(self.manifest.get(n), store.is_available(n)), n)
                 for n in self.manifest.names("restorer")]
 
     def default_restorer(self) -> str:
         return self.manifest.default("restorer").name
+
+    def upsampler_choices(self) -> Choices:
+        """How an enlarged photo's background is made: quick bicubic, or a Real-ESRGAN network
+        (with its licence, marked while its weights are missing)."""
+        store = self.engine.store
+        return [("Quick (standard enlargement)", UPSAMPLER_NONE)] + [
+            (_model_label(self.manifest.get(n), store.is_available(n)), n) for n in self.manifest.names("upsampler")]
+
+    def upsampler_ready(self, name: str) -> bool:
+        """Whether the background choice ``name`` can run now (the quick way always can)."""
+        return name == UPSAMPLER_NONE or (name in self.manifest.names("upsampler")
+                                          and self.engine.store.is_available(name))
+
+    def default_upsampler(self) -> str:
+        """Real-ESRGAN where this server has a GPU, the quick way elsewhere (upsampler.py says why)."""
+        return default_upsampler(self.manifest, self.engine.compute)
 
     def detector_choices(self) -> Choices:
         return [("Automatic (best installed)", DETECTOR_AUTO)] + [
@@ -157,7 +183,7 @@ class Studio:
         """What the pipeline would use and cannot: each kind's default model, plus any
         restorer a visitor could pick. Optional extras (e.g. a second face parser) are not news."""
         store = self.engine.store
-        relevant = [self.manifest.default(kind).name for kind in ("restorer", "detector", "parser", "matting")]
+        relevant = [self.manifest.default(kind).name for kind in app_kinds(self.engine.compute.device.type)]
         relevant += [n for n in self.manifest.names("restorer") if n not in relevant]
         missing = tuple(name for name in relevant
                         if not self.manifest.get(name).is_bundled and not store.is_available(name))
@@ -168,6 +194,8 @@ class Studio:
             "detector": "faces are found with the offline MTCNN detector instead",
             "parser": "restored faces are blended with a feathered mask instead of face parsing",
             "matting": "backgrounds are separated with the offline matting (hair edges less clean)",
+            "upsampler": "enlarged photos get a bicubic background instead",
+            "recognition": "restored faces get no identity score, and the identity guard cannot run",
         }
         lines: list[str] = []
         if missing:
@@ -210,10 +238,37 @@ class Studio:
         after_path = save_image(out_dir / f"{download_stem(source)}-restored{suffix}", result.image, result.alpha)
         restored = sum(1 for face in result.faces if face.restored)
         # Which model and device did it are the log's and the Server details' (model ids)
-        lines = [f"Restored {restored} of {len(result.faces)} face(s); output {width}x{height} px."]
-        lines += [f"- {warning}" for warning in result.warnings]
+        notes = (f"Restored {restored} of {len(result.faces)} face(s); output {width}x{height} px.",
+                 *(f"- {warning}" for warning in result.warnings))
+        if result.work is None:
+            return RestoreOutcome(Path(before_path), Path(after_path), "\n".join(notes), restored,
+                                  time.perf_counter() - started)
+        identities = result.identities
+        review = with_cards(result.work, FaceReview(
+            result.work.save(out_dir / FACES_FILE), Path(before_path), Path(after_path).stem, suffix,
+            tuple(result.strengths), tuple(g.score_used for g in identities) if identities else None,
+            notes=notes), out_dir)
+        asked = (tuple(g.asked for g in identities), tuple(g.score_asked for g in identities)) if identities else None
+        lines = [changed_headline(review) + notes[0], *identity_lines(review, *(asked or (None, None))), *notes[1:]]
         return RestoreOutcome(Path(before_path), Path(after_path), "\n".join(lines), restored,
-                              time.perf_counter() - started)
+                              time.perf_counter() - started, review)
+
+    def reblend(self, review: FaceReview, face: int, strength: float, out_dir: Path) -> RestoreOutcome:
+        """One face's strength changed: the kept faces pasted again and scored, no restoration
+        network. Writes the new photo and cards into ``out_dir`` (a new job folder)."""
+        started = time.perf_counter()
+        review = with_strength(review, face, strength)
+        work = FaceWork.load(review.faces_file)
+        image = self.engine.paste(work, list(review.strengths))
+        if review.scores is not None:  # only this face changed: only its score is measured again
+            scores = list(review.scores)
+            scores[face], = self.engine.identity_scores(work, list(review.strengths), [face]) or [scores[face]]
+            review = replace(review, scores=tuple(scores))
+        after_path = save_image(out_dir / f"{review.stem}{review.suffix}", image, work.alpha)
+        lines = [f"{changed_headline(review)}Face {face + 1} now at strength {review.strengths[face]:.2f}; the other "
+                 "faces are unchanged.", *identity_lines(review), *review.notes]
+        return RestoreOutcome(review.before, Path(after_path), "\n".join(lines), len(review.strengths),
+                              time.perf_counter() - started, with_cards(work, review, out_dir))
 
     def replace_background(self, source: str | Path, options: BackgroundOptions, out_dir: Path,
                            fmt: str = "png", backdrop: str | Path | None = None,
@@ -326,6 +381,13 @@ def download_stem(source: str | Path) -> str:
     is easy to find and no name can reach outside its folder."""
     stem = re.sub(r"[^\w-]+", "-", Path(str(source)).stem, flags=re.UNICODE).strip("-_.")
     return stem[:DOWNLOAD_STEM_MAX] or "photo"
+
+
+def _model_label(entry: ModelEntry, installed: bool) -> str:
+    """The option's text, e.g. "GFPGAN v1.4 (default) · Apache-2.0"; "· not installed" is added
+    while its weights are missing from this server."""
+    parts = [entry.display_name, LICENCE_WORDS[entry.commercial_use] or entry.licence]
+    return " · ".join(parts if installed else [*parts, "not installed"])
 
 
 def _output_suffix(fmt: str) -> str:

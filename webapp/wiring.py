@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 from gradio.components import Component
+from gradio.events import Dependency
 
 from webapp.ui import UI_ONLY
 
@@ -70,8 +71,9 @@ class Job:
     described: Sequence[Component] = ()
 
 
-def wire_job(job: Job, heavy: dict[str, Any]) -> None:
-    """Locked until ready -> click -> clear and lock -> run -> unlock (and scroll on success)."""
+def wire_job(job: Job, heavy: dict[str, Any]) -> Dependency:
+    """Locked until ready -> click -> clear and lock -> run -> unlock (and scroll on success).
+    Returns the run, for a tab that shows more after a success (the face review)."""
     ready = job.ready or _first_present
     _lock_until_ready(job.button, job.ready_inputs, ready)
     cleared = [component for component in (*job.outputs, job.progress_on) if component is not job.button]
@@ -85,6 +87,7 @@ def wire_job(job: Job, heavy: dict[str, Any]) -> None:
         after(_unlock(ready), list(job.ready_inputs), job.button, show_progress="hidden", **UI_ONLY)
     run.failure(None, None, job.progress_on, js=FAILURE_JS, **UI_ONLY)
     run.success(None, None, None, js=scroll_into_view_js(job.scroll_to), **UI_ONLY)
+    return run
 
 
 def _clear_and_lock(job: Job, cleared: Sequence[Component]) -> Callable[..., tuple[Any, ...]]:

@@ -19,12 +19,13 @@ from pipeline.core.decode import DecodedImage
 from pipeline.core.encode import OUTPUT_FORMATS, encode_image, keeps_alpha, output_format
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.metrics import psnr
+from pipeline.restore.identity_bands import IDENTITY_THRESHOLD, identity_band, shown_score
 
 if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a pipeline
     from pipeline.cutout.background import BackgroundOptions
     from pipeline.cutout.cutter import CutoutPipeline
     from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline
-    from pipeline.restore.engine import RestorationPipeline, RestoreOptions
+    from pipeline.restore.engine import RestorationPipeline, RestorationResult, RestoreOptions
 
 
 
@@ -64,12 +65,34 @@ def restore_job(engine: RestorationPipeline, options: RestoreOptions, fmt: str =
             "psnr_vs_input_db": _rounded(psnr(result.image, reference), 2),
             "model": result.model,
             "detector": result.detector,
+            **_identity_metrics(result),
         }
         data = encode_image(result.image, result.alpha, format=key)
         return JobOutput(data=data, suffix=OUTPUT_FORMATS[key], preview=result.image, metrics=metrics,
-                         warnings=list(result.warnings), preview_alpha=result.alpha if keeps_alpha(key) else None)
+                         warnings=list(result.warnings) + _identity_warnings(result),
+                         preview_alpha=result.alpha if keeps_alpha(key) else None)
 
     return process
+
+
+def _identity_metrics(result: RestorationResult) -> dict[str, object]:
+    """The lowest identity score of the photo's restored faces and its band: the face a QA
+    reviewer should look at first. Empty without restored faces or the identity model."""
+    scores = [face.identity.score_used for face in result.faces if face.identity is not None]
+    if not scores:
+        return {}
+    band = identity_band(min(scores))
+    return {"identity_lowest": shown_score(min(scores)), "identity_verdict": band.verdict}
+
+
+def _identity_warnings(result: RestorationResult) -> list[str]:
+    """A face whose identity changed makes the row a warning, so it is not passed over."""
+    changed = [face.identity.score_used for face in result.faces
+               if face.identity is not None and face.identity.score_used < IDENTITY_THRESHOLD]
+    if not changed:
+        return []
+    return [f"{len(changed)} face(s) may no longer look like the same person (identity score "
+            f"{shown_score(min(changed)):.2f}, below {IDENTITY_THRESHOLD:.2f}): lower the strength for this photo."]
 
 
 def background_job(cutter: CutoutPipeline, options: BackgroundOptions, fmt: str = "png", *,

@@ -28,6 +28,7 @@ from PIL import Image
 from pipeline.core.atomic_write import write_atomically
 from pipeline.core.encode import encode_image
 from pipeline.core.publish import OutputFile, publish
+from pipeline.restore.identity_bands import identity_legend
 
 THUMBNAIL_MAX_SIDE = 256
 THUMBNAIL_QUALITY = 80
@@ -44,6 +45,7 @@ COLUMN_LABELS = {
     "person_fraction": "Person's share of the photo", "compliance": "Verdict", "checks_failed": "Checks failed",
     "checks_warned": "Checks with warnings", "file_kb": "File size (KB)", "size_px": "Size (px)",
     "dpi": "Resolution (dpi)", "head_ratio": "Head's share of the height", "spec": "Document",
+    "identity_lowest": "Identity score (lowest face)", "identity_verdict": "Identity",
 }
 # The operator's: which model or method made a result. In report.csv, not in what a visitor reads.
 OPERATOR_COLUMNS = frozenset({"model", "detector", "matting"})
@@ -232,6 +234,7 @@ def _html_report(job_name: str, rows: Sequence[BatchRow], counts: dict[str, int]
         f"<h1>Portrait Lab batch report: {_e(job_name)}</h1>",
         f'<p class="summary">{badges}<br>{len(rows)} file(s), total time {seconds:.1f} s</p>',
         *(f'<p class="server">{_e(note)}</p>' for note in server_notes(rows)),
+        *_legends(rows),
         "<table><thead><tr><th>File</th><th>Status</th><th>Before</th><th>After</th><th>Details</th></tr></thead><tbody>",
     ]
     for row in rows:
@@ -254,6 +257,13 @@ def _html_report(job_name: str, rows: Sequence[BatchRow], counts: dict[str, int]
         )
     lines.append("</tbody></table></body></html>")
     return "\n".join(lines)
+
+
+def _legends(rows: Sequence[BatchRow]) -> list[str]:
+    """One line under the summary for each column whose numbers need a key (the identity score)."""
+    if any("identity_lowest" in row.metrics for row in rows):
+        return [f'<p class="legend">{_e(column_label("identity_lowest"))}: {_e(identity_legend())}</p>']
+    return []
 
 
 def _write_zip(zip_path: Path, out_dir: Path, outputs: Sequence[Path], reports: Sequence[Path]) -> None:

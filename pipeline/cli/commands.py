@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import __version__
 from pipeline.cli.inputs import prepare_run
@@ -23,6 +24,9 @@ from pipeline.models.listing import format_status_table
 from pipeline.models.locations import fetch_command, weights_dir
 from pipeline.models.manifest import Manifest, load_manifest
 from pipeline.models.weight_status import WeightState, check_all
+
+if TYPE_CHECKING:
+    from pipeline.restore.engine import RestorationResult
 
 
 # -- weights --------------------------------------------------------------------------------
@@ -99,6 +103,22 @@ def cmd_specs(args: argparse.Namespace) -> int:
 
 
 # -- restore --------------------------------------------------------------------------------
+def _identity_lines(result: RestorationResult) -> list[str]:
+    """One line per restored face with an identity score, and what the guard changed."""
+    from pipeline.restore.identity_bands import IDENTITY_THRESHOLD, describe_score
+
+    lines = []
+    for number, face in enumerate((f for f in result.faces if f.identity is not None), start=1):
+        identity = face.identity
+        changed = WARNING if identity.score_used < IDENTITY_THRESHOLD else ""  # counted, as in a batch
+        line = f"{changed}face {number}: identity {describe_score(identity.score_used)}"
+        if identity.acted:
+            line += (f" (guard: strength {identity.asked:.2f} -> {identity.used:.2f}, "
+                     f"identity {identity.score_asked:.2f} -> {identity.score_used:.2f})")
+        lines.append(line)
+    return lines
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from pipeline.models.device import choose_compute
     from pipeline.restore.engine import RestorationPipeline, RestoreOptions
@@ -106,6 +126,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     options = RestoreOptions(
         model=args.model, strength=args.strength, upscale=args.upscale, only_centre_face=args.only_centre_face,
         max_faces=args.max_faces, detector=args.detector, detection_max_side=args.detection_size,
+        background_upsampler=args.background_upsampler, identity_guard=args.identity_guard,
     )
     options = options.validated(load_manifest())
     compute = choose_compute(args.device, args.precision)  # a bad --device is a usage error, found now
@@ -115,7 +136,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     def load_work() -> Work:
         pipeline = RestorationPipeline(compute=compute)
-        pipeline.restorer(options.model)  # load once up front: missing weights stop here, not per file
+        pipeline.load_models(options)  # load once up front: missing weights stop here, not per file
 
         def work(name: str, stem: str, image: DecodedImage, finished: Finished) -> list[str]:
             result = pipeline.restore(image, options)
@@ -128,7 +149,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
             publish(args.output, stem, [_image_file(OUTPUT_FORMATS[args.format], result.image, result.alpha)],
                     tag="_restored", record=keep)
-            return [f"{WARNING}{warning}" for warning in result.warnings]
+            return [f"{WARNING}{warning}" for warning in result.warnings] + _identity_lines(result)
         return work
 
     outcome = run_images(args, prepared, "restore", load_work)

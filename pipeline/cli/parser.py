@@ -22,7 +22,8 @@ from pipeline.cli.commands import (
     fetchable,
 )
 from pipeline.core.encode import OUTPUT_FORMATS
-from pipeline.core.choices import DETECTOR_AUTO, ID_PHOTO_FORMATS, MATTING_AUTO, MATTING_METHODS, PRECISION_CHOICES
+from pipeline.core.choices import (DETECTOR_AUTO, ID_PHOTO_FORMATS, MATTING_AUTO, MATTING_METHODS, PRECISION_CHOICES,
+                                   UPSAMPLER_NONE)
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES
 from pipeline.models.manifest import Manifest, load_manifest
 
@@ -50,6 +51,13 @@ def _restore_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
     parser.add_argument("--strength", type=_finite_number, default=1.0,
                         help="0 = unchanged, 1 = full restoration; values between blend (default: %(default)s)")
     parser.add_argument("--upscale", type=int, choices=(1, 2, 3, 4), default=1, help="output size factor")
+    parser.add_argument("--background-upsampler", choices=[UPSAMPLER_NONE, *manifest.names("upsampler")],
+                        help="what enlarges the background when --upscale is above 1: none = bicubic; "
+                             "default: %s on a CUDA GPU, none elsewhere (slow on a CPU)"
+                             % manifest.default("upsampler").name)
+    parser.add_argument("--identity-guard", action="store_true",
+                        help="lower the strength of any face whose identity score (ArcFace) would fall under "
+                             "the 'identity changed' line, for that face alone; the report shows both strengths")
     parser.add_argument("--only-centre-face", "--only-center-face", dest="only_centre_face", action="store_true",
                         help="restore only the face nearest the centre")
     parser.add_argument("--max-faces", type=_at_least_one, default=DEFAULT_MAX_FACES,

@@ -14,6 +14,7 @@ MATTING_METHODS = (MATTING_AUTO, MATTING_NETWORK, MATTING_FALLBACK)
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 PRECISION_CHOICES = ("auto", "fp32", "bf16")
 ID_PHOTO_FORMATS = ("jpg", "png")  # what document portals accept
+UPSAMPLER_NONE = "none"  # no background network: the photo is enlarged by bicubic interpolation
 
 
 def check_matting_method(method: str) -> str:

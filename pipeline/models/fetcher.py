@@ -40,7 +40,15 @@ from pipeline.models.manifest import Manifest, ModelEntry
 from pipeline.models.weight_status import WeightState, check
 
 ENV_FETCH_WEIGHTS = settings.FETCH_WEIGHTS
-APP_KINDS: tuple[str, ...] = ("restorer", "detector", "parser", "matting")
+APP_KINDS: tuple[str, ...] = ("restorer", "detector", "parser", "matting", "recognition")
+# The background upsampler is on by default only with CUDA (pipeline/restore/upsampler.py): a
+# CPU server would download 67 MB it does not use unless a visitor asks for the slow path.
+CUDA_KINDS: tuple[str, ...] = ("upsampler",)
+
+
+def app_kinds(device_type: str) -> tuple[str, ...]:
+    """The kinds of model whose default the app needs on a device of ``device_type``."""
+    return APP_KINDS + (CUDA_KINDS if device_type == "cuda" else ())
 LOCKS_DIR_NAME = ".locks"
 
 _log = logging.getLogger(__name__)
@@ -121,10 +129,10 @@ def should_fetch_in_background(
     return bool(env.get("SPACE_ID", "").strip())
 
 
-def default_models(manifest: Manifest) -> list[str]:
-    """The default model of each kind the app uses, without those bundled in a package."""
+def default_models(manifest: Manifest, kinds: tuple[str, ...] = APP_KINDS) -> list[str]:
+    """The default model of each of ``kinds``, without those bundled in a package."""
     names: list[str] = []
-    for kind in APP_KINDS:
+    for kind in kinds:
         try:
             entry = manifest.default(kind)
         except InvalidOptionError:

@@ -6,7 +6,7 @@ fetch would download; its layout is presentation, kept apart from the checks it 
 from __future__ import annotations
 
 from pipeline.models.manifest import ModelEntry
-from pipeline.models.weight_status import WeightStatus, format_bytes
+from pipeline.models.weight_status import WeightState, WeightStatus, format_bytes
 
 _TABLE_HEADERS = ("NAME", "STATE", "FILE", "SIZE", "DETAIL")
 
@@ -29,7 +29,16 @@ def format_status_table(statuses: list[WeightStatus]) -> str:
 def _status_row(status: WeightStatus) -> tuple[str, str, str, str, str]:
     entry = status.entry
     file_text = entry.file if entry.file is not None else f"(in {entry.bundled_in})"
-    return (entry.name, status.state.value, file_text, _expected_size_text(entry), status.detail)
+    return (entry.name, status.state.value, file_text, _expected_size_text(entry), _detail_text(status))
+
+
+def _detail_text(status: WeightStatus) -> str:
+    """What was found, plus, before a download, that a file without a published sha256 can
+    only be checked by its size: a user deciding to fetch it should know that first."""
+    entry = status.entry
+    if status.state is WeightState.MISSING and entry.sha256 is None and not entry.is_bundled:
+        return f"{status.detail}; unverified when fetched ({entry.sha256_note or 'no sha256 in manifest'})"
+    return status.detail
 
 
 def _expected_size_text(entry: ModelEntry) -> str:

@@ -27,7 +27,7 @@ KINDS: tuple[str, ...] = ("restorer", "detector", "parser", "matting", "recognit
 
 _SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_OPTIONAL_ENTRY_FIELDS = frozenset({"approx_bytes", "sha256_note", "bundled_in", "hub"})
+_OPTIONAL_ENTRY_FIELDS = frozenset({"approx_bytes", "sha256_note", "bundled_in", "hub", "commercial_use"})
 _COMMIT_PATTERN = re.compile(r"[0-9a-f]{40}")
 _REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 _REPO_PATTERN = re.compile(rf"{_REPO_PART}/{_REPO_PART}")
@@ -71,6 +71,10 @@ class ModelEntry:
     Frozen and validated on construction (also by ``dataclasses.replace``), so an
     entry that exists is always internally consistent; ``arch_options`` is a read-only
     mapping so that no caller can change the registry for everybody else.
+
+    ``commercial_use`` says whether the licence allows commercial use: true, false, or null
+    when it is unconfirmed (or not recorded). Only a model with ``true`` may be a default,
+    because a default is what every user of the app gets without choosing.
     """
 
     name: str
@@ -89,6 +93,7 @@ class ModelEntry:
     display_name: str
     bundled_in: str | None = None
     hub: HubFile | None = None
+    commercial_use: bool | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch_options, Mapping):
@@ -215,6 +220,11 @@ def _first_entry_problem(entry: ModelEntry) -> str | None:
         return f"'kind' must be one of {', '.join(KINDS)}, not {entry.kind!r}"
     if not isinstance(entry.default, bool):
         return "'default' must be true or false"
+    if entry.commercial_use is not None and not isinstance(entry.commercial_use, bool):
+        return "'commercial_use' must be true, false or null"
+    if entry.default and entry.commercial_use is not True:
+        return ("a default model's licence must allow commercial use ('commercial_use': true); "
+                "a model with a non-commercial or unconfirmed licence can be offered, never be the default")
     if not all(isinstance(key, str) for key in entry.arch_options):
         return "'arch_options' keys must be strings"
     for name in ("bytes", "approx_bytes"):

@@ -10,6 +10,8 @@ and none of them holds per-request state (callers keep that in their own context
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -92,8 +94,20 @@ def _build_srvgg(options: Mapping[str, Any]) -> nn.Module:
                            upscale=int(options.get("scale", 4)), act_type="prelu")
 
 
+def _build_restoreformer(options: Mapping[str, Any]) -> nn.Module:
+    """RestoreFormer as gfpgan's GFPGANer builds it (``RestoreFormer()``, the published file's
+    shapes). Its decoders print a line while they are built; it is kept out of stdout (the
+    CLI's output)."""
+    install_functional_tensor_alias()  # gfpgan's package import needs it (see compat_basicsr)
+    from gfpgan.archs.restoreformer_arch import RestoreFormer
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return RestoreFormer()
+
+
 ARCH_BUILDERS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
     "gfpgan_clean": _build_gfpgan_clean,
+    "restoreformer": _build_restoreformer,
     "retinaface_resnet50": _build_retinaface_resnet50,
     "parsenet": _build_parsenet,
     "bisenet": _build_bisenet,
@@ -219,6 +233,7 @@ class ModelStore:
 # How the published checkpoints wrap their state dicts, keyed by ``arch`` (others store it bare).
 PUBLISHED_LAYOUTS: dict[str, Callable[[dict[str, torch.Tensor]], object]] = {
     "gfpgan_clean": lambda state: {"params_ema": state},
+    "restoreformer": lambda state: {"params": state},  # RestoreFormer.pth (GFPGANer's fallback key)
     "rrdbnet": lambda state: {"params_ema": state},  # RealESRGAN_x2plus.pth
     "srvgg": lambda state: {"params": state},  # realesr-general-x4v3.pth
     "retinaface_resnet50": lambda state: {f"module.{key}": value for key, value in state.items()},

@@ -1,11 +1,11 @@
-"""GFPGAN restoration of aligned 512x512 faces, all faces of a call in one batch.
+"""Restoration of aligned 512x512 faces (GFPGAN, RestoreFormer), all faces of a call in one batch.
 
 Pre/post-processing matches gfpgan's ``GFPGANer`` exactly (RGB, [-1, 1] input; output
 clamped to [-1, 1], scaled and rounded to uint8), which tests/restore/test_restore_reference.py
-checks against the reference. Noise: GFPGANer draws fresh StyleGAN noise on every call,
-so the same photo comes out slightly different each time. We default to the fixed noise
-maps stored in the checkpoint ("fixed") so results are reproducible; "random" behaves
-like the reference.
+(GFPGAN) and tests/restore/test_model_choice.py (RestoreFormer) check against the reference.
+Noise: GFPGANer draws fresh StyleGAN noise on every call, so the same photo comes out
+slightly different each time. We default to the fixed noise maps stored in the checkpoint
+("fixed") so results are reproducible; "random" behaves like the reference.
 """
 from __future__ import annotations
 
@@ -40,6 +40,26 @@ class FaceRestorer(Protocol):
     def restore_batch(self, faces: np.ndarray, noise: NoiseMode = "fixed") -> np.ndarray: ...
 
 
+class NetworkRestorer(FaceRestorer, Protocol):
+    """A restorer that runs one shared network at most ``max_batch`` faces per call."""
+
+    max_batch: int
+
+
+def _in_batches(faces: np.ndarray, max_batch: int, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``run`` over ``faces`` at most ``max_batch`` at a time, the outputs joined in order."""
+    _check_faces(faces)
+    outputs = [run(faces[i:i + max_batch]) for i in range(0, len(faces), max_batch)]
+    return np.concatenate(outputs, axis=0) if outputs else faces.copy()
+
+
+def _to_faces(restored: torch.Tensor) -> np.ndarray:
+    """A [-1, 1] NCHW output -> (N, 512, 512, 3) uint8, as basicsr's tensor2img (min_max=(-1, 1))."""
+    restored = (restored.float().clamp(-1.0, 1.0) + 1.0) / 2.0
+    restored = (restored * 255.0).round().to(torch.uint8)
+    return restored.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
 class GFPGANRestorer:
     """Runs a shared, read-only GFPGAN network; holds no per-request state."""
 
@@ -57,17 +77,39 @@ class GFPGANRestorer:
         use_batched_modulation(self.network, self.batched_modulation)
 
     def restore_batch(self, faces: np.ndarray, noise: NoiseMode = "fixed") -> np.ndarray:
-        _check_faces(faces)
-        outputs = [self._run(faces[i:i + self.max_batch], noise) for i in range(0, len(faces), self.max_batch)]
-        return np.concatenate(outputs, axis=0) if outputs else faces.copy()
+        return _in_batches(faces, self.max_batch, lambda chunk: self._run(chunk, noise))
 
     def _run(self, faces: np.ndarray, noise: NoiseMode) -> np.ndarray:
         batch = faces_input(faces, self.network, self.compute.device, self.channels_last)
         with torch.inference_mode(), autocast_for(self.network, self.compute):
             restored = self.network(batch, return_rgb=False, randomize_noise=(noise == "random"))[0]
-        restored = (restored.float().clamp(-1.0, 1.0) + 1.0) / 2.0
-        restored = (restored * 255.0).round().to(torch.uint8)
-        return restored.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        return _to_faces(restored)
+
+
+class RestoreFormerRestorer:
+    """Runs a shared, read-only RestoreFormer network (gfpgan's ``restoreformer_arch``); holds
+    no per-request state. Its ``forward(face)`` returns ``(image, None)``, as GFPGANer reads it.
+
+    Always float32, never autocast: its vector quantiser picks each feature's nearest codebook
+    entry by an argmin over distances, and bf16 rounding of those distances picks other entries
+    (GFPGANer runs it in float32 too). It draws no noise, so ``noise`` changes nothing.
+    """
+
+    def __init__(self, name: str, network: nn.Module, compute: ComputeSettings,
+                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        self.name = name
+        self.network = network
+        self.compute = compute
+        self.max_batch = max_batch
+
+    def restore_batch(self, faces: np.ndarray, noise: NoiseMode = "fixed") -> np.ndarray:
+        return _in_batches(faces, self.max_batch, self._run)
+
+    def _run(self, faces: np.ndarray) -> np.ndarray:
+        batch = faces_input(faces, self.network, self.compute.device, channels_last=False)
+        with torch.inference_mode():
+            restored, _ = self.network(batch)
+        return _to_faces(restored)
 
 
 class MicroBatchedRestorer:
@@ -79,7 +121,7 @@ class MicroBatchedRestorer:
     without adding latency when there is none.
     """
 
-    def __init__(self, inner: GFPGANRestorer, max_wait_s: float = 0.0) -> None:
+    def __init__(self, inner: NetworkRestorer, max_wait_s: float = 0.0) -> None:
         from pipeline.restore.microbatch import MicroBatcher
 
         self.name = inner.name
@@ -106,8 +148,14 @@ def _gfpgan(store: ModelStore, entry: ModelEntry) -> FaceRestorer:
                           batched_modulation=speed.batched_modulation, channels_last=bool(speed.channels_last))
 
 
+def _restoreformer(store: ModelStore, entry: ModelEntry) -> FaceRestorer:
+    return RestoreFormerRestorer(entry.name, store.get(entry.name), store.compute,
+                                 max_batch=int(store.speed.max_batch or 1))
+
+
 # Which class runs each restorer, keyed by the manifest's ``arch`` (like faces.registry).
 RestorerFactory = Callable[[ModelStore, ModelEntry], FaceRestorer]
 RESTORERS: dict[str, RestorerFactory] = {
     "gfpgan_clean": _gfpgan,
+    "restoreformer": _restoreformer,
 }

@@ -14,6 +14,8 @@ is larger than any practical context): see :mod:`pipeline.restore.tiles`.
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import cv2
@@ -21,12 +23,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.core.errors import InvalidOptionError
+from pipeline.core.choices import UPSAMPLER_NONE
+from pipeline.core.errors import ImageTooLargeError, InvalidOptionError
+from pipeline.core.limits import MAX_OUTPUT_PIXELS
 from pipeline.models.device import ComputeSettings
+from pipeline.models.manifest import Manifest
 from pipeline.models.store import ModelStore
 from pipeline.restore.tiles import upscale_in_tiles
 
-UPSAMPLER_NONE = "none"
+# Why the upsampler is off unless chosen on a machine without CUDA (visitors read this).
+OFF_WITHOUT_GPU = ("The background was enlarged the quick way: this server has no graphics card, and "
+                   "sharpening the background with Real-ESRGAN is slow on its processor. You can still choose it.")
 # Bytes of device memory one input pixel of a tile costs, by architecture (activations at the
 # network's widest point, output included; estimates from the layer widths, unmeasured on a GPU).
 BYTES_PER_INPUT_PIXEL = {"rrdbnet": 40_000, "srvgg": 4_000}
@@ -36,6 +43,27 @@ CPU_TILE = 256
 CONTEXT = 32  # pixels of real context around each tile (SRVGG's radius is 34: nearly exact)
 MIN_TILE, MAX_TILE = 128, 1024
 FREE_MEMORY_SHARE = 0.5
+# Without CUDA, the largest photo (input pixels) a network may enlarge: Real-ESRGAN x2plus
+# takes minutes per megapixel on a 2-core CPU (bench/restore_bench.py), and one visitor's job
+# holds the shared pool that long. Larger photos get a plain sentence and the quick way.
+CPU_MAX_INPUT_PIXELS = 1_000_000
+TOO_SLOW_WITHOUT_GPU = ("Sharpening the background of a photo this large would take many minutes on this server, "
+                        "which has no graphics card.")
+
+
+def default_upsampler(manifest: Manifest, compute: ComputeSettings) -> str:
+    """The manifest's default upsampler where CUDA runs it in well under a second per photo;
+    "none" elsewhere (a CPU takes tens of seconds per megapixel: see bench/restore_bench.py)."""
+    return manifest.default("upsampler").name if compute.device.type == "cuda" else UPSAMPLER_NONE
+
+
+def check_upsampler(name: str, manifest: Manifest) -> str:
+    """``name`` if it is "none" or a manifest upsampler; a visitor's sentence otherwise."""
+    names = manifest.names("upsampler")
+    if name != UPSAMPLER_NONE and name not in names:
+        raise InvalidOptionError(f"'{name}' is not a background upsampler.",
+                                 hint=f"Choose one of: {UPSAMPLER_NONE}, {', '.join(names)}.")
+    return name
 
 
 @dataclass(frozen=True)
@@ -64,31 +92,61 @@ class BackgroundUpsampler:
     def __init__(self, store: ModelStore, compute: ComputeSettings) -> None:
         self.store = store
         self.compute = compute
+        # One upscale at a time on a GPU: each sizes its tiles from the memory free when it
+        # starts, so two at once would both count the same free memory.
+        self._device_turn = threading.Lock()
+
+    def check_size(self, name: str, width: int, height: int) -> None:
+        """Refuse, before any work, a photo the network would enlarge past the output limit at
+        its own factor, or (without CUDA) one too large to finish in reasonable time."""
+        scale = int(self.store.manifest.get(name).arch_options.get("scale", 4))
+        if width * height * scale**2 > MAX_OUTPUT_PIXELS:
+            raise ImageTooLargeError(
+                f"This photo is too large for the background sharpener ({width}x{height} px).",
+                hint="Choose the quick background, or a smaller photo or upscale.")
+        if self.compute.device.type != "cuda" and width * height > CPU_MAX_INPUT_PIXELS:
+            raise ImageTooLargeError(
+                TOO_SLOW_WITHOUT_GPU,
+                hint=f"Choose the quick background, or a photo under {CPU_MAX_INPUT_PIXELS / 1e6:.0f} megapixel.")
 
     def upscale(self, rgb: np.ndarray, name: str, outscale: float) -> np.ndarray:
         """``rgb`` (H, W, 3 uint8) enlarged ``outscale`` times by the network ``name``; a network
         of another factor is followed by an area (or cubic) resize to the asked size."""
+        if check_upsampler(name, self.store.manifest) == UPSAMPLER_NONE:
+            raise ValueError("'none' is no network: resize the photo instead")
         entry = self.store.manifest.get(name)
-        if entry.kind != "upsampler":
-            raise InvalidOptionError(f"'{name}' is not a background upsampler.",
-                                     hint=f"Choose one of: {', '.join(self.store.manifest.names('upsampler'))}.")
         scale = int(entry.arch_options.get("scale", 4))
+        height, width = rgb.shape[:2]
+        self.check_size(name, width, height)
         network = self.store.get(name)
         fold = FOLD.get(entry.arch, {}).get(scale, 1)
-        settings = tile_settings(self.compute, entry.arch)
-        height, width = rgb.shape[:2]
         tensor = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255)
         padded = _pad_to_multiple(tensor, fold).to(self.compute.device)
-        with torch.inference_mode(), self.compute.autocast():
-            out = upscale_in_tiles(network, padded, scale, settings.tile, settings.overlap, multiple=fold,
-                                   batch=settings.batch)
-            out = out[:, :, :height * scale, :width * scale].float().clamp(0, 1)
-            image = (out[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+        with self._device_turn if self.compute.device.type == "cuda" else nullcontext():
+            out = self._run(network, padded, scale, fold, tile_settings(self.compute, entry.arch))
+        with torch.inference_mode():  # in place from here: no full-size copies
+            out = out[0, :, :height * scale, :width * scale].float()
+            image = out.clamp_(0, 1).mul_(255).add_(0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         target = (round(width * outscale), round(height * outscale))
         if target != (width * scale, height * scale):
             shrink = target[0] < width * scale
             image = cv2.resize(image, target, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
         return image
+
+
+    def _run(self, network: torch.nn.Module, image: torch.Tensor, scale: int, fold: int,
+             settings: TileSettings) -> torch.Tensor:
+        """The tiled pass; on a CUDA out-of-memory error, again with tiles half as large."""
+        while True:
+            try:
+                with torch.inference_mode(), self.compute.autocast():
+                    return upscale_in_tiles(network, image, scale, settings.tile, settings.overlap, multiple=fold,
+                                            batch=settings.batch)
+            except torch.cuda.OutOfMemoryError:
+                if settings.tile // 2 < MIN_TILE // 2:
+                    raise
+                torch.cuda.empty_cache()
+                settings = TileSettings(settings.tile // 2, settings.overlap, 1)
 
 
 def _pad_to_multiple(tensor: torch.Tensor, multiple: int) -> torch.Tensor:

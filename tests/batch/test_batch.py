@@ -444,9 +444,15 @@ def test_restore_job_measures_faces_and_fidelity(tmp_path, photo_files, random_p
     summary = run_batch(items, process, tmp_path / "out", job_name="restore")
 
     restored, corrupt = summary.rows
-    assert restored.status == "ok", restored.message
+    # random weights: the face no longer looks like the person, and the row says so (issue 16)
+    assert restored.status == "warning" and "may no longer look like the same person" in restored.message
     assert corrupt.status == "error" and corrupt.message
     metrics = restored.metrics
+    assert metrics["identity_lowest"] < 0.30 and metrics["identity_verdict"] == "identity changed"
+    html = summary.html_path.read_text(encoding="utf-8")
+    csv_header = summary.csv_path.read_text(encoding="utf-8").splitlines()[0]
+    assert "Identity score (lowest face)" in html and "below 0.30: identity changed" in html
+    assert "identity_lowest" in csv_header and "identity_verdict" in csv_header
     assert (metrics["faces_found"], metrics["faces_restored"]) == (1, 1)
     assert metrics["output_size"] == "512x512" and metrics["detector"] == "mtcnn"
     assert metrics["model"] == random_pipeline.manifest.default("restorer").name

@@ -77,13 +77,44 @@ def test_restore_batch_reports_bad_files_and_carries_on(random_weights, astronau
     assert "broken.jpg" in captured.err and "Traceback" not in captured.err
     assert "missing.png: no such file or folder" in captured.err
     assert "No face found" in captured.err
-    assert "Restored 2 of 4 image(s), 1 face(s); 2 failed, 1 with warnings" in captured.out
+    # random weights: the restored face is no longer the person, and the run says so (a warning)
+    assert "face 1: identity 0." in captured.err and "identity changed" in captured.err
+    assert "Restored 2 of 4 image(s), 1 face(s); 2 failed, 2 with warnings" in captured.out
     restored = Image.open(out / "astronaut_restored.png")
     assert restored.size == (512, 512)
     assert not restored.getexif() and b"SecretCameraMaker" not in (out / "astronaut_restored.png").read_bytes()
     data = json.loads(report.read_text())
     assert len(data["results"][str(inputs / "astronaut.jpg")]["faces"]) == 1
     assert set(data["failed"]) == {str(inputs / "broken.jpg"), str(tmp_path / "missing.png")}
+    face = data["results"][str(inputs / "astronaut.jpg")]["faces"][0]
+    assert face["identity_score"] < 0.30 and "identity changed" in face["identity_meaning"]
+
+
+def test_restore_with_the_background_upsampler_and_the_identity_guard(random_weights, astronaut_rgb, tmp_path,
+                                                                      monkeypatch, capsys):
+    """--background-upsampler and --identity-guard reach the pipeline; the report shows what
+    enlarged the background and both strengths and scores of a guarded face."""
+    directory, manifest = random_weights
+    for reader in (cli_parser, cli_commands, store):
+        monkeypatch.setattr(reader, "load_manifest", lambda path=None: manifest)
+    monkeypatch.setenv(ENV_WEIGHTS_DIR, str(directory))
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut_rgb[::2, ::2]).save(photo)
+    report = tmp_path / "report.json"
+    code = cli.main(["restore", str(photo), "-o", str(tmp_path / "out"), "--detector", "mtcnn", "--device", "cpu",
+                     "--upscale", "2", "--background-upsampler", "realesr-general-x4", "--identity-guard",
+                     "--report", str(report)])
+    captured = capsys.readouterr()
+    assert code == cli_run.EXIT_OK, captured.err
+    result = json.loads(report.read_text())["results"][str(photo)]
+    assert result["background_upsampler"] == "realesr-general-x4" and result["size"] == [512, 512]
+    guard = result["faces"][0]["identity_guard"]
+    assert guard["guard_acted"] and guard["used_strength"] < guard["asked_strength"] == 1.0
+    assert guard["identity_used"] >= 0.30 > guard["identity_asked"]
+    assert "(guard: strength 1.00 -> " in captured.err
+    with pytest.raises(SystemExit) as usage:  # argparse: a usage error, before anything loads
+        cli.main(["restore", str(photo), "-o", str(tmp_path / "o2"), "--background-upsampler", "bicubic"])
+    assert usage.value.code == 2 and "choose from 'none', 'realesrgan-x2'" in capsys.readouterr().err
 
 
 def test_restore_with_nothing_to_do_is_a_usage_error(tmp_path, capsys):

@@ -208,12 +208,19 @@ def test_ctrl_c_while_names_are_claimed_lands_after_the_set_is_whole_and_recorde
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(publish_module.os, "link", link_then_interrupt)
+    # Python's own Ctrl-C handler, whatever an earlier test left (a CLI run cut short by its time
+    # limit in test_fuzz kept its own handler once, and this test then saw no KeyboardInterrupt)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     recorded: list[list[Path]] = []
-    with pytest.raises(KeyboardInterrupt):
-        publish(tmp_path, "me", _a_set("x"), record=recorded.append)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            publish(tmp_path, "me", _a_set("x"), record=recorded.append)
+        handler_after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert len(recorded) == 1 and [p.name for p in recorded[0]] == [f"me{s}" for s in SET_SUFFIXES]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"me{s}" for s in SET_SUFFIXES)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert handler_after is signal.default_int_handler  # handlers restored
 
 
 def test_sweep_staging_removes_only_old_leftovers(tmp_path):

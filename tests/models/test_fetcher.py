@@ -39,8 +39,8 @@ from pipeline.models.fetcher import (
 )
 from pipeline.models.manifest import Manifest, load_manifest
 
-DEFAULTS = ("modnet", "parsenet", "retinaface-r50", "gfpgan-v1.4")  # smallest first, as published
-SIZES = {"modnet": 20_000, "parsenet": 30_000, "retinaface-r50": 40_000, "gfpgan-v1.4": 60_000}
+DEFAULTS = ("modnet", "parsenet", "arcface", "retinaface-r50", "gfpgan-v1.4")  # smallest first, as published
+SIZES = {"modnet": 20_000, "parsenet": 30_000, "arcface": 35_000, "retinaface-r50": 40_000, "gfpgan-v1.4": 60_000}
 QUICK = Backoff(first_s=0.01, cap_s=0.05)
 WAIT_S = 20.0
 
@@ -187,6 +187,16 @@ def part_files(folder: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- what and when
+def test_the_background_upsampler_is_fetched_only_where_it_is_on_by_default() -> None:
+    """A CUDA server uses Real-ESRGAN x2plus by default, so it fetches it; a CPU server does not
+    use it unless asked and is spared the download."""
+    from pipeline.models.fetcher import app_kinds
+
+    published = load_manifest()
+    assert "realesrgan-x2" in default_models(published, app_kinds("cuda"))
+    assert "realesrgan-x2" not in default_models(published, app_kinds("cpu"))
+    assert sorted(default_models(published, app_kinds("cpu"))) == sorted(DEFAULTS)
+
 
 
 def test_the_defaults_of_the_app_are_fetched_smallest_first() -> None:
@@ -373,10 +383,10 @@ def test_the_store_sees_fetched_weights_without_a_restart(
     mirror.serve_defaults(manifest)
     (tmp_path / str(manifest.get("parsenet").file)).write_bytes(payload("parsenet", salt="old"))  # damaged
     store = ModelStore(manifest=manifest, directory=tmp_path, compute=cpu_compute)
-    assert [store.is_available(name) for name in DEFAULTS] == [False] * 4
+    assert [store.is_available(name) for name in DEFAULTS] == [False] * len(DEFAULTS)
     fetcher = fetcher_for(manifest, tmp_path).start()
     assert fetcher.wait(WAIT_S)
-    assert [store.is_available(name) for name in DEFAULTS] == [True] * 4
+    assert [store.is_available(name) for name in DEFAULTS] == [True] * len(DEFAULTS)
 
 
 def test_fetched_random_weights_load_in_the_same_store(

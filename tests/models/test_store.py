@@ -13,7 +13,8 @@ from pipeline.models.accelerate import SpeedSettings
 from pipeline.models.manifest import load_manifest
 from pipeline.models.store import ModelStore, load_network, read_state_dict
 
-DOWNLOADABLE = ["gfpgan-v1.4", "gfpgan-v1.3", "retinaface-r50", "parsenet", "bisenet", "modnet", "arcface"]
+DOWNLOADABLE = ["gfpgan-v1.4", "gfpgan-v1.3", "gfpgan-v1.2", "restoreformer", "retinaface-r50", "parsenet",
+                "bisenet", "modnet", "arcface"]
 
 
 @pytest.mark.parametrize("name", DOWNLOADABLE)
@@ -33,6 +34,10 @@ def test_published_layouts_are_unwrapped(random_weights):
     directory, manifest = random_weights
     gfpgan = torch.load(directory / manifest.get("gfpgan-v1.4").file, weights_only=True)
     assert list(gfpgan) == ["params_ema"]
+    # RestoreFormer.pth keeps its tensors under "params" (GFPGANer takes "params" when there is no
+    # "params_ema"), so a loader that only unwrapped "params_ema" would fail on the real file.
+    restoreformer = torch.load(directory / manifest.get("restoreformer").file, weights_only=True)
+    assert list(restoreformer) == ["params"]
     state = read_state_dict(directory / manifest.get("retinaface-r50").file)
     assert state and not any(key.startswith("module.") for key in state)
 

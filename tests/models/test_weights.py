@@ -40,7 +40,7 @@ from pipeline.models.weight_status import WeightState, check, check_all, require
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_NAMES = {
-    "gfpgan-v1.4", "gfpgan-v1.3", "retinaface-r50", "parsenet",
+    "gfpgan-v1.4", "gfpgan-v1.3", "gfpgan-v1.2", "restoreformer", "retinaface-r50", "parsenet",
     "bisenet", "modnet", "arcface", "mtcnn", "realesrgan-x2", "realesr-general-x4",
 }
 # Values copied from shared/reference/weights.md: (file, exact bytes or None, sha256 or None).
@@ -57,6 +57,12 @@ REFERENCE = {
     "modnet": ("matting_modnet_portrait.pth", None, None),
     "arcface": ("recognition_arcface_ir_se50.pth", None,
                 "a035c768259b98ab1ce0e646312f48b9e1e218197a0f80ac6765e88f8b6ddf28"),
+    # Sources in weights/README.md ("Where the restorers' hashes come from"): Arch Linux AUR
+    # PKGBUILDs that hash the release URL, and Hugging Face copies (Git LFS pointers: oid and size).
+    "gfpgan-v1.2": ("GFPGANCleanv1-NoCE-C2.pth", 348632874,
+                    "29e25ee90c170f4231163f4c83df6b59c968b73f3ce00cb884015ae005db083c"),
+    "restoreformer": ("RestoreFormer.pth", 290785322,
+                      "07404d446d62ca3d5ed38b1de09a947a1e77d46dbccec961a74d713a8f24ace0"),
     # no two public sources agreed on a hash: unverified, said so in `weights list`
     "realesrgan-x2": ("RealESRGAN_x2plus.pth", None, None),
     "realesr-general-x4": ("realesr-general-x4v3.pth", None, None),
@@ -250,13 +256,15 @@ def test_hash_notes_follow_the_reference(manifest: Manifest) -> None:
 def test_architectures_and_options(manifest: Manifest) -> None:
     arches = {entry.name: entry.arch for entry in manifest.entries}
     assert arches == {
-        "gfpgan-v1.4": "gfpgan_clean", "gfpgan-v1.3": "gfpgan_clean",
-        "retinaface-r50": "retinaface_resnet50", "parsenet": "parsenet",
+        "gfpgan-v1.4": "gfpgan_clean", "gfpgan-v1.3": "gfpgan_clean", "gfpgan-v1.2": "gfpgan_clean",
+        "restoreformer": "restoreformer", "retinaface-r50": "retinaface_resnet50", "parsenet": "parsenet",
         "bisenet": "bisenet", "modnet": "modnet", "arcface": "arcface_ir_se50",
         "mtcnn": "mtcnn", "realesrgan-x2": "rrdbnet", "realesr-general-x4": "srvgg",
     }
     assert dict(manifest.get("gfpgan-v1.4").arch_options) == {"channel_multiplier": 2}
     assert dict(manifest.get("gfpgan-v1.3").arch_options) == {"channel_multiplier": 2}
+    assert dict(manifest.get("gfpgan-v1.2").arch_options) == {"channel_multiplier": 2}  # GFPGANer: clean, C2
+    assert dict(manifest.get("restoreformer").arch_options) == {}  # GFPGANer builds RestoreFormer()
     assert dict(manifest.get("parsenet").arch_options) == {}
 
 
@@ -264,12 +272,37 @@ def test_defaults_per_kind(manifest: Manifest) -> None:
     assert manifest.default("restorer").name == "gfpgan-v1.4"
     assert manifest.default("detector").name == "retinaface-r50"
     assert {entry.name for entry in manifest.entries if entry.default} == {
-        "gfpgan-v1.4", "retinaface-r50", "parsenet", "realesrgan-x2",
+        "gfpgan-v1.4", "retinaface-r50", "parsenet", "realesrgan-x2", "arcface",
     }
+    assert manifest.default("recognition").name == "arcface"  # the identity score (MIT)
     assert manifest.default("upsampler").name == "realesrgan-x2"  # x2plus, as GFPGAN's own tools use
     assert manifest.default("parser").name == "parsenet"  # paste-back mask; bisenet is for later stages
     assert manifest.default("matting").name == "modnet"  # only one of its kind
-    assert manifest.names("restorer") == ["gfpgan-v1.4", "gfpgan-v1.3"]
+    assert manifest.names("restorer") == ["gfpgan-v1.4", "gfpgan-v1.3", "gfpgan-v1.2", "restoreformer"]
+
+
+# (licence, commercial_use) of each restorer, from GFPGAN's README and LICENSE (Apache-2.0) and
+# RestoreFormer's own repository (no licence stated for its weights): see weights/README.md.
+RESTORER_LICENCES = {
+    "gfpgan-v1.4": ("Apache-2.0", True),
+    "gfpgan-v1.3": ("Apache-2.0", True),
+    "gfpgan-v1.2": ("Apache-2.0", True),
+}
+
+
+def test_each_restorer_records_its_licence_and_whether_it_allows_commercial_use(manifest: Manifest) -> None:
+    for name, (licence, commercial) in RESTORER_LICENCES.items():
+        assert (manifest.get(name).licence, manifest.get(name).commercial_use) == (licence, commercial), name
+    restoreformer = manifest.get("restoreformer")
+    assert restoreformer.licence.startswith("unconfirmed")
+    assert restoreformer.commercial_use is None and not restoreformer.default
+    assert manifest.get("gfpgan-v1.2").url == (
+        "https://github.com/TencentARC/GFPGAN/releases/download/v0.2.0/GFPGANCleanv1-NoCE-C2.pth")
+    assert restoreformer.url == "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.4/RestoreFormer.pth"
+
+
+def test_every_default_model_allows_commercial_use(manifest: Manifest) -> None:
+    assert [entry.name for entry in manifest.entries if entry.default and entry.commercial_use is not True] == []
 
 
 def test_mtcnn_is_bundled_in_facenet_pytorch(manifest: Manifest) -> None:
@@ -325,6 +358,16 @@ def _wrong_schema(raw: dict[str, Any]) -> None:
     raw["schema"] = 2
 
 
+def _default_named(name: str) -> Callable[[dict[str, Any]], None]:
+    """Make ``name`` the default of its kind (and no other model of that kind)."""
+    def edit(raw: dict[str, Any]) -> None:
+        kind = next(model["kind"] for model in raw["models"] if model["name"] == name)
+        for model in raw["models"]:
+            if model["kind"] == kind:
+                model["default"] = model["name"] == name
+    return edit
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -339,6 +382,10 @@ def _wrong_schema(raw: dict[str, Any]) -> None:
         (_break_first("sha265", "typo"), "unknown field(s): sha265"),
         (_second_default, "duplicate default model of kind 'restorer'"),
         (_wrong_schema, "'schema' must be 1"),
+        (_break_first("commercial_use", "yes"), "'commercial_use' must be true, false or null"),
+        (_break_first("commercial_use", False), "a default model's licence must allow commercial use"),
+        (_break_first("commercial_use", None), "a default model's licence must allow commercial use"),
+        (_default_named("restoreformer"), "a default model's licence must allow commercial use"),
     ],
 )
 def test_malformed_manifest_raises_value_error(

@@ -34,7 +34,7 @@ from pipeline.restore.engine import RestorationPipeline
 from webapp.studio import Studio
 
 NAMED = {
-    "/restore": ["photo", "model", "strength", "upscale", "centre", "detector", "fmt"],
+    "/restore": ["photo", "model", "strength", "upscale", "centre", "detector", "fmt", "background", "guard"],
     "/replace_background": ["photo", "mode", "colour", "colour2", "backdrop", "blur", "feather", "fmt"],
     "/id_photo": ["photo", "spec_id", "colour", "max_kb", "paper", "auto_correct", "brightness", "contrast", "sharpness",
                   "head_size", "head_position"],
@@ -124,6 +124,23 @@ def test_api_lists_exactly_the_named_endpoints(server, client):
 
 
 # -- restore -------------------------------------------------------------------------------
+def test_the_background_upsampler_is_a_choice_and_says_why_it_starts_off(client, inputs):
+    """API callers choose it by name; without a GPU the default is bicubic, and the summary says
+    why; a network whose weights are not installed gets a plain sentence, not a traceback."""
+    source = save_image(inputs / "small.png", np.ascontiguousarray(astronaut()[::4, ::4]))
+    chosen = client.predict(handle_file(str(source)), "gfpgan-v1.4", 1.0, 2, False, "auto", "png",
+                            "realesr-general-x4", api_name="/restore")[2]
+    default = client.predict(handle_file(str(source)), "gfpgan-v1.4", 1.0, 2, False, "auto", "png",
+                             api_name="/restore")[2]
+    assert "output 256x256 px" in chosen and "graphics card" not in chosen
+    assert "output 256x256 px" in default and "no graphics card" in default
+    with pytest.raises(AppError) as refused:
+        client.predict(handle_file(str(source)), "gfpgan-v1.4", 1.0, 2, False, "auto", "png", "realesrgan-x2",
+                       api_name="/restore")
+    assert "not installed on this server" in str(refused.value)
+    assert not any(marker in str(refused.value) for marker in TRACEBACK_MARKERS)
+
+
 def test_restore_output_is_the_input_size_times_upscale(client, inputs):
     # A non-square crop around the face, so a swapped width and height cannot pass.
     crop = np.ascontiguousarray(astronaut()[20:340, 100:356])  # 256 wide, 320 tall
@@ -275,14 +292,14 @@ def test_delete_my_files_empties_the_session_and_clears_the_outputs(server, inpu
                         api_name="/replace_background")
         assert app.storage.session_files(visitor.session_hash)
         outputs = visitor.predict(api_name="/delete_my_files")
-        # every upload, result and text on show (status lines, verdicts, reports, batch table)
-        # emptied: 24, then the two download buttons emptied and hidden
-        assert len(outputs) == 27
+        # every upload, result and text on show (status lines, verdicts, reports, batch table, the
+        # face review's cards) emptied: 25, then the two download buttons emptied and hidden
+        assert len(outputs) == 28
         assert re.fullmatch(r"Deleted \d+ file\(s\) of this session from the server\.", outputs[0]), outputs[0]
         assert int(outputs[0].split()[1]) >= 2  # the result and the upload at least
-        left = [v for v in outputs[1:25] if v not in (None, [], "") and not (isinstance(v, dict) and v.get("data") == [])]
+        left = [v for v in outputs[1:26] if v not in (None, [], "") and not (isinstance(v, dict) and v.get("data") == [])]
         assert not left, left  # the gallery comes back as [], the batch table as its headers without rows
-        assert all(update["visible"] is False and update["value"] is None for update in outputs[25:])
+        assert all(update["visible"] is False and update["value"] is None for update in outputs[26:])
         assert app.storage.session_files(visitor.session_hash) == []
         again = visitor.predict(api_name="/delete_my_files")
         assert again[0] == "There were no files of this session on the server."

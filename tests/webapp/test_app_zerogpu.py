@@ -238,7 +238,7 @@ def test_a_tabs_uploads_are_deleted_when_it_closes(zerogpu, tmp_path):
         assert len(closing) == 1 and len(staying) == 1
 
         first.close()
-        assert wait_until(lambda: not closing[0].exists(), timeout=10), "the closed tab's upload is still stored"
+        assert wait_until(lambda: not closing[0].exists(), timeout=60), "the closed tab's upload is still stored"
         assert staying[0].is_file()
     finally:
         first.close()

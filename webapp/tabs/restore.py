@@ -1,16 +1,20 @@
 """The Restore tab: a portrait in, its faces restored (before/after slider, download) out."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
+from pipeline.core.choices import UPSAMPLER_NONE
 from pipeline.core.encode import OUTPUT_FORMATS
 from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.tabs import BuiltTab
-from webapp.ui import heavy_events, photo_input, tab_blocks
-from webapp.wiring import Job, check_upload_at_once, status_box, wire_job
+from webapp.review import FaceReview
+from webapp.ui import UI_ONLY, heavy_events, photo_input, tab_blocks
+from webapp.wiring import FAILURE_JS, Job, check_upload_at_once, status_box, wire_job
 from webapp.weights_banner import ServerView
 
 
@@ -25,10 +29,18 @@ def build(ctx: ActionContext, example: Path, view: ServerView) -> BuiltTab:
         with gr.Row():
             with gr.Column():
                 photo = photo_input(label="Portrait", sources=["upload", "clipboard"])
-                model = gr.Dropdown(studio.restorer_choices(), value=studio.default_restorer(), label="Model")
+                model = gr.Dropdown(studio.restorer_choices(), value=studio.default_restorer(), label="Model",
+                                    info="Each model's name is followed by its licence")
                 strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength",
                                      info="0 keeps the photo unchanged, 1 is full restoration")
                 upscale = gr.Radio(UPSCALE_CHOICES, value=1, label="Upscale")
+                background = gr.Radio(studio.upsampler_choices(), value=studio.default_upsampler(),
+                                      label="Background when enlarged", info=upsampler_info(ctx), visible=False)
+                upscale.change(lambda factor: gr.update(visible=int(factor or 1) > 1), upscale, background,
+                               **UI_ONLY)  # it only matters at 2x-4x
+                guard = gr.Checkbox(label="Keep each person recognisable (identity guard)", value=False,
+                                    info="If restoring would make someone look like a different person, "
+                                         "that face is restored less.")
                 with gr.Row():
                     centre = gr.Checkbox(label="Centre face only")
                     fmt = gr.Radio(list(OUTPUT_FORMATS), value="png", label="Download as")
@@ -41,17 +53,99 @@ def build(ctx: ActionContext, example: Path, view: ServerView) -> BuiltTab:
                                          buttons=["fullscreen"])
                 download = gr.DownloadButton("Download restored photo", visible=False)
                 summary = gr.Markdown()
+                review = face_review_panel()
 
         def ready(path: str | None, name: str) -> bool:
             return bool(path) and studio.restorer_ready(name)
 
-        wire_job(Job(button, handlers.gpu_event(handlers.restore, ctx),
-                     [photo, model, strength, upscale, centre, detector, fmt], [compare, download, summary],
-                     api_name="restore", progress_on=status, scroll_to="restore-result", ready=ready,
-                     ready_inputs=[photo, model]), heavy_events(ctx.config, studio.engine.compute.device.type))
+        run = wire_job(Job(button, handlers.gpu_event(handlers.restore, ctx),
+                           [photo, model, strength, upscale, centre, detector, fmt, background, guard],
+                           [compare, download, summary, review.state],
+                           api_name="restore", progress_on=status, scroll_to="restore-result", ready=ready,
+                           ready_inputs=[photo, model]), heavy_events(ctx.config, studio.engine.compute.device.type))
         check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))
-    return BuiltTab(blocks, files=(photo, status, compare, summary), downloads=(download,),
+        wire_review(ctx, review, button, run, photo, [compare, download, summary])
+    return BuiltTab(blocks, files=(photo, status, compare, summary, review.cards, review.state),
+                    downloads=(download,),
                     weights_gated=(model, button, reason), gate_inputs=(photo,))
+
+
+@dataclass(frozen=True)
+class ReviewPanel:
+    """The face-by-face review: hidden until a restoration has faces to show."""
+
+    box: gr.Column
+    cards: gr.Gallery
+    face: gr.Dropdown
+    strength: gr.Slider
+    apply: gr.Button
+    status: gr.Markdown  # Apply's progress and errors, next to the button (a phone shows nothing else)
+    state: gr.State  # the FaceReview (server-side: paths and numbers, never sent to the page)
+
+    @property
+    def shown(self) -> list:
+        return [self.box, self.cards, self.face, self.strength]
+
+
+def face_review_panel() -> ReviewPanel:
+    with gr.Column(visible=False, elem_id="restore-review") as box:
+        gr.Markdown("## Face by face\nEach face before (left) and after (right). Give one face its own "
+                    "strength and press Apply: the photo changes without restoring again.")
+        cards = gr.Gallery(label="Faces: before and after", columns=1, height="auto", object_fit="contain",
+                           elem_id="restore-faces", buttons=["fullscreen"])
+        with gr.Row():
+            face = gr.Dropdown([], label="Face", scale=1)
+            strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength for this face", scale=2)
+        apply = gr.Button("Apply to this face", variant="secondary")
+        status = status_box("restore-review-status")
+    return ReviewPanel(box, cards, face, strength, apply, status, gr.State(None))
+
+
+def wire_review(ctx: ActionContext, review: ReviewPanel, restore_button: gr.Button, run: Any, photo: gr.Image,
+                results: list) -> None:
+    """The panel shows a restoration's faces and nothing else: hidden (and its state dropped) as a
+    new restoration starts or the photo changes (a new one, or none after "Delete my files now"),
+    shown when faces come back. "Apply" pastes the kept faces again, on the shared pool like every
+    model call, once at a time."""
+    restore_button.click(hide_review, None, [review.state, *review.shown], **UI_ONLY)
+    photo.change(hide_review, None, [review.state, *review.shown], **UI_ONLY)
+    run.success(show_review, review.state, review.shown, **UI_ONLY)
+    review.face.change(face_strength, [review.state, review.face], review.strength, **UI_ONLY)
+    applied = review.apply.click(handlers.gpu_event(handlers.review_face, ctx),
+                                 [review.state, review.face, review.strength], [*results, review.state],
+                                 show_progress_on=review.status, api_visibility="private", trigger_mode="once",
+                                 **heavy_events(ctx.config, ctx.studio.engine.compute.device.type))
+    applied.success(show_review, review.state, review.shown, **UI_ONLY)
+    applied.failure(None, None, review.status, js=FAILURE_JS, **UI_ONLY)
+
+
+def hide_review() -> tuple:
+    return None, gr.update(visible=False), None, gr.update(choices=[], value=None), gr.update(value=1.0)
+
+
+def show_review(state: FaceReview | None) -> tuple:
+    """The cards, the face last changed chosen, and the slider at its strength (to the slider's step)."""
+    if state is None:
+        return hide_review()[1:]
+    face = state.selected if 0 <= state.selected < len(state.strengths) else 0
+    return (gr.update(visible=True), list(state.cards),
+            gr.update(choices=state.choices(), value=face, visible=len(state.strengths) > 1),
+            gr.update(value=round(state.strengths[face], 2)))
+
+
+def face_strength(state: FaceReview | None, face: int | None) -> Any:
+    """The slider shows the chosen face's own strength."""
+    if state is None or face is None or not 0 <= int(face) < len(state.strengths):
+        return gr.update()
+    return gr.update(value=round(state.strengths[int(face)], 2))
+
+
+def upsampler_info(ctx: ActionContext) -> str:
+    """What the background choice does, and on a server without a GPU why it starts on "Quick"."""
+    used = "Real-ESRGAN makes everything around the faces sharper too."
+    if ctx.studio.default_upsampler() != UPSAMPLER_NONE:
+        return used
+    return f"{used} Quick is chosen here: this server has no graphics card, so Real-ESRGAN takes minutes."
 
 
 # Each upscale factor named, so a screen reader says more than "2".
