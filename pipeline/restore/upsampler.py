@@ -44,8 +44,9 @@ CONTEXT = 32  # pixels of real context around each tile (SRVGG's radius is 34: n
 MIN_TILE, MAX_TILE = 128, 1024
 FREE_MEMORY_SHARE = 0.5
 # Without CUDA, the largest photo (input pixels) a network may enlarge: Real-ESRGAN x2plus
-# takes minutes per megapixel on a 2-core CPU (bench/restore_bench.py), and one visitor's job
-# holds the shared pool that long. Larger photos get a plain sentence and the quick way.
+# managed 0.03 input MP/s on a 2-core CPU in bf16 (README Performance: about 33 s per megapixel
+# when the machine is idle, minutes when it is busy), and one visitor's job holds the shared pool
+# that long. Larger photos get a plain sentence and the quick way.
 CPU_MAX_INPUT_PIXELS = 1_000_000
 TOO_SLOW_WITHOUT_GPU = ("Sharpening the background of a photo this large would take many minutes on this server, "
                         "which has no graphics card.")
