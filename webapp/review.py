@@ -9,6 +9,7 @@ changed faces: paste cost, not network cost.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from pipeline.core.encode import save_image
 from pipeline.restore.facework import FaceWork
-from pipeline.restore.guard import blend_crops
+from pipeline.restore.guard import GuardedStrength, blend_crops
 from pipeline.restore.identity_bands import IDENTITY_THRESHOLD, identity_band, shown_score
 
 FACES_FILE = "faces.npz"
@@ -68,10 +69,9 @@ def card_caption(review: FaceReview, index: int) -> str:
     return " · ".join(parts)
 
 
-def identity_lines(review: FaceReview, asked: tuple[float, ...] | None = None,
-                   asked_scores: tuple[float, ...] | None = None) -> list[str]:
-    """Per face, its score and meaning; where the guard (``asked`` differs) lowered a face's
-    strength, both strengths and both scores."""
+def identity_lines(review: FaceReview, guarded: Sequence[GuardedStrength] | None = None) -> list[str]:
+    """Per face, its score and meaning; where the guard lowered a face's strength (``guarded``,
+    in the faces' order), both strengths and both scores."""
     if review.scores is None:
         return []
     lines = [SCORE_MEANING]
@@ -80,9 +80,9 @@ def identity_lines(review: FaceReview, asked: tuple[float, ...] | None = None,
         line = f"- Face {index + 1}: {shown_score(score):.2f}, {band.verdict}. {band.meaning}"
         if score < IDENTITY_THRESHOLD and review.strengths[index] > 0.0:
             line += f" {LOWER_IT}"
-        if asked is not None and asked_scores is not None and asked[index] != review.strengths[index]:
-            line += (f" The identity guard lowered its strength from {asked[index]:.2f} to "
-                     f"{review.strengths[index]:.2f} (identity {shown_score(asked_scores[index]):.2f} → "
+        if guarded is not None and guarded[index].acted:
+            line += (f" The identity guard lowered its strength from {guarded[index].asked:.2f} to "
+                     f"{review.strengths[index]:.2f} (identity {shown_score(guarded[index].score_asked):.2f} → "
                      f"{shown_score(score):.2f}).")
         lines.append(line)
     return lines

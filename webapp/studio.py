@@ -248,8 +248,7 @@ class Studio:
             result.work.save(out_dir / FACES_FILE), Path(before_path), Path(after_path).stem, suffix,
             tuple(result.strengths), tuple(g.score_used for g in identities) if identities else None,
             notes=notes), out_dir)
-        asked = (tuple(g.asked for g in identities), tuple(g.score_asked for g in identities)) if identities else None
-        lines = [changed_headline(review) + notes[0], *identity_lines(review, *(asked or (None, None))), *notes[1:]]
+        lines = [changed_headline(review) + notes[0], *identity_lines(review, identities), *notes[1:]]
         return RestoreOutcome(Path(before_path), Path(after_path), "\n".join(lines), restored,
                               time.perf_counter() - started, review)
 

@@ -43,15 +43,18 @@ class FaceWork:
         if device is not None:
             return paste_faces_on_device(self.background, self.restored, self.masks, matrices, self.upscale,
                                          strengths, device)
+        return paste_faces(self.background, self.restored, self._host_masks(), matrices, self.upscale, strengths)
+
+    def _host_masks(self) -> np.ndarray:
+        """The masks as a float32 NumPy array (copied from the device when they are left there)."""
         masks = self.masks.float().cpu().numpy() if isinstance(self.masks, torch.Tensor) else self.masks
-        return paste_faces(self.background, self.restored, masks, matrices, self.upscale, strengths)
+        return np.asarray(masks, dtype=np.float32)
 
     def save(self, path: Path) -> Path:
         """Write to ``path`` (.npz, compressed: the enlarged background dominates its size) in one
         atomic step: a full disk is an ``OutputWriteError`` and leaves no half-written file."""
-        masks = self.masks.float().cpu().numpy() if isinstance(self.masks, torch.Tensor) else self.masks
         arrays = {"background": self.background, "aligned": self.aligned, "restored": self.restored,
-                  "masks": np.asarray(masks, dtype=np.float32), "matrices": self.matrices}
+                  "masks": self._host_masks(), "matrices": self.matrices}
         if self.alpha is not None:
             arrays["alpha"] = self.alpha
         buffer = io.BytesIO()

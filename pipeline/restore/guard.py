@@ -72,19 +72,28 @@ def _checked_strengths(strength: Strength, count: int) -> np.ndarray:
     return strengths
 
 
-def scores_at(original: np.ndarray, restored: np.ndarray, strength: Strength, scorer: Embedder) -> np.ndarray:
-    """(N,) identity score of each face at its strength; 1.0 where the strength is 0 (the blend
-    is the original crop: no network call for it). All faces in one batch."""
-    _check_pair(original, restored)
-    strengths = _checked_strengths(strength, len(original))
+def _scored(original: np.ndarray, restored: np.ndarray, strengths: np.ndarray,
+            scorer: Embedder) -> tuple[np.ndarray, np.ndarray]:
+    """Each face's score at its strength (1.0 at strength 0: the original crop itself, no network
+    call) and its original crop's embedding (zeros where not computed), all in one batch."""
     scores = np.ones(len(original), dtype=np.float32)
+    reference = np.zeros((len(original), 0), dtype=np.float32)
     active = np.flatnonzero(strengths > 0.0)
     if len(active):
         embedded = scorer.embeddings(np.concatenate([original[active],
                                                      blend_crops(original[active], restored[active],
                                                                  strengths[active])]))
+        reference = np.zeros((len(original), embedded.shape[1]), dtype=np.float32)
+        reference[active] = embedded[:len(active)]
         scores[active] = cosine_scores(embedded[:len(active)], embedded[len(active):])
-    return scores
+    return scores, reference
+
+
+def scores_at(original: np.ndarray, restored: np.ndarray, strength: Strength, scorer: Embedder) -> np.ndarray:
+    """(N,) identity score of each face at its strength; 1.0 where the strength is 0 (the blend
+    is the original crop: no network call for it). All faces in one batch."""
+    _check_pair(original, restored)
+    return _scored(original, restored, _checked_strengths(strength, len(original)), scorer)[0]
 
 
 def guard_strengths(
@@ -105,15 +114,7 @@ def guard_strengths(
     """
     _check_pair(original, restored)
     asked = _checked_strengths(strength, len(original))
-    score_asked = np.ones(len(original), dtype=np.float32)
-    reference = np.zeros((len(original), 0), dtype=np.float32)
-    active = np.flatnonzero(asked > 0.0)
-    if len(active):
-        embedded = scorer.embeddings(np.concatenate([original[active],
-                                                     blend_crops(original[active], restored[active], asked[active])]))
-        reference = np.zeros((len(original), embedded.shape[1]), dtype=np.float32)
-        reference[active] = embedded[:len(active)]
-        score_asked[active] = cosine_scores(embedded[:len(active)], embedded[len(active):])
+    score_asked, reference = _scored(original, restored, asked, scorer)
     failing = np.flatnonzero(score_asked < threshold)
     used, score_used = asked.copy(), score_asked.copy()
     if len(failing):

@@ -53,8 +53,8 @@ TOO_SLOW_WITHOUT_GPU = ("Sharpening the background of a photo this large would t
 
 
 def default_upsampler(manifest: Manifest, compute: ComputeSettings) -> str:
-    """The manifest's default upsampler where CUDA runs it in well under a second per photo;
-    "none" elsewhere (a CPU takes tens of seconds per megapixel: see bench/restore_bench.py)."""
+    """The manifest's default upsampler on CUDA; "none" elsewhere, where a CPU takes about half a
+    minute per megapixel at best (README Performance). The CUDA speed is not yet measured."""
     return manifest.default("upsampler").name if compute.device.type == "cuda" else UPSAMPLER_NONE
 
 

@@ -121,3 +121,11 @@ def test_the_review_in_a_phone_browser(studio, astronaut_rgb, tmp_path):
             context.close()
     assert "strength 1.00" in first_caption and "identity" in first_caption
     assert "Face 1 now at strength 0.00" in summary and "same person" in summary
+
+
+def test_the_summary_shows_both_strengths_and_scores_when_the_guard_acts(studio, astronaut_rgb, tmp_path):
+    photo = save_image(tmp_path / "astronaut.png", astronaut_rgb)
+    outcome = studio.restore(photo, RestoreOptions(detector="mtcnn", identity_guard=True), tmp_path)
+    assert "The identity guard lowered its strength from 1.00 to 0." in outcome.summary
+    assert outcome.review.strengths[0] < 1.0 and outcome.review.scores[0] >= 0.30
+    assert not outcome.summary.startswith("⚠️")  # the guarded face is recognisable again
