@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -61,6 +62,58 @@ def run_each(items: Iterable[Item], job: Job, report: Report, *, before: Before 
         report(run_item(job, item, index, stop_on))
         count += 1
     return count
+
+
+def run_concurrently(items: Iterable[Item], job: Job, report: Report, *, workers: int,
+                     before: Before | None = None, stop_on: tuple[type[BaseException], ...] = ()) -> int:
+    """:func:`run_each` with up to ``workers`` jobs at once in a thread pool, for jobs whose
+    models batch the work of concurrent callers (the restorer's micro-batcher): many photos'
+    faces then share one network call. At most twice ``workers`` items are taken from
+    ``items`` ahead of their reports, so memory stays flat however long the input is.
+    Outcomes reach ``report`` in this thread as jobs finish (not in input order). On
+    Ctrl-C or a ``stop_on`` error no new job starts; the jobs already running finish and are
+    reported, then the error reaches the caller."""
+    if workers <= 1:
+        return run_each(items, job, report, before=before, stop_on=stop_on)
+    reported: set[Future[ItemOutcome]] = set()
+    pending: set[Future[ItemOutcome]] = set()
+    with ThreadPoolExecutor(workers, thread_name_prefix="batch-item") as pool:
+        try:
+            for index, item in enumerate(items):
+                if before is not None:
+                    before(index, item)
+                pending.add(pool.submit(run_item, job, item, index, stop_on))
+                while len(pending) >= 2 * workers:
+                    pending = _report_finished(pending, reported, report)
+            while pending:
+                pending = _report_finished(pending, reported, report)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            _report_settled(pending - reported, reported, report)  # what finished is on disk: say so
+            raise
+    return len(reported)
+
+
+def _report_finished(pending: set[Future[ItemOutcome]], reported: set[Future[ItemOutcome]],
+                     report: Report) -> set[Future[ItemOutcome]]:
+    """Wait for at least one job and report every finished one; returns those still running.
+    A ``stop_on`` error re-raises here, from ``future.result()``."""
+    done, left = wait(pending, return_when=FIRST_COMPLETED)
+    for future in done:
+        outcome = future.result()
+        reported.add(future)
+        report(outcome)
+    return left
+
+
+def _report_settled(pending: set[Future[ItemOutcome]], reported: set[Future[ItemOutcome]], report: Report) -> None:
+    """After an interruption: wait for the jobs that had started and report those that ended
+    with an outcome; one that raised (the stop error itself) has nothing to report."""
+    for future in pending:
+        if not future.cancelled() and future.exception() is None:
+            reported.add(future)
+            report(future.result())
 
 
 def run_item(job: Job, item: Item, index: int, stop_on: tuple[type[BaseException], ...] = ()) -> ItemOutcome:

@@ -4,7 +4,8 @@
 # `pip install -r`), so this venv and the Space get the same packages. Idempotent: when the
 # requirement files have not changed since the last successful run, it does nothing.
 #   bash scripts/setup.sh          runtime dependencies
-#   bash scripts/setup.sh --dev    plus the test tools
+#   bash scripts/setup.sh --dev    plus the test tools and the optional Ray engine
+#                                  (requirements-dev.txt includes requirements-ray.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ DEV=0
 
 files="requirements.txt scripts/setup.sh"
 [ -f pre-requirements.txt ] && files="pre-requirements.txt $files"
-[ "$DEV" = 1 ] && files="$files requirements-dev.txt"
+[ "$DEV" = 1 ] && files="$files requirements-dev.txt requirements-ray.txt"
 # shellcheck disable=SC2086
 want=$(cat $files | sha256sum | cut -c1-16)
 stamp="$VENV/.portrait-lab-setup"
@@ -39,7 +40,7 @@ if [ -f pre-requirements.txt ]; then
 fi
 "${pip[@]}" install -q -r requirements.txt
 if [ "$DEV" = 1 ]; then
-    echo "setup: installing test tools"
+    echo "setup: installing test tools and the Ray engine"
     "${pip[@]}" install -q -r requirements-dev.txt
 fi
 # Fail here, not in the first request, if the environment is broken.

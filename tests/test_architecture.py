@@ -20,7 +20,7 @@ ALLOWED = {
     # The one batch loop knows nothing of jobs; the front doors sit on everything below.
     "runner": {"core"},
     "batch": {"core", "models", "faces", "restore", "cutout", "idphoto", "runner", "batch"},
-    "cli": {"core", "models", "faces", "restore", "cutout", "idphoto", "runner", "cli"},
+    "cli": {"core", "models", "faces", "restore", "cutout", "idphoto", "runner", "batch", "cli"},
 }
 PIPELINE_MODULES = sorted((REPO / "pipeline").rglob("*.py"))
 

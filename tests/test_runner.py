@@ -89,4 +89,52 @@ def test_both_front_doors_run_their_items_through_the_one_loop(tmp_path, monkeyp
     photo.write_bytes(encode_image(np.zeros((16, 16, 3), np.uint8), format="PNG"))
     summary = run_batch([BatchItem("photo.png", photo)], _mirror, tmp_path / "app-out", job_name="mirror")
     assert [row.status for row in summary.rows] == ["ok"]
-    assert len(calls) == 2 and calls[1][0] == BatchItem("photo.png", photo)
+    assert len(calls) == 2 and calls[1] == BatchItem("photo.png", photo)
+
+
+# -- the concurrent loop (batch --workers N) ----------------------------------------------------
+def test_the_concurrent_loop_ends_each_item_as_the_plain_loop_does():
+    seen: list[ItemOutcome] = []
+    count = runner.run_concurrently(["ok", "noface", "bug", "fine"], _job, seen.append, workers=3)
+
+    by_item = {outcome.item: outcome for outcome in seen}
+    assert count == 4 and set(by_item) == {"ok", "noface", "bug", "fine"}
+    assert by_item["ok"].result == "OK" and by_item["fine"].result == "FINE"
+    assert isinstance(by_item["noface"].error, NoFaceError) and isinstance(by_item["bug"].internal, RuntimeError)
+
+
+def test_the_concurrent_loop_takes_at_most_twice_its_workers_ahead_of_their_reports():
+    """Memory stays flat: items are drawn from the input only as earlier ones are reported."""
+    import threading
+
+    drawn, reported, most_ahead = [0], [0], [0]
+    gate = threading.Semaphore(0)
+
+    def items():
+        for index in range(40):
+            drawn[0] += 1
+            most_ahead[0] = max(most_ahead[0], drawn[0] - reported[0])
+            if index == 5:
+                gate.release(100)  # let the jobs go once the pool is full
+            yield index
+
+    def job(item: int) -> int:
+        gate.acquire()
+        gate.release()
+        return item
+
+    def report(outcome: ItemOutcome) -> None:
+        reported[0] += 1
+
+    assert runner.run_concurrently(items(), job, report, workers=3) == 40
+    assert reported[0] == 40 and most_ahead[0] <= 6
+
+
+def test_a_stop_condition_ends_the_concurrent_loop_after_reporting_what_finished():
+    seen: list[ItemOutcome] = []
+    items = ["ok", "full"] + [f"later{i}" for i in range(50)]
+    with pytest.raises(OutputWriteError):
+        runner.run_concurrently(items, _job, seen.append, workers=2, stop_on=(OutputWriteError,))
+    reported = [outcome.item for outcome in seen]
+    assert "ok" in reported and "full" not in reported and len(reported) < len(items) - 1
+    assert len(reported) == len(set(reported))  # each reported once, never twice

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.core import settings
 from pipeline.core.errors import InvalidOptionError
@@ -26,6 +28,11 @@ DEFAULT_PORT = 7860
 DEFAULT_QUEUE_MAX = 64
 DEFAULT_MAX_UPLOAD_MB = 50.0
 MAX_SWEEP_INTERVAL_S = 300.0
+DEFAULT_METRICS_PORT = 9860
+# A bearer token a scraper can send as it is (RFC 6750's b64token) and nobody can guess.
+METRICS_TOKEN_FORM = re.compile(r"[A-Za-z0-9._~+/=-]{32,}")
+METRICS_TOKEN_MIN_DISTINCT = 10  # "aaaa...": long, yet guessed at once
+SPACE_ENV = "SPACE_ID"  # set by Hugging Face Spaces (as pipeline.models.fetcher reads it)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,14 @@ class AppConfig:
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     disk: DiskLimits = DiskLimits()
     fetch_weights: bool = False  # download missing default weights in the background while serving
+    metrics: bool = False  # Prometheus text (webapp/metrics.py): on the app's port with the token, else 127.0.0.1
+    metrics_token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log line
+    metrics_port: int = DEFAULT_METRICS_PORT
+
+    @property
+    def metrics_on_app_port(self) -> bool:
+        """With a token, /metrics is on the app's own port; without one, on 127.0.0.1 only."""
+        return self.metrics and self.metrics_token is not None
 
     def resolved_concurrency(self, device_type: str) -> int:
         """How many heavy jobs run at once: a GPU overlaps a few; 2 CPU cores are busy with one."""
@@ -98,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fetch-weights", action=argparse.BooleanOptionalAction, default=None,
                         help=f"download missing default model weights in the background while serving "
                              f"(env {settings.FETCH_WEIGHTS}=1; default: yes on a Hugging Face Space, no elsewhere)")
+    parser.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"serve Prometheus metrics at /metrics (env {settings.METRICS}=1; default off): on this "
+                             f"port with the bearer token in {settings.METRICS_TOKEN}, else on 127.0.0.1 only")
+    parser.add_argument("--metrics-port", type=int,
+                        help=f"the metrics' own port on 127.0.0.1 when no token is set (env {settings.METRICS_PORT}; "
+                             f"default {DEFAULT_METRICS_PORT})")
     return parser
 
 
@@ -132,7 +153,34 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     return AppConfig(host=host, port=port, share=share, temp_root=temp_root, max_age_s=max_age,
                      sweep_interval_s=sweep, concurrency=concurrency, queue_max=queue_max,
                      max_upload_mb=upload_mb, disk=_disk_limits(env),
-                     fetch_weights=should_fetch_in_background(env, flag=args.fetch_weights))
+                     fetch_weights=should_fetch_in_background(env, flag=args.fetch_weights),
+                     **_metrics_settings(args.metrics, args.metrics_port, env, port))
+
+
+def _metrics_settings(flag: bool | None, port_flag: int | None, env: Mapping[str, str],
+                      app_port: int) -> dict[str, Any]:
+    """``--metrics`` and its token and port, checked. Off unless asked for; on a Hugging Face
+    Space only with a token (its 127.0.0.1 cannot be reached, and its app port is public)."""
+    raw = env.get(settings.METRICS, "").strip().lower()
+    if flag is None and raw and raw not in settings.TRUE_WORDS | settings.FALSE_WORDS:
+        raise InvalidOptionError(f"{settings.METRICS} must be 1 or 0, not {raw!r}.")
+    if not (flag if flag is not None else raw in settings.TRUE_WORDS):
+        return {"metrics": False}
+    token = env.get(settings.METRICS_TOKEN, "").strip() or None
+    if token is not None and (not METRICS_TOKEN_FORM.fullmatch(token)
+                              or len(set(token)) < METRICS_TOKEN_MIN_DISTINCT):  # the message never repeats it
+        raise InvalidOptionError(f"{settings.METRICS_TOKEN} must be at least 32 letters, digits or ._~+/=- signs, "
+                                 "and not a repeated pattern.",
+                                 hint="Make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if token is None and env.get(SPACE_ENV, "").strip():
+        raise InvalidOptionError(f"On a Hugging Face Space, metrics need a token: set {settings.METRICS_TOKEN} "
+                                 "as a secret of the Space, or leave metrics off.")
+    port = port_flag if port_flag is not None else int(
+        _number(settings.METRICS_PORT, env.get(settings.METRICS_PORT, str(DEFAULT_METRICS_PORT)), int, 1))
+    if token is None and not (1 <= port <= 65535 and port != app_port):
+        raise InvalidOptionError(f"The metrics port must be between 1 and 65535 and not the app's port {app_port}, "
+                                 f"got {port}.")
+    return {"metrics": True, "metrics_token": token, "metrics_port": port}
 
 
 def _disk_limits(env: Mapping[str, str]) -> DiskLimits:

@@ -31,6 +31,7 @@ from pipeline.cutout.background import BackgroundOptions
 from pipeline.idphoto.nudge import PlacementNudge
 from pipeline.idphoto.tone import ToneOptions
 from pipeline.restore.engine import RestoreOptions
+from webapp import metrics
 from webapp.config import AppConfig
 from webapp.cookies import OWNER_COOKIE, owner_token
 from webapp.logsafe import log, log_job
@@ -207,6 +208,7 @@ def restore(ctx: ActionContext, photo: str | None, model: str, strength: float, 
                              identity_guard=bool(guard))
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
         outcome = ctx.gpu.restore(photo, options, work_dir(ctx, visitor, "restore", photo), fmt=fmt)
+    metrics.record_work("restore", outcome.timings, outcome.faces)  # here: on ZeroGPU the studio ran in the worker
     progress(1.0, desc="Done")
     return _restored(outcome)
 
@@ -245,6 +247,7 @@ def background(ctx: ActionContext, photo: str | None, mode: str, colour: str, co
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
         outcome = ctx.gpu.replace_background(photo, options, work_dir(ctx, visitor, "background", photo, backdrop),
                                              fmt=fmt, backdrop=backdrop if mode == "image" else None)
+    metrics.record_work("background", outcome.timings, outcome.faces)
     progress(1.0, desc="Done")
     return str(outcome.image), gr.DownloadButton(value=str(outcome.image), visible=True), outcome.summary
 
@@ -264,6 +267,7 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
         outcome = ctx.gpu.id_photo(photo, spec_id, work_dir(ctx, visitor, "idphoto", photo),
                                    background=colour or None, max_kb=float(max_kb) if max_kb else None,
                                    paper=paper or SHEET_NONE, tone=tone, nudge=nudge, progress=progress)
+    metrics.record_work("idphoto", outcome.timings)
     progress(1.0, desc="Done")
     verdict = VERDICTS[outcome.verdict]
     page = report_page_from_file(outcome.report_json)  # the report as a page, under the verdict

@@ -118,7 +118,8 @@ def configure_private_logging(temp_root: Path) -> None:
 
 def log_job(kind: str, status: str, seconds: float, *, images: int = 1, faces: int | None = None,
             error_type: str | None = None) -> None:
-    """One line per job: what kind, how it ended, how long, how many. Nothing else fits."""
+    """One line per job: what kind, how it ended, how long, how many. Nothing else fits. The
+    same kind, status and seconds are counted in the metrics (``webapp/metrics.py``) when on."""
     if kind not in JOB_KINDS or status not in STATUSES:
         raise ValueError(f"log_job takes a known kind and status, got {kind!r}/{status!r}")
     if error_type is not None and not error_type.isidentifier():
@@ -129,3 +130,6 @@ def log_job(kind: str, status: str, seconds: float, *, images: int = 1, faces: i
     if error_type:
         parts.append(f"error={error_type}")
     log.info(" ".join(parts))
+    from webapp import metrics  # here, not at the top: metrics reads this module's closed sets
+
+    metrics.record_job(kind, status, seconds)

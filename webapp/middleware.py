@@ -13,7 +13,10 @@ learns it could act in that session. This middleware makes the owner cookie the 
 - request bodies other than uploads are small JSON: over ``JSON_BODY_LIMIT`` gets 413 before
   the body is read; uploads must fit the visitor's disk quota;
 - routes the app does not use (deep links, component servers, streams, proxies...) are 404,
-  and so are websockets.
+  and so are websockets;
+- ``/metrics`` exists only when the metrics are served on the app's port
+  (``webapp/metrics.py``): then it asks for the bearer token (compared in constant time;
+  a missing or wrong one gets 401 and nothing else) and sets no cookie.
 
 Upload ids and event ids are bound to the cookie like session hashes, since Gradio lets anyone
 holding one follow an upload's progress, read an event's results or cancel it.
@@ -24,6 +27,7 @@ read and written by ``webapp/cookies.py``, bodies are read within their limits b
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -39,6 +43,7 @@ from urllib.parse import parse_qsl
 import anyio
 
 from pipeline.core.errors import DiskSpaceError
+from webapp import metrics
 from webapp.bodies import MeteredBody, declared_length, read_limited, replay
 from webapp.cookies import cookie_header, is_https, merged_cookies, owner_token, with_cookie
 from webapp.refusals import (LENGTH_REQUIRED, MALFORMED, NOT_FOUND, NOT_YOUR_FILE, NOT_YOUR_SESSION, Refusal,
@@ -67,6 +72,8 @@ EVENT_CONTROL_ROUTES = re.compile(r"^/gradio_api/(cancel|reset)/?$")  # name an 
 UPLOAD_ID = "upload-id:"  # upload ids are bound like session hashes, in their own namespace
 URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 FILE_TYPE = "gradio.FileData"
+METRICS_ROUTE = "/metrics"
+UNAUTHORISED = Refusal(401, "Unauthorized.")  # the same for no token and a wrong one: no detail
 
 log = logging.getLogger("portrait_lab.guard")
 
@@ -123,10 +130,12 @@ class Incoming:
 class PrivacyGuard:
     """ASGI middleware enforcing the rules in this module's docstring."""
 
-    def __init__(self, app: ASGIApp, storage: SessionStorage, body_limit: int = JSON_BODY_LIMIT) -> None:
+    def __init__(self, app: ASGIApp, storage: SessionStorage, body_limit: int = JSON_BODY_LIMIT,
+                 metrics_route: metrics.MetricsRoute | None = None) -> None:
         self.app = app
         self.storage = storage
         self.body_limit = body_limit
+        self.metrics_route = metrics_route  # None: no /metrics on this port
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "websocket":  # the app uses none; nothing is served over them
@@ -134,6 +143,9 @@ class PrivacyGuard:
             return
         if scope["type"] != "http":  # lifespan
             await self.app(scope, receive, send)
+            return
+        if self.metrics_route is not None and route_path(scope) == METRICS_ROUTE:  # a scraper: no cookie
+            await self.serve_metrics(self.metrics_route, Incoming.from_scope(scope), send)
             return
         scope = {**scope, "headers": merged_cookies(scope.get("headers", []))}
         request = Incoming.from_scope(scope)
@@ -191,6 +203,20 @@ class PrivacyGuard:
         if metered.refusal is not None and not respond.started:
             await send_refusal(send, metered.refusal, as_json=False, extra=respond.policy_headers())
 
+    @staticmethod
+    async def serve_metrics(route: metrics.MetricsRoute, request: Incoming, send: Callable) -> None:
+        """The Prometheus text, for the bearer of the token only."""
+        if not bearer_matches(request.header(b"authorization"), route.token):
+            await send_refusal(send, UNAUTHORISED, as_json=False, extra=[(b"www-authenticate", b"Bearer")])
+            return
+        if request.method not in ("GET", "HEAD"):
+            await send_refusal(send, NOT_FOUND, as_json=False)
+            return
+        body = await anyio.to_thread.run_sync(metrics.exposition, route.registry)  # measures the disk
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", metrics.CONTENT_TYPE.encode()), (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": body if request.method == "GET" else b""})
+
     # -- rules --------------------------------------------------------------------------------
     def refusal_before_body(self, request: Incoming) -> Refusal | None:
         if "\x00" in request.path or any("\x00" in key + value for key, value in request.query):
@@ -202,7 +228,7 @@ class PrivacyGuard:
         match = FILE_ROUTE.search(request.path)
         if match:  # a file path may hold any word, so the route list is not read into it
             return None if may_serve(self.storage, match.group("path"), request.token) else NOT_FOUND
-        if UNUSED_ROUTES.search(request.path):
+        if UNUSED_ROUTES.search(request.path) or request.path == METRICS_ROUTE:  # metrics off or on their own port
             return NOT_FOUND
         if request.is_upload:
             # The quota is checked against the declared length first; with chunks, h11 would
@@ -345,6 +371,12 @@ def may_serve(storage: SessionStorage, requested: str, token: str | None) -> boo
         return False
     lexical = os.path.abspath(requested)
     return storage.may_read(lexical, token) and storage.may_read(Path(lexical).resolve(), token)
+
+
+def bearer_matches(header: bytes | None, token: str) -> bool:
+    """``Authorization: Bearer <token>``, the token compared in constant time."""
+    scheme, _, given = (header or b"").partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), token.encode())
 
 
 def route_path(scope: dict) -> str:

@@ -1,5 +1,6 @@
 """The web app assembled and served: storage prepared, the tabs composed into one page, Gradio
-launched behind the privacy middleware with the queue's limits.
+launched behind the privacy middleware with the queue's limits, and the operator's metrics
+(``webapp/metrics.py``) where ``--metrics`` asks for them.
 
 ``app.py`` (the launcher) and the tests start the app through :func:`build_app`.
 """
@@ -13,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from prometheus_client import CollectorRegistry
 from starlette.middleware import Middleware
 
 from pipeline.models.fetcher import BackgroundFetcher, app_kinds, default_models
 from pipeline.models.locations import fetch_command
 from pipeline.restore.engine import RestorationPipeline
-from webapp import PROCESS_STARTED, handlers, weights_banner
+from webapp import PROCESS_STARTED, handlers, metrics, weights_banner
 from webapp.config import AppConfig
 from webapp.handlers import ActionContext
 from webapp.logsafe import configure_private_logging
@@ -43,6 +45,7 @@ class PortraitLabApp:
     storage: SessionStorage
     config: AppConfig
     fetcher: BackgroundFetcher | None = None  # missing default weights, downloaded while serving
+    metrics: AppMetrics | None = None  # with --metrics: what /metrics shows, and where
 
     def launch(self, *, block: bool = True, quiet: bool = False) -> str:
         """Start serving; returns the local URL. With ``block`` it then serves until stopped."""
@@ -57,7 +60,8 @@ class PortraitLabApp:
             pwa=False, footer_links=["api"], theme=private_theme(), css=CSS + PAGE_CSS, js=PAGE_JS,
             head=PAGE_HEAD,
             run_history=False,
-            app_kwargs={"middleware": [Middleware(PrivacyGuard, storage=self.storage)]},
+            app_kwargs={"middleware": [Middleware(PrivacyGuard, storage=self.storage,
+                                                  metrics_route=self.metrics.route if self.metrics else None)]},
         )
         configure_private_logging(self.config.temp_root)  # again: uvicorn added its own handlers
         log.info("ready after %.1f s", time.perf_counter() - PROCESS_STARTED)
@@ -70,6 +74,8 @@ class PortraitLabApp:
     def close(self) -> None:
         if self.fetcher is not None:
             self.fetcher.stop(timeout=5)
+        if self.metrics is not None and self.metrics.local is not None:
+            self.metrics.local.stop()
         self.demo.close()
         self.storage.stop_sweeper()
 
@@ -92,7 +98,40 @@ def build_app(config: AppConfig, studio: Studio | None = None) -> PortraitLabApp
         needed = default_models(studio.manifest, app_kinds(studio.engine.compute.device.type))
         fetcher = BackgroundFetcher(studio.manifest, studio.engine.store.directory, needed, give_up_after=FETCH_TRIES)
     demo = build_blocks(ActionContext(studio, storage, config), example, availability, fetcher)
-    return PortraitLabApp(demo, studio, storage, config, fetcher)
+    return PortraitLabApp(demo, studio, storage, config, fetcher, start_metrics(config, demo, studio, storage))
+
+
+@dataclass
+class AppMetrics:
+    """Where this app's metrics are served: the app's port behind the token (``route``), or
+    their own port on 127.0.0.1 (``local``, bound while the app is built)."""
+
+    registry: CollectorRegistry
+    route: metrics.MetricsRoute | None = None
+    local: metrics.LocalServer | None = None
+
+
+def start_metrics(config: AppConfig, demo: gr.Blocks, studio: Studio, storage: SessionStorage) -> AppMetrics | None:
+    """With ``--metrics``: counting on, and the registry of this app's live values; None (and
+    nothing counted) without."""
+    metrics.set_recording(config.metrics)
+    if not config.metrics:
+        return None
+    registry = metrics.app_registry(metrics.LiveSources(
+        sessions=storage.active_sessions, stored_bytes=storage.quota.total, queue_depth=lambda: queue_depth(demo),
+        model_loads=studio.engine.store.load_seconds, models=frozenset(studio.manifest.names())))
+    if config.metrics_token is not None:
+        log.info("metrics: /metrics on the app's port, for the bearer of the token")
+        return AppMetrics(registry, route=metrics.MetricsRoute(registry, config.metrics_token))
+    log.info("metrics: http://127.0.0.1:%d/metrics (this machine only)", config.metrics_port)
+    return AppMetrics(registry, local=metrics.serve_locally(registry, config.metrics_port))
+
+
+def queue_depth(demo: gr.Blocks) -> int:
+    """Requests waiting in Gradio's queue (its private ``_queue``, whose length is the waiting
+    events; Gradio has no public reading of it)."""
+    queue = getattr(demo, "_queue", None)
+    return len(queue) if queue is not None else 0
 
 
 def gradio_cache_schedule(config: AppConfig) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from pipeline.core.decode import decode_image
 from pipeline.core.encode import OUTPUT_FORMATS, keeps_alpha, output_format, save_image
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.samples import astronaut
+from pipeline.core.timing import timed
 from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS, BackgroundOptions
 from pipeline.cutout.cutter import CutoutPipeline
 from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, write_id_photo_files
@@ -47,6 +48,10 @@ Choices = list[tuple[str, str]]  # (label shown, value sent)
 LICENCE_WORDS: dict[bool | None, str | None] = {True: None, False: "non-commercial use only",
                                                 None: "licence unknown"}
 # The jobs a batch can run, with the names the Batch tab shows for them.
+# A visitor's batch keeps at most this many photos in flight: their faces still share network
+# calls on a GPU, while the memory one visitor holds stays bounded and other visitors' faces
+# are not queued behind a whole batch's (the command line keeps the GPU's full 32).
+WEB_BATCH_WORKERS = 4
 BATCH_JOBS = {"restore": "Restore faces", "background": "Replace background", "idphoto": "ID photos"}
 DEFAULT_SPEC = "icao_generic"  # the document the ID-photo and Batch tabs start on
 SHEET_NONE = "none"
@@ -90,6 +95,7 @@ class RestoreOutcome:
     faces: int
     seconds: float
     review: FaceReview | None = None  # the face-by-face review's state; None without restored faces
+    timings: dict[str, float] = field(default_factory=dict)  # seconds by stage, for the metrics
 
 
 @dataclass
@@ -97,6 +103,8 @@ class BackgroundOutcome:
     image: Path
     summary: str
     seconds: float
+    faces: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds by stage, for the metrics
 
 
 @dataclass
@@ -112,6 +120,7 @@ class IdPhotoOutcome:
     summary: str
     seconds: float
     files: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds by stage, for the metrics
 
 
 class Studio:
@@ -242,7 +251,7 @@ class Studio:
                  *(f"- {warning}" for warning in result.warnings))
         if result.work is None:
             return RestoreOutcome(Path(before_path), Path(after_path), "\n".join(notes), restored,
-                                  time.perf_counter() - started)
+                                  time.perf_counter() - started, timings=dict(result.timings))
         identities = result.identities
         review = with_cards(result.work, FaceReview(
             result.work.save(out_dir / FACES_FILE), Path(before_path), Path(after_path).stem, suffix,
@@ -250,7 +259,7 @@ class Studio:
             notes=notes), out_dir)
         lines = [changed_headline(review) + notes[0], *identity_lines(review, identities), *notes[1:]]
         return RestoreOutcome(Path(before_path), Path(after_path), "\n".join(lines), restored,
-                              time.perf_counter() - started, review)
+                              time.perf_counter() - started, review, dict(result.timings))
 
     def reblend(self, review: FaceReview, face: int, strength: float, out_dir: Path) -> RestoreOutcome:
         """One face's strength changed: the kept faces pasted again and scored, no restoration
@@ -281,13 +290,18 @@ class Studio:
                 raise InvalidOptionError("The image background needs a background picture.",
                                          hint="Upload one under 'Background picture'.")
             options = BackgroundOptions(**{**options.__dict__, "image": decode_image(backdrop).rgb})
-        image = decode_image(source)
-        result, cut = self.cutter.replace_background(image, options, matting=matting)
-        path = save_image(out_dir / f"{download_stem(source)}-{options.mode}-background{suffix}", result.rgb,
-                          result.alpha if keeps_alpha(fmt) else None)
+        timings: dict[str, float] = {}
+        with timed(timings, "decode"):
+            image = decode_image(source)
+        with timed(timings, "cutout"):
+            result, cut = self.cutter.replace_background(image, options, matting=matting)
+        with timed(timings, "encode"):
+            path = save_image(out_dir / f"{download_stem(source)}-{options.mode}-background{suffix}", result.rgb,
+                              result.alpha if keeps_alpha(fmt) else None)
         lines = [f"Background: {options.mode}; {len(cut.faces)} face(s) found."]
         lines += [f"- {warning}" for warning in cut.warnings]
-        return BackgroundOutcome(Path(path), "\n".join(lines), time.perf_counter() - started)
+        timings["total"] = time.perf_counter() - started
+        return BackgroundOutcome(Path(path), "\n".join(lines), timings["total"], len(cut.faces), timings)
 
     def id_photo(self, source: str | Path, spec_id: str, out_dir: Path, *, background: str | None = None,
                  max_kb: float | None = None, paper: str = SHEET_NONE, fmt: str = "jpg",
@@ -320,7 +334,7 @@ class Studio:
             summary += " This document is a digital upload, so no print sheet was made."
         return IdPhotoOutcome(files.photo, files.overlay, files.report_text, files.report_json, files.report_txt,
                               files.sheet_png, files.sheet_pdf, result.report.overall, summary,
-                              time.perf_counter() - started, files.paths)
+                              time.perf_counter() - started, files.paths, dict(result.timings))
 
     def batch(self, sources: Sequence[str | Path], job: str, out_dir: Path, *,
               restore: RestoreOptions | None = None, background: BackgroundOptions | None = None,
@@ -337,6 +351,7 @@ class Studio:
         The job is set up first, so a bad option or missing model unpacks nothing."""
         from pipeline.batch import run_batch
         from pipeline.batch.inputs import expand_inputs
+        from pipeline.batch.pipelines import batch_workers
 
         if job not in BATCH_JOBS:
             raise InvalidOptionError(f"Unknown batch job {job!r}.", hint=f"Choose one of: {', '.join(BATCH_JOBS)}.")
@@ -346,23 +361,25 @@ class Studio:
         inputs = Path(out_dir) / "inputs"
         try:
             items, problems = expand_inputs([Path(s) for s in sources], inputs, max_extract_bytes=max_extract_bytes)
-            return run_batch(items, process, out_dir, job_name=job, progress=progress, extra_rows=problems)
+            return run_batch(items, process, out_dir, job_name=job, progress=progress, extra_rows=problems,
+                             workers=min(batch_workers(job, self.engine), WEB_BATCH_WORKERS))
         finally:
             shutil.rmtree(inputs, ignore_errors=True)  # never hide the job's own exception
 
     def _batch_process(self, job: str, restore: RestoreOptions | None, background: BackgroundOptions | None,
                        spec_id: str | None, id_background: str | None) -> Process:
         """The per-photo function of a batch job, with its options checked and models loaded."""
-        from pipeline.batch.jobs import background_job, idphoto_job, restore_job
+        from pipeline.batch.jobs import BatchJob
 
         if job == "restore":
-            return restore_job(self.engine, (restore or RestoreOptions()).validated(self.manifest))
-        if job == "background":
-            return background_job(self.cutter, (background or BackgroundOptions(mode="colour")).validated())
-        if not spec_id:
+            options = (restore or RestoreOptions()).validated(self.manifest)
+        elif job == "background":
+            options = (background or BackgroundOptions(mode="colour")).validated()
+        elif not spec_id:
             raise InvalidOptionError("Choose the document for the ID photos.")
-        options = IdPhotoOptions(spec=self.specs.get(spec_id), background=id_background or None).validated()
-        return idphoto_job(self.id_maker, options)
+        else:
+            options = IdPhotoOptions(spec=self.specs.get(spec_id), background=id_background or None).validated()
+        return BatchJob(job, options).process(self)
 
 
 def write_example_photo(directory: Path) -> Path:

@@ -12,12 +12,14 @@ kept between items, so memory stays bounded however many photos a batch holds.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline.batch.inputs import BatchItem
-from pipeline.batch.jobs import Process
+from pipeline.batch.jobs import JobOutput, Process
+from pipeline.batch.ledger import BatchLedger, is_result_file, item_key
 from pipeline.batch.report import (
     STATUS_ERROR,
     STATUS_OK,
@@ -30,65 +32,165 @@ from pipeline.batch.report import (
     write_reports,
 )
 from pipeline.core.decode import decode_image
+from pipeline.core.errors import InvalidOptionError
 from pipeline.core.notes import split_notes
 from pipeline.core.publish import OutputFile, publish, safe_stem
-from pipeline.runner import ItemOutcome, run_each
+from pipeline.runner import ItemOutcome, run_concurrently, run_item
 
 RESULTS_FOLDER = "results"
 JOB_NAME_MAX = 40  # the job name ends every result name; the photo's own name comes first
+# report.html embeds its thumbnails: past this many rows, rows that passed keep none (rows with
+# a problem, up to twice as many), so a batch of a million photos still makes a report.
+MAX_THUMBNAIL_ROWS = 2000
 
 Progress = Callable[[int, int, str], None]
+Finished = Callable[[BatchRow], None]
 
 
 def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, job_name: str,
-              progress: Progress | None = None, extra_rows: Sequence[BatchRow] = ()) -> BatchSummary:
+              progress: Progress | None = None, extra_rows: Sequence[BatchRow] = (), workers: int = 1,
+              ledger: BatchLedger | None = None, finished: Finished | None = None, make_zip: bool = True,
+              stop_on: tuple[type[BaseException], ...] = (), report_name: str = "report") -> BatchSummary:
     """Run ``process`` on every item; one failure never stops the batch. Outputs go to
-    ``out_dir/results``; then report.csv, report.html and results.zip are written.
-    ``progress(index, total, name)`` is called before each item (index counts from 0).
-    ``extra_rows`` (the problems ``expand_inputs`` found) are reported after the items."""
+    ``out_dir/results``; then report.csv, report.html and (``make_zip``) results.zip.
+
+    ``progress(index, total, name)`` is called as each item starts (index counts from 0),
+    ``finished(row)`` as each ends. ``extra_rows`` (the problems ``expand_inputs`` found) are
+    reported after the items. ``workers`` above 1 runs that many photos at once, so a
+    micro-batched restorer packs many photos' faces into one call. With a ``ledger``, items it
+    holds are skipped (their earlier rows are reported) and each finished item is recorded
+    the moment its file is on disk, so the batch can be resumed. ``stop_on`` errors (the
+    CLI's full disk) end the run instead of failing one row."""
     started = time.perf_counter()
-    out_dir = Path(out_dir)
-    results_dir = out_dir / RESULTS_FOLDER
-    results_dir.mkdir(parents=True, exist_ok=True)
-    job = safe_stem(job_name, fallback="job")[:JOB_NAME_MAX]
-    rows = [BatchRow(item.name, STATUS_ERROR) for item in items]  # each filled in as its photo runs
-    total = len(items)
+    writer = BatchWriter(Path(out_dir), job_name, ledger=ledger, finished=finished)
+    todo, earlier = writer.plan(items)
+    fresh = {id(item): BatchRow(item.name, STATUS_ERROR) for item in todo}  # each filled in as its photo runs
 
-    def tell(index: int, entry: tuple[BatchItem, BatchRow]) -> None:
-        progress(index, total, entry[0].name)
+    def tell(index: int, item: BatchItem) -> None:
+        progress(index, len(todo), item.name)
 
-    run_each(zip(items, rows), lambda entry: _process_one(*entry, process, results_dir, job), _finish_row,
-             before=tell if progress is not None else None)
-    written = [out_dir / row.output for row in rows if row.output]
-    rows.extend(extra_rows)
-    counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
-    csv_path, html_path, zip_path = write_reports(out_dir, job_name, rows, counts, written, started)
-    return BatchSummary(job_name=job_name, rows=rows, counts=counts, csv_path=csv_path, html_path=html_path,
-                        zip_path=zip_path, seconds=time.perf_counter() - started)
+    def run_one(item: BatchItem) -> None:
+        row = fresh[id(item)]
+        output = process_item(item, row, process)
+        if output is not None:
+            writer.write(item, row, output)
+
+    def report(outcome: ItemOutcome[BatchItem, None]) -> None:
+        row = fresh[id(outcome.item)]
+        fill_failure(row, outcome)  # only writing the result can fail here: the row says so
+        writer.ended(outcome.item, row, written=not outcome.failed and row.status != STATUS_ERROR)
+
+    run_concurrently(todo, run_one, report, workers=workers, before=tell if progress is not None else None,
+                     stop_on=stop_on)
+    rows = [fresh[id(item)] if id(item) in fresh else earlier[item_key(item)] for item in items]
+    return writer.summarise(rows, extra_rows, started, make_zip=make_zip, report_name=report_name)
 
 
-def _process_one(item: BatchItem, row: BatchRow, process: Process, results_dir: Path, job: str) -> None:
-    """Decode, process and write one item, filling in its row as it goes (a photo that fails
-    after decoding keeps its before-thumbnail). Failures are the loop's to catch."""
+class BatchWriter:
+    """Where a batch's results go, on the machine that holds the output folder: each result
+    published into ``results/`` and recorded in the ledger the moment it is on disk, the
+    report over every row at the end. The local loop and the Ray driver both write through it."""
+
+    def __init__(self, out_dir: Path, job_name: str, *, ledger: BatchLedger | None = None,
+                 finished: Finished | None = None) -> None:
+        self.out_dir = out_dir
+        self.results_dir = out_dir / RESULTS_FOLDER
+        if self.results_dir.is_symlink():  # results would land, and be zipped from, somewhere else
+            raise InvalidOptionError(f"{RESULTS_FOLDER} in the output folder is a link to another folder.",
+                                     hint="Remove the link, or choose another output folder.")
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        self.job_name = job_name
+        self.tag = "_" + safe_stem(job_name, fallback="job")[:JOB_NAME_MAX]
+        self.ledger = ledger
+        self.finished = finished
+        self.budget = _ThumbnailBudget(0)
+
+    def plan(self, items: Sequence[BatchItem]) -> tuple[list[BatchItem], dict[str, BatchRow]]:
+        """The items still to run, and the ledger's earlier rows of the others (by key)."""
+        todo, earlier = self.ledger.to_run(items) if self.ledger is not None else (list(items), {})
+        self.budget.used = sum(row.before_thumbnail is not None for row in earlier.values())
+        return todo, earlier
+
+    def write(self, item: BatchItem, row: BatchRow, output: JobOutput) -> None:
+        """Publish one result; the ledger records it while a Ctrl-C waits, so a file on disk
+        is never missing from the ledger (a resumed run would make it twice)."""
+
+        def written(paths: list[Path]) -> None:
+            row.output = f"{RESULTS_FOLDER}/{paths[0].name}"
+            self.budget.trim(row)
+            if self.ledger is not None:
+                self.ledger.record(item, row)
+
+        publish(self.results_dir, item.stem, [OutputFile(output.suffix, output.data)], tag=self.tag, record=written)
+
+    def ended(self, item: BatchItem, row: BatchRow, *, written: bool) -> None:
+        """An item is over: a failed one is recorded here (a written one already was)."""
+        if not written:
+            self.budget.trim(row)
+            if self.ledger is not None:
+                self.ledger.record(item, row)
+        if self.finished is not None:
+            self.finished(row)
+
+    def summarise(self, rows: list[BatchRow], extra_rows: Sequence[BatchRow], started: float, *,
+                  make_zip: bool = True, report_name: str = "report") -> BatchSummary:
+        """The reports over every row (this run's and a ledger's earlier ones)."""
+        written = [self.out_dir / row.output for row in rows if row.output and is_result_file(self.out_dir, row.output)]
+        rows.extend(extra_rows)
+        counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
+        csv_path, html_path, zip_path = write_reports(self.out_dir, self.job_name, rows, counts, written, started,
+                                                      make_zip=make_zip, name=report_name)
+        return BatchSummary(job_name=self.job_name, rows=rows, counts=counts, csv_path=csv_path,
+                            html_path=html_path, zip_path=zip_path, seconds=time.perf_counter() - started)
+
+
+def process_item(item: BatchItem, row: BatchRow, process: Process) -> JobOutput | None:
+    """Decode and process one item, filling in ``row`` (status, thumbnails, measurements,
+    time, or the sentence saying why it failed); the output to write, or None when it
+    failed. Nothing is written: the caller publishes (here, or a Ray driver on its own disk)."""
+    outcome = run_item(lambda entry: _make_output(entry, row, process), item, 0)
+    fill_failure(row, outcome)
+    row.seconds = round(outcome.seconds, 3)
+    return outcome.result
+
+
+def _make_output(item: BatchItem, row: BatchRow, process: Process) -> JobOutput:
+    """Decode and process one item (a photo that fails after decoding keeps its
+    before-thumbnail). Failures are the loop's to catch."""
     image = decode_image(item.path)
     row.before_thumbnail = thumbnail(image.rgb, image.alpha)
     output = process(image)
     del image  # only thumbnails outlive an item
-    [target] = publish(results_dir, item.stem, [OutputFile(output.suffix, output.data)], tag=f"_{job}")
-    row.output = f"{RESULTS_FOLDER}/{target.name}"
     row.after_thumbnail = thumbnail(output.preview, output.preview_alpha)
     row.metrics = {str(k): plain_value(v) for k, v in output.metrics.items()}
     photo_notes, setup_notes = split_notes(output.warnings)
     row.status = STATUS_WARNING if photo_notes else STATUS_OK
     row.message = " ".join(str(note) for note in photo_notes)
     row.server_notes = tuple(str(note) for note in setup_notes)
+    return output
 
 
-def _finish_row(outcome: ItemOutcome[tuple[BatchItem, BatchRow], None]) -> None:
-    """A failed photo's sentence for the visitor (a bug shows only its kind), and every row's time."""
-    _, row = outcome.item
+def fill_failure(row: BatchRow, outcome: ItemOutcome) -> None:
+    """A failed photo's sentence for the visitor (a bug shows only its kind)."""
     if outcome.error is not None:  # the visitor's words: no command or server path in a row
-        row.message = outcome.error.visitor_message
+        row.status, row.message = STATUS_ERROR, outcome.error.visitor_message
     elif outcome.internal is not None:
-        row.message = f"unexpected error ({type(outcome.internal).__name__})"
-    row.seconds = round(outcome.seconds, 3)
+        row.status, row.message = STATUS_ERROR, f"unexpected error ({type(outcome.internal).__name__})"
+
+
+class _ThumbnailBudget:
+    """Keeps report.html's size bounded: once MAX_THUMBNAIL_ROWS rows hold thumbnails, rows
+    that passed get none; rows with a problem (what a reviewer looks at) keep theirs up to
+    twice that, then they too get none."""
+
+    def __init__(self, used: int) -> None:
+        self.used = used
+        self._lock = threading.Lock()
+
+    def trim(self, row: BatchRow) -> None:
+        with self._lock:
+            limit = MAX_THUMBNAIL_ROWS if row.status == STATUS_OK else 2 * MAX_THUMBNAIL_ROWS
+            if self.used >= limit:
+                row.before_thumbnail = row.after_thumbnail = None
+            elif row.before_thumbnail is not None:
+                self.used += 1

@@ -108,21 +108,23 @@ def batch_extract_limit(max_files: int) -> int:
 
 
 def expand_inputs(paths: Sequence[Path], work_dir: Path, *, max_files: int | None = None,
-                  max_extract_bytes: int | None = None) -> tuple[list[BatchItem], list[BatchRow]]:
+                  max_extract_bytes: int | None = None,
+                  names: Sequence[str] | None = None) -> tuple[list[BatchItem], list[BatchRow]]:
     """Image files and ``.zip`` archives -> items to process, plus rows for what was refused
     or skipped (never an exception for a bad input). Archive members are extracted into
     ``work_dir`` under generated names. ``max_files`` defaults to the environment's cap.
     ``max_extract_bytes`` is the caller's own budget for what all archives of this call may
     unpack (the web app's: the visitor's disk quota and the free space); the tighter of it and
-    :func:`batch_extract_limit` applies. Plain image files are not copied, so they do not count."""
+    :func:`batch_extract_limit` applies. Plain image files are not copied, so they do not count.
+    ``names`` are what the report calls each path (default: its file name, as uploads are)."""
     limit = max_batch_files_from_env() if max_files is None else max_files
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidOptionError(f"The batch limit must be a positive whole number, got {limit!r}.")
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     state = _Expansion(work_dir=work_dir, max_files=limit, byte_budget=_extract_budget(limit, max_extract_bytes))
-    for raw in paths:
-        _add_input(Path(raw), state)
+    for index, raw in enumerate(paths):
+        _add_input(Path(raw), state, names[index] if names is not None else None)
     return state.items, state.rows
 
 
@@ -137,9 +139,9 @@ def _extract_budget(max_files: int, max_extract_bytes: int | None) -> int:
     return max(0, min(cap, max_extract_bytes))
 
 
-def _add_input(path: Path, state: _Expansion) -> None:
+def _add_input(path: Path, state: _Expansion, name: str | None = None) -> None:
     """One uploaded path: an archive is expanded, a photo is queued, anything else is a row."""
-    name = path.name or str(path)
+    name = name or path.name or str(path)
     suffix = path.suffix.lower()
     if suffix != ".zip" and suffix not in SUPPORTED_INPUT_SUFFIXES:
         state.error(name, _unsupported_message(path.suffix))

@@ -6,10 +6,13 @@ preview for the after-thumbnail, our own measurements and the warnings for the r
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
@@ -152,6 +155,60 @@ def idphoto_job(maker: IdPhotoPipeline, options: IdPhotoOptions) -> Process:
                          warnings=warnings)
 
     return process
+
+
+class JobPipelines(Protocol):
+    """The pipelines a batch job runs on (the web app's studio, the CLI's or a Ray actor's
+    :class:`pipeline.batch.pipelines.LocalPipelines`): loaded once, shared by every photo."""
+
+    engine: RestorationPipeline
+    cutter: CutoutPipeline
+    id_maker: IdPhotoPipeline
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """A batch job as data: which job, its options, the output format. It pickles, so a Ray
+    actor on another machine builds the same per-photo function from it, and its
+    :meth:`fingerprint` tells a resumed run whether a folder's results are this job's."""
+
+    kind: str  # a key of BATCH_JOB_BUILDERS
+    options: Any  # RestoreOptions, BackgroundOptions or IdPhotoOptions
+    fmt: str = "png"  # restore and background; an ID photo's format is in its options
+    detector: str = DETECTOR_AUTO
+    matting: str = MATTING_AUTO
+
+    def process(self, pipelines: JobPipelines) -> Process:
+        """The per-photo function, options checked and models loaded (missing weights stop here)."""
+        builder = BATCH_JOB_BUILDERS.get(self.kind)
+        if builder is None:
+            raise InvalidOptionError(f"Unknown batch job {self.kind!r}.",
+                                     hint=f"Choose one of: {', '.join(BATCH_JOB_BUILDERS)}.")
+        return builder(self, pipelines)
+
+    def fingerprint(self) -> str:
+        """A short digest of everything that shapes the results (arrays by their bytes)."""
+        text = json.dumps(_canonical(self), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _canonical(value: Any) -> Any:
+    """Plain values for the fingerprint: dataclasses as dicts, arrays as their digest."""
+    if isinstance(value, np.ndarray):
+        return f"array:{value.shape}:{hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    return value
+
+
+BATCH_JOB_BUILDERS: dict[str, Callable[[BatchJob, JobPipelines], Process]] = {
+    "restore": lambda job, p: restore_job(p.engine, job.options, job.fmt),
+    "background": lambda job, p: background_job(p.cutter, job.options, job.fmt, detector=job.detector,
+                                                matting=job.matting),
+    "idphoto": lambda job, p: idphoto_job(p.id_maker, job.options),
+}
 
 
 def _rounded(value: float, digits: int) -> float:

@@ -87,7 +87,7 @@ class BatchSummary:
     counts: dict[str, int]
     csv_path: Path
     html_path: Path
-    zip_path: Path
+    zip_path: Path | None  # None when the caller asked for the results folder only
     seconds: float
 
     @property
@@ -285,13 +285,16 @@ def _write_zip(zip_path: Path, out_dir: Path, outputs: Sequence[Path], reports: 
 
 
 def write_reports(out_dir: Path, job_name: str, rows: Sequence[BatchRow], counts: dict[str, int],
-                  outputs: Sequence[Path], started: float) -> tuple[Path, Path, Path]:
-    """report.csv, report.html and results.zip (this run's ``outputs`` and both reports) in
-    ``out_dir``; returns their paths. The HTML states the total time, so it is measured from
+                  outputs: Sequence[Path], started: float, *, make_zip: bool = True,
+                  name: str = "report") -> tuple[Path, Path, Path | None]:
+    """report.csv, report.html and (``make_zip``) results.zip (``outputs`` and both reports)
+    in ``out_dir``; returns their paths (no zip: None). The HTML states the total time, so it is measured from
     ``started`` up to the HTML (the zip takes little more)."""
-    csv_path, html_path, zip_path = out_dir / "report.csv", out_dir / "report.html", out_dir / "results.zip"
+    csv_path, html_path, zip_path = out_dir / f"{name}.csv", out_dir / f"{name}.html", out_dir / "results.zip"
     write_atomically(csv_path, _csv_bytes(rows))
     seconds = time.perf_counter() - started
     write_atomically(html_path, _html_report(job_name, rows, counts, seconds).encode("utf-8"))
+    if not make_zip:
+        return csv_path, html_path, None
     _write_zip(zip_path, out_dir, outputs, [csv_path, html_path])
     return csv_path, html_path, zip_path

@@ -119,16 +119,22 @@ def _identity_lines(result: RestorationResult) -> list[str]:
     return lines
 
 
-def cmd_restore(args: argparse.Namespace) -> int:
-    from pipeline.models.device import choose_compute
-    from pipeline.restore.engine import RestorationPipeline, RestoreOptions
+def restore_options(args: argparse.Namespace):  # noqa: ANN201 - RestoreOptions, imported lazily (torch)
+    """The restore options the command line asked for, checked against the manifest."""
+    from pipeline.restore.engine import RestoreOptions
 
-    options = RestoreOptions(
+    return RestoreOptions(
         model=args.model, strength=args.strength, upscale=args.upscale, only_centre_face=args.only_centre_face,
         max_faces=args.max_faces, detector=args.detector, detection_max_side=args.detection_size,
         background_upsampler=args.background_upsampler, identity_guard=args.identity_guard,
-    )
-    options = options.validated(load_manifest())
+    ).validated(load_manifest())
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pipeline.models.device import choose_compute
+    from pipeline.restore.engine import RestorationPipeline
+
+    options = restore_options(args)
     compute = choose_compute(args.device, args.precision)  # a bad --device is a usage error, found now
     prepared = prepare_run(args, "restore")
     report: dict[str, object] = {}
@@ -171,24 +177,32 @@ def _image_file(suffix: str, rgb, alpha) -> OutputFile:  # noqa: ANN001 - numpy 
 
 
 # -- idphoto --------------------------------------------------------------------------------
-def cmd_idphoto(args: argparse.Namespace) -> int:
-    from pipeline.faces.analysis import FaceAnalysis
-    from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, spec_for, write_id_photo_files
+def idphoto_options(args: argparse.Namespace):  # noqa: ANN201 - IdPhotoOptions, imported lazily (torch)
+    """The ID-photo options the command line asked for, checked."""
+    from pipeline.idphoto.maker import IdPhotoOptions, spec_for
     from pipeline.idphoto.nudge import PlacementNudge
     from pipeline.idphoto.tone import ToneOptions
-    from pipeline.models.device import choose_compute
-    from pipeline.models.store import ModelStore
 
     spec = spec_for(args.spec, args.custom, args.dpi)
     if args.quality is not None and args.format != "jpg":
         raise InvalidOptionError("--quality sets JPEG quality; PNG is lossless and has none.",
                                  hint="Use --format jpg with --quality, or leave --quality out.")
-    options = IdPhotoOptions(spec=spec, background=args.background, dpi=args.dpi, max_kb=args.max_kb,
-                             format=args.format, detector=args.detector, matting=args.matting,
-                             tone=ToneOptions(auto=args.auto_correct, brightness=args.brightness,
-                                              contrast=args.contrast, sharpness=args.sharpness),
-                             nudge=PlacementNudge(head_size=args.head_size, vertical=args.head_position),
-                             **({} if args.quality is None else {"jpeg_quality": args.quality})).validated()
+    return IdPhotoOptions(spec=spec, background=args.background, dpi=args.dpi, max_kb=args.max_kb,
+                          format=args.format, detector=args.detector, matting=args.matting,
+                          tone=ToneOptions(auto=args.auto_correct, brightness=args.brightness,
+                                           contrast=args.contrast, sharpness=args.sharpness),
+                          nudge=PlacementNudge(head_size=args.head_size, vertical=args.head_position),
+                          **({} if args.quality is None else {"jpeg_quality": args.quality})).validated()
+
+
+def cmd_idphoto(args: argparse.Namespace) -> int:
+    from pipeline.faces.analysis import FaceAnalysis
+    from pipeline.idphoto.maker import IdPhotoPipeline, print_sheet_for, write_id_photo_files
+    from pipeline.models.device import choose_compute
+    from pipeline.models.store import ModelStore
+
+    options = idphoto_options(args)
+    spec = options.spec
     if args.copies is not None and not args.sheet:
         raise InvalidOptionError("--copies needs --sheet (the paper to print on).")
     sheet_layout = None
@@ -221,12 +235,9 @@ def cmd_idphoto(args: argparse.Namespace) -> int:
 
 
 # -- background -----------------------------------------------------------------------------
-def cmd_background(args: argparse.Namespace) -> int:
+def background_options(args: argparse.Namespace):  # noqa: ANN201 - BackgroundOptions, imported lazily (torch)
+    """The background options the command line asked for, checked (the image decoded)."""
     from pipeline.cutout.background import BackgroundOptions
-    from pipeline.cutout.cutter import CutoutPipeline
-    from pipeline.faces.analysis import FaceAnalysis
-    from pipeline.models.device import choose_compute
-    from pipeline.models.store import ModelStore
 
     backdrop = decode_image(args.image).rgb if args.image else None
     options = BackgroundOptions(mode=args.mode, colour=args.colour, colour2=args.colour2, image=backdrop,
@@ -235,6 +246,16 @@ def cmd_background(args: argparse.Namespace) -> int:
         raise InvalidOptionError("JPEG cannot hold transparency.", hint="Use --format png or webp, or another mode.")
     if args.image and options.mode != "image":
         raise InvalidOptionError("--image is only used with --mode image.")
+    return options
+
+
+def cmd_background(args: argparse.Namespace) -> int:
+    from pipeline.cutout.cutter import CutoutPipeline
+    from pipeline.faces.analysis import FaceAnalysis
+    from pipeline.models.device import choose_compute
+    from pipeline.models.store import ModelStore
+
+    options = background_options(args)
     compute = choose_compute(args.device)
     prepared = prepare_run(args, "process")
     suffix = OUTPUT_FORMATS[args.format]

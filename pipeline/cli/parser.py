@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from pipeline import __version__
+from pipeline.cli.batch import cmd_batch
 from pipeline.cli.commands import (
     cmd_background,
     cmd_idphoto,
@@ -46,6 +47,15 @@ def _restore_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
         description="Detect, align, restore (GFPGAN) and paste back every face of each image.",
     )
     _add_image_command_arguments(parser, what="images")
+    _restore_options(parser, manifest)
+    parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="output format")
+    parser.add_argument("--report", type=_given_path, help="also write a JSON report (faces, timings, warnings) here")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, help="auto = bf16 on CUDA and on CPUs with bf16 in hardware (AVX512-BF16, AMX, Arm BF16), else fp32")
+    parser.set_defaults(handler=cmd_restore)
+
+
+def _restore_options(parser: argparse.ArgumentParser, manifest: Manifest) -> None:
+    """What restoration does to each photo (the restore command's and a restore batch's)."""
     parser.add_argument("--model", choices=manifest.names("restorer"), default=manifest.default("restorer").name,
                         help="restoration model (default: %(default)s)")
     parser.add_argument("--strength", type=_finite_number, default=1.0,
@@ -66,10 +76,6 @@ def _restore_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
                         help="face detector; auto = the default (RetinaFace) when its weights are present, else the bundled MTCNN")
     parser.add_argument("--detection-size", type=int, default=DEFAULT_DETECTION_MAX_SIDE,
                         help="detect on a copy at most this many pixels on its long side (default: %(default)s)")
-    parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="output format")
-    parser.add_argument("--report", type=_given_path, help="also write a JSON report (faces, timings, warnings) here")
-    parser.add_argument("--precision", choices=PRECISION_CHOICES, help="auto = bf16 on CUDA and on CPUs with bf16 in hardware (AVX512-BF16, AMX, Arm BF16), else fp32")
-    parser.set_defaults(handler=cmd_restore)
 
 
 def _idphoto_parser(commands: argparse._SubParsersAction, manifest: Manifest) -> None:
@@ -79,6 +85,16 @@ def _idphoto_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
                     "sheet (PNG and PDF), the compliance report (JSON and text) and an overlay.",
     )
     _add_image_command_arguments(parser, what="photos")
+    _idphoto_options(parser, manifest)
+    parser.add_argument("--sheet", help="also make a print sheet: 4x6, 5x7, a4, letter or WxHmm / WxHin")
+    parser.add_argument("--copies", type=_at_least_one, help="photos on the sheet (default: as many as fit)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with code 3 when any photo's compliance verdict is FAIL (for scripts)")
+    parser.set_defaults(handler=cmd_idphoto)
+
+
+def _idphoto_options(parser: argparse.ArgumentParser, manifest: Manifest) -> None:
+    """What an ID photo is made to (the idphoto command's and an ID-photo batch's)."""
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--spec", help="document id (python -m pipeline specs lists them)")
     choice.add_argument("--custom", help="custom size: WxHmm or WxHpx, e.g. 35x45mm")
@@ -89,16 +105,11 @@ def _idphoto_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
     parser.add_argument("--format", choices=ID_PHOTO_FORMATS, default="jpg", help="photo format (default: jpg)")
     parser.add_argument("--quality", type=_jpeg_quality, default=None,
                         help="highest JPEG quality, 1-100 (default: 95); a KB limit may lower it")
-    parser.add_argument("--sheet", help="also make a print sheet: 4x6, 5x7, a4, letter or WxHmm / WxHin")
-    parser.add_argument("--copies", type=_at_least_one, help="photos on the sheet (default: as many as fit)")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit with code 3 when any photo's compliance verdict is FAIL (for scripts)")
     parser.add_argument("--detector", choices=[DETECTOR_AUTO, *manifest.names("detector")], default=DETECTOR_AUTO,
                         help="face detector; auto = the default (RetinaFace) when its weights are present, else the bundled MTCNN")
     parser.add_argument("--matting", choices=MATTING_METHODS, default=MATTING_AUTO,
                         help="auto = MODNet when its weights are present, else the offline fallback (Selfie Segmentation)")
     _idphoto_adjustments(parser)
-    parser.set_defaults(handler=cmd_idphoto)
 
 
 def _idphoto_adjustments(parser: argparse.ArgumentParser) -> None:
@@ -117,11 +128,17 @@ def _idphoto_adjustments(parser: argparse.ArgumentParser) -> None:
 
 
 def _background_parser(commands: argparse._SubParsersAction) -> None:
-    from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS
-
     parser = commands.add_parser("background", help="cut the person out and replace the background",
                                  description="Portrait matting, then a new background.")
     _add_image_command_arguments(parser, what="photos")
+    _background_options(parser)
+    parser.set_defaults(handler=cmd_background)
+
+
+def _background_options(parser: argparse.ArgumentParser) -> None:
+    """What the new background is (the background command's and a background batch's)."""
+    from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS
+
     parser.add_argument("--mode", choices=BACKGROUND_MODES, default="transparent", help="default: transparent (PNG)")
     parser.add_argument("--colour", "--color", dest="colour", default="white",
                         help=f"preset ({', '.join(COLOUR_PRESETS)}) or #RRGGBB")
@@ -133,7 +150,57 @@ def _background_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="png keeps transparency")
     parser.add_argument("--matting", choices=MATTING_METHODS, default=MATTING_AUTO,
                         help="auto = MODNet when its weights are present, else the offline fallback (Selfie Segmentation)")
-    parser.set_defaults(handler=cmd_background)
+
+
+def _batch_parser(commands: argparse._SubParsersAction, manifest: Manifest) -> None:
+    """``batch JOB``: the Batch tab's jobs and QA report from the command line, resumable."""
+    parser = commands.add_parser(
+        "batch", help="run a job over many photos with a QA report (report.csv, report.html); resumable",
+        description="Restore, replace the background of, or make ID photos from many photos (files, folders, "
+                    "glob patterns, .zip archives, list files), with the web app's QA report. A re-run into the "
+                    "same output folder skips what is finished.",
+    )
+    jobs = parser.add_subparsers(dest="job", metavar="JOB", required=True)
+    job_parsers = {
+        "restore": (jobs.add_parser("restore", help="restore faces"), lambda p: _restore_batch_options(p, manifest)),
+        "background": (jobs.add_parser("background", help="replace the background"), _background_options),
+        "idphoto": (jobs.add_parser("idphoto", help="make ID photos (photo and compliance verdict per input)"),
+                    lambda p: _idphoto_options(p, manifest)),
+    }
+    for job_parser, add_options in job_parsers.values():
+        _batch_arguments(job_parser)
+        add_options(job_parser)
+        job_parser.set_defaults(handler=cmd_batch)
+
+
+def _restore_batch_options(parser: argparse.ArgumentParser, manifest: Manifest) -> None:
+    _restore_options(parser, manifest)
+    parser.add_argument("--format", choices=sorted(OUTPUT_FORMATS), default="png", help="output format")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, help="auto = bf16 where the hardware has it, else fp32")
+
+
+def _batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """Inputs, output and how the batch runs, shared by every job."""
+    parser.add_argument("inputs", nargs="*", help="image files, folders, .zip archives or quoted glob patterns "
+                                                   "such as 'scans/**/*.jpg'")
+    parser.add_argument("-o", "--output", type=_given_path, required=True,
+                        help="output folder: results/, report.csv, report.html and the ledger a re-run resumes from")
+    parser.add_argument("--list", dest="list_file", type=_given_path,
+                        help="a text file with one input per line (# starts a comment)")
+    parser.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")
+    parser.add_argument("--retry-failed", action="store_true", help="run the inputs that failed last time again "
+                                                                     "(finished ones are always skipped)")
+    parser.add_argument("--shard", help="i/n: process only this process's share of the inputs (1/4 ... 4/4); "
+                                        "n processes with the same inputs split them without overlap")
+    parser.add_argument("--workers", type=_at_least_one, help="photos in flight at once (default: 32 on a CUDA GPU, "
+                                                               "so many photos' faces fill one network call; 2 on a CPU)")
+    parser.add_argument("--zip", action="store_true", help="also write results.zip (results and reports)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local (default) or ray: Ray Data over a cluster (needs requirements-ray.txt)")
+    parser.add_argument("--address", help="with --engine ray: the cluster to join (auto = the one `ray start` "
+                                          "made on this machine); default: a local Ray started for this run")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks of unexpected errors")
 
 
 def _specs_parser(commands: argparse._SubParsersAction) -> None:
@@ -172,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     _restore_parser(commands, manifest)
     _idphoto_parser(commands, manifest)
     _background_parser(commands)
+    _batch_parser(commands, manifest)
     _specs_parser(commands)
     _weights_parser(commands, manifest)
     info_parser = commands.add_parser("info", help="show version, compute device and weights directory")

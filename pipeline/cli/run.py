@@ -45,7 +45,7 @@ class RunOutcome:
 
     def tell(self, item: ItemOutcome, progress: Any, *, debug: bool) -> None:
         """One input's lines (under the progress bar): its failure, counted, or its notes."""
-        name = _printable(item.item[0])
+        name = printable(item.item[0])
         if item.failed:
             message = item.error.user_message if item.error is not None else _internal_error_message(item.internal)
             self.failed.append((name, message))
@@ -92,7 +92,7 @@ def run_images(args: argparse.Namespace, prepared: tuple[Jobs, Problems], verb: 
     def run_one(job: tuple[str, Path | None]) -> list[str]:
         raw_name, source = job
         stem = source.stem if source is not None else SAMPLE_NAME
-        return work(_printable(raw_name), stem, _load(source), finished)
+        return work(printable(raw_name), stem, _load(source), finished)
 
     progress = tqdm(jobs, desc=verb.capitalize(), unit="image", file=sys.stderr, disable=None)
     try:
@@ -105,7 +105,7 @@ def run_images(args: argparse.Namespace, prepared: tuple[Jobs, Problems], verb: 
     finally:
         progress.close()
     for name, message in problems:
-        print(f"{_printable(name)}: {message}", file=sys.stderr)
+        print(f"{printable(name)}: {message}", file=sys.stderr)
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -126,6 +126,6 @@ def _internal_error_message(error: BaseException) -> str:
             "run again with --debug to see where, and please report it")
 
 
-def _printable(name: str) -> str:
+def printable(name: str) -> str:
     """A file name as one printable line (a newline in a name must not fake another line)."""
     return name.encode("unicode_escape").decode("ascii") if not name.isprintable() else name

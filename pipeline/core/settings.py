@@ -44,6 +44,12 @@ SPEED = "PORTRAIT_LAB_SPEED"
 MAX_PIXELS = "PORTRAIT_LAB_MAX_PIXELS"
 MAX_BATCH_FILES = "PORTRAIT_LAB_MAX_BATCH_FILES"
 MANIFEST = "PORTRAIT_LAB_MANIFEST"
+METRICS = "PORTRAIT_LAB_METRICS"
+METRICS_TOKEN = "PORTRAIT_LAB_METRICS_TOKEN"
+METRICS_PORT = "PORTRAIT_LAB_METRICS_PORT"
+
+# Settings that are secrets: never passed on to another process or machine (Ray's actors).
+SECRETS = frozenset({METRICS_TOKEN})
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(HOST, "127.0.0.1", "address the web app listens on (GRADIO_SERVER_NAME, set by Spaces, also counts)",
@@ -60,6 +66,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(VISITOR_QUOTA_MB, "5120", "storage per visitor (uploads and results), in MB", "webapp.config"),
     Setting(TOTAL_QUOTA_MB, "20480", "storage for all visitors together, in MB", "webapp.config"),
     Setting(MIN_FREE_MB, "1024", "free disk kept; below it new work is refused, in MB", "webapp.config"),
+    Setting(METRICS, "off", "1 = Prometheus metrics (counts and timings, nothing personal); a Space needs a token too",
+            "webapp.config"),
+    Setting(METRICS_TOKEN, "none", "bearer token: /metrics on the app's port, only with it (at least 32 characters)",
+            "webapp.config"),
+    Setting(METRICS_PORT, "9860", "without a token, metrics are served on 127.0.0.1 at this port only",
+            "webapp.config"),
     Setting(WEIGHTS_DIR, "weights/", "where model weights live", "pipeline.models.locations"),
     Setting(WEIGHTS_MIRROR, "none", "base URL of a mirror holding the same weight files", "pipeline.models.download"),
     Setting(MANIFEST, "weights/manifest.json",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,7 @@ class ModelStore:
         self.compute = compute or default_compute()
         self.speed = (speed or speed_from_environment()).resolved(self.compute)
         self._networks: dict[str, nn.Module] = {}
+        self._load_seconds: dict[str, float] = {}  # how long each model took to load (read by the web app's metrics)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -214,7 +216,9 @@ class ModelStore:
         with lock:
             if name not in self._networks:
                 entry = self.manifest.get(name)
+                started = time.perf_counter()
                 self._networks[name] = load_network(entry, self.directory, self.compute, self.speed)
+                self._load_seconds[name] = time.perf_counter() - started
         return self._networks[name]
 
     def status(self, name: str) -> WeightStatus:
@@ -228,6 +232,10 @@ class ModelStore:
 
     def loaded_names(self) -> list[str]:
         return sorted(self._networks)
+
+    def load_seconds(self) -> dict[str, float]:
+        """Seconds each loaded model took to load (build, read, verify, move to the device)."""
+        return dict(self._load_seconds)
 
 
 # How the published checkpoints wrap their state dicts, keyed by ``arch`` (others store it bare).

@@ -46,7 +46,21 @@ def privacy_text(config: AppConfig) -> str:
   everything, the models included, runs on this server.
 - **What is logged:** counts, timings and error types only; never file names, image data,
   metadata or anything that identifies you.
+- {metrics_sentence(config)}
 
 Each file can be up to {config.max_upload_mb:g} MB; your uploads and results together can take
 up to {human_bytes(config.disk.visitor_bytes)} on the server.
 """
+
+
+def metrics_sentence(config: AppConfig) -> str:
+    """Whether this running server collects usage metrics, in a visitor's words (the promise of
+    "basic usage metrics, anonymised crash logs, opt-out"); never where they are served."""
+    if not config.metrics:
+        return ("**Usage metrics: off.** This server collects no usage metrics. Its operator can turn "
+                "them on; they would then be counts and timings only, like the log.")
+    return ("**Usage metrics: on.** This server's operator collects basic usage metrics: how many jobs of "
+            "each kind ran and how they ended, how long each step took, how many faces a photo had, how "
+            "many visitors are connected or waiting, the disk space in use and how long the models took "
+            "to load. They never include file names, photos, session ids, cookies or anything else that "
+            "identifies you, and they stay with the operator.")
