@@ -8,10 +8,13 @@ their absence exercises the missing-weights banner and the fallbacks.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import socket
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +24,7 @@ import torch
 import pytest
 
 from pipeline.models.device import ComputeSettings
-from pipeline.models.manifest import load_manifest
+from pipeline.models.manifest import Manifest, load_manifest
 from pipeline.models.store import save_random_weights
 from pipeline.restore.engine import RestorationPipeline
 from webapp.config import AppConfig
@@ -36,8 +39,40 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# The random files, saved once per test process: (names) -> (folder, the manifest describing them).
+_SAVED_RANDOM_WEIGHTS: dict[tuple[str, ...], tuple[Path, Manifest]] = {}
+
+
+def random_weights_in(directory: Path, names: Sequence[str] = RANDOM_MODELS) -> Manifest:
+    """``names``' seeded random weights as files in ``directory``, and the manifest describing them.
+
+    Why: saving them costs about 6 s (600 MB of networks built, saved and hashed), and a run
+    starts about ten apps. The seed makes every save byte-identical, so the files are saved
+    once per process and hard-linked (copied where links fail) into each folder: each studio
+    still reads and verifies its own folder. Nothing writes to a weights file in place.
+    """
+    key = tuple(names)
+    if key not in _SAVED_RANDOM_WEIGHTS:
+        folder = Path(tempfile.mkdtemp(prefix="portrait-lab-random-weights-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _SAVED_RANDOM_WEIGHTS[key] = folder, save_random_weights(load_manifest(), folder, list(names))
+    folder, manifest = _SAVED_RANDOM_WEIGHTS[key]
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in key:
+        entry = manifest.get(name)
+        if entry.is_bundled:
+            continue
+        source, target = folder / str(entry.file), directory / str(entry.file)
+        target.unlink(missing_ok=True)  # never write through an older link into the saved file
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+    return manifest
+
+
 def random_weight_studio(directory: Path) -> Studio:
-    manifest = save_random_weights(load_manifest(), directory, RANDOM_MODELS)
+    manifest = random_weights_in(directory)
     compute = ComputeSettings(device=torch.device("cpu"), dtype=torch.float32)
     return Studio(RestorationPipeline(manifest=manifest, weights_directory=directory, compute=compute))
 

@@ -75,10 +75,13 @@ class Availability:
     details: str  # markdown for the "Server details" accordion; empty when everything is installed
 
 
+BATCH_STATUS_WORDS = {"ok": "ok", "warning": "with warnings", "error": "failed", "skipped": "skipped"}
+
+
 def batch_markdown(summary: BatchSummary) -> str:
     """One line a person can read at a glance after a batch."""
     counts = summary.counts
-    parts = [f"{counts.get(status, 0)} {status}" for status in ("ok", "warning", "error", "skipped")
+    parts = [f"{counts.get(status, 0)} {BATCH_STATUS_WORDS[status]}" for status in ("ok", "warning", "error", "skipped")
              if counts.get(status)]
     job = BATCH_JOBS.get(summary.job_name, summary.job_name)
     notes = "".join(f"\n\n{note}" for note in summary.server_notes)  # once, not on every row

@@ -54,8 +54,8 @@ def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, jo
     """Run ``process`` on every item; one failure never stops the batch. Outputs go to
     ``out_dir/results``; then report.csv, report.html and (``make_zip``) results.zip.
 
-    ``progress(index, total, name)`` is called as each item starts (index counts from 0),
-    ``finished(row)`` as each ends. ``extra_rows`` (the problems ``expand_inputs`` found) are
+    ``progress(done, total, name)`` and ``finished(row)`` are called as each item ends (with
+    several in flight, a count of started ones would run ahead of the work). ``extra_rows`` (the problems ``expand_inputs`` found) are
     reported after the items. ``workers`` above 1 runs that many photos at once, so a
     micro-batched restorer packs many photos' faces into one call. With a ``ledger``, items it
     holds are skipped (their earlier rows are reported) and each finished item is recorded
@@ -66,9 +66,7 @@ def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, jo
     todo, earlier = writer.plan(items)
     fresh = {id(item): BatchRow(item.name, STATUS_ERROR) for item in todo}  # each filled in as its photo runs
 
-    def tell(index: int, item: BatchItem) -> None:
-        progress(index, len(todo), item.name)
-
+    ended = [0]
     def run_one(item: BatchItem) -> None:
         row = fresh[id(item)]
         output = process_item(item, row, process)
@@ -79,9 +77,11 @@ def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, jo
         row = fresh[id(outcome.item)]
         fill_failure(row, outcome)  # only writing the result can fail here: the row says so
         writer.ended(outcome.item, row, written=not outcome.failed and row.status != STATUS_ERROR)
+        ended[0] += 1
+        if progress is not None:
+            progress(ended[0], len(todo), outcome.item.name)
 
-    run_concurrently(todo, run_one, report, workers=workers, before=tell if progress is not None else None,
-                     stop_on=stop_on)
+    run_concurrently(todo, run_one, report, workers=workers, stop_on=stop_on)
     rows = [fresh[id(item)] if id(item) in fresh else earlier[item_key(item)] for item in items]
     return writer.summarise(rows, extra_rows, started, make_zip=make_zip, report_name=report_name)
 

@@ -200,7 +200,7 @@ img{max-width:256px;max-height:256px}
 .status{font-weight:bold;color:#fff;padding:2px 8px;border-radius:10px;white-space:nowrap}
 dl{margin:0;display:grid;grid-template-columns:auto 1fr;gap:2px 8px}
 dt{color:#555}dd{margin:0}
-.name{word-break:break-all;font-weight:600}
+.name{min-width:16ch;overflow-wrap:anywhere;font-weight:600}
 """
 
 
@@ -237,7 +237,7 @@ def _html_report(job_name: str, rows: Sequence[BatchRow], counts: dict[str, int]
         *_legends(rows),
         "<table><thead><tr><th>File</th><th>Status</th><th>Before</th><th>After</th><th>Details</th></tr></thead><tbody>",
     ]
-    for row in rows:
+    for row in problems_first(rows):
         colour = _STATUS_COLOURS.get(row.status, "#6b6b6b")
         details = []
         if row.message:
@@ -257,6 +257,15 @@ def _html_report(job_name: str, rows: Sequence[BatchRow], counts: dict[str, int]
         )
     lines.append("</tbody></table></body></html>")
     return "\n".join(lines)
+
+
+PROBLEM_ORDER = {STATUS_ERROR: 0, STATUS_WARNING: 1, STATUS_SKIPPED: 2, STATUS_OK: 3}
+
+
+def problems_first(rows: Sequence[BatchRow]) -> list[BatchRow]:
+    """Failures, then warnings, then skipped, then the rest: what a reviewer opens the report
+    for comes first (each group in input order)."""
+    return sorted(rows, key=lambda row: PROBLEM_ORDER.get(row.status, len(PROBLEM_ORDER)))
 
 
 def _legends(rows: Sequence[BatchRow]) -> list[str]:

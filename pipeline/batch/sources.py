@@ -31,7 +31,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     except ValueError:
         raise InvalidOptionError(f"--shard takes i/n, such as 1/4; got {text!r}.") from None
     if not 1 <= index <= count:
-        raise InvalidOptionError(f"--shard {text}: i must be from 1 to n.", hint="The shards of 4 are 1/4, 2/4, 3/4 and 4/4.")
+        shards = ", ".join(f"{i}/{count}" for i in range(1, min(count, 4) + 1)) + (f" ... {count}/{count}" if count > 4 else "")
+        raise InvalidOptionError(f"--shard {text}: the first number must be from 1 to the second.",
+                                 hint=f"The shards of {count} are {shards}." if count >= 1 else
+                                 "The second number is how many shards there are: 1 or more.")
     return index, count
 
 

@@ -68,6 +68,8 @@ def _run(args: argparse.Namespace, job: BatchJob, ledger: BatchLedger, shard: tu
     with tempfile.TemporaryDirectory(prefix="portrait-lab-batch-") as unpacked:
         items, problems = gather_items(args.inputs, Path(unpacked), list_file=args.list_file,
                                        recursive=args.recursive, shard=shard)
+        for row in problems:  # inputs that give no photo: said now, not only in the report
+            print(f"{printable(row.name)}: {row.message}", file=sys.stderr)
         todo = len(ledger.to_run(items)[0])
         if todo < len(items):
             print(f"Resuming: {len(items) - todo} of {len(items)} photo(s) were done before (see the report); "
@@ -86,7 +88,7 @@ def _run(args: argparse.Namespace, job: BatchJob, ledger: BatchLedger, shard: tu
             return EXIT_STOPPED
         finally:
             progress.close()
-    return _summarise(summary, args)
+    return _summarise(summary, args, before=len(items) - todo)
 
 
 def _execute(args: argparse.Namespace, job: BatchJob, items: list, problems: list[BatchRow], ledger: BatchLedger,
@@ -124,11 +126,16 @@ def _progress_bar(total: int, job: str):  # noqa: ANN202 - tqdm
     return tqdm(total=total, desc=f"Batch {job}", unit="photo", file=sys.stderr, disable=None)
 
 
-def _summarise(summary: BatchSummary, args: argparse.Namespace) -> int:
-    """One line of counts and where the report is; 1 when any input failed."""
+def _summarise(summary: BatchSummary, args: argparse.Namespace, *, before: int) -> int:
+    """One line of counts and where the report is. Exit 1 when any input failed, or (ID
+    photos) any photo's verdict is FAIL: it would be refused at the counter."""
     counts = summary.counts
     done = counts.get("ok", 0) + counts.get("warning", 0)
+    rejected = sum(row.metrics.get("compliance") == "fail" for row in summary.rows)
     print(f"{VERBS[args.job]} {done} of {len(summary.rows)} input(s): {counts.get('ok', 0)} ok, "
           f"{counts.get('warning', 0)} with warnings, {counts.get('error', 0)} failed, "
-          f"{counts.get('skipped', 0)} skipped; {summary.seconds:.1f} s; report: {summary.html_path}")
-    return EXIT_SOME_FAILED if counts.get("error", 0) else EXIT_OK
+          f"{counts.get('skipped', 0)} skipped"
+          + (f"; {rejected} did not pass the document's rules" if rejected else "")
+          + (f"; {before} of them done before" if before else "")
+          + f"; this run {summary.seconds:.1f} s; report: {summary.html_path}")
+    return EXIT_SOME_FAILED if counts.get("error", 0) or rejected else EXIT_OK

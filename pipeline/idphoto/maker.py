@@ -52,6 +52,9 @@ from pipeline.idphoto.tone import ToneChange, ToneOptions, correct_tone
 
 DEFAULT_JPEG_QUALITY = 95
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
+# Levelling a head tilted less than this is routine (no one can tell), so it is not a warning
+# that would make a batch row look like a problem; the report still gives the angle.
+NOTED_LEVELLING_DEG = 1.0
 LEVEL_MIN_DEGREES = 0.2
 
 
@@ -385,7 +388,7 @@ def placement_warnings(plan: CropPlan, head: HeadGeometry, source_height: int) -
         needed = math.ceil(source_height * plan.scale)
         warnings.append(f"The face had to be enlarged {plan.scale:.1f}x, so the photo may look soft; "
                         f"a photo about {needed} px tall would avoid that.")
-    if plan.roll_corrected_deg:
+    if abs(plan.roll_corrected_deg) >= NOTED_LEVELLING_DEG:  # a smaller tilt is levelled without a word
         warnings.append(f"The head was tilted {plan.roll_corrected_deg:+.1f} degrees; the photo was levelled.")
     return warnings
 

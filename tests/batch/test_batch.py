@@ -360,7 +360,7 @@ def test_batch_carries_on_and_writes_escaped_self_contained_reports(tmp_path, ph
     summary = run_batch(items, _mirror_job, tmp_path / "out", job_name="mirror",
                         progress=lambda i, n, name: calls.append((i, n, name)), extra_rows=problems)
 
-    assert calls == [(i, len(items), item.name) for i, item in enumerate(items)]
+    assert calls == [(i + 1, len(items), item.name) for i, item in enumerate(items)]  # as each photo ends
     rows = {row.name: row for row in summary.rows}
     assert len(summary.rows) == len(items) + len(problems) == 8
     assert rows["astronaut.png"].status == "ok" and rows["astronaut.png"].output == "results/astronaut_mirror.png"

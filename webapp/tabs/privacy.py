@@ -42,7 +42,7 @@ def privacy_text(config: AppConfig) -> str:
 - **Right now:** the button below deletes all your files from this tab immediately.
 - **What is kept after you leave:** nothing. Results carry no EXIF, GPS or other metadata from
   your photo.
-- **What is sent elsewhere:** nothing. No usage tracking, no share buttons, no other services:
+- **What is sent elsewhere:** nothing. No third-party tracking, no share buttons, no other services:
   everything, the models included, runs on this server.
 - **What is logged:** counts, timings and error types only; never file names, image data,
   metadata or anything that identifies you.
@@ -57,8 +57,8 @@ def metrics_sentence(config: AppConfig) -> str:
     """Whether this running server collects usage metrics, in a visitor's words (the promise of
     "basic usage metrics, anonymised crash logs, opt-out"); never where they are served."""
     if not config.metrics:
-        return ("**Usage metrics: off.** This server collects no usage metrics. Its operator can turn "
-                "them on; they would then be counts and timings only, like the log.")
+        return ("**Usage metrics: off.** This server collects no usage metrics. If they are ever turned "
+                "on, this line says so; they would be counts and timings only, like the log.")
     return ("**Usage metrics: on.** This server's operator collects basic usage metrics: how many jobs of "
             "each kind ran and how they ended, how long each step took, how many faces a photo had, how "
             "many visitors are connected or waiting, the disk space in use and how long the models took "
