@@ -1,9 +1,10 @@
 """Full batches from many photos: with several photos in flight, the micro-batcher packs faces
 of different photos into one network call, and every result is what the one-at-a-time path
 makes (real MTCNN faces). Around the network the two paths are exact (a restorer that returns
-each face as it came: any face given back to the wrong photo would show); the GFPGAN network
-itself (random weights, real architecture) rounds differently with the batch size on a CPU,
-by at most one level in a handful of pixels, and that bound is asserted."""
+each face as it came: any face given back to the wrong photo would show). The GFPGAN network
+itself rounds differently with the batch size, by at most one level in fp32 (4 of 270,000
+pixels when measured): that bound is tests/restore/test_restore_reference.py's
+test_fixed_noise_is_deterministic_and_batching_changes_nothing."""
 from __future__ import annotations
 
 import threading
@@ -95,20 +96,3 @@ def test_around_the_network_the_batched_path_is_exact(gfpgan_only, cpu_compute, 
     for name in expected:
         assert np.array_equal(expected[name], got[name]), name
     assert [row.metrics for row in summaries[0].rows] == [row.metrics for row in summaries[1].rows]
-
-
-def test_gfpgan_batches_photos_and_differs_from_one_at_a_time_only_by_rounding(
-        gfpgan_only, cpu_compute, single_face_photos, tmp_path):
-    directory, manifest = gfpgan_only
-
-    def gfpgan(engine: RestorationPipeline, model: str) -> GFPGANRestorer:
-        return GFPGANRestorer(model, engine.store.get(model), cpu_compute)
-
-    expected, got, _, summaries = _run_both(manifest, directory, cpu_compute, single_face_photos, tmp_path, gfpgan)
-    for name in expected:
-        diff = np.abs(expected[name].astype(int) - got[name].astype(int))
-        assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, (name, diff.max(), int((diff > 0).sum()))
-    for before, after in zip(summaries[0].rows, summaries[1].rows):
-        assert {k: v for k, v in before.metrics.items() if k not in ("psnr_vs_input_db", "identity_lowest")} == \
-            {k: v for k, v in after.metrics.items() if k not in ("psnr_vs_input_db", "identity_lowest")}
-        assert abs(before.metrics["psnr_vs_input_db"] - after.metrics["psnr_vs_input_db"]) < 0.05
