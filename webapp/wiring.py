@@ -22,7 +22,8 @@ from webapp.ui import UI_ONLY
 def scroll_into_view_js(elem_id: str) -> str:
     """Browser code that brings ``elem_id`` into view (a phone shows the controls first, so
     a finished result would otherwise sit below the fold): once now and again when its
-    pictures have loaded and taken their height. Not after a remake from the page's own
+    pictures have loaded and taken their height, and once more if the status line shrinking
+    above it slid its top edge off. Not after a remake from the page's own
     controls (``window.portraitLabStay``): the visitor is at those controls."""
     return f"""() => {{
   if (window.portraitLabStay) {{ window.portraitLabStay = false; return; }}
@@ -30,6 +31,8 @@ def scroll_into_view_js(elem_id: str) -> str:
   if (!el) return;
   const show = () => el.scrollIntoView({{behavior: 'smooth', block: 'start'}});
   setTimeout(show, 50);
+  // The status line above shrinks as the job ends; nudge back a top edge that slid a little off.
+  setTimeout(() => {{ const top = el.getBoundingClientRect().top; if (top < 0 && top > -40) show(); }}, 900);
   el.querySelectorAll('img').forEach((img) => {{ if (!img.complete) img.addEventListener('load', show, {{once: true}}); }});
 }}"""
 

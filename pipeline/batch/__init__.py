@@ -45,12 +45,14 @@ MAX_THUMBNAIL_ROWS = 2000
 
 Progress = Callable[[int, int, str], None]
 Finished = Callable[[BatchRow], None]
+Planned = Callable[[int, int], None]  # (left to run, all items)
 
 
 def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, job_name: str,
               progress: Progress | None = None, extra_rows: Sequence[BatchRow] = (), workers: int = 1,
               ledger: BatchLedger | None = None, finished: Finished | None = None, make_zip: bool = True,
-              stop_on: tuple[type[BaseException], ...] = (), report_name: str = "report") -> BatchSummary:
+              stop_on: tuple[type[BaseException], ...] = (), report_name: str = "report",
+              planned: Planned | None = None) -> BatchSummary:
     """Run ``process`` on every item; one failure never stops the batch. Outputs go to
     ``out_dir/results``; then report.csv, report.html and (``make_zip``) results.zip.
 
@@ -60,10 +62,11 @@ def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, jo
     micro-batched restorer packs many photos' faces into one call. With a ``ledger``, items it
     holds are skipped (their earlier rows are reported) and each finished item is recorded
     the moment its file is on disk, so the batch can be resumed. ``stop_on`` errors (the
-    CLI's full disk) end the run instead of failing one row."""
+    CLI's full disk) end the run instead of failing one row. ``planned(to_run, total)`` is
+    called once the ledger has said what is left, before any work."""
     started = time.perf_counter()
     writer = BatchWriter(Path(out_dir), job_name, ledger=ledger, finished=finished)
-    todo, earlier = writer.plan(items)
+    todo, earlier = writer.plan(items, planned)
     fresh = {id(item): BatchRow(item.name, STATUS_ERROR) for item in todo}  # each filled in as its photo runs
 
     ended = [0]
@@ -105,10 +108,14 @@ class BatchWriter:
         self.finished = finished
         self.budget = _ThumbnailBudget(0)
 
-    def plan(self, items: Sequence[BatchItem]) -> tuple[list[BatchItem], dict[str, BatchRow]]:
-        """The items still to run, and the ledger's earlier rows of the others (by key)."""
+    def plan(self, items: Sequence[BatchItem], planned: Planned | None = None,
+             ) -> tuple[list[BatchItem], dict[str, BatchRow]]:
+        """The items still to run, and the ledger's earlier rows of the others (by key);
+        ``planned`` hears how many are left of how many."""
         todo, earlier = self.ledger.to_run(items) if self.ledger is not None else (list(items), {})
         self.budget.used = sum(row.before_thumbnail is not None for row in earlier.values())
+        if planned is not None:
+            planned(len(todo), len(items))
         return todo, earlier
 
     def write(self, item: BatchItem, row: BatchRow, output: JobOutput) -> None:

@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from pipeline.batch.report import STATUS_ERROR, STATUS_SKIPPED, BatchRow
@@ -57,6 +58,15 @@ class BatchItem:
     @property
     def stem(self) -> str:
         return PurePosixPath(self.name.replace("\\", "/")).stem or "image"
+
+    @cached_property
+    def size(self) -> int:
+        """Its size in bytes, read once (a resumable batch keys on it: on a million-file
+        folder every extra ``stat`` counts); -1 when the file is gone."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return -1
 
 
 class _ArchiveRefused(Exception):

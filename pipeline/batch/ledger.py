@@ -39,12 +39,8 @@ def ledger_name(shard: tuple[int, int] | None = None) -> str:
 def item_key(item: BatchItem) -> str:
     """What identifies an input across runs: its name as the user sees it and its size, so a
     photo replaced by another of the same name is processed again (a photo gone since it was
-    listed has no size: it then fails in its own row)."""
-    try:
-        size = item.path.stat().st_size
-    except OSError:
-        size = -1
-    return f"{item.name}\0{size}"
+    listed has no size: it then fails in its own row). The size is read once per item."""
+    return f"{item.name}\0{item.size}"
 
 
 def is_result_file(folder: Path, output: str) -> bool:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.batch import BatchWriter, Finished, fill_failure, process_item
+from pipeline.batch import BatchWriter, Finished, Planned, fill_failure, process_item
 from pipeline.batch.inputs import BatchItem
 from pipeline.batch.jobs import BatchJob, JobOutput
 from pipeline.batch.ledger import BatchLedger, item_key, row_from_record, row_record
@@ -67,7 +67,8 @@ GPU_PHOTOS_PER_CALL = int(SPEED_DEFAULTS["cuda"]["max_batch"])
 def run_batch_on_ray(items: Sequence[BatchItem], job: BatchJob, out_dir: Path, *, extra_rows: Sequence[BatchRow] = (),
                      ledger: BatchLedger | None = None, finished: Finished | None = None, make_zip: bool = True,
                      report_name: str = "report", device: str | None = None, precision: str | None = None,
-                     address: str | None = None, workers: int | None = None) -> BatchSummary:
+                     address: str | None = None, workers: int | None = None,
+                     planned: Planned | None = None) -> BatchSummary:
     """:func:`pipeline.batch.run_batch` on Ray: ``address`` None starts a local Ray for this
     run (stopped at the end), "auto" or ``host:port`` joins a running one; ``workers`` is the
     most actors at once (default: one per GPU of the cluster, else one per CPU). Without
@@ -75,7 +76,7 @@ def run_batch_on_ray(items: Sequence[BatchItem], job: BatchJob, out_dir: Path, *
     ray = import_ray()
     started = time.perf_counter()
     writer = BatchWriter(Path(out_dir), job.kind, ledger=ledger, finished=finished)
-    todo, earlier = writer.plan(items)
+    todo, earlier = writer.plan(items, planned)
     fresh: dict[int, BatchRow] = {}
     if todo:
         with ray_session(ray, address):

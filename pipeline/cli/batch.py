@@ -70,12 +70,7 @@ def _run(args: argparse.Namespace, job: BatchJob, ledger: BatchLedger, shard: tu
                                        recursive=args.recursive, shard=shard)
         for row in problems:  # inputs that give no photo: said now, not only in the report
             print(f"{printable(row.name)}: {row.message}", file=sys.stderr)
-        todo = len(ledger.to_run(items)[0])
-        if todo < len(items):
-            print(f"Resuming: {len(items) - todo} of {len(items)} photo(s) were done before (see the report); "
-                  f"{todo} to go.{'' if args.retry_failed else ' --retry-failed runs the failed ones again.'}",
-                  file=sys.stderr)
-        progress = _progress_bar(todo, args.job)
+        progress = _PlannedProgress(args)
         try:
             summary = _execute(args, job, items, problems, ledger, shard, progress)
         except KeyboardInterrupt:
@@ -88,18 +83,15 @@ def _run(args: argparse.Namespace, job: BatchJob, ledger: BatchLedger, shard: tu
             return EXIT_STOPPED
         finally:
             progress.close()
-    return _summarise(summary, args, before=len(items) - todo)
+    return _summarise(summary, args, before=progress.before)
 
 
 def _execute(args: argparse.Namespace, job: BatchJob, items: list, problems: list[BatchRow], ledger: BatchLedger,
-             shard: tuple[int, int] | None, progress) -> BatchSummary:  # noqa: ANN001 - a tqdm bar
+             shard: tuple[int, int] | None, progress: _PlannedProgress) -> BatchSummary:
     """The batch on this machine's threads, or on Ray."""
     from pipeline.batch import run_batch
 
-    def finished(row: BatchRow) -> None:
-        progress.update(1)
-        if row.status == "error":
-            progress.write(f"{printable(row.name)}: {row.message}", file=sys.stderr)
+    finished, planned = progress.finished, progress.planned
 
     report_name = "report" if shard is None else f"report.shard-{shard[0]}-of-{shard[1]}"
     if args.engine == "ray":
@@ -108,7 +100,7 @@ def _execute(args: argparse.Namespace, job: BatchJob, items: list, problems: lis
         return run_batch_on_ray(items, job, args.output, extra_rows=problems, ledger=ledger, finished=finished,
                                 make_zip=args.zip, report_name=report_name, device=args.device,
                                 precision=getattr(args, "precision", None), address=args.address,
-                                workers=args.workers)
+                                workers=args.workers, planned=planned)
     from pipeline.batch.pipelines import LocalPipelines, batch_workers
     from pipeline.models.device import choose_compute
 
@@ -117,13 +109,37 @@ def _execute(args: argparse.Namespace, job: BatchJob, items: list, problems: lis
     workers = args.workers or batch_workers(job.kind, pipelines.engine)
     return run_batch(items, process, args.output, job_name=job.kind, extra_rows=problems, workers=workers,
                      ledger=ledger, finished=finished, make_zip=args.zip, stop_on=(OutputWriteError,),
-                     report_name=report_name)
+                     report_name=report_name, planned=planned)
 
 
-def _progress_bar(total: int, job: str):  # noqa: ANN202 - tqdm
-    from tqdm import tqdm
+class _PlannedProgress:
+    """The progress bar, made once the ledger has said how many photos are left (the plan is
+    made once, by the run itself); what was done before is said first."""
 
-    return tqdm(total=total, desc=f"Batch {job}", unit="photo", file=sys.stderr, disable=None)
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.before = 0
+        self.bar = None
+
+    def planned(self, todo: int, total: int) -> None:
+        from tqdm import tqdm
+
+        self.before = total - todo
+        if self.before:
+            print(f"Resuming: {self.before} of {total} photo(s) were done before (see the report); {todo} to go."
+                  f"{'' if self.args.retry_failed else ' --retry-failed runs the failed ones again.'}",
+                  file=sys.stderr)
+        self.bar = tqdm(total=todo, desc=f"Batch {self.args.job}", unit="photo", file=sys.stderr, disable=None)
+
+    def finished(self, row: BatchRow) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if row.status == "error":
+                self.bar.write(f"{printable(row.name)}: {row.message}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _summarise(summary: BatchSummary, args: argparse.Namespace, *, before: int) -> int:

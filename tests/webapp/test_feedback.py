@@ -95,6 +95,17 @@ def _make_id_photo(page, path: Path) -> None:
     _verdict_done(page)
 
 
+def _settled_top(page, selector: str, height: int) -> float:
+    """Where ``selector``'s top sits once the smooth scroll, and the status line shrinking
+    above it, have settled: its first place in the upper half, or after 5 s where it is."""
+    top = page.locator(selector).bounding_box()["y"]
+    deadline = time.monotonic() + 5
+    while not -2 <= top < height / 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        top = page.locator(selector).bounding_box()["y"]
+    return top
+
+
 def _verdict_done(page) -> None:
     page.wait_for_function("() => /Meets|Usable|Does not meet/.test(document.querySelector('#id-verdict').innerText)",
                            timeout=120_000)
@@ -125,7 +136,7 @@ def test_the_main_button_waits_for_a_photo_and_runs_once(browser, slow_server, f
         page.wait_for_timeout(500)
         runs = studio.id_photo_calls - before
         unlocked_after = button.is_enabled()
-        verdict_top = page.locator("#id-verdict").bounding_box()["y"]
+        verdict_top = _settled_top(page, "#id-verdict", SIZES[size][1])
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"feedback-result-{size}.png"))
     finally:
