@@ -9,7 +9,9 @@ Writes, for each tab (idphoto, background, restore, batch, privacy):
 
 then makes an ID photo of the public-domain astronaut on the ID Photo tab and writes
 ``idphoto-result-desktop.png`` and ``idphoto-result-phone.png`` (whole pages: the photo, the
-overlay, the report, the print sheet and the downloads).
+overlay, the report, the print sheet and the downloads); and the same at the phone size in a
+browser set to Chinese and to Japanese: ``idphoto-result-phone-zh-CN.png``, ``-ja.png``
+(``--languages-only`` takes just those).
 
 Without --url the app is started in this process on 127.0.0.1 the way the tests start it
 (tests/appserver.py): a temporary folder and RANDOM-WEIGHT models of the real architectures,
@@ -48,6 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--url", help="capture the app running at this address instead of starting one")
     parser.add_argument("--chromium", type=Path, default=Path("/usr/bin/chromium"))
+    parser.add_argument("--languages-only", action="store_true", help="only the Chinese and Japanese results")
     return parser.parse_args(argv)
 
 
@@ -85,18 +88,30 @@ def capture_tabs(browser, url: str, out: Path) -> None:
             page.close()
 
 
-def capture_id_photo_result(browser, url: str, photo: Path, out: Path) -> None:
-    """An ID photo of the astronaut, then the whole page at both sizes."""
+def _in(lang: str, english: str) -> str:
+    """A ``ui.*`` label in ``lang``, found by its English text."""
+    from pipeline.i18n import catalogue, translate
+
+    key = next(key for key, text in catalogue("en").items() if key.startswith("ui.") and text == english)
+    return translate(key, lang)
+
+
+def capture_id_photo_result(browser, url: str, photo: Path, out: Path, lang: str = "en") -> None:
+    """An ID photo of the astronaut, then the whole page: at both sizes in English, at the
+    phone size (``idphoto-result-phone-<lang>.png``) in another language."""
+    sizes = SIZES if lang == "en" else {"phone": SIZES["phone"]}
     width, height = SIZES["desktop"]
-    page = browser.new_page(viewport={"width": width, "height": height}, locale="en-US", color_scheme="light")
+    page = browser.new_page(viewport={"width": width, "height": height}, locale="en-US" if lang == "en" else lang,
+                            color_scheme="light")
     try:
         page.goto(url, wait_until="load")
         page.get_by_role("tab", selected=True).wait_for()
-        open_tab(page, "ID Photo", SETTLE_MS)
+        page.wait_for_function(f"() => document.documentElement.lang === {lang!r}", timeout=30_000)
+        open_tab(page, _in(lang, "ID Photo"), SETTLE_MS)
         panel = page.locator("[role=tabpanel]:visible")
         panel.locator("input[type=file]").first.set_input_files(str(photo))
         started = time.perf_counter()
-        panel.get_by_role("button", name="Make ID photo").click()
+        panel.get_by_role("button", name=_in(lang, "Make ID photo")).click()
         page.wait_for_function("() => document.querySelector('#id-verdict .pl-report')"
                                " || document.querySelector('.toast-body')", timeout=JOB_TIMEOUT_MS)
         toast = page.locator(".toast-body")
@@ -105,10 +120,10 @@ def capture_id_photo_result(browser, url: str, photo: Path, out: Path) -> None:
         page.wait_for_function("() => document.querySelector('#id-result img')?.complete", timeout=30_000)
         page.wait_for_timeout(1000)  # the print sheet and the downloads render after the report
         print(f"ID photo made in {time.perf_counter() - started:.1f} s")
-        for size, (width, height) in SIZES.items():
+        for size, (width, height) in sizes.items():
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(SETTLE_MS)
-            shoot(page, out / f"idphoto-result-{size}.png", full_page=True)
+            shoot(page, out / f"idphoto-result-{size}{'' if lang == 'en' else '-' + lang}.png", full_page=True)
     finally:
         page.close()
 
@@ -134,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
             browser = playwright.chromium.launch(executable_path=str(args.chromium), headless=True,
                                                  args=CHROMIUM_ARGS)
             try:
-                capture_tabs(browser, url, args.out)
-                capture_id_photo_result(browser, url, photo, args.out)
+                if not args.languages_only:
+                    capture_tabs(browser, url, args.out)
+                    capture_id_photo_result(browser, url, photo, args.out)
+                for lang in ("zh-CN", "ja"):
+                    capture_id_photo_result(browser, url, photo, args.out, lang)
             finally:
                 browser.close()
     return 0

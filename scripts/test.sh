@@ -4,16 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
-# The browser test drives Debian's Chromium. Install it when this machine allows it; where it
-# cannot be installed, that one test is skipped and says so.
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+# The browser tests drive Debian's Chromium, and the language test needs a font with CJK
+# glyphs (Noto CJK, what a Linux desktop has; phones and other systems have their own). Install
+# them when this machine allows it; where it cannot, those tests are skipped and say so.
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=ja family 2>/dev/null)" ] || need+=(fonts-noto-cjk)
+if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
     sudo_cmd=""
     [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo_cmd="sudo -n"
     if [ "$(id -u)" = 0 ] || [ -n "$sudo_cmd" ]; then
-        echo "test: installing Debian chromium for the browser test"
-        { $sudo_cmd apt-get install -y -q chromium >/dev/null 2>&1 \
-          || { $sudo_cmd apt-get update -q >/dev/null 2>&1 && $sudo_cmd apt-get install -y -q chromium >/dev/null 2>&1; }; } \
-          || echo "test: could not install chromium; the browser test will be skipped" >&2
+        echo "test: installing Debian ${need[*]} for the browser tests"
+        { $sudo_cmd apt-get install -y -q "${need[@]}" >/dev/null 2>&1 \
+          || { $sudo_cmd apt-get update -q >/dev/null 2>&1 && $sudo_cmd apt-get install -y -q "${need[@]}" >/dev/null 2>&1; }; } \
+          || echo "test: could not install ${need[*]}; the tests that need them will be skipped" >&2
     fi
 fi
 # The accessibility test runs axe-core (pinned in tests/browser/package-lock.json) in the page.

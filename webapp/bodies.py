@@ -57,8 +57,9 @@ class MeteredBody:
     """An upload's ``receive`` that counts bytes as they arrive. Past the quota (or past the
     declared length) it tells the app the client left, and keeps the reason in ``refusal``."""
 
-    def __init__(self, receive: Callable, meter: UploadMeter, declared: int) -> None:
+    def __init__(self, receive: Callable, meter: UploadMeter, declared: int, lang: str = "en") -> None:
         self.inner = receive
+        self.lang = lang  # the refusal's language
         self.meter = meter
         self.declared = declared
         self.refusal: Refusal | None = None
@@ -79,7 +80,7 @@ class MeteredBody:
             try:
                 self.meter.add(count)
             except DiskSpaceError as error:
-                self.refusal = Refusal(413, error.user_message)
+                self.refusal = Refusal(413, error.user_message_in(self.lang))
             if self.meter.received > self.declared:
                 self.refusal = TOO_LARGE
             if self.refusal is not None:

@@ -34,6 +34,7 @@ from pipeline.restore.engine import RestoreOptions
 from webapp import metrics
 from webapp.config import AppConfig
 from webapp.cookies import OWNER_COOKIE, owner_token
+from webapp.language import VISITOR_LANGUAGE, request_language, speaking, t
 from webapp.logsafe import log, log_job
 from webapp.sessions import SessionStorage
 from webapp.report_view import report_page_from_file
@@ -44,11 +45,8 @@ from webapp.studio import SHEET_NONE, RestoreOutcome, Studio, batch_markdown
 # How many images the running job handled, for its log line (a batch sets it; one per thread
 # and request, so concurrent jobs never see each other's count).
 JOB_IMAGES: contextvars.ContextVar[int] = contextvars.ContextVar("job_images", default=1)
-RESTORER_NOT_AVAILABLE = "This restoration model is not available on this server yet; choose an installed one."
-UPSAMPLER_NOT_AVAILABLE = ("This background sharpener is not installed on this server yet; choose "
-                           "\"Quick\" or an installed one.")
-VERDICTS = {"pass": "✅ Meets every checked rule", "warn": "⚠️ Usable, with warnings (see the report)",
-            "fail": "❌ Does not meet the rules: see the advice in the report"}
+# The verdict's heading by the report's overall result: catalogue keys (web.verdict.*).
+VERDICTS = {"pass": "web.verdict.pass", "warn": "web.verdict.warn", "fail": "web.verdict.fail"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class Visitor:
 def visitor_of(request: gr.Request | None) -> Visitor:
     session_hash = getattr(request, "session_hash", None) if request is not None else None
     if not session_hash:
-        raise gr.Error("This request has no session; reload the page.", print_exception=False)
+        raise gr.Error(t("web.error.no_session"), print_exception=False)
     token = None
     raw = getattr(request, "request", None)
     cookies = getattr(raw, "cookies", None)
@@ -98,7 +96,11 @@ def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return contextvars.copy_context().run(run, *args, **kwargs)
+            return contextvars.copy_context().run(spoken, *args, **kwargs)
+
+        def spoken(*args: Any, **kwargs: Any) -> Any:  # in the thread that runs the handler's body
+            with speaking(language_of(args, kwargs)):
+                return run(*args, **kwargs)
 
         def run(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
@@ -109,20 +111,18 @@ def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 raise
             except OutputWriteError as error:  # the server's disk: its path is no business of the visitor's
                 log_job(kind, "error", time.perf_counter() - started, error_type=type(error).__name__)
-                raise gr.Error("The server could not store your result right now. "
-                               "Please try again in a few minutes.", title="Please try again",
+                raise gr.Error(t("web.error.storage"), title=t("web.error.storage_title"),
                                print_exception=False) from None
             except PortraitLabError as error:  # the visitor's sentence; the operator's (commands) to the log
                 log_job(kind, "refused", time.perf_counter() - started, error_type=type(error).__name__)
                 if error.visitor_sentence is not None:
                     log.warning("%s refused: %s", kind, error.user_message)
-                raise gr.Error(error.visitor_message, title="Cannot do that", print_exception=False) from None
+                raise gr.Error(error.visitor_message_in(VISITOR_LANGUAGE.get()), title=t("error.title.cannot_do"),
+                               print_exception=False) from None
             except Exception as error:  # reported to the visitor without a traceback, and logged by type
                 log_job(kind, "error", time.perf_counter() - started, error_type=type(error).__name__)
-                raise gr.Error(
-                    f"Something went wrong on our side ({type(error).__name__}). Your photo was not changed; "
-                    "please try again.", title="Unexpected error", print_exception=False,
-                ) from None
+                raise gr.Error(t("web.error.unexpected", error=type(error).__name__),
+                               title=t("web.error.unexpected_title"), print_exception=False) from None
             log_job(kind, "ok", time.perf_counter() - started, images=JOB_IMAGES.get())
             return result
 
@@ -131,9 +131,18 @@ def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     return decorate
 
 
-def require_photo(path: str | None, what: str = "a photo") -> str:
+def language_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """The language of the request among a handler's arguments (Gradio passes it as any
+    parameter typed ``gr.Request``); English for a call without one (tests, scripts)."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, gr.Request):
+            return request_language(value)
+    return VISITOR_LANGUAGE.get()
+
+
+def require_photo(path: str | None) -> str:
     if not path:
-        raise gr.Error(f"Upload {what} first.", title="No photo", print_exception=False)
+        raise gr.Error(t("web.error.no_photo"), title=t("web.error.no_photo_title"), print_exception=False)
     return path
 
 
@@ -143,7 +152,7 @@ def work_dir(ctx: ActionContext, visitor: Visitor, label: str, *uploads: str | N
     storage = ctx.storage
     for upload in uploads:
         if upload and not storage.may_use(visitor.session_hash, visitor.owner_token, upload):
-            raise gr.Error("That file is not one of your uploads; please upload it again.", print_exception=False)
+            raise gr.Error(t("web.error.not_yours"), print_exception=False)
     storage.require_room(visitor.owner_token)
     storage.attach_uploads(visitor.session_hash, visitor.owner_token, uploads)
     return storage.new_work_dir(visitor.session_hash, visitor.owner_token, label)
@@ -155,7 +164,8 @@ def event(action: Callable[..., Any], *bound: Any) -> Callable[..., Any]:
     without them (Gradio reads it to pass ``gr.Request`` and ``gr.Progress``), the name and
     annotations of the action (its API name, and the type hints Gradio resolves)."""
     def handler(*args: Any, **kwargs: Any) -> Any:
-        return action(*bound, *args, **kwargs)
+        with speaking(language_of(args, kwargs)):  # the visitor's language for what the action writes
+            return action(*bound, *args, **kwargs)
 
     functools.update_wrapper(handler, action)
     handler.__doc__ = None  # Gradio would publish it as the API description: it is for developers
@@ -184,7 +194,7 @@ def check_upload(ctx: ActionContext, path: str | None, request: gr.Request) -> s
     try:
         check_image_header(path)
     except PortraitLabError as error:  # the visitor's sentence: no path, no command
-        gr.Warning(error.visitor_message, title="Not a usable photo")
+        gr.Warning(error.visitor_message_in(VISITOR_LANGUAGE.get()), title=t("web.error.unusable_photo_title"))
         return path
     return ""
 
@@ -197,10 +207,10 @@ def restore(ctx: ActionContext, photo: str | None, model: str, strength: float, 
     visitor = visitor_of(request)
     photo = require_photo(photo)
     if not ctx.studio.restorer_ready(model):
-        raise gr.Error(RESTORER_NOT_AVAILABLE, print_exception=False)
+        raise gr.Error(t("web.error.restorer_missing"), print_exception=False)
     if int(upscale) > 1 and background and not ctx.studio.upsampler_ready(background):
-        raise gr.Error(UPSAMPLER_NOT_AVAILABLE, print_exception=False)
-    progress(0.1, desc="Finding and restoring faces")
+        raise gr.Error(t("web.error.upsampler_missing"), print_exception=False)
+    progress(0.1, desc=t("web.progress.restore"))
     # the page starts on the server's default: left as it is, the engine picks it and the result says why
     chosen_background = None if background == ctx.studio.default_upsampler() else background or None
     options = RestoreOptions(model=model, strength=float(strength), upscale=int(upscale),
@@ -209,7 +219,7 @@ def restore(ctx: ActionContext, photo: str | None, model: str, strength: float, 
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
         outcome = ctx.gpu.restore(photo, options, work_dir(ctx, visitor, "restore", photo), fmt=fmt)
     metrics.record_work("restore", outcome.timings, outcome.faces)  # here: on ZeroGPU the studio ran in the worker
-    progress(1.0, desc="Done")
+    progress(1.0, desc=t("web.progress.done"))
     return _restored(outcome)
 
 
@@ -219,11 +229,11 @@ def review_face(ctx: ActionContext, review: FaceReview | None, face: int | None,
     """One face's strength changed from the review: the kept faces pasted again (no network)."""
     visitor = visitor_of(request)
     if review is None or not ctx.storage.may_use(visitor.session_hash, visitor.owner_token, str(review.faces_file)):
-        raise gr.Error("Restore a photo first: then each face can get its own strength here.", print_exception=False)
+        raise gr.Error(t("web.error.review_first"), print_exception=False)
     if face is None or not 0 <= int(face) < len(review.strengths):
-        raise gr.Error("Choose one of the faces first.", print_exception=False)
+        raise gr.Error(t("web.error.choose_face"), print_exception=False)
     if strength is None or not math.isfinite(float(strength)) or not 0.0 <= float(strength) <= 1.0:
-        raise gr.Error("The strength must be a number from 0 to 1.", print_exception=False)
+        raise gr.Error(t("web.error.strength_range"), print_exception=False)
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
         outcome = ctx.gpu.reblend(review, int(face), _number(strength), work_dir(ctx, visitor, "restore"))
     return _restored(outcome)
@@ -241,14 +251,14 @@ def background(ctx: ActionContext, photo: str | None, mode: str, colour: str, co
                progress: gr.Progress = gr.Progress()) -> tuple:
     visitor = visitor_of(request)
     photo = require_photo(photo)
-    progress(0.1, desc="Separating the person from the background")
+    progress(0.1, desc=t("web.progress.background"))
     options = BackgroundOptions(mode=mode, colour=colour or "white", colour2=colour2 or "light-blue",
                                 blur_strength=float(blur), feather_px=float(feather))
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
         outcome = ctx.gpu.replace_background(photo, options, work_dir(ctx, visitor, "background", photo, backdrop),
                                              fmt=fmt, backdrop=backdrop if mode == "image" else None)
     metrics.record_work("background", outcome.timings, outcome.faces)
-    progress(1.0, desc="Done")
+    progress(1.0, desc=t("web.progress.done"))
     return str(outcome.image), gr.DownloadButton(value=str(outcome.image), visible=True), outcome.summary
 
 
@@ -259,7 +269,7 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
     visitor = visitor_of(request)
     photo = require_photo(photo)
     if not spec_id:
-        raise gr.Error("Choose the country and document first.", print_exception=False)
+        raise gr.Error(t("web.error.choose_document"), print_exception=False)
     tone = ToneOptions(auto=bool(auto_correct), brightness=_number(brightness), contrast=_number(contrast),
                        sharpness=_number(sharpness))
     nudge = PlacementNudge(head_size=_number(head_size), vertical=_number(head_position))
@@ -268,8 +278,9 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
                                    background=colour or None, max_kb=float(max_kb) if max_kb else None,
                                    paper=paper or SHEET_NONE, tone=tone, nudge=nudge, progress=progress)
     metrics.record_work("idphoto", outcome.timings)
-    progress(1.0, desc="Done")
-    verdict = VERDICTS[outcome.verdict]
+    progress(1.0, desc=t("web.progress.done"))
+    verdict = t(VERDICTS[outcome.verdict])
+    # i18n: the report page is report_view's (webapp/report_view.py); it renders in its own language support
     page = report_page_from_file(outcome.report_json)  # the report as a page, under the verdict
     return (f"**{verdict}**\n\n{outcome.summary}\n\n{page}", str(outcome.photo), str(outcome.overlay),
             outcome.report_text, str(outcome.sheet_png) if outcome.sheet_png else None,
@@ -286,7 +297,7 @@ def batch(ctx: ActionContext, files: list[str] | None, job: str, spec_id: str, s
           request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
     visitor = visitor_of(request)
     if not files:
-        raise gr.Error("Add images, or a .zip of images, first.", print_exception=False)
+        raise gr.Error(t("web.error.no_files"), print_exception=False)
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
     out_dir = work_dir(ctx, visitor, "batch", *paths)
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
@@ -310,13 +321,14 @@ REPORT_INLINE_MAX_BYTES = 4 * 1024 * 1024
 def report_frame(path: Path) -> str:
     """report.html shown in the page (Gradio serves .html files only as downloads): in a
     sandboxed frame, so nothing in it runs or reaches the app."""
-    too_large = "<p>The QA report is too large to show here; download report.html above to open it.</p>"
+    too_large = f"<p>{html.escape(t('web.batch.report_too_large'))}</p>"
     if path.stat().st_size > REPORT_INLINE_MAX_BYTES:
         return too_large
     page = html.escape(path.read_text(encoding="utf-8"), quote=True)
     if len(page) > REPORT_INLINE_MAX_BYTES:  # what is sent, escaping included
         return too_large
-    return (f'<iframe title="Batch QA report" sandbox srcdoc="{page}" '
+    title = html.escape(t("web.batch.report_frame"), quote=True)
+    return (f'<iframe title="{title}" sandbox srcdoc="{page}" '
             'style="width:100%;height:70vh;border:1px solid #ccc;border-radius:6px"></iframe>')
 
 
@@ -326,8 +338,7 @@ def delete_files(ctx: ActionContext, cleared: int, hidden: int, request: gr.Requ
     components and a hidden, empty button for each of the ``hidden`` download buttons."""
     visitor = visitor_of(request)
     removed = ctx.storage.clear(visitor.session_hash, visitor.owner_token)
-    message = (f"Deleted {removed} file(s) of this session from the server." if removed
-               else "There were no files of this session on the server.")
+    message = t("web.privacy.deleted", count=removed) if removed else t("web.privacy.nothing_deleted")
     return (message,) + (None,) * cleared + (gr.DownloadButton(value=None, visible=False),) * hidden
 
 

@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -46,6 +47,7 @@ from pipeline.core.errors import DiskSpaceError
 from webapp import metrics
 from webapp.bodies import MeteredBody, declared_length, read_limited, replay
 from webapp.cookies import cookie_header, is_https, merged_cookies, owner_token, with_cookie
+from webapp.language import request_language
 from webapp.refusals import (LENGTH_REQUIRED, MALFORMED, NOT_FOUND, NOT_YOUR_FILE, NOT_YOUR_SESSION, Refusal,
                              send_refusal)
 from webapp.sessions import SessionStorage, plausible_path
@@ -107,6 +109,12 @@ class Incoming:
 
     def header(self, name: bytes) -> bytes | None:
         return next((value for key, value in self.headers if key.lower() == name), None)
+
+    @property
+    def language(self) -> str:
+        """The visitor's language (their pick's cookie, else Accept-Language): for a refusal's words."""
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in self.headers}
+        return request_language(SimpleNamespace(headers=headers))
 
     def values(self, name: str) -> list[str]:
         return [value for key, value in self.query if key == name]
@@ -186,9 +194,10 @@ class PrivacyGuard:
         try:
             meter = await anyio.to_thread.run_sync(self.storage.open_upload, token, declared)
         except DiskSpaceError as error:
-            await send_refusal(send, Refusal(413, error.user_message), as_json=False, extra=respond.policy_headers())
+            await send_refusal(send, Refusal(413, error.user_message_in(request.language)), as_json=False,
+                               extra=respond.policy_headers())
             return
-        metered = MeteredBody(receive, meter, declared)
+        metered = MeteredBody(receive, meter, declared, request.language)
         respond.override = lambda: metered.refusal
         with self.holding_claims(request):
             try:

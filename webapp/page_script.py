@@ -6,41 +6,72 @@
   download links (whose text is only the file's size) and the example photo's button.
 - A skip link, the first thing the keyboard reaches: it jumps to the shown tab's main button,
   or to its upload box while the button waits for a photo.
+
+Its words are the catalogues' ``ui.page.*`` messages, embedded for every language and chosen
+by the page's ``lang`` (which the language picker sets); each name it gave remembers the
+language it was given in (``data-pl-lang``), so a change of language names it again.
 """
 from __future__ import annotations
 
-SKIP_LINK_TEXT = "Skip to the main button"
+import json
+
+from pipeline.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, translate
+
+PAGE_PREFIX = "ui.page."
+SKIP_LINK_TEXT = translate("ui.page.skip_link", DEFAULT_LANGUAGE)  # English, as the tests read it
+
+
+def page_words() -> dict[str, dict[str, str]]:
+    """Every language's ``ui.page.*`` words, for the script."""
+    return {code: {key: text for key, text in catalogue(code).items() if key.startswith(PAGE_PREFIX)}
+            for code in LANGUAGES}
+
 
 PAGE_JS = """
 () => {
-  const SLIDER_ALTS = ['Your photo before restoration', 'Your photo after restoration'];
+  const WORDS = %(words)s;
+  const lang = () => (WORDS[document.documentElement.lang] ? document.documentElement.lang : 'en');
+  const say = (key) => WORDS[lang()][key] || WORDS.en[key];
+  window.portraitLabWords = () => WORDS[lang()];
+  // a name this script gave (data-pl-lang) is given again when the page's language changes
+  const stale = (el, attribute) => !el.getAttribute(attribute)
+    || (el.dataset.plLang !== undefined && el.dataset.plLang !== lang());
+  const name = (el, attribute, text) => { el.setAttribute(attribute, text); el.dataset.plLang = lang(); };
+  const SLIDER_ALTS = ['ui.page.before', 'ui.page.after'];
   const label = () => {
     document.querySelectorAll('.live-region:not([aria-live])').forEach((el) => {
       el.setAttribute('role', 'status');
       el.setAttribute('aria-live', 'polite');
     });
-    document.querySelectorAll('a[download]:not([aria-label])').forEach((link) => {
-      const name = link.getAttribute('download');
+    document.querySelectorAll('a[download]').forEach((link) => {
+      const file = link.getAttribute('download');
       const shown = link.textContent.trim();  // the size; a name must hold the words shown
-      if (name) link.setAttribute('aria-label', 'Download ' + name + (shown ? ', ' + shown : ''));
+      if (file && stale(link, 'aria-label')) {
+        name(link, 'aria-label', say('ui.page.download') + ' ' + file + (shown ? ', ' + shown : ''));
+      }
     });
-    document.querySelectorAll('button.gallery-item:not([aria-label])').forEach((button) => {
-      button.setAttribute('aria-label', 'Use the example photo');
+    document.querySelectorAll('button.gallery-item').forEach((button) => {
+      if (stale(button, 'aria-label')) name(button, 'aria-label', say('ui.page.example'));
     });
     document.querySelectorAll('#restore-result img').forEach((img, index) => {
-      if (!img.getAttribute('alt')) img.setAttribute('alt', SLIDER_ALTS[Math.min(index, 1)]);
+      if (stale(img, 'alt')) name(img, 'alt', say(SLIDER_ALTS[Math.min(index, 1)]));
     });
+    const skip = document.querySelector('.skip-link');
+    if (skip && skip.dataset.plLang !== lang()) {
+      skip.textContent = say('ui.page.skip_link');
+      name(skip.parentElement, 'aria-label', say('ui.page.skip_nav'));
+      skip.dataset.plLang = lang();
+    }
   };
   label();
   new MutationObserver(label).observe(document.body, {childList: true, subtree: true});
+  new MutationObserver(label).observe(document.documentElement, {attributes: true, attributeFilter: ['lang']});
   const shown = (el) => el.offsetParent !== null;
   const landmark = document.createElement('nav');  // a skip link belongs in a landmark
-  landmark.setAttribute('aria-label', 'Skip link');
   const link = document.createElement('a');
   link.href = '#';
   link.className = 'skip-link';
   landmark.append(link);
-  link.textContent = %(text)r;
   link.addEventListener('click', (event) => {
     event.preventDefault();
     const panel = [...document.querySelectorAll('[role=tabpanel]')].find(shown) || document;
@@ -51,8 +82,9 @@ PAGE_JS = """
     if (target) { target.focus(); target.scrollIntoView({block: 'center'}); }
   });
   document.body.prepend(landmark);
+  label();
 }
-""" % {"text": SKIP_LINK_TEXT}
+""" % {"words": json.dumps(page_words(), ensure_ascii=False)}
 
 # Off-screen until focused, then at the top-left corner, as skip links are. On a phone, a
 # narrower page margin and tighter tabs, so all five tabs fit in one row (no "more" menu that

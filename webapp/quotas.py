@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pipeline.core.errors import DiskSpaceError
 from pipeline.core.units import human_bytes
+from pipeline.i18n import Message
 from webapp.diskfiles import root_bytes, tree_bytes
 from webapp.uploads import UploadLedger, UploadMeter
 
@@ -90,9 +91,8 @@ class DiskQuota:
         """Refuse new work (or an upload of ``incoming`` bytes) that would not fit."""
         visitor = self.usage(owner)
         if visitor + incoming > self.limits.visitor_bytes:
-            raise DiskSpaceError.over_quota(
-                f"You are using {human_bytes(visitor)} of storage on this server; each visitor may use up to "
-                f"{human_bytes(self.limits.visitor_bytes)}.")
+            raise DiskSpaceError.over_quota(Message("web.quota.over", {
+                "used": human_bytes(visitor), "limit": human_bytes(self.limits.visitor_bytes)}))
         if incoming > self.free_room() or self.total() + incoming > self.limits.total_bytes:
             raise DiskSpaceError.server_short()
 

@@ -19,13 +19,12 @@ import numpy as np
 from pipeline.core.encode import save_image
 from pipeline.restore.facework import FaceWork
 from pipeline.restore.guard import GuardedStrength, blend_crops
+from pipeline.i18n import DEFAULT_LANGUAGE, translate
 from pipeline.restore.identity_bands import IDENTITY_THRESHOLD, identity_band, shown_score
+from webapp.language import VISITOR_LANGUAGE, t
 
 FACES_FILE = "faces.npz"
-SCORE_MEANING = ("Identity score, from 0 to 1: how surely face recognition still sees the same person after "
-                 "restoration (it does not judge how good the face looks).")
-LOWER_IT = ("Lower this face's strength under \"Face by face\" and press Apply, or tick \"Keep each person "
-            "recognisable\" and restore again.")
+SCORE_MEANING = translate("web.review.score_meaning", DEFAULT_LANGUAGE)  # English, as the tests read it
 CARD_SIDE = 256  # each half of a card: the aligned face shrunk from 512
 
 
@@ -45,7 +44,7 @@ class FaceReview:
     notes: tuple[str, ...] = ()  # the restoration's own notes (size, background, detector), kept
 
     def choices(self) -> list[tuple[str, int]]:
-        return [(f"Face {index + 1}", index) for index in range(len(self.strengths))]
+        return [(t("web.review.face", number=index + 1), index) for index in range(len(self.strengths))]
 
 
 def with_cards(work: FaceWork, review: FaceReview, out_dir: Path) -> FaceReview:
@@ -62,10 +61,10 @@ def with_cards(work: FaceWork, review: FaceReview, out_dir: Path) -> FaceReview:
 
 def card_caption(review: FaceReview, index: int) -> str:
     """"Face 1 · strength 1.00 · 0.62 same person"; without the model, no score."""
-    parts = [f"Face {index + 1}", f"strength {review.strengths[index]:.2f}"]
+    parts = [t("web.review.face", number=index + 1), t("web.review.strength", strength=f"{review.strengths[index]:.2f}")]
     if review.scores is not None:
         score = review.scores[index]
-        parts.append(f"{shown_score(score):.2f} {identity_band(score).verdict}")
+        parts.append(f"{shown_score(score):.2f} {identity_band(score).verdict_in(VISITOR_LANGUAGE.get())}")
     return " · ".join(parts)
 
 
@@ -74,16 +73,18 @@ def identity_lines(review: FaceReview, guarded: Sequence[GuardedStrength] | None
     in the faces' order), both strengths and both scores."""
     if review.scores is None:
         return []
-    lines = [SCORE_MEANING]
+    lines = [t("web.review.score_meaning")]
     for index, score in enumerate(review.scores):
         band = identity_band(score)
-        line = f"- Face {index + 1}: {shown_score(score):.2f}, {band.verdict}. {band.meaning}"
+        line = "- " + t("web.review.face_score", face=t("web.review.face", number=index + 1),
+                        score=f"{shown_score(score):.2f}", verdict=band.verdict_in(VISITOR_LANGUAGE.get()),
+                        meaning=band.meaning_in(VISITOR_LANGUAGE.get()))
         if score < IDENTITY_THRESHOLD and review.strengths[index] > 0.0:
-            line += f" {LOWER_IT}"
+            line += " " + t("web.review.lower_it")
         if guarded is not None and guarded[index].acted:
-            line += (f" The identity guard lowered its strength from {guarded[index].asked:.2f} to "
-                     f"{review.strengths[index]:.2f} (identity {shown_score(guarded[index].score_asked):.2f} → "
-                     f"{shown_score(score):.2f}).")
+            line += " " + t("web.review.guarded", asked=f"{guarded[index].asked:.2f}",
+                            used=f"{review.strengths[index]:.2f}",
+                            before=f"{shown_score(guarded[index].score_asked):.2f}", after=f"{shown_score(score):.2f}")
         lines.append(line)
     return lines
 
@@ -94,7 +95,7 @@ def changed_headline(review: FaceReview) -> str:
         return ""
     changed = sum(1 for score, strength in zip(review.scores, review.strengths)
                   if score < IDENTITY_THRESHOLD and strength > 0.0)
-    return f"⚠️ {changed} face(s) may no longer look like the same person (see below). " if changed else ""
+    return "⚠️ " + t("web.review.changed", count=changed) + " " if changed else ""
 
 
 def with_strength(review: FaceReview, face: int, strength: float) -> FaceReview:

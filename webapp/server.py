@@ -30,7 +30,8 @@ from webapp.space import engine_speed
 from webapp.studio import Availability, Studio, write_example_photo
 from webapp.tabs import background, batch, idphoto, privacy, restore
 from webapp.page_script import PAGE_CSS, PAGE_HEAD, PAGE_JS
-from webapp.ui import CSS, UI_ONLY, private_theme
+from webapp.language import LANGUAGE_JS, font_css, language_picker, ui, ui_translations, wire_language_picker
+from webapp.ui import CSS, UI_ONLY, private_theme, wire_spoken
 
 log = logging.getLogger("portrait_lab.app")
 # Tries per model before the banner says it failed for good: with the fetcher's backoff
@@ -57,8 +58,8 @@ class PortraitLabApp:
             server_name=self.config.host, server_port=self.config.port, share=self.config.share,
             prevent_thread_lock=True, quiet=quiet, show_error=False, ssr_mode=False,
             max_file_size=f"{self.config.max_upload_mb:g}mb", enable_monitoring=False, mcp_server=False,
-            pwa=False, footer_links=["api"], theme=private_theme(), css=CSS + PAGE_CSS, js=PAGE_JS,
-            head=PAGE_HEAD,
+            pwa=False, footer_links=["api"], theme=private_theme(), css=CSS + PAGE_CSS + font_css(), js=PAGE_JS,
+            head=PAGE_HEAD + f"<script>{LANGUAGE_JS}</script>", i18n=ui_translations(),
             run_history=False,
             app_kwargs={"middleware": [Middleware(PrivacyGuard, storage=self.storage,
                                                   metrics_route=self.metrics.route if self.metrics else None)]},
@@ -150,18 +151,18 @@ def build_blocks(ctx: ActionContext, example: Path, availability: Availability,
     # ID photos first: the job most visitors come for, and on a phone only the first tabs fit
     # before the "more" menu; Restore, which may be waiting for its model, after the two that
     # always run.
-    tabs = [("ID Photo", "idphoto", idphoto.build(ctx, example), True),
-            ("Background", "background", background.build(ctx, example), True),
+    tabs = [(ui("tab.idphoto"), "idphoto", idphoto.build(ctx, example), True),
+            (ui("tab.background"), "background", background.build(ctx, example), True),
             (view.restore_label, "restore", restore.build(ctx, example, view), view.restore_ready),
-            ("Batch", "batch", batch.build(ctx), True)]
-    tabs.append(("Privacy", "privacy", privacy.build(ctx, [built for _, _, built, _ in tabs]), True))
+            (ui("tab.batch"), "batch", batch.build(ctx), True)]
+    tabs.append((ui("tab.privacy"), "privacy", privacy.build(ctx, [built for _, _, built, _ in tabs]), True))
     with gr.Blocks(title="Portrait Lab", analytics_enabled=False,
                    delete_cache=gradio_cache_schedule(ctx.config)) as demo:
-        gr.Markdown("# Portrait Lab\nRestore faces, replace backgrounds and make ID photos. "
-                    f"Your photos stay on this server only for your visit ({ctx.config.retention_text()} at most); "
-                    "see the Privacy tab.")
+        with gr.Row(equal_height=True, elem_id="page-header"):
+            header = gr.Markdown(privacy.header_text(ctx.config))
+            picker = language_picker()
         note = gr.Markdown(view.note, visible=bool(view.note), elem_classes=["banner"], elem_id="weights-banner")
-        with gr.Accordion("Server details", open=False, visible=bool(view.details),
+        with gr.Accordion(ui("page.server_details"), open=False, visible=bool(view.details),
                           elem_id="server-details") as server_details:
             details = gr.Markdown(view.details)
         rendered: dict[str, gr.Tab] = {}
@@ -173,6 +174,11 @@ def build_blocks(ctx: ActionContext, example: Path, availability: Availability,
         gate_inputs = [c for _, _, built, _ in tabs for c in built.gate_inputs]
         _poll_weights(ctx, fetcher, [note, server_details, details], [*gated, rendered["restore"]] if gated else [],
                       gate_inputs)
+        wire_language_picker(demo, picker)
+        wire_spoken(picker, [(header, lambda: privacy.header_text(ctx.config)),
+                             *(spoken for _, _, built, _ in tabs for spoken in built.spoken),
+                             *weights_banner.spoken(ctx.studio, availability, fetcher, note,
+                                                    [*gated, rendered["restore"]] if gated else [])])
         demo.load(handlers.event(handlers.session_started, ctx), None, None, **UI_ONLY)
         demo.unload(handlers.event(handlers.session_ended, ctx))
     return demo
@@ -188,5 +194,5 @@ def _poll_weights(ctx: ActionContext, fetcher: BackgroundFetcher | None, shown: 
     view = weights_banner.WeightsView(ctx.studio, fetcher)
     timer = gr.Timer(weights_banner.POLL_S, active=True)
     note, accordion, details = shown
-    timer.tick(lambda *values: view.updates(gated, has_inputs=all(values)), gate_inputs,
+    timer.tick(weights_banner.poll(view, gated), gate_inputs,
                [note, accordion, details, timer, *gated], **UI_ONLY)

@@ -131,6 +131,7 @@ class GpuCall:
     kwargs: dict[str, Any]
     work: str  # restore, background or idphoto: which per-image estimate applies
     images: int = 1
+    lang: str = "en"  # the visitor's language: the studio's words are written in the worker
 
 
 @dataclass(frozen=True)
@@ -153,10 +154,13 @@ def run_on_gpu(call: GpuCall, progress: Progress | None = None) -> Any:
     try:
         if call.method not in GPU_METHODS:
             raise ValueError(f"{call.method!r} is not a model call")
+        from webapp.language import speaking  # the worker does not share the handler's context
+
         kwargs = dict(call.kwargs)
         if progress is not None:
             kwargs["progress"] = PROGRESS_ADAPTERS[call.method](progress)
-        return getattr(_STUDIOS[call.studio], call.method)(*call.args, **kwargs)
+        with speaking(call.lang):
+            return getattr(_STUDIOS[call.studio], call.method)(*call.args, **kwargs)
     except Exception as error:  # every one goes back to the main process, whose handler maps it
         return Raised(_portable(error))
 
@@ -221,7 +225,9 @@ class GpuStudio:
 
     def _call(self, method: str, work: str, images: int, args: tuple[Any, ...], progress: Progress | None = None,
               **kwargs: Any) -> Any:
-        result = self._run(GpuCall(self.handle, method, args, kwargs, work, images), progress)
+        from webapp.language import VISITOR_LANGUAGE
+
+        result = self._run(GpuCall(self.handle, method, args, kwargs, work, images, VISITOR_LANGUAGE.get()), progress)
         if isinstance(result, Raised):
             raise result.error
         return result

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_
 from pipeline.idphoto.nudge import PlacementNudge
 from pipeline.idphoto.tone import ToneOptions
 from pipeline.idphoto.paper import PAPER_SIZES_MM
+from pipeline.idphoto.search import spec_label
 from pipeline.idphoto.specs import IdPhotoSpec, SpecRegistry, load_specs
 from pipeline.models.fetcher import app_kinds
 from pipeline.models.locations import fetch_command
@@ -36,32 +37,32 @@ from pipeline.models.manifest import Manifest, ModelEntry
 from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 from pipeline.restore.facework import FaceWork
 from pipeline.restore.upsampler import default_upsampler
+from webapp.language import VISITOR_LANGUAGE, t, ui
 from webapp.review import FACES_FILE, FaceReview, changed_headline, identity_lines, with_cards, with_strength
 
 if TYPE_CHECKING:
     from pipeline.batch.jobs import Process
     from pipeline.batch.report import BatchSummary
 
-Choices = list[tuple[str, str]]  # (label shown, value sent)
+Choices = list[tuple[Any, str]]  # (label shown: text, or a catalogue label the browser translates; value sent)
 # How a model's licence reads in the model list, by whether it allows commercial use (None: not
 # confirmed); the licence's own name when it does. Short, so that an option fits a phone's width.
-LICENCE_WORDS: dict[bool | None, str | None] = {True: None, False: "non-commercial use only",
-                                                None: "licence unknown"}
+LICENCE_WORDS: dict[bool | None, str | None] = {True: None, False: "web.model.noncommercial",
+                                                None: "web.model.licence_unknown"}
 # The jobs a batch can run, with the names the Batch tab shows for them.
 # A visitor's batch keeps at most this many photos in flight: their faces still share network
 # calls on a GPU, while the memory one visitor holds stays bounded and other visitors' faces
 # are not queued behind a whole batch's (the command line keeps the GPU's full 32).
 WEB_BATCH_WORKERS = 4
-BATCH_JOBS = {"restore": "Restore faces", "background": "Replace background", "idphoto": "ID photos"}
+BATCH_JOBS = {"restore": "ui.batch.job_restore", "background": "ui.batch.job_background", "idphoto": "ui.batch.job_idphoto"}
 DEFAULT_SPEC = "icao_generic"  # the document the ID-photo and Batch tabs start on
 SHEET_NONE = "none"
 # The ID photo's stages as the progress bar shows them: (share of the job done when the stage
-# starts, what it is doing in the visitor's words). The stage names are the maker's.
+# starts, the catalogue key of what it is doing in the visitor's words). The stage names are the maker's.
 ID_PHOTO_STAGES = {
-    "detect": (0.05, "Finding the face"), "landmarks": (0.15, "Measuring the face"),
-    "matte": (0.3, "Cutting out the person"), "crop": (0.5, "Placing the head by the document's rules"),
-    "tone": (0.55, "Correcting light and colour"), "encode": (0.6, "Saving the photo at the document's size"),
-    "verify": (0.7, "Checking the photo against the rules"), "sheet": (0.9, "Making the print sheet"),
+    "detect": (0.05, "web.stage.detect"), "landmarks": (0.15, "web.stage.landmarks"),
+    "matte": (0.3, "web.stage.matte"), "crop": (0.5, "web.stage.crop"), "tone": (0.55, "web.stage.tone"),
+    "encode": (0.6, "web.stage.encode"), "verify": (0.7, "web.stage.verify"), "sheet": (0.9, "web.stage.sheet"),
 }
 
 
@@ -75,19 +76,21 @@ class Availability:
     details: str  # markdown for the "Server details" accordion; empty when everything is installed
 
 
-BATCH_STATUS_WORDS = {"ok": "ok", "warning": "with warnings", "error": "failed", "skipped": "skipped"}
+BATCH_STATUS_WORDS = {"ok": "web.batch.ok", "warning": "web.batch.warning", "error": "web.batch.error",
+                      "skipped": "web.batch.skipped"}
 
 
 def batch_markdown(summary: BatchSummary) -> str:
-    """One line a person can read at a glance after a batch."""
+    """One line a person can read at a glance after a batch (in the visitor's language)."""
     counts = summary.counts
-    parts = [f"{counts.get(status, 0)} {BATCH_STATUS_WORDS[status]}" for status in ("ok", "warning", "error", "skipped")
+    parts = [t(BATCH_STATUS_WORDS[status], count=counts.get(status, 0)) for status in ("ok", "warning", "error", "skipped")
              if counts.get(status)]
-    job = BATCH_JOBS.get(summary.job_name, summary.job_name)
+    job = t(BATCH_JOBS[summary.job_name]) if summary.job_name in BATCH_JOBS else summary.job_name
+    # i18n: the server notes are the batch runner's (pipeline/batch), in its own language support
     notes = "".join(f"\n\n{note}" for note in summary.server_notes)  # once, not on every row
-    return (f"**{job}: {len(summary.rows)} file(s) in {summary.seconds:.1f} s** — "
-            + (", ".join(parts) or "nothing to do") + ". The zip holds the results, report.csv and report.html."
-            + notes)
+    headline = t("web.batch.headline", job=job, files=len(summary.rows), seconds=f"{summary.seconds:.1f}")
+    return (f"**{headline}** — " + (t("web.batch.list_separator").join(parts) or t("web.batch.nothing"))
+            + t("web.batch.zip_holds") + notes)
 
 
 @dataclass
@@ -153,7 +156,7 @@ class Studio:
         """How an enlarged photo's background is made: quick bicubic, or a Real-ESRGAN network
         (with its licence, marked while its weights are missing)."""
         store = self.engine.store
-        return [("Quick (standard enlargement)", UPSAMPLER_NONE)] + [
+        return [(ui("restore.quick"), UPSAMPLER_NONE)] + [
             (_model_label(self.manifest.get(n), store.is_available(n)), n) for n in self.manifest.names("upsampler")]
 
     def upsampler_ready(self, name: str) -> bool:
@@ -166,26 +169,30 @@ class Studio:
         return default_upsampler(self.manifest, self.engine.compute)
 
     def detector_choices(self) -> Choices:
-        return [("Automatic (best installed)", DETECTOR_AUTO)] + [
+        return [(ui("restore.detector_auto"), DETECTOR_AUTO)] + [
             (self.manifest.get(n).display_name, n) for n in self.manifest.names("detector")
         ]
 
-    def spec_choices(self, query: str = "") -> Choices:
+    def spec_choices(self, query: str = "", lang: str | None = None) -> Choices:
         """The documents matching ``query`` (names in any language, words in any order), best
-        first; all of them, most asked for first, without one."""
-        return [(spec.label, spec.id) for spec in self.specs.search(query)]
+        first; all of them, most asked for first, without one. Labelled in ``lang``, else in
+        the language of the request being served."""
+        from pipeline.idphoto.search import labelled_search
+        from webapp.language import VISITOR_LANGUAGE
+
+        return list(labelled_search(self.specs.specs, query, lang or VISITOR_LANGUAGE.get()))
 
     @staticmethod
     def background_modes() -> Choices:
-        return [(mode.replace("-", " ").capitalize(), mode) for mode in BACKGROUND_MODES]
+        return [(ui(f"background.mode_{mode}"), mode) for mode in BACKGROUND_MODES]
 
     @staticmethod
     def colour_choices() -> Choices:
-        return [(f"{name.replace('-', ' ').capitalize()} ({value})", name) for name, value in COLOUR_PRESETS.items()]
+        return [(ui(f"colour.{name}") + f" ({value})", name) for name, value in COLOUR_PRESETS.items()]
 
     @staticmethod
     def paper_choices() -> Choices:
-        return [("No print sheet", SHEET_NONE)] + [(name, name) for name in PAPER_SIZES_MM]
+        return [(ui("idphoto.no_sheet"), SHEET_NONE)] + [(name, name) for name in PAPER_SIZES_MM]
 
     def spec(self, spec_id: str) -> IdPhotoSpec:
         return self.specs.get(spec_id)
@@ -250,7 +257,8 @@ class Studio:
         after_path = save_image(out_dir / f"{download_stem(source)}-restored{suffix}", result.image, result.alpha)
         restored = sum(1 for face in result.faces if face.restored)
         # Which model and device did it are the log's and the Server details' (model ids)
-        notes = (f"Restored {restored} of {len(result.faces)} face(s); output {width}x{height} px.",
+        # i18n: the engine's warnings are the pipeline's (pipeline/restore), in its own language support
+        notes = (t("web.restore.summary", restored=restored, faces=len(result.faces), width=width, height=height),
                  *(f"- {warning}" for warning in result.warnings))
         if result.work is None:
             return RestoreOutcome(Path(before_path), Path(after_path), "\n".join(notes), restored,
@@ -276,8 +284,9 @@ class Studio:
             scores[face], = self.engine.identity_scores(work, list(review.strengths), [face]) or [scores[face]]
             review = replace(review, scores=tuple(scores))
         after_path = save_image(out_dir / f"{review.stem}{review.suffix}", image, work.alpha)
-        lines = [f"{changed_headline(review)}Face {face + 1} now at strength {review.strengths[face]:.2f}; the other "
-                 "faces are unchanged.", *identity_lines(review), *review.notes]
+        lines = [changed_headline(review) + t("web.restore.reblended", face=face + 1,
+                                              strength=f"{review.strengths[face]:.2f}"),
+                 *identity_lines(review), *review.notes]
         return RestoreOutcome(review.before, Path(after_path), "\n".join(lines), len(review.strengths),
                               time.perf_counter() - started, with_cards(work, review, out_dir))
 
@@ -301,7 +310,8 @@ class Studio:
         with timed(timings, "encode"):
             path = save_image(out_dir / f"{download_stem(source)}-{options.mode}-background{suffix}", result.rgb,
                               result.alpha if keeps_alpha(fmt) else None)
-        lines = [f"Background: {options.mode}; {len(cut.faces)} face(s) found."]
+        mode = t(f"ui.background.mode_{options.mode}").lower() if options.mode in BACKGROUND_MODES else options.mode
+        lines = [t("web.background.summary", mode=mode, faces=len(cut.faces))]
         lines += [f"- {warning}" for warning in cut.warnings]
         timings["total"] = time.perf_counter() - started
         return BackgroundOutcome(Path(path), "\n".join(lines), timings["total"], len(cut.faces), timings)
@@ -323,18 +333,18 @@ class Studio:
             layout = print_sheet_for(spec, paper, hint="Choose 'No print sheet', or the document's printed variant.")
         tell = progress or (lambda _share, _words: None)
         result = self.id_maker.make(decode_image(source), options,
-                                    on_stage=lambda stage: tell(*ID_PHOTO_STAGES.get(stage, (0.5, "Working"))))
+                                    on_stage=lambda stage: tell(*_stage(stage)))
         if layout is not None:
-            tell(*ID_PHOTO_STAGES["sheet"])
+            tell(*_stage("sheet"))
         files = write_id_photo_files(result, out_dir, f"{download_stem(source)}-{spec.id}", layout,
-                                     sheet_name=f"sheet_{paper}")
+                                     sheet_name=f"sheet_{paper}", lang=VISITOR_LANGUAGE.get())
         width, height = result.plan.size
-        summary = (f"{spec.label}: {width}x{height} px at {result.dpi} dpi, {len(result.encoded) / 1024:.0f} KB. "
-                   f"Compliance: {result.report.overall.upper()}.")
+        summary = t("web.idphoto.summary", document=spec_label(spec, VISITOR_LANGUAGE.get()), width=width, height=height, dpi=result.dpi,
+                    kb=f"{len(result.encoded) / 1024:.0f}", verdict=t(f"web.idphoto.overall_{result.report.overall}"))
         if result.corrections and result.corrections.changed:
-            summary += f" {result.corrections.summary()}"
+            summary += f" {result.corrections.summary(VISITOR_LANGUAGE.get())}"
         if wants_sheet and layout is None:
-            summary += " This document is a digital upload, so no print sheet was made."
+            summary += " " + t("web.idphoto.no_sheet_digital")
         return IdPhotoOutcome(files.photo, files.overlay, files.report_text, files.report_json, files.report_txt,
                               files.sheet_png, files.sheet_pdf, result.report.overall, summary,
                               time.perf_counter() - started, files.paths, dict(result.timings))
@@ -343,8 +353,9 @@ class Studio:
               restore: RestoreOptions | None = None, background: BackgroundOptions | None = None,
               spec_id: str | None = None, id_background: str | None = None,
               progress: Callable[[int, int, str], None] | None = None,
-              max_extract_bytes: int | None = None) -> BatchSummary:
-        """One batch job over photos and ``.zip`` archives, results and reports in ``out_dir``.
+              max_extract_bytes: int | None = None, lang: str | None = None) -> BatchSummary:
+        """One batch job over photos and ``.zip`` archives, results and reports in ``out_dir``,
+        its sentences and report.html in ``lang`` (default: the visitor's, of the request served).
 
         Archives are unpacked into ``out_dir/inputs``, at most ``max_extract_bytes`` bytes when
         given (the caller's room: quota, free space), never more than the per-batch cap. That
@@ -355,6 +366,7 @@ class Studio:
         from pipeline.batch import run_batch
         from pipeline.batch.inputs import expand_inputs
         from pipeline.batch.pipelines import batch_workers
+        from webapp.language import VISITOR_LANGUAGE
 
         if job not in BATCH_JOBS:
             raise InvalidOptionError(f"Unknown batch job {job!r}.", hint=f"Choose one of: {', '.join(BATCH_JOBS)}.")
@@ -363,9 +375,11 @@ class Studio:
         process = self._batch_process(job, restore, background, spec_id, id_background)
         inputs = Path(out_dir) / "inputs"
         try:
-            items, problems = expand_inputs([Path(s) for s in sources], inputs, max_extract_bytes=max_extract_bytes)
+            lang = lang or VISITOR_LANGUAGE.get()
+            items, problems = expand_inputs([Path(s) for s in sources], inputs, max_extract_bytes=max_extract_bytes,
+                                            lang=lang)
             return run_batch(items, process, out_dir, job_name=job, progress=progress, extra_rows=problems,
-                             workers=min(batch_workers(job, self.engine), WEB_BATCH_WORKERS))
+                             workers=min(batch_workers(job, self.engine), WEB_BATCH_WORKERS), lang=lang)
         finally:
             shutil.rmtree(inputs, ignore_errors=True)  # never hide the job's own exception
 
@@ -405,8 +419,15 @@ def download_stem(source: str | Path) -> str:
 def _model_label(entry: ModelEntry, installed: bool) -> str:
     """The option's text, e.g. "GFPGAN v1.4 (default) · Apache-2.0"; "· not installed" is added
     while its weights are missing from this server."""
-    parts = [entry.display_name, LICENCE_WORDS[entry.commercial_use] or entry.licence]
-    return " · ".join(parts if installed else [*parts, "not installed"])
+    words = LICENCE_WORDS[entry.commercial_use]
+    parts = [entry.display_name, t(words) if words else entry.licence]
+    return " · ".join(parts if installed else [*parts, t("web.model.not_installed")])
+
+
+def _stage(stage: str) -> tuple[float, str]:
+    """A stage's share done and its words in the visitor's language."""
+    share, key = ID_PHOTO_STAGES.get(stage, (0.5, "web.stage.working"))
+    return share, t(key)
 
 
 def _output_suffix(fmt: str) -> str:

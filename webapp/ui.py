@@ -5,9 +5,12 @@ before our decoder, no web fonts) holds on every tab.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Union
 
 import gradio as gr
+
+from webapp.language import speaking, t, theme_fonts
 
 from webapp.report_view import REPORT_CSS
 
@@ -83,12 +86,12 @@ AA_COLOURS = {
 def private_theme() -> gr.themes.Base:
     """Soft, with system fonts (the stock theme would load web fonts from a third-party CDN)
     and its text colours raised to WCAG AA."""
-    soft = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    soft = gr.themes.Soft(font=theme_fonts(), font_mono=["ui-monospace", "monospace"])
     return soft.set(**AA_COLOURS)
 
 
 def with_clear_input_errors(component: Any, message: str) -> Any:
-    """Make a component's input check fail with ``message`` instead of a library error (and
+    """Make a component's input check fail with the catalogue's ``message`` (a key) instead of a library error (and
     without a traceback, whose text could name the file). Wraps this instance's preprocess;
     a subclass would make Gradio write a stub file next to app.py at import time."""
     stock_preprocess = component.preprocess
@@ -99,7 +102,8 @@ def with_clear_input_errors(component: Any, message: str) -> Any:
         except gr.Error:
             raise
         except Exception:
-            raise gr.Error(message, title="Unusable file", print_exception=False) from None
+            # i18n: an input check runs before the handler, outside the visitor's language: English
+            raise gr.Error(t(message), title=t("web.error.unusable_file_title"), print_exception=False) from None
 
     component.preprocess = preprocess
     return component
@@ -110,7 +114,7 @@ def photo_input(**kwargs: Any) -> gr.Image:
     preprocessing would open it with Pillow, whose bomb check (179 MP) and re-encoding run
     before our decoder, which handles every mode, 16-bit and colour profiles, and answers
     an oversized photo with the app's own limit and sentence."""
-    kwargs.setdefault("alt_text", "Your uploaded photo")
+    kwargs.setdefault("alt_text", t("web.alt.upload"))  # i18n: Gradio's alt_text is not translated in the browser
     component = gr.Image(type="filepath", image_mode=None, buttons=VIEWER_BUTTONS, **kwargs)
 
     def preprocess(payload: Any) -> str | None:
@@ -118,9 +122,34 @@ def photo_input(**kwargs: Any) -> gr.Image:
             return None
         path = getattr(payload, "path", None)
         if not isinstance(path, str) or not path:
-            raise gr.Error("This file could not be received; please upload it again.", title="Unusable file",
+            raise gr.Error(t("web.error.file_unreadable"), title=t("web.error.unusable_file_title"),
                            print_exception=False)
         return path
 
     component.preprocess = preprocess
     return component
+
+
+# A component whose words the server writes with values (durations, sizes, model names): built in
+# English, written again in the visitor's language when the page picks one. An optional third
+# item names components whose current values ``make`` takes (the document the visitor chose).
+Spoken = Union[tuple[Any, Callable[[], Any]], tuple[Any, Callable[..., Any], Sequence[Any]]]
+
+
+def wire_spoken(picker: gr.Dropdown, spoken: Sequence[Spoken]) -> None:
+    """Each (component, its value or update[, inputs]) rendered again in the picked language
+    whenever the picker's value changes (on load, from the browser's language, and on every
+    pick). Gradio translates ``ui.*`` labels in the browser; these need the server's values, so
+    the server writes them (a private, unqueued UI event: nothing is stored, the code comes from
+    the page)."""
+    if not spoken:
+        return
+    counts = [len(entry[2]) if len(entry) > 2 else 0 for entry in spoken]
+
+    def render(code: str | None, *values: Any) -> tuple[Any, ...]:
+        with speaking(code or ""):
+            starts = [sum(counts[:index]) for index in range(len(counts))]
+            return tuple(entry[1](*values[start:start + count]) for entry, start, count in zip(spoken, starts, counts))
+
+    inputs = [component for entry in spoken if len(entry) > 2 for component in entry[2]]
+    picker.change(render, [picker, *inputs], [entry[0] for entry in spoken], show_progress="hidden", **UI_ONLY)

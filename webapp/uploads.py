@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from pipeline.core.errors import DiskSpaceError
 from pipeline.core.units import human_bytes
+from pipeline.i18n import Message
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,8 @@ class UploadMeter:
         self.received += count
         mine, everyone = self.ledger.grow(self.owner, count, self.mark)
         if mine > self.visitor_room:
-            raise DiskSpaceError.over_quota(
-                f"This upload does not fit in the {human_bytes(self.visitor_limit)} of storage each visitor may use.")
+            raise DiskSpaceError.over_quota(Message("web.quota.upload_too_big",
+                                                    {"limit": human_bytes(self.visitor_limit)}))
         if everyone > self.total_room:
             raise DiskSpaceError.server_short()
 

@@ -13,28 +13,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
+from pipeline.i18n import DEFAULT_LANGUAGE, translate
 from pipeline.models.fetcher import BackgroundFetcher, FetchState, ModelProgress
+from webapp.language import request_language, speaking, t
 from webapp.studio import Availability, Studio
 
 POLL_S = 3.0  # how often an open page asks; one snapshot and a few file checks per ask
-RESTORE_TAB = "Restore"
-# What the visitor reads, by the state of restoration: (page sentence, tab label, sentence above
-# the Restore button). The labels stay short: on a 390 px phone all five tabs must fit in one row. "{done}" is the restorer's download so far.
-RESTORE_COMING = ("Restoration switches on by itself once its model has finished downloading to this server"
-                  "{done}; backgrounds and ID photos work now.", f"{RESTORE_TAB} (soon)",
-                  "Restoration switches on by itself as soon as its model has finished downloading; "
-                  "there is no need to reload the page.")
-RESTORE_MISSING = ("Restoration is not available on this server yet; backgrounds and ID photos work.",
-                   f"{RESTORE_TAB} (off)",
-                   "Restoration is not available on this server yet, because its model is not installed. "
-                   "Backgrounds and ID photos work on the other tabs.")
-DOWNLOADS_HEADER = "**Downloading now** (each feature switches on by itself when its model arrives):"
+RESTORE_TAB_KEY = "web.weights.tab"
+# What the visitor reads, by the state of restoration: catalogue keys of (page sentence, tab label,
+# sentence above the Restore button), rendered in the visitor's language. The labels stay short: on
+# a 390 px phone all five tabs must fit in one row. "{done}" is the restorer's download so far.
+COMING_KEYS = ("web.weights.coming_note", "web.weights.coming_tab", "web.weights.coming_reason")
+MISSING_KEYS = ("web.weights.missing_note", "web.weights.missing_tab", "web.weights.missing_reason")
+DOWNLOADS_KEY = "web.weights.downloads"
+# The same in English, as the log and the tests read them.
+RESTORE_TAB = translate(RESTORE_TAB_KEY, DEFAULT_LANGUAGE)
+RESTORE_COMING = tuple(translate(key, DEFAULT_LANGUAGE) for key in COMING_KEYS)
+RESTORE_MISSING = tuple(translate(key, DEFAULT_LANGUAGE) for key in MISSING_KEYS)
+DOWNLOADS_HEADER = translate(DOWNLOADS_KEY, DEFAULT_LANGUAGE)
 
 
 @dataclass(frozen=True)
@@ -49,18 +51,19 @@ class ServerView:
 
 
 def server_view(availability: Availability, progress: Sequence[ModelProgress]) -> ServerView:
-    """What to show for ``availability`` while the downloads in ``progress`` are under way."""
+    """What to show for ``availability`` while the downloads in ``progress`` are under way (the
+    visitor's words in the language being spoken; the administrator's details are English)."""
     pending = [row for row in progress if row.state is not FetchState.VERIFIED and row.name in availability.missing]
     details = "\n\n".join(part for part in (_downloads(pending), availability.details) if part)
     if availability.restore_ready:
-        return ServerView("", details, True, RESTORE_TAB, "")
+        return ServerView("", details, True, t(RESTORE_TAB_KEY), "")
     restorer = next((row for row in pending if row.kind == "restorer" and _coming(row)), None)
     if restorer is None:
-        note, label, reason = RESTORE_MISSING
+        note, label, reason = (t(key) for key in MISSING_KEYS)
         return ServerView(note, details, False, label, reason)
-    note, label, reason = RESTORE_COMING
-    done = "" if restorer.fraction is None else f" ({restorer.fraction:.0%} so far)"
-    return ServerView(note.format(done=done), details, False, label, reason)
+    done = "" if restorer.fraction is None else t("web.weights.so_far", percent=f"{restorer.fraction:.0%}")
+    note, label, reason = t(COMING_KEYS[0], done=done), t(COMING_KEYS[1]), t(COMING_KEYS[2])
+    return ServerView(note, details, False, label, reason)
 
 
 def _coming(row: ModelProgress) -> bool:
@@ -120,3 +123,31 @@ class WeightsView:
                         gr.update(value=view.restore_reason, visible=not view.restore_ready),
                         gr.update(label=view.restore_label)]
         return updates
+
+
+def poll(view: WeightsView, gated: Sequence[Any]) -> Callable[..., list[Any]]:
+    """The timer's handler for :meth:`WeightsView.updates`, its words in the language of the page
+    that asks (the request; Gradio passes it to a first parameter typed ``gr.Request``)."""
+    def tick(request: gr.Request, *inputs: Any) -> list[Any]:
+        with speaking(request_language(request)):
+            return view.updates(gated, has_inputs=all(inputs))
+
+    return tick
+
+
+def spoken(studio: Studio, availability: Availability, fetcher: BackgroundFetcher | None, note: Any,
+           gated: Sequence[Any]) -> list[tuple[Any, Callable[[], Any]]]:
+    """The page's words about the models, written again in a picked language (``ui.wire_spoken``):
+    the note, and with ``gated`` (model choice, run button, reason, Restore tab) the model list,
+    the reason and the tab's label."""
+    def view() -> ServerView:
+        progress = fetcher.snapshot() if fetcher is not None else ()
+        return server_view(studio.availability() if fetcher is not None else availability, progress)
+
+    said: list[tuple[Any, Callable[[], Any]]] = [(note, lambda: gr.update(value=view().note))]
+    if gated:
+        model, _, reason, tab = gated
+        said += [(model, lambda: gr.update(choices=studio.restorer_choices())),
+                 (reason, lambda: gr.update(value=view().restore_reason)),
+                 (tab, lambda: gr.update(label=view().restore_label))]
+    return said

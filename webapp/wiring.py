@@ -16,6 +16,7 @@ import gradio as gr
 from gradio.components import Component
 from gradio.events import Dependency
 
+from webapp.language import request_language, speaking
 from webapp.ui import UI_ONLY
 
 
@@ -48,7 +49,8 @@ FAILURE_JS = """() => {
   const toasts = [...document.querySelectorAll('.toast-body.error')];
   const last = toasts[toasts.length - 1];
   const text = last ? (last.querySelector('.toast-messages, .toast-item') || last).innerText.trim() : '';
-  return '\u274c ' + (text || 'This could not be done; please try again.');
+  const words = (window.portraitLabWords && window.portraitLabWords()) || {};
+  return '\u274c ' + (text || words['ui.page.failed'] || 'This could not be done; please try again.');
 }"""
 
 
@@ -95,8 +97,9 @@ def wire_job(job: Job, heavy: dict[str, Any]) -> Dependency:
 
 def _clear_and_lock(job: Job, cleared: Sequence[Component]) -> Callable[..., tuple[Any, ...]]:
     """The click's updates: the button locked, every output emptied, the results described."""
-    def clear(*values: Any) -> tuple[Any, ...]:
-        texts = dict(zip(map(id, job.described), job.describe(*values))) if job.describe else {}
+    def clear(request: gr.Request, *values: Any) -> tuple[Any, ...]:
+        with speaking(request_language(request)):  # the alt texts in the visitor's language
+            texts = dict(zip(map(id, job.described), job.describe(*values))) if job.describe else {}
         return (gr.Button(interactive=False),
                 *(gr.update(value=None, alt_text=texts[id(c)]) if id(c) in texts else None for c in cleared))
 

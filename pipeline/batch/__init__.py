@@ -35,6 +35,7 @@ from pipeline.core.decode import decode_image
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.notes import split_notes
 from pipeline.core.publish import OutputFile, publish, safe_stem
+from pipeline.i18n import DEFAULT_LANGUAGE, Message, render
 from pipeline.runner import ItemOutcome, run_concurrently, run_item
 
 RESULTS_FOLDER = "results"
@@ -52,7 +53,7 @@ def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, jo
               progress: Progress | None = None, extra_rows: Sequence[BatchRow] = (), workers: int = 1,
               ledger: BatchLedger | None = None, finished: Finished | None = None, make_zip: bool = True,
               stop_on: tuple[type[BaseException], ...] = (), report_name: str = "report",
-              planned: Planned | None = None) -> BatchSummary:
+              planned: Planned | None = None, lang: str = DEFAULT_LANGUAGE) -> BatchSummary:
     """Run ``process`` on every item; one failure never stops the batch. Outputs go to
     ``out_dir/results``; then report.csv, report.html and (``make_zip``) results.zip.
 
@@ -63,22 +64,23 @@ def run_batch(items: Sequence[BatchItem], process: Process, out_dir: Path, *, jo
     holds are skipped (their earlier rows are reported) and each finished item is recorded
     the moment its file is on disk, so the batch can be resumed. ``stop_on`` errors (the
     CLI's full disk) end the run instead of failing one row. ``planned(to_run, total)`` is
-    called once the ledger has said what is left, before any work."""
+    called once the ledger has said what is left, before any work. The rows' sentences (a
+    failure's, a warning's), report.html and the summary's headers are in ``lang``."""
     started = time.perf_counter()
-    writer = BatchWriter(Path(out_dir), job_name, ledger=ledger, finished=finished)
+    writer = BatchWriter(Path(out_dir), job_name, ledger=ledger, finished=finished, lang=lang)
     todo, earlier = writer.plan(items, planned)
     fresh = {id(item): BatchRow(item.name, STATUS_ERROR) for item in todo}  # each filled in as its photo runs
 
     ended = [0]
     def run_one(item: BatchItem) -> None:
         row = fresh[id(item)]
-        output = process_item(item, row, process)
+        output = process_item(item, row, process, lang)
         if output is not None:
             writer.write(item, row, output)
 
     def report(outcome: ItemOutcome[BatchItem, None]) -> None:
         row = fresh[id(outcome.item)]
-        fill_failure(row, outcome)  # only writing the result can fail here: the row says so
+        fill_failure(row, outcome, lang)  # only writing the result can fail here: the row says so
         writer.ended(outcome.item, row, written=not outcome.failed and row.status != STATUS_ERROR)
         ended[0] += 1
         if progress is not None:
@@ -95,7 +97,7 @@ class BatchWriter:
     report over every row at the end. The local loop and the Ray driver both write through it."""
 
     def __init__(self, out_dir: Path, job_name: str, *, ledger: BatchLedger | None = None,
-                 finished: Finished | None = None) -> None:
+                 finished: Finished | None = None, lang: str = DEFAULT_LANGUAGE) -> None:
         self.out_dir = out_dir
         self.results_dir = out_dir / RESULTS_FOLDER
         if self.results_dir.is_symlink():  # results would land, and be zipped from, somewhere else
@@ -107,6 +109,7 @@ class BatchWriter:
         self.ledger = ledger
         self.finished = finished
         self.budget = _ThumbnailBudget(0)
+        self.lang = lang
 
     def plan(self, items: Sequence[BatchItem], planned: Planned | None = None,
              ) -> tuple[list[BatchItem], dict[str, BatchRow]]:
@@ -146,22 +149,24 @@ class BatchWriter:
         rows.extend(extra_rows)
         counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
         csv_path, html_path, zip_path = write_reports(self.out_dir, self.job_name, rows, counts, written, started,
-                                                      make_zip=make_zip, name=report_name)
+                                                      make_zip=make_zip, name=report_name, lang=self.lang)
         return BatchSummary(job_name=self.job_name, rows=rows, counts=counts, csv_path=csv_path,
-                            html_path=html_path, zip_path=zip_path, seconds=time.perf_counter() - started)
+                            html_path=html_path, zip_path=zip_path, seconds=time.perf_counter() - started,
+                            lang=self.lang)
 
 
-def process_item(item: BatchItem, row: BatchRow, process: Process) -> JobOutput | None:
+def process_item(item: BatchItem, row: BatchRow, process: Process, lang: str = DEFAULT_LANGUAGE) -> JobOutput | None:
     """Decode and process one item, filling in ``row`` (status, thumbnails, measurements,
     time, or the sentence saying why it failed); the output to write, or None when it
-    failed. Nothing is written: the caller publishes (here, or a Ray driver on its own disk)."""
-    outcome = run_item(lambda entry: _make_output(entry, row, process), item, 0)
-    fill_failure(row, outcome)
+    failed (its sentences in ``lang``). Nothing is written: the caller publishes (here, or a Ray
+    driver on its own disk)."""
+    outcome = run_item(lambda entry: _make_output(entry, row, process, lang), item, 0)
+    fill_failure(row, outcome, lang)
     row.seconds = round(outcome.seconds, 3)
     return outcome.result
 
 
-def _make_output(item: BatchItem, row: BatchRow, process: Process) -> JobOutput:
+def _make_output(item: BatchItem, row: BatchRow, process: Process, lang: str = DEFAULT_LANGUAGE) -> JobOutput:
     """Decode and process one item (a photo that fails after decoding keeps its
     before-thumbnail). Failures are the loop's to catch."""
     image = decode_image(item.path)
@@ -172,17 +177,18 @@ def _make_output(item: BatchItem, row: BatchRow, process: Process) -> JobOutput:
     row.metrics = {str(k): plain_value(v) for k, v in output.metrics.items()}
     photo_notes, setup_notes = split_notes(output.warnings)
     row.status = STATUS_WARNING if photo_notes else STATUS_OK
-    row.message = " ".join(str(note) for note in photo_notes)
-    row.server_notes = tuple(str(note) for note in setup_notes)
+    row.message = " ".join(str(render(note, lang)) for note in photo_notes)
+    row.server_notes = tuple(str(render(note, lang)) for note in setup_notes)
     return output
 
 
-def fill_failure(row: BatchRow, outcome: ItemOutcome) -> None:
-    """A failed photo's sentence for the visitor (a bug shows only its kind)."""
+def fill_failure(row: BatchRow, outcome: ItemOutcome, lang: str = DEFAULT_LANGUAGE) -> None:
+    """A failed photo's sentence for the visitor, in ``lang`` (a bug shows only its kind)."""
     if outcome.error is not None:  # the visitor's words: no command or server path in a row
-        row.status, row.message = STATUS_ERROR, outcome.error.visitor_message
+        row.status, row.message = STATUS_ERROR, outcome.error.visitor_message_in(lang)
     elif outcome.internal is not None:
-        row.status, row.message = STATUS_ERROR, f"unexpected error ({type(outcome.internal).__name__})"
+        row.status = STATUS_ERROR
+        row.message = Message("batch.row.unexpected", {"kind": type(outcome.internal).__name__}).text(lang)
 
 
 class _ThumbnailBudget:

@@ -26,6 +26,7 @@ from pipeline.core.decode import SUPPORTED_INPUT_SUFFIXES
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.limits import max_batch_files_from_env
 from pipeline.core.units import human_bytes
+from pipeline.i18n import DEFAULT_LANGUAGE, Message, Text, render
 
 # Archive guards. A zip can unpack to far more than its upload size, and what it unpacks to
 # sits on the server's disk while the batch runs, so every limit below is about disk space.
@@ -70,10 +71,11 @@ class BatchItem:
 
 
 class _ArchiveRefused(Exception):
-    """The whole archive is unsafe or unreadable; the message is for the user."""
+    """The whole archive is unsafe or unreadable; ``text`` is for the user."""
 
-
-_NOTHING_USED = "Nothing from this archive was used; please zip the photos again, or upload them directly."
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
 
 
 @dataclass
@@ -90,16 +92,17 @@ class _Expansion:
     rows: list[BatchRow] = field(default_factory=list)
     unpacked: int = 0
     packed: int = 0
+    lang: str = DEFAULT_LANGUAGE  # the language of the rows' sentences
 
     def full(self) -> bool:
         return len(self.items) >= self.max_files
 
     def skip(self, name: str) -> None:
         self.rows.append(BatchRow(name, STATUS_SKIPPED,
-                                  f"Skipped: the limit of {self.max_files} images per batch was reached."))
+                                  Message("batch.input.skipped", {"limit": self.max_files}).text(self.lang)))
 
-    def error(self, name: str, message: str) -> None:
-        self.rows.append(BatchRow(name, STATUS_ERROR, message))
+    def error(self, name: str, message: Text) -> None:
+        self.rows.append(BatchRow(name, STATUS_ERROR, str(render(message, self.lang))))
 
     def mark(self) -> tuple[int, ...]:
         return len(self.items), len(self.rows), self.byte_budget, self.unpacked, self.packed
@@ -119,20 +122,23 @@ def batch_extract_limit(max_files: int) -> int:
 
 def expand_inputs(paths: Sequence[Path], work_dir: Path, *, max_files: int | None = None,
                   max_extract_bytes: int | None = None,
-                  names: Sequence[str] | None = None) -> tuple[list[BatchItem], list[BatchRow]]:
+                  names: Sequence[str] | None = None,
+                  lang: str = DEFAULT_LANGUAGE) -> tuple[list[BatchItem], list[BatchRow]]:
     """Image files and ``.zip`` archives -> items to process, plus rows for what was refused
     or skipped (never an exception for a bad input). Archive members are extracted into
     ``work_dir`` under generated names. ``max_files`` defaults to the environment's cap.
     ``max_extract_bytes`` is the caller's own budget for what all archives of this call may
     unpack (the web app's: the visitor's disk quota and the free space); the tighter of it and
     :func:`batch_extract_limit` applies. Plain image files are not copied, so they do not count.
-    ``names`` are what the report calls each path (default: its file name, as uploads are)."""
+    ``names`` are what the report calls each path (default: its file name, as uploads are);
+    the rows' sentences are in ``lang``."""
     limit = max_batch_files_from_env() if max_files is None else max_files
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidOptionError(f"The batch limit must be a positive whole number, got {limit!r}.")
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    state = _Expansion(work_dir=work_dir, max_files=limit, byte_budget=_extract_budget(limit, max_extract_bytes))
+    state = _Expansion(work_dir=work_dir, max_files=limit, byte_budget=_extract_budget(limit, max_extract_bytes),
+                       lang=lang)
     for index, raw in enumerate(paths):
         _add_input(Path(raw), state, names[index] if names is not None else None)
     return state.items, state.rows
@@ -156,7 +162,7 @@ def _add_input(path: Path, state: _Expansion, name: str | None = None) -> None:
     if suffix != ".zip" and suffix not in SUPPORTED_INPUT_SUFFIXES:
         state.error(name, _unsupported_message(path.suffix))
     elif not path.is_file():
-        state.error(name, "File not found.")
+        state.error(name, Message("batch.input.not_found"))
     elif suffix == ".zip":
         _add_archive(path, name, state)
     elif state.full():
@@ -170,16 +176,17 @@ def _add_archive(path: Path, name: str, state: _Expansion) -> None:
     try:
         _expand_archive(path, name, state)
     except _ArchiveRefused as refusal:
-        state.error(name, str(refusal))
+        state.error(name, refusal.text)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError,
             NotImplementedError) as error:
-        state.error(name, f"This zip archive cannot be read ({_describe(error)}).")
+        state.error(name, Message("batch.input.zip_unreadable", {"reason": _describe(error)}))
 
 
-def _unsupported_message(suffix: str) -> str:
+def _unsupported_message(suffix: str) -> Message:
     kinds = ", ".join(sorted(SUPPORTED_INPUT_SUFFIXES))
-    what = f"'{suffix}' files are" if suffix else "A file without an extension is"
-    return f"{what} not supported images; use {kinds}, or a .zip of them."
+    if suffix:
+        return Message("batch.input.unsupported", {"suffix": suffix, "kinds": kinds})
+    return Message("batch.input.unsupported_no_suffix", {"kinds": kinds})
 
 
 def _describe(error: BaseException) -> str:
@@ -187,21 +194,21 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _member_problem(info: zipfile.ZipInfo) -> str | None:
+def _member_problem(info: zipfile.ZipInfo) -> Message | None:
     """Why a member must not be extracted, or None. Names are judged as written in the
     archive, with either slash, because extractors on other systems would honour both."""
     name = info.filename.replace("\\", "/")
     parts = name.split("/")
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        return "Refused: an absolute path inside the archive."
+        return Message("batch.input.absolute_path")
     if ".." in parts:
-        return "Refused: a path that points outside the archive ('..')."
+        return Message("batch.input.outside_path")
     if "\x00" in name:
-        return "Refused: a file name with a NUL character."
+        return Message("batch.input.nul_name")
     if stat.S_ISLNK(info.external_attr >> 16):
-        return "Refused: symbolic links are not extracted."
+        return Message("batch.input.symlink")
     if info.flag_bits & 0x1:
-        return "Encrypted archive members are not supported."
+        return Message("batch.input.encrypted")
     return None
 
 
@@ -228,15 +235,12 @@ def _check_size(members: Sequence[zipfile.ZipInfo], room: int) -> None:
     """Refuse, before anything is written, an archive with more entries or more (declared)
     bytes than this batch has room for; the visitor can act on it by sending fewer photos."""
     if len(members) > MAX_ARCHIVE_MEMBERS:
-        raise _ArchiveRefused(f"This archive has {len(members)} entries; at most {MAX_ARCHIVE_MEMBERS} are accepted.")
+        raise _ArchiveRefused(Message("batch.input.too_many_entries",
+                                      {"count": len(members), "limit": MAX_ARCHIVE_MEMBERS}))
     declared = sum(info.file_size for info in members)
     if declared > room:
-        limit = (f"the limit of {human_bytes(room)} this batch may unpack" if room
-                 else "the limit: this batch has no room left")
-        raise _ArchiveRefused(
-            f"This archive unpacks to {human_bytes(declared)}, over {limit}. Please send fewer photos per "
-            "batch (for example, split the archive), or press \"Delete my files now\" on the Privacy tab to make "
-            "room.")
+        raise _ArchiveRefused(Message("batch.input.over_room", {"size": human_bytes(declared), "room": human_bytes(room)})
+                              if room else Message("batch.input.no_room", {"size": human_bytes(declared)}))
 
 
 def _check_inflation(members: Sequence[zipfile.ZipInfo], archive_bytes: int, state: _Expansion) -> tuple[int, int]:
@@ -248,22 +252,19 @@ def _check_inflation(members: Sequence[zipfile.ZipInfo], archive_bytes: int, sta
     for info in members:
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > MEMBER_RATIO_MIN_BYTES and ratio > MAX_MEMBER_COMPRESSION_RATIO:
-            raise _ArchiveRefused(
-                f"The file '{info.filename}' in this archive would grow {ratio:.0f} times when unpacked, far more "
-                f"than a real photo, as in a damaged or malicious archive (a \"zip bomb\"). {_NOTHING_USED}")
+            raise _ArchiveRefused(Message("batch.input.member_bomb", {"name": info.filename, "ratio": f"{ratio:.0f}"}))
     unpacked = sum(info.file_size for info in members)
     packed = min(sum(info.compress_size for info in members), archive_bytes)
-    _check_ratio(unpacked, packed, "This archive")
-    _check_ratio(state.unpacked + unpacked, state.packed + packed, "With the archives before it, this archive")
+    _check_ratio(unpacked, packed, "batch.input.archive_bomb")
+    _check_ratio(state.unpacked + unpacked, state.packed + packed, "batch.input.archives_bomb")
     return unpacked, packed
 
 
-def _check_ratio(unpacked: int, packed: int, subject: str) -> None:
+def _check_ratio(unpacked: int, packed: int, key: str) -> None:
+    """``key``: the sentence for this archive alone, or with the call's archives before it."""
     ratio = unpacked / max(packed, 1)
     if unpacked > ARCHIVE_RATIO_MIN_BYTES and ratio > MAX_ARCHIVE_COMPRESSION_RATIO:
-        raise _ArchiveRefused(
-            f"{subject} would grow {ratio:.0f} times when unpacked (to {human_bytes(unpacked)}), far more "
-            f"than real photos, as in a damaged or malicious archive (a \"zip bomb\"). {_NOTHING_USED}")
+        raise _ArchiveRefused(Message(key, {"ratio": f"{ratio:.0f}", "size": human_bytes(unpacked)}))
 
 
 def _expand_archive(path: Path, name: str, state: _Expansion) -> None:
@@ -300,7 +301,7 @@ def _expand_member(archive: zipfile.ZipFile, index: int, info: zipfile.ZipInfo, 
         return
     suffix = member_suffix(info)
     if suffix == ".zip":
-        state.error(member_name, "Archives inside archives are not opened; add them separately.")
+        state.error(member_name, Message("batch.input.nested_zip"))
     elif suffix not in SUPPORTED_INPUT_SUFFIXES:
         state.error(member_name, _unsupported_message(suffix))
     elif state.full():
@@ -313,7 +314,7 @@ def _expand_member(archive: zipfile.ZipFile, index: int, info: zipfile.ZipInfo, 
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError) as error:
             with suppress(FileNotFoundError):
                 target.unlink()
-            state.error(member_name, f"This archive member cannot be read ({_describe(error)}).")
+            state.error(member_name, Message("batch.input.member_unreadable", {"reason": _describe(error)}))
             return
         state.items.append(BatchItem(member_name, target))
 
@@ -329,7 +330,6 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budg
             if written > limit:
                 sink.close()
                 target.unlink()
-                raise _ArchiveRefused(f"The file '{info.filename}' in this archive unpacks to more than the "
-                                      f"archive says it holds, so it looks tampered with. {_NOTHING_USED}")
+                raise _ArchiveRefused(Message("batch.input.tampered", {"name": info.filename}))
             sink.write(chunk)
     return written

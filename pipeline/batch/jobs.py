@@ -22,6 +22,7 @@ from pipeline.core.decode import DecodedImage
 from pipeline.core.encode import OUTPUT_FORMATS, encode_image, keeps_alpha, output_format
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.metrics import psnr
+from pipeline.i18n import Message
 from pipeline.restore.identity_bands import IDENTITY_THRESHOLD, identity_band, shown_score
 
 if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a pipeline
@@ -104,8 +105,8 @@ def background_job(cutter: CutoutPipeline, options: BackgroundOptions, fmt: str 
     key = output_format(fmt)
     options = options.validated()
     if options.mode == "transparent" and not keeps_alpha(key):
-        raise InvalidOptionError(f"{key.upper()} cannot hold transparency.",
-                                 hint="Choose PNG or WebP for a transparent background, or another background mode.")
+        raise InvalidOptionError(Message("error.background.no_transparency", {"format": key.upper()}),
+                                 hint=Message("error.background.no_transparency_hint"))
     check_matting_method(matting)
 
     def process(image: DecodedImage) -> JobOutput:
@@ -149,7 +150,7 @@ def idphoto_job(maker: IdPhotoPipeline, options: IdPhotoOptions) -> Process:
         }
         warnings = list(result.warnings)
         if report.overall != "pass":
-            failing = [c.title for c in report.checks if c.status == report.overall]
+            failing = [str(c.title) for c in report.checks if c.status == report.overall]
             warnings.insert(0, f"Compliance: {report.overall.upper()} ({', '.join(failing)}).")
         return JobOutput(data=result.encoded, suffix=f".{result.format}", preview=result.photo, metrics=metrics,
                          warnings=warnings)

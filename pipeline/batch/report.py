@@ -4,6 +4,12 @@
 ``results.zip``. Rows carry file names, statuses and our own measurements, never metadata
 read from the inputs; only their small JPEG thumbnails outlive an item, so memory stays
 bounded however many photos a batch holds.
+
+Languages: report.html is for people, so its words (title, headings, column names, status
+words, the summary sentence, ``<html lang>``) are in the batch's language. report.csv is for
+scripts: its header row keeps the column ids and its status column the status ids, whatever
+the language; only the sentences in its ``message`` column are in the batch's language (the
+rows are written in it, see :func:`pipeline.batch.run_batch`).
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from PIL import Image
 from pipeline.core.atomic_write import write_atomically
 from pipeline.core.encode import encode_image
 from pipeline.core.publish import OutputFile, publish
+from pipeline.i18n import DEFAULT_LANGUAGE, translate
 from pipeline.restore.identity_bands import identity_legend
 
 THUMBNAIL_MAX_SIDE = 256
@@ -35,25 +42,30 @@ THUMBNAIL_QUALITY = 80
 
 STATUS_OK, STATUS_WARNING, STATUS_ERROR, STATUS_SKIPPED = "ok", "warning", "error", "skipped"
 STATUSES = (STATUS_OK, STATUS_WARNING, STATUS_ERROR, STATUS_SKIPPED)
+BATCH_JOB_NAMES = ("restore", "background", "idphoto")  # each has a "batch.job.<name>" label
 BASE_COLUMNS = ("name", "status", "message", "output", "seconds")
-# What a person reads for each column in the app's table and report.html; report.csv keeps the
-# keys (stable names for scripts). A key without a label is shown as words ("file_kb": "File kb").
-COLUMN_LABELS = {
-    "name": "File", "status": "Status", "message": "Notes", "output": "Result file", "seconds": "Time (s)",
-    "faces_found": "Faces found", "faces_restored": "Faces restored", "output_size": "Size (px)",
-    "psnr_vs_input_db": "Change from the photo (PSNR, dB)", "faces": "Faces found", "mode": "Background",
-    "person_fraction": "Person's share of the photo", "compliance": "Verdict", "checks_failed": "Checks failed",
-    "checks_warned": "Checks with warnings", "file_kb": "File size (KB)", "size_px": "Size (px)",
-    "dpi": "Resolution (dpi)", "head_ratio": "Head's share of the height", "spec": "Document",
-    "identity_lowest": "Identity score (lowest face)", "identity_verdict": "Identity",
-}
+# The columns a person reads by a name (catalogue key "batch.column.<id>") in the app's table
+# and report.html; report.csv keeps the ids (stable names for scripts). An id without a
+# label is shown as words ("file_kb": "File kb").
+LABELLED_COLUMNS = frozenset({
+    "name", "status", "message", "output", "seconds", "faces_found", "faces_restored", "output_size",
+    "psnr_vs_input_db", "faces", "mode", "person_fraction", "compliance", "checks_failed", "checks_warned",
+    "file_kb", "size_px", "dpi", "head_ratio", "spec", "identity_lowest", "identity_verdict",
+})
 # The operator's: which model or method made a result. In report.csv, not in what a visitor reads.
 OPERATOR_COLUMNS = frozenset({"model", "detector", "matting"})
 
 
-def column_label(key: str) -> str:
-    """The header a person reads for a column key."""
-    return COLUMN_LABELS.get(key) or key.replace("_", " ").capitalize()
+def column_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The header a person reads for a column key, in ``lang``."""
+    if key in LABELLED_COLUMNS:
+        return translate(f"batch.column.{key}", lang)
+    return key.replace("_", " ").capitalize()
+
+
+def status_label(status: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A status id ("ok", "warning", "error", "skipped") as a person reads it, in ``lang``."""
+    return translate(f"batch.status.{status}", lang) if status in STATUSES else status
 
 
 @dataclass
@@ -89,6 +101,7 @@ class BatchSummary:
     html_path: Path
     zip_path: Path | None  # None when the caller asked for the results folder only
     seconds: float
+    lang: str = DEFAULT_LANGUAGE  # the language of its rows' sentences, headers and status words
 
     @property
     def server_notes(self) -> list[str]:
@@ -99,14 +112,15 @@ class BatchSummary:
         return [key for key in _metric_columns(self.rows) if key not in OPERATOR_COLUMNS]
 
     def table_headers(self) -> list[str]:
-        """Plain column headers matching :meth:`table`."""
-        return [column_label(key) for key in ("name", "status", "message", *self.metric_columns())]
+        """Plain column headers matching :meth:`table`, in the batch's language."""
+        return [column_label(key, self.lang) for key in ("name", "status", "message", *self.metric_columns())]
 
     def table(self) -> list[list[Any]]:
         """Rows as lists for a UI dataframe: name, status, the message saying why (beside the
         status, not past a sideways scroll), then every metric."""
         columns = self.metric_columns()
-        return [[row.name, row.status, row.message, *(plain_value(row.metrics.get(c, "")) for c in columns)]
+        return [[row.name, status_label(row.status, self.lang), row.message,
+                 *(plain_value(row.metrics.get(c, "")) for c in columns)]
                 for row in self.rows]
 
     def comparisons(self, directory: Path) -> list[tuple[Path, str]]:
@@ -123,7 +137,7 @@ class BatchSummary:
             panel = np.concatenate([_pad_to_height(before, height), gap, _pad_to_height(after, height)], axis=1)
             jpeg = encode_image(panel, format="JPEG", quality=THUMBNAIL_QUALITY)
             [target] = publish(directory, Path(row.name).stem, [OutputFile(".jpg", jpeg)])
-            pairs.append((target, f"{row.name}: {row.status}"))
+            pairs.append((target, f"{row.name}: {status_label(row.status, self.lang)}"))
         return pairs
 
 
@@ -176,6 +190,7 @@ def _csv_cell(value: Any) -> Any:
 
 
 def _csv_bytes(rows: Sequence[BatchRow]) -> bytes:
+    """The header row is the column ids in every language: report.csv is read by scripts."""
     columns = _metric_columns(rows)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -215,48 +230,60 @@ def _img(data: bytes | None, alt: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/jpeg;base64,{encoded}">'
 
 
-def _html_report(job_name: str, rows: Sequence[BatchRow], counts: dict[str, int], seconds: float) -> str:
-    """One self-contained page: inline CSS, data-URI thumbnails, no script and no external
-    resource (a strict Content-Security-Policy says so to the browser too). Every string
-    that came from a user is escaped."""
+def _html_report(job_name: str, rows: Sequence[BatchRow], counts: dict[str, int], seconds: float,
+                 lang: str = DEFAULT_LANGUAGE) -> str:
+    """One self-contained page in ``lang``: inline CSS, data-URI thumbnails, no script and no
+    external resource (a strict Content-Security-Policy says so to the browser too). Every
+    string that came from a user is escaped."""
     badges = "".join(
-        f'<span style="background:{_STATUS_COLOURS[status]}">{_e(status)}: {counts.get(status, 0)}</span>'
+        f'<span style="background:{_STATUS_COLOURS[status]}">{_e(status_label(status, lang))}: {counts.get(status, 0)}</span>'
         for status in STATUSES if counts.get(status, 0) or status != STATUS_SKIPPED
     )
+    title = _e(translate("batch.report.title", lang, job=job_label(job_name, lang)))
+    summary = _e(translate("batch.report.summary", lang, count=len(rows), seconds=f"{seconds:.1f}"))
+    headings = "".join(f"<th>{_e(translate(f'batch.report.{key}', lang))}</th>"
+                       for key in ("file", "status", "before", "after", "details"))
     lines = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{_e(lang)}"><head><meta charset="utf-8">',
         '<meta http-equiv="Content-Security-Policy" '
         "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Portrait Lab batch report: {_e(job_name)}</title>",
+        f"<title>{title}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>Portrait Lab batch report: {_e(job_name)}</h1>",
-        f'<p class="summary">{badges}<br>{len(rows)} file(s), total time {seconds:.1f} s</p>',
+        f"<h1>{title}</h1>",
+        f'<p class="summary">{badges}<br>{summary}</p>',
         *(f'<p class="server">{_e(note)}</p>' for note in server_notes(rows)),
-        *_legends(rows),
-        "<table><thead><tr><th>File</th><th>Status</th><th>Before</th><th>After</th><th>Details</th></tr></thead><tbody>",
+        *_legends(rows, lang),
+        f"<table><thead><tr>{headings}</tr></thead><tbody>",
     ]
-    for row in problems_first(rows):
-        colour = _STATUS_COLOURS.get(row.status, "#6b6b6b")
-        details = []
-        if row.message:
-            details.append(f"<dt>{column_label('message')}</dt><dd>{_e(row.message)}</dd>")
-        if row.output:
-            details.append(f"<dt>{column_label('output')}</dt><dd>{_e(row.output)}</dd>")
-        if row.seconds is not None:
-            details.append(f"<dt>{column_label('seconds')}</dt><dd>{row.seconds:.2f}</dd>")
-        details += [f"<dt>{_e(column_label(key))}</dt><dd>{_e(value)}</dd>" for key, value in row.metrics.items()
-                    if key not in OPERATOR_COLUMNS]
-        lines.append(
-            f'<tr><td class="name">{_e(row.name)}</td>'
-            f'<td><span class="status" style="background:{colour}">{_e(row.status)}</span></td>'
-            f'<td class="thumb">{_img(row.before_thumbnail, "before")}</td>'
-            f'<td class="thumb">{_img(row.after_thumbnail, "after")}</td>'
-            f'<td><dl>{"".join(details)}</dl></td></tr>'
-        )
+    lines += [_html_row(row, lang) for row in problems_first(rows)]
     lines.append("</tbody></table></body></html>")
     return "\n".join(lines)
+
+
+def job_label(job_name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A batch job's name as a person reads it ("idphoto" -> "ID photos"); another name as it is."""
+    return translate(f"batch.job.{job_name}", lang) if job_name in BATCH_JOB_NAMES else job_name
+
+
+def _html_row(row: BatchRow, lang: str) -> str:
+    """One photo's line: name, status word, thumbnails, and what was found or went wrong."""
+    colour = _STATUS_COLOURS.get(row.status, "#6b6b6b")
+    details = []
+    if row.message:
+        details.append(f"<dt>{_e(column_label('message', lang))}</dt><dd>{_e(row.message)}</dd>")
+    if row.output:
+        details.append(f"<dt>{_e(column_label('output', lang))}</dt><dd>{_e(row.output)}</dd>")
+    if row.seconds is not None:
+        details.append(f"<dt>{_e(column_label('seconds', lang))}</dt><dd>{row.seconds:.2f}</dd>")
+    details += [f"<dt>{_e(column_label(key, lang))}</dt><dd>{_e(value)}</dd>" for key, value in row.metrics.items()
+                if key not in OPERATOR_COLUMNS]
+    return (f'<tr><td class="name">{_e(row.name)}</td>'
+            f'<td><span class="status" style="background:{colour}">{_e(status_label(row.status, lang))}</span></td>'
+            f'<td class="thumb">{_img(row.before_thumbnail, translate("batch.report.before_alt", lang))}</td>'
+            f'<td class="thumb">{_img(row.after_thumbnail, translate("batch.report.after_alt", lang))}</td>'
+            f'<td><dl>{"".join(details)}</dl></td></tr>')
 
 
 PROBLEM_ORDER = {STATUS_ERROR: 0, STATUS_WARNING: 1, STATUS_SKIPPED: 2, STATUS_OK: 3}
@@ -268,10 +295,10 @@ def problems_first(rows: Sequence[BatchRow]) -> list[BatchRow]:
     return sorted(rows, key=lambda row: PROBLEM_ORDER.get(row.status, len(PROBLEM_ORDER)))
 
 
-def _legends(rows: Sequence[BatchRow]) -> list[str]:
+def _legends(rows: Sequence[BatchRow], lang: str = DEFAULT_LANGUAGE) -> list[str]:
     """One line under the summary for each column whose numbers need a key (the identity score)."""
     if any("identity_lowest" in row.metrics for row in rows):
-        return [f'<p class="legend">{_e(column_label("identity_lowest"))}: {_e(identity_legend())}</p>']
+        return [f'<p class="legend">{_e(column_label("identity_lowest", lang))}: {_e(identity_legend())}</p>']
     return []
 
 
@@ -295,14 +322,14 @@ def _write_zip(zip_path: Path, out_dir: Path, outputs: Sequence[Path], reports: 
 
 def write_reports(out_dir: Path, job_name: str, rows: Sequence[BatchRow], counts: dict[str, int],
                   outputs: Sequence[Path], started: float, *, make_zip: bool = True,
-                  name: str = "report") -> tuple[Path, Path, Path | None]:
-    """report.csv, report.html and (``make_zip``) results.zip (``outputs`` and both reports)
-    in ``out_dir``; returns their paths (no zip: None). The HTML states the total time, so it is measured from
+                  name: str = "report", lang: str = DEFAULT_LANGUAGE) -> tuple[Path, Path, Path | None]:
+    """report.csv, report.html (in ``lang``) and (``make_zip``) results.zip (``outputs`` and both
+    reports) in ``out_dir``; returns their paths (no zip: None). The HTML states the total time, so it is measured from
     ``started`` up to the HTML (the zip takes little more)."""
     csv_path, html_path, zip_path = out_dir / f"{name}.csv", out_dir / f"{name}.html", out_dir / "results.zip"
     write_atomically(csv_path, _csv_bytes(rows))
     seconds = time.perf_counter() - started
-    write_atomically(html_path, _html_report(job_name, rows, counts, seconds).encode("utf-8"))
+    write_atomically(html_path, _html_report(job_name, rows, counts, seconds, lang).encode("utf-8"))
     if not make_zip:
         return csv_path, html_path, None
     _write_zip(zip_path, out_dir, outputs, [csv_path, html_path])

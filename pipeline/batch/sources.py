@@ -48,9 +48,9 @@ def in_shard(name: str, shard: tuple[int, int] | None) -> bool:
 
 
 def gather_items(inputs: Sequence[str], work_dir: Path, *, list_file: Path | None = None, recursive: bool = False,
-                 shard: tuple[int, int] | None = None) -> tuple[list[BatchItem], list[BatchRow]]:
+                 shard: tuple[int, int] | None = None, lang: str = "en") -> tuple[list[BatchItem], list[BatchRow]]:
     """The photos to process (archives unpacked into ``work_dir``) and a row for each input
-    that gives none; only ``shard``'s share of both."""
+    that gives none (an archive's refusals in ``lang``); only ``shard``'s share of both."""
     texts = list(inputs) + (_read_list(list_file) if list_file is not None else [])
     paths: list[Path] = []
     rows: list[BatchRow] = []
@@ -61,7 +61,7 @@ def gather_items(inputs: Sequence[str], work_dir: Path, *, list_file: Path | Non
     names = [str(path) for path in paths]
     chosen = [index for index, name in enumerate(names) if in_shard(name, shard)]
     items, refused = expand_inputs([paths[i] for i in chosen], work_dir, max_files=NO_PHOTO_CAP,
-                                   names=[names[i] for i in chosen])
+                                   names=[names[i] for i in chosen], lang=lang)
     rows = [row for row in rows if in_shard(row.name, shard)]
     return items, rows + refused
 

@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace, job: BatchJob, ledger: BatchLedger, shard: tu
 
     with tempfile.TemporaryDirectory(prefix="portrait-lab-batch-") as unpacked:
         items, problems = gather_items(args.inputs, Path(unpacked), list_file=args.list_file,
-                                       recursive=args.recursive, shard=shard)
+                                       recursive=args.recursive, shard=shard, lang=getattr(args, "lang", None) or "en")
         for row in problems:  # inputs that give no photo: said now, not only in the report
             print(f"{printable(row.name)}: {row.message}", file=sys.stderr)
         progress = _PlannedProgress(args)
@@ -109,7 +109,7 @@ def _execute(args: argparse.Namespace, job: BatchJob, items: list, problems: lis
     workers = args.workers or batch_workers(job.kind, pipelines.engine)
     return run_batch(items, process, args.output, job_name=job.kind, extra_rows=problems, workers=workers,
                      ledger=ledger, finished=finished, make_zip=args.zip, stop_on=(OutputWriteError,),
-                     report_name=report_name, planned=planned)
+                     report_name=report_name, planned=planned, lang=getattr(args, "lang", None) or "en")
 
 
 class _PlannedProgress:

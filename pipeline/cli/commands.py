@@ -86,17 +86,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_specs(args: argparse.Namespace) -> int:
     """The documents matching the query (every word, in any order, names in any language),
     best first: each id and label, then its rules (print or upload, pixels, file sizes)."""
-    from pipeline.idphoto.search import rules_text
+    from pipeline.idphoto.search import rules_text, spec_label
     from pipeline.idphoto.specs import load_specs
 
     registry = load_specs()
+    lang = getattr(args, "lang", None) or "en"  # the document names' language (--lang)
     found = registry.search(" ".join(args.query))
     if not found:
         print(f"No document matches '{' '.join(args.query)}'. Countries: {', '.join(registry.countries())}")
         return EXIT_SOME_FAILED
     width = max(len(spec.id) for spec in found)
     for spec in found:
-        print(f"{spec.id:<{width}}  {spec.label}")
+        print(f"{spec.id:<{width}}  {spec_label(spec, lang)}")
         print(f"{'':<{width}}  {rules_text(spec)}")
     print(f"{len(found)} of {len(registry.specs)} documents ({len(registry.countries())} countries/regions).")
     return EXIT_OK
@@ -219,7 +220,7 @@ def cmd_idphoto(args: argparse.Namespace) -> int:
         def work(name: str, stem: str, image: DecodedImage, finished: Finished) -> list[str]:
             result = maker.make(image, options)
             write_id_photo_files(result, args.output, stem, sheet_layout, tag=f"_{spec.id}",
-                                 record=finished)  # all files, or none
+                                 record=finished, lang=args.lang)  # all files, or none; the report in --lang
             if result.report.overall == "fail":
                 failing.append(name)
             corrected = result.corrections.summary() if result.corrections and result.corrections.changed else ""

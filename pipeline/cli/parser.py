@@ -26,6 +26,7 @@ from pipeline.core.encode import OUTPUT_FORMATS
 from pipeline.core.choices import (DETECTOR_AUTO, ID_PHOTO_FORMATS, MATTING_AUTO, MATTING_METHODS, PRECISION_CHOICES,
                                    UPSAMPLER_NONE)
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES
+from pipeline.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from pipeline.models.manifest import Manifest, load_manifest
 
 
@@ -109,7 +110,17 @@ def _idphoto_options(parser: argparse.ArgumentParser, manifest: Manifest) -> Non
                         help="face detector; auto = the default (RetinaFace) when its weights are present, else the bundled MTCNN")
     parser.add_argument("--matting", choices=MATTING_METHODS, default=MATTING_AUTO,
                         help="auto = MODNet when its weights are present, else the offline fallback (Selfie Segmentation)")
+    add_language_option(parser, "the compliance report's language (text and JSON)")
     _idphoto_adjustments(parser)
+
+
+def add_language_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--lang``: one of the UI languages (English by default). Added once per parser, so a
+    command that gets it from two option groups (a batch job's and the batch's own) still parses."""
+    if "--lang" in parser._option_string_actions:  # noqa: SLF001 - argparse has no public lookup
+        return
+    parser.add_argument("--lang", choices=list(LANGUAGES), default=DEFAULT_LANGUAGE,
+                        help=f"{what} (default: %(default)s)")
 
 
 def _idphoto_adjustments(parser: argparse.ArgumentParser) -> None:
@@ -185,6 +196,7 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
                                                    "such as 'scans/**/*.jpg'")
     parser.add_argument("-o", "--output", type=_given_path, required=True,
                         help="output folder: results/, report.csv, report.html and the ledger a re-run resumes from")
+    add_language_option(parser, "the language of report.html and of the rows' messages")
     parser.add_argument("--list", dest="list_file", type=_given_path,
                         help="a text file with one input per line (# starts a comment)")
     parser.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")

@@ -37,6 +37,7 @@ from pipeline.core.errors import InvalidImageError, os_reason
 from pipeline.core.heif import HEIF_SUFFIXES, heif_failure_reason, heif_plugin_installed, heif_supported, looks_like_heif
 from pipeline.core.pixels import validate_pixel_arrays
 from pipeline.core.srgb import SIXTEEN_BIT_NOTE, fresh_uint8_array, split_colour_and_alpha, to_srgb
+from pipeline.i18n import Message
 
 _BASE_INPUT_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif"})
 _EXIF_ORIENTATION_TAG = 0x0112
@@ -218,14 +219,11 @@ def _read_prefix(stream: BinaryIO) -> bytes:
         prefix = stream.read(HEADER_PREFIX_BYTES)
         stream.seek(0)
     except OSError as error:
-        raise InvalidImageError(f"The file cannot be read ({os_reason(error)}).") from error
+        raise InvalidImageError(Message("error.decode.unreadable", {"reason": os_reason(error)})) from error
     if not isinstance(prefix, (bytes, bytearray)):
         raise TypeError("decode_image needs a binary file object: open the file with mode 'rb'.")
     if not prefix:
-        raise InvalidImageError(
-            "This file is empty (0 bytes), so it is not an image.",
-            hint="Check that the upload or copy finished and try again.",
-        )
+        raise InvalidImageError(Message("error.decode.empty"), hint=Message("error.decode.empty_hint"))
     return bytes(prefix)
 
 
@@ -237,29 +235,17 @@ def _unrecognised_format_error(prefix: bytes, suffix: str, heif_available: bool)
             f"which {heif_failure_reason()}.",
             hint="Install pillow-heif, or convert the photo to JPEG or PNG and try again.",
         )
-    detail = (
-        f"the name ends in {suffix}, but the content is not a format we recognise"
-        if suffix
-        else "unknown or unsupported format"
-    )
-    return InvalidImageError(
-        f"This file is not an image we can read ({detail}).",
-        hint="Use a JPEG, PNG, WebP, TIFF, BMP, GIF or HEIC image.",
-    )
+    message = (Message("error.decode.unrecognised_suffix", {"suffix": suffix}) if suffix
+               else Message("error.decode.unrecognised"))
+    return InvalidImageError(message, hint=Message("error.decode.formats_hint"))
 
 
 def _damaged_file_error(error: BaseException) -> InvalidImageError:
     """Map a decoder failure to a user message; truncation is common enough to name."""
     text = str(error) or type(error).__name__
     if "truncated" in text.lower():
-        return InvalidImageError(
-            "This image file is truncated or damaged, so it cannot be decoded.",
-            hint="The file is probably incomplete: copy or download it again.",
-        )
-    return InvalidImageError(
-        f"This image file is damaged and cannot be decoded ({text}).",
-        hint="Try another copy of the file, or re-save it with an image editor.",
-    )
+        return InvalidImageError(Message("error.decode.truncated"), hint=Message("error.decode.truncated_hint"))
+    return InvalidImageError(Message("error.decode.damaged", {"reason": text}), hint=Message("error.decode.damaged_hint"))
 
 
 def _decode_stream(stream: BinaryIO, max_pixels: int) -> DecodedImage:

@@ -51,6 +51,7 @@ from PIL import Image, UnidentifiedImageError
 
 from pipeline.core.errors import ImageTooLargeError
 from pipeline.core.limits import max_pixels_from_env
+from pipeline.i18n import Message
 
 # How many leading bytes identify a format (and explain a failure to recognise one).
 HEADER_PREFIX_BYTES = 16
@@ -89,9 +90,9 @@ def ensure_within_limit(size: tuple[int, int], max_pixels: int) -> None:
         return
     fit_width, fit_height = _largest_size_within(width, height, max_pixels)
     raise ImageTooLargeError(
-        f"The image is {width}×{height} = {_describe_pixel_count(pixels)}; "
-        f"the limit is {_describe_pixel_count(max_pixels)}.",
-        hint=f"Resize it to at most {fit_width}×{fit_height} pixels and try again.",
+        Message("error.too_large.pixels", {"width": width, "height": height, "pixels": _describe_pixel_count(pixels),
+                                           "limit": _describe_pixel_count(max_pixels)}),
+        hint=Message("error.too_large.resize_hint", {"width": fit_width, "height": fit_height}),
     )
 
 
@@ -105,8 +106,8 @@ def pillow_limit_error(max_pixels: int) -> ImageTooLargeError:
     pillow_limit = Image.MAX_IMAGE_PIXELS
     effective = max_pixels if pillow_limit is None else min(max_pixels, 2 * pillow_limit)
     return ImageTooLargeError(
-        f"The image is too large to decode safely; the limit is {_describe_pixel_count(effective)}.",
-        hint=f"Resize it below {_describe_pixel_count(effective)} and try again.",
+        Message("error.too_large.decode", {"limit": _describe_pixel_count(effective)}),
+        hint=Message("error.too_large.resize_below_hint", {"limit": _describe_pixel_count(effective)}),
     )
 
 

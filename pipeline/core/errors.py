@@ -3,16 +3,27 @@
 Every failure a user can cause or fix has its own class, so the CLI and the app can map
 it to a clear message (``user_message``) instead of showing a traceback. Anything that
 is not a ``PortraitLabError`` is a bug.
+
+A message and its hint are :data:`pipeline.i18n.Text`: a plain string (the operator's words,
+English: commands, paths, model ids, for the CLI and the log) or a :class:`~pipeline.i18n.Message`
+(a catalogue key and its values, rendered in the reader's language by ``*_in(lang)``). The
+English properties stay for the CLI and the log.
 """
 from __future__ import annotations
 
 import re
 from typing import ClassVar
 
+from pipeline.i18n import Message, Text, render
+
 # A sentence for whoever runs the program, not for a web visitor: a command or a server path.
 _OPERATOR_WORDS = re.compile(r"python -m |pip install |(?<![\w.])/[\w.-]+/|\.pth\b")
-_SENTENCES = re.compile(r"(?<=[.?!])\s+")
-MODEL_NOT_AVAILABLE = "A model this needs is not available on this server yet, so it cannot run for now."
+# Sentence ends, kept (captured) so the sentences left are joined as they were written:
+# a space after ". ? !", none after the full-width "。！？" of Chinese and Japanese.
+_SENTENCES = re.compile(r"((?<=[.?!])\s+|(?<=[。！？])\s*)")
+_FULL_WIDTH_END = ("。", "！", "？")
+MODEL_NOT_AVAILABLE = Message("error.model_not_available")
+_FALLBACK = Message("error.fallback")
 
 
 def os_reason(error: OSError) -> str:
@@ -21,32 +32,59 @@ def os_reason(error: OSError) -> str:
     return error.strerror.rstrip(".").lower() if error.strerror else "a system error"
 
 
+def join_sentences(*parts: str) -> str:
+    """Sentences in one paragraph: a space between them, none after a full-width full stop."""
+    text = ""
+    for part in (p.strip() for p in parts if p and p.strip()):
+        text = part if not text else text + ("" if text.endswith(_FULL_WIDTH_END) else " ") + part
+    return text
+
+
+def without_operator_sentences(text: str) -> str:
+    """``text`` less its sentences that name a command or a server path (in any language)."""
+    pieces = _SENTENCES.split(text)
+    kept = [pieces[i] + (pieces[i + 1] if i + 1 < len(pieces) else "")
+            for i in range(0, len(pieces), 2) if pieces[i] and not _OPERATOR_WORDS.search(pieces[i])]
+    return "".join(kept).strip()
+
+
 class PortraitLabError(Exception):
-    """Base class: ``message`` says what went wrong, ``hint`` what the user can do."""
+    """Base class: ``message`` says what went wrong, ``hint`` what the user can do (both in
+    English, as strings; ``text`` and ``hint_text`` keep them as given, for ``*_in(lang)``)."""
 
     code = "error"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+    def __init__(self, message: Text, *, hint: Text | None = None) -> None:
+        super().__init__(str(message))
+        self.text: Text = message
+        self.hint_text: Text | None = hint
+        self.message = str(message)
+        self.hint = None if hint is None else str(hint)
 
     # Set where the message itself is the operator's (the server's files, how to fetch a model):
     # the sentence a web visitor, who runs nothing on the server, gets instead.
-    visitor_sentence: ClassVar[str | None] = None
+    visitor_sentence: ClassVar[Text | None] = None
+
+    def user_message_in(self, lang: str | None) -> str:
+        """The message and its hint in ``lang`` (a plain-string part stays as written)."""
+        return join_sentences(str(render(self.text, lang)),
+                              "" if self.hint_text is None else str(render(self.hint_text, lang)))
+
+    def visitor_message_in(self, lang: str | None) -> str:
+        """What the web app tells a visitor, in ``lang``: the message less the sentences that
+        name a command or a server path (the operator's, for the log), or the class's own sentence."""
+        if self.visitor_sentence is not None:
+            return str(render(self.visitor_sentence, lang))
+        return without_operator_sentences(self.user_message_in(lang)) or _FALLBACK.text(lang)
 
     @property
     def user_message(self) -> str:
-        return f"{self.message} {self.hint}" if self.hint else self.message
+        return self.user_message_in("en")
 
     @property
     def visitor_message(self) -> str:
-        """What the web app tells a visitor: ``user_message`` less the sentences that name a
-        command or a server path (the operator's, for the log), or the class's own sentence."""
-        if self.visitor_sentence is not None:
-            return self.visitor_sentence
-        kept = [s for s in _SENTENCES.split(self.user_message) if not _OPERATOR_WORDS.search(s)]
-        return " ".join(kept) or "This could not be done on this server right now."
+        """:meth:`visitor_message_in` English."""
+        return self.visitor_message_in("en")
 
 
 class InvalidImageError(PortraitLabError):
@@ -131,16 +169,14 @@ class DiskSpaceError(PortraitLabError):
     code = "disk_space"
 
     @classmethod
-    def over_quota(cls, message: str) -> DiskSpaceError:
+    def over_quota(cls, message: Text) -> DiskSpaceError:
         """The visitor's own quota: ``message`` states the sizes; the hint is how to make room."""
-        return cls(message, hint="Download what you need, press \"Delete my files now\" on the Privacy tab (in "
-                                 "each tab you have open), then try again.")
+        return cls(message, hint=Message("error.disk.over_quota_hint"))
 
     @classmethod
     def server_short(cls) -> DiskSpaceError:
         """The total quota or the free disk space: nothing the visitor can do but wait."""
-        return cls("The server is short of storage space right now.",
-                   hint="Please try again in a few minutes; your file was not stored.")
+        return cls(Message("error.disk.server_short"), hint=Message("error.disk.server_short_hint"))
 
 
 class OutputWriteError(PortraitLabError):
@@ -148,7 +184,7 @@ class OutputWriteError(PortraitLabError):
     system error. Nothing half-written is left behind; the run cannot go on usefully."""
 
     code = "output_write"
-    visitor_sentence = "The server could not store the result right now. Please try again in a few minutes."
+    visitor_sentence = Message("error.output_write.visitor")
 
     @classmethod
     def from_os_error(cls, error: OSError, folder: object) -> OutputWriteError:

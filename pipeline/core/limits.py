@@ -11,6 +11,7 @@ import os
 
 from pipeline.core import settings
 from pipeline.core.errors import InvalidOptionError
+from pipeline.i18n import Message
 
 ENV_MAX_PIXELS = settings.MAX_PIXELS
 DEFAULT_MAX_PIXELS = 40_000_000  # decompression-bomb guard for every image we read
@@ -66,12 +67,13 @@ def check_photo_size(width: int, height: int) -> None:
     limit = max_pixels_from_env()
     if width * height > limit:
         raise InvalidOptionError(
-            f"A {width}x{height} px photo ({width * height / 1e6:.0f} MP) is over the {limit / 1e6:g} MP limit.",
-            hint="Use a smaller size or a lower dpi.")
+            Message("error.idphoto.size_over_limit", {"width": width, "height": height,
+                                                      "megapixels": f"{width * height / 1e6:.0f}", "limit": f"{limit / 1e6:g}"}),
+            hint=Message("error.idphoto.size_over_limit_hint"))
     if min(width, height) < MIN_ID_PHOTO_SIDE:
         raise InvalidOptionError(
-            f"A {width}x{height} px photo is too small to hold a face that can be checked.",
-            hint=f"Use at least {MIN_ID_PHOTO_SIDE} px on each side (a larger size or a higher dpi).")
+            Message("error.idphoto.size_too_small", {"width": width, "height": height}),
+            hint=Message("error.idphoto.size_too_small_hint", {"side": MIN_ID_PHOTO_SIDE}))
 
 
 def check_detection_size(value: int) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.core.errors import InvalidImageError
+from pipeline.i18n import Message
 
 INVISIBLE_ALPHA = 2  # an input whose alpha is this low everywhere shows nothing: refused
 
@@ -65,10 +66,8 @@ def split_colour_and_alpha(image: Image.Image) -> tuple[Image.Image, np.ndarray 
     try:
         rgba = image if mode == "RGBA" else image.convert("RGBA")
     except ValueError as error:
-        raise InvalidImageError(
-            f"This image uses a pixel format we cannot convert (mode {mode}).",
-            hint="Re-save it as an ordinary RGB JPEG or PNG and try again.",
-        ) from error
+        raise InvalidImageError(Message("error.decode.pixel_format", {"mode": mode}),
+                                hint=Message("error.decode.resave_hint")) from error
     if mode not in _MODE_NOTES and mode not in ("RGBA", "L", "RGB"):
         notes.append(f"converted from mode {mode}")
     return rgba.convert("RGB"), _alpha_if_transparent(rgba.getchannel("A")), notes
@@ -115,8 +114,7 @@ def _alpha_if_transparent(alpha_channel: Image.Image) -> np.ndarray | None:
     A fully transparent image shows nothing, so there is nothing to work on: refused."""
     alpha = fresh_uint8_array(alpha_channel)
     if alpha.size and int(alpha.max()) <= INVISIBLE_ALPHA:
-        raise InvalidImageError("This image is fully transparent: there is nothing visible in it.",
-                                hint="Export the photo again without transparency, or choose another one.")
+        raise InvalidImageError(Message("error.decode.transparent"), hint=Message("error.decode.transparent_hint"))
     return None if alpha.size == 0 or int(alpha.min()) == 255 else alpha
 
 

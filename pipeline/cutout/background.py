@@ -18,6 +18,7 @@ import numpy as np
 from pipeline.core.encode import HIDDEN_RGB
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.pixels import describe_array, is_rgb_array, require_rgb
+from pipeline.i18n import Message
 
 Colour = tuple[int, int, int]
 
@@ -134,9 +135,8 @@ def _is_real(value: object) -> bool:
 
 def _require_background_image(image: object) -> None:
     if image is None:
-        raise InvalidOptionError(
-            "Background mode 'image' needs a background image.", hint="Choose an image file for the background."
-        )
+        raise InvalidOptionError(Message("error.background.image_missing"),
+                                 hint=Message("error.background.image_missing_hint"))
     if not is_rgb_array(image):
         raise InvalidOptionError(
             "The background image must be an RGB picture.",

@@ -18,6 +18,7 @@ from pipeline.cutout.background import BackgroundOptions, Composite, composite
 from pipeline.cutout.matting import METHOD_PLAIN_WALL, MatteResult, PortraitMatter
 from pipeline.faces.analysis import FaceAnalysis
 from pipeline.faces.detect import Face
+from pipeline.i18n import Message
 
 MIN_PERSON_FRACTION = 0.01  # less than this share of the photo is no person at all
 # An input is already a cut-out when at least this share of it is fully clear and at least
@@ -79,9 +80,9 @@ class CutoutPipeline:
             warnings.append("No face was found; the person was separated from the background without one.")
         if float(np.mean(matte.alpha >= 0.5)) < MIN_PERSON_FRACTION:
             raise NoFaceError(
-                "No person could be separated from the background in this photo.",
-                hint="Use a portrait in which your face is visible"
-                + ("; for the offline fallback, stand in front of a plain wall." if matte.method == METHOD_PLAIN_WALL else "."),
+                Message("error.cutout.no_person"),
+                hint=Message("error.cutout.plain_wall_hint" if matte.method == METHOD_PLAIN_WALL
+                             else "error.cutout.no_person_hint"),
             )
         return Cutout(faces=faces, detector=name, matte=matte, warnings=tuple(warnings))
 

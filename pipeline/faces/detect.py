@@ -22,6 +22,7 @@ from torch import nn
 
 from pipeline.core.errors import InvalidImageError, InvalidOptionError
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, MIN_DETECTION_SIDE
+from pipeline.i18n import Message
 
 
 
@@ -182,9 +183,8 @@ def _require_room_for_a_face(size: tuple[int, ...], seen: tuple[int, ...], max_s
     height, width = size
     longest_ratio = max_side / MIN_DETECTION_SIDE
     raise InvalidImageError(
-        f"This image is {width}×{height} px, too small or too narrow to hold a face.",
-        hint=f"Use a photo at least {MIN_DETECTION_SIDE} px on its shorter side, whose longer side is at most "
-             f"{longest_ratio:g} times its shorter side.")
+        Message("error.face.image_too_small", {"width": width, "height": height}),
+        hint=Message("error.face.image_too_small_hint", {"side": MIN_DETECTION_SIDE, "ratio": f"{longest_ratio:g}"}))
 
 
 def select_faces(

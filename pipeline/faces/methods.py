@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.i18n import Message
+
 DENSE, PARSING, MATTE, DETECTOR, ESTIMATE = "dense", "parsing", "matte", "detector", "estimate"
 POSITIONS = ("eyes", "chin", "crown")
 
@@ -19,18 +21,18 @@ POSITIONS = ("eyes", "chin", "crown")
 @dataclass(frozen=True)
 class PositionMethod:
     key: str
-    label: str  # plain words for the report
+    label: Message  # plain words for the report (``check.method.<key>``, in the reader's language)
     estimated: bool  # a guess from average proportions, not a measurement of this face
 
 
 METHODS: dict[str, PositionMethod] = {
-    DENSE: PositionMethod(DENSE, "dense face landmarks", False),
-    PARSING: PositionMethod(PARSING, "face parsing (skin above the neck)", False),
-    MATTE: PositionMethod(MATTE, "top of the person's outline", False),
+    DENSE: PositionMethod(DENSE, Message("check.method.dense"), False),
+    PARSING: PositionMethod(PARSING, Message("check.method.parsing"), False),
+    MATTE: PositionMethod(MATTE, Message("check.method.matte"), False),
     # the detector's own eye points: found on this face, but coarse (a few pixels of a
     # 5-point model); the issue's rule: the eye line does not pass on them alone
-    DETECTOR: PositionMethod(DETECTOR, "the face detector's coarse eye points", True),
-    ESTIMATE: PositionMethod(ESTIMATE, "estimated from average face proportions", True),
+    DETECTOR: PositionMethod(DETECTOR, Message("check.method.detector"), True),
+    ESTIMATE: PositionMethod(ESTIMATE, Message("check.method.estimate"), True),
 }
 
 # Worst error seen on the three test portraits, % of the head height, rounded up
@@ -48,9 +50,9 @@ EXPECTED_ERROR_PCT: dict[tuple[str, str], float | None] = {
 }
 
 
-def expected_error_text(position: str, method: str) -> str:
+def expected_error_text(position: str, method: str) -> Message:
     """'within about 0.4 % of the head height', or that it was not measured."""
     error = EXPECTED_ERROR_PCT.get((position, method))
     if error is None:
-        return "error not measured"
-    return f"within about {error:g} % of the head height"
+        return Message("check.method.error_unknown")
+    return Message("check.method.error_within", {"pct": error})

@@ -21,6 +21,7 @@ import numpy as np
 
 from pipeline.core.encode import encode_image
 from pipeline.core.errors import FileSizeTargetError, InvalidOptionError
+from pipeline.i18n import Message
 
 __all__ = ["BYTES_PER_KB", "SizedJpeg", "encode_jpeg_under"]
 
@@ -146,9 +147,9 @@ def encode_jpeg_under(
     floor_kb = None if min_kb is None else _validated_kb(min_kb, "minimum file size (min_kb)")
     if floor_kb is not None and floor_kb > limit_kb:
         raise InvalidOptionError(
-            f"The minimum file size ({_format_kb(floor_kb, round_up=False)} KB) is above the maximum "
-            f"({_format_kb(limit_kb, round_up=False)} KB).",
-            hint="Check the portal's requirements and swap or correct the two numbers.",
+            Message("error.filesize.floor_above_limit", {"floor": _format_kb(floor_kb, round_up=False),
+                                                         "limit": _format_kb(limit_kb, round_up=False)}),
+            hint=Message("error.filesize.floor_above_limit_hint"),
         )
     lowest, highest = _validated_quality_range(min_quality, max_quality)
 
@@ -158,10 +159,9 @@ def encode_jpeg_under(
     elif not probe.fits(lowest):
         smallest_kb = _kb(probe.data(lowest))
         raise FileSizeTargetError(
-            f"At the lowest acceptable quality ({lowest}) the photo is {_format_kb(smallest_kb, round_up=True)} KB; "
-            f"the limit is {_format_kb(limit_kb, round_up=False)} KB.",
-            hint="Raise the size limit if the portal allows it, or allow a lower minimum quality "
-            "(the photo will show more compression artefacts).",
+            Message("error.filesize.too_big", {"quality": lowest, "kb": _format_kb(smallest_kb, round_up=True),
+                                               "limit": _format_kb(limit_kb, round_up=False)}),
+            hint=Message("error.filesize.too_big_hint"),
         )
     else:
         quality = _highest_fitting_quality(probe.fits, lowest, highest)

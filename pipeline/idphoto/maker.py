@@ -49,6 +49,7 @@ from pipeline.idphoto.sheet_pdf import sheet_pdf_bytes
 from pipeline.idphoto.sheet_png import render_sheet_png
 from pipeline.idphoto.specs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
 from pipeline.idphoto.tone import ToneChange, ToneOptions, correct_tone
+from pipeline.i18n import Message, translate
 
 DEFAULT_JPEG_QUALITY = 95
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
@@ -119,7 +120,7 @@ def plan_crop(evidence: FaceEvidence | Face, matte: np.ndarray | None, spec: IdP
     else:
         head = first
     if head.head_height <= 0:
-        raise NoFaceError("The face is too small or unclear to measure.", hint="Use a sharper, closer photo.")
+        raise NoFaceError(Message("error.face.too_small"), hint=Message("error.face.too_small_hint"))
     width, height = size
     eye_offset = (head.eye_y - head.crown_y) / head.head_height
     head_ratio, crown_top, satisfied = choose_placement(spec, eye_offset, nudge)
@@ -151,17 +152,12 @@ def warp_to_plan(plane: np.ndarray, plan: CropPlan) -> np.ndarray:
 def main_face(faces: list[Face]) -> Face:
     """The one face an ID photo is of; others must be insignificant (background people)."""
     if not faces:
-        raise NoFaceError(
-            "No face was found in this photo.",
-            hint="Use a well-lit photo in which your whole face is visible and you look at the camera.",
-        )
+        raise NoFaceError(Message("error.face.none"), hint=Message("error.face.none_hint"))
     ordered = sorted(faces, key=lambda f: f.area, reverse=True)
     others = [f for f in ordered[1:] if f.area >= SECOND_FACE_TINY_AREA_RATIO * ordered[0].area]
     if others:
-        raise TooManyFacesError(
-            f"This photo shows {len(others) + 1} faces; an ID photo must show only you.",
-            hint="Use a photo of yourself alone, or crop the others out first.",
-        )
+        raise TooManyFacesError(Message("error.face.too_many", {"count": len(others) + 1}),
+                                hint=Message("error.face.too_many_hint"))
     return ordered[0]
 
 
@@ -212,8 +208,8 @@ class IdPhotoOptions:
         floor = self.spec.min_file_kb
         if floor is not None and max_kb <= floor:
             raise InvalidOptionError(
-                f"A {max_kb:g} KB limit leaves no room: {self.spec.label} needs files of at least {floor:g} KB.",
-                hint=f"Give a limit above {floor:g} KB, or leave it out to use the document's own.")
+                Message("error.idphoto.kb_below_floor", {"kb": f"{max_kb:g}", "spec": self.spec.label, "floor": f"{floor:g}"}),
+                hint=Message("error.idphoto.kb_below_floor_hint", {"floor": f"{floor:g}"}))
 
 
 @dataclass
@@ -236,7 +232,9 @@ class IdPhotoResult:
     timings: dict[str, float] = field(default_factory=dict)
     corrections: ToneChange | None = None  # what was done to the face's light and colour
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        """JSON data; the compliance report's words in ``lang`` (one of ``pipeline.i18n.LANGUAGES``)."""
+        compliance = self.report.to_dict(lang)
         return {
             "spec": self.spec.id, "document": self.spec.label, "size_px": list(self.plan.size), "dpi": self.dpi,
             "format": self.format, "jpeg_quality": self.quality, "file_kb": round(len(self.encoded) / 1024, 1),
@@ -248,9 +246,9 @@ class IdPhotoResult:
                           "all_rules_met": self.plan.satisfied,
                           "measured_with": dict(self.source_head.methods)},
             "corrections": self.corrections.to_dict() if self.corrections else None,
-            "defaults_applied": list(self.spec.defaults_applied), "warnings": list(self.warnings),
+            "defaults_applied": compliance["defaults_applied"], "warnings": list(self.warnings),
             "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
-            "compliance": self.report.to_dict(),
+            "compliance": compliance,
         }
 
 
@@ -442,22 +440,24 @@ class IdPhotoFiles:
 
 def write_id_photo_files(result: IdPhotoResult, directory: Path, name: str, sheet: SheetLayout | None = None,
                          sheet_name: str = "sheet", *, tag: str = "",
-                         record: Callable[[list[Path]], None] | None = None) -> IdPhotoFiles:
+                         record: Callable[[list[Path]], None] | None = None, lang: str = "en") -> IdPhotoFiles:
     """The photo and every companion file (overlay, report as text and JSON, print sheet as PNG
     and PDF), named ``<name><tag>...`` so they sort together; the CLI and the app share it.
-    ``record`` is :func:`publish`'s: it sees the paths before an interrupt can land.
+    ``record`` is :func:`publish`'s: it sees the paths before an interrupt can land. The report
+    (text and JSON) is written in ``lang``.
 
     Everything is encoded in memory first and published as one set under a name no earlier
     run holds: the photo never appears without its report, and no run overwrites another's.
     """
     corrected = [result.corrections.summary()] if result.corrections and result.corrections.summary() else []
-    notes = "\n\nNotes:\n- " + "\n- ".join([*corrected, *result.warnings]) if corrected or result.warnings else ""
-    report_text = result.report.to_text() + notes
+    notes = (f"\n\n{translate('report.page.fold_notes', lang)}:\n- " + "\n- ".join([*corrected, *result.warnings])
+             if corrected or result.warnings else "")
+    report_text = result.report.to_text(lang) + notes
     members = [
         OutputFile(f".{result.format}", result.encoded),
         OutputFile("_overlay.png", encode_image(result.overlay, format="PNG")),
         OutputFile("_report.txt", (report_text + "\n").encode("utf-8")),
-        OutputFile("_report.json", json.dumps(result.to_dict(), indent=2).encode("utf-8")),
+        OutputFile("_report.json", json.dumps(result.to_dict(lang), indent=2, ensure_ascii=False).encode("utf-8")),
     ]
     if sheet is not None:
         members += [
@@ -481,7 +481,7 @@ def spec_for(spec_id: str | None = None, custom: str | None = None, dpi: int | N
         try:
             width, height = (float(n) for n in numbers)
         except ValueError:
-            raise InvalidOptionError(f"Custom size '{custom}' is not WxHmm or WxHpx (e.g. 35x45mm, 600x600px).") from None
+            raise InvalidOptionError(Message("error.idphoto.custom_size_form", {"size": custom})) from None
         return custom_spec(width, height, unit, dpi or DEFAULT_DPI)
     if not spec_id:
         raise InvalidOptionError("Choose a document (--spec) or a custom size (--custom).",

@@ -21,7 +21,8 @@ from pathlib import Path
 from pipeline.core.errors import InvalidOptionError, SpecDataError, UnknownSpecError
 from pipeline.core.limits import check_photo_size
 from pipeline.core.units import MM_PER_INCH
-from pipeline.idphoto.search import format_mm, search_specs
+from pipeline.i18n import Message
+from pipeline.idphoto.search import format_mm, search_specs, suggest_specs
 
 SPECS_PATH = Path(__file__).with_name("data") / "id_photo_specs.csv"
 DEFAULT_DPI = 300
@@ -224,7 +225,8 @@ class SpecRegistry:
             return self._by_id[spec_id]
         except KeyError:
             close = difflib.get_close_matches(spec_id, list(self._by_id), n=5, cutoff=0.8)
-            close += [spec.id for spec in self.search(spec_id) if spec.id not in close]
+            # what the words find, else their near misses, in any language ("pasaprte japon")
+            close += [spec.id for spec in suggest_specs(self.specs, spec_id) if spec.id not in close]
             close = close[:5]
             raise UnknownSpecError(
                 f"There is no ID-photo specification '{spec_id}'.",
@@ -411,9 +413,9 @@ def custom_spec(width: float, height: float, unit: str = "mm", dpi: int = DEFAUL
     Every bad input raises ``InvalidOptionError`` (never a bare ValueError or OverflowError).
     """
     if not all(math.isfinite(value) and value > 0 for value in (width, height, dpi)):
-        raise InvalidOptionError("Custom sizes and dpi must be positive numbers.")
+        raise InvalidOptionError(Message("error.idphoto.custom_positive"))
     if unit == "px" and (int(width) < 1 or int(height) < 1):
-        raise InvalidOptionError("A custom size in pixels must be at least 1x1 px.")
+        raise InvalidOptionError(Message("error.idphoto.custom_min_px"))
     if unit == "mm":
         spec = IdPhotoSpec(id="custom", country="Custom", document=f"{width:g}x{height:g} mm", width_mm=width,
                            height_mm=height, dpi=dpi, background_hex=background_hex, custom=True)

@@ -29,6 +29,7 @@ import numpy as np
 from skimage.color import rgb2lab
 
 from pipeline.core.errors import InvalidOptionError
+from pipeline.i18n import DEFAULT_LANGUAGE, translate
 from pipeline.idphoto.compliance.measurements import face_region_mask, luma, luma_entropy
 from pipeline.idphoto.compliance.thresholds import (
     FACE_DYNAMIC_RANGE_MIN_BITS,
@@ -138,6 +139,9 @@ def measure_face_tone(rgb: np.ndarray, region: np.ndarray) -> FaceTone | None:
 
 
 ALREADY_FINE = "The face's light and colour were already within range, so they were left as they were."
+TOO_DARK = ("The face is too dark or washed out to be corrected: brightening cannot bring back detail "
+            "the camera did not record, so retake the photo in better light.")
+FULL_WIDTH = frozenset({"zh-CN", "zh-TW", "ja"})  # sentences follow each other without a space
 # (axis, sign of the deviation) -> the cast's name in plain words
 CAST_NAMES = {("blue_red", -1): "warm", ("blue_red", 1): "cool blue", ("green_red", 1): "green",
               ("green_red", -1): "magenta"}
@@ -159,21 +163,25 @@ class ToneChange:
     def changed(self) -> bool:
         return self.curve_exponent != 1.0 or self.cast is not None or not self.options.sliders_neutral
 
-    def summary(self) -> str:
-        """One plain sentence for the visitor; empty when nothing was done or worth saying."""
-        parts = []
+    def summary(self, lang: str | None = DEFAULT_LANGUAGE) -> str:
+        """One plain sentence for the visitor in ``lang``; empty when nothing was done or worth saying."""
+        sentence = ""
+        cast = translate(f"doc.tone.cast.{self.cast.replace(' ', '_')}", lang) if self.cast else ""
         if self.before and self.after and self.curve_exponent != 1.0:
-            verb = "Brightened" if self.curve_exponent < 1 else "Toned down"
-            parts.append(f"{verb} the face (mean {self.before.mean:.2f} \u2192 {self.after.mean:.2f})")
-        if self.cast:
-            parts.append(f"{'removed' if parts else 'Removed'} a {self.cast} colour cast")
-        sentence = " and ".join(parts) + "." if parts else ""
-        sliders = [f"{name} {getattr(self.options, name):+.2f}" for name in SLIDER_RANGES
-                   if getattr(self.options, name)]
+            key = "doc.tone.brightened" if self.curve_exponent < 1 else "doc.tone.toned_down"
+            sentence = translate(key + ("_and_cast" if cast else ""), lang, before=f"{self.before.mean:.2f}",
+                                 after=f"{self.after.mean:.2f}", cast=cast)
+        elif cast:
+            sentence = translate("doc.tone.cast", lang, cast=cast)
+        sliders = [translate(f"doc.tone.slider.{name}", lang, value=f"{getattr(self.options, name):+.2f}")
+                   for name in SLIDER_RANGES if getattr(self.options, name)]
         if sliders:
-            sentence += f"{' ' if sentence else ''}Applied your {', '.join(sliders)}."
+            applied = translate("doc.tone.sliders", lang,
+                                sliders=translate("doc.tone.list_separator", lang).join(sliders))
+            sentence += f"{' ' if sentence and lang not in FULL_WIDTH else ''}{applied}"
         if not sentence and self.reasons and self.reasons[0] != ALREADY_FINE:
-            sentence = self.reasons[0]  # why a face that needed it was not corrected
+            # why a face that needed it was not corrected
+            sentence = translate("doc.tone.too_dark", lang) if self.reasons[0] == TOO_DARK else self.reasons[0]
         return sentence
 
     def to_dict(self) -> dict[str, Any]:
@@ -244,8 +252,7 @@ def exposure_exponent(face_pixels: np.ndarray, face: FaceTone) -> tuple[float, s
     if not (dim or bright):
         return 1.0, None
     if face.tonal_bits < FACE_DYNAMIC_RANGE_MIN_BITS:
-        return 1.0, ("The face is too dark or washed out to be corrected: brightening cannot bring back detail "
-                     "the camera did not record, so retake the photo in better light.")
+        return 1.0, TOO_DARK
     target = TARGET_MEAN if dim else min(BRIGHT_TARGET_MEAN, face.mean - 0.02)
     low, high = (GAMMA_RANGE[0], 1.0) if dim else (1.0, GAMMA_RANGE[1])
     encoded = face_pixels.astype(np.float64).reshape(-1, 1, 3) / 255.0

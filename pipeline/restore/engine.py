@@ -22,6 +22,7 @@ from pipeline.core.choices import DETECTOR_AUTO
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, MAX_OUTPUT_PIXELS, check_detection_size
 from pipeline.core.pixels import require_rgb
 from pipeline.core.timing import timed
+from pipeline.i18n import Message
 from pipeline.faces.align import alignment_matrix, warp_to_template
 from pipeline.faces.analysis import FaceAnalysis
 from pipeline.faces.detect import Face, select_faces
@@ -213,9 +214,10 @@ class RestorationPipeline:
         height, width = rgb.shape[:2]
         if width * height * opts.upscale**2 > MAX_OUTPUT_PIXELS:
             raise ImageTooLargeError(
-                f"Upscaling {width}x{height} by {opts.upscale} would make a "
-                f"{width * height * opts.upscale**2 / 1e6:.0f} MP image; the limit is {MAX_OUTPUT_PIXELS / 1e6:.0f} MP.",
-                hint="Choose a smaller upscale factor.",
+                Message("error.upscale.too_large", {
+                    "width": width, "height": height, "factor": opts.upscale,
+                    "megapixels": f"{width * height * opts.upscale**2 / 1e6:.0f}", "limit": f"{MAX_OUTPUT_PIXELS / 1e6:.0f}"}),
+                hint=Message("error.upscale.smaller_factor_hint"),
             )
         total_start = time.perf_counter()
         restorer, background = self.load_models(opts)  # fail early (missing weights) before any work

@@ -18,6 +18,7 @@ import torch
 
 from pipeline.core.atomic_write import write_atomically
 from pipeline.core.errors import InvalidOptionError
+from pipeline.i18n import Message
 from pipeline.restore.paste import Strength, paste_faces, paste_faces_on_device, per_face_strengths
 
 _ARRAYS = ("background", "aligned", "restored", "masks", "matrices")
@@ -71,6 +72,6 @@ class FaceWork:
                 upscale = int(data["upscale"])
                 alpha = data["alpha"] if "alpha" in data.files else None
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise InvalidOptionError("The restored faces of this photo are no longer available.",
-                                     hint="Restore the photo again.") from error
+            raise InvalidOptionError(Message("error.restore.faces_gone"),
+                                     hint=Message("error.restore.faces_gone_hint")) from error
         return cls(upscale=upscale, alpha=alpha, **arrays)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pipeline.i18n import DEFAULT_LANGUAGE, translate
+
 # Calibration, from published ArcFace verification thresholds. Both sources threshold the
 # squared L2 distance d2 = sum((e1 - e2) ** 2) of L2-normalised embeddings; for unit vectors
 # d2 = 2 - 2 cos, so cos = 1 - d2 / 2.
@@ -29,21 +31,35 @@ SAME_PERSON_SCORE = 0.38
 
 @dataclass(frozen=True)
 class IdentityBand:
-    """One band of scores: ``floor`` is the lowest score in it."""
+    """One band of scores: ``floor`` is the lowest score in it; ``name`` names its words in
+    the catalogues (``doc.identity.<name>``: a short verdict, and ``..._meaning``: a sentence),
+    so the web page says them in the visitor's language and the CLI in English."""
 
     floor: float
-    verdict: str  # a short label (tables, CSV)
-    meaning: str  # one plain sentence for visitors
+    name: str
+
+    def verdict_in(self, lang: str | None = DEFAULT_LANGUAGE) -> str:
+        """The short label (tables, CSV, captions) in ``lang``."""
+        return translate(f"doc.identity.{self.name}", lang)
+
+    def meaning_in(self, lang: str | None = DEFAULT_LANGUAGE) -> str:
+        """One plain sentence for visitors in ``lang``."""
+        return translate(f"doc.identity.{self.name}_meaning", lang)
+
+    @property
+    def verdict(self) -> str:
+        return self.verdict_in(DEFAULT_LANGUAGE)
+
+    @property
+    def meaning(self) -> str:
+        return self.meaning_in(DEFAULT_LANGUAGE)
 
 
 # Highest band first; a score belongs to the first band whose floor it reaches.
 IDENTITY_BANDS: tuple[IdentityBand, ...] = (
-    IdentityBand(SAME_PERSON_SCORE, "same person",
-                 "The restored face still matches the original."),
-    IdentityBand(IDENTITY_THRESHOLD, "probably the same person",
-                 "Face recognition still matches it to the original, but only just: compare before and after."),
-    IdentityBand(-1.0, "identity changed",
-                 "Face recognition no longer matches it to the original: the restoration changed who it shows."),
+    IdentityBand(SAME_PERSON_SCORE, "same"),
+    IdentityBand(IDENTITY_THRESHOLD, "probably_same"),
+    IdentityBand(-1.0, "changed"),
 )
 
 
@@ -61,21 +77,24 @@ def _shown(score: float) -> str:
     return f"{shown_score(score):.2f}"
 
 
-def describe_score(score: float) -> str:
+def describe_score(score: float, lang: str | None = DEFAULT_LANGUAGE) -> str:
     """One line for visitors: the score and what it means, e.g. "0.62: same person. The ..."."""
     band = identity_band(score)
-    return f"{_shown(score)}: {band.verdict}. {band.meaning}"
+    return translate("doc.identity.described", lang, score=_shown(score), verdict=band.verdict_in(lang),
+                     meaning=band.meaning_in(lang))
 
 
-def identity_legend() -> str:
+def identity_legend(lang: str | None = DEFAULT_LANGUAGE) -> str:
     """The bands in one line, for reports: "0.38 or more: same person; 0.30 to 0.38: ..."."""
     parts, upper = [], None
     for band in IDENTITY_BANDS:
+        verdict = band.verdict_in(lang)
         if upper is None:
-            parts.append(f"{band.floor:.2f} or more: {band.verdict}")
+            parts.append(translate("doc.identity.legend_top", lang, floor=f"{band.floor:.2f}", verdict=verdict))
         elif band is IDENTITY_BANDS[-1]:
-            parts.append(f"below {upper:.2f}: {band.verdict}")
+            parts.append(translate("doc.identity.legend_bottom", lang, upper=f"{upper:.2f}", verdict=verdict))
         else:
-            parts.append(f"{band.floor:.2f} to {upper:.2f}: {band.verdict}")
+            parts.append(translate("doc.identity.legend_band", lang, floor=f"{band.floor:.2f}", upper=f"{upper:.2f}",
+                                   verdict=verdict))
         upper = band.floor
-    return "; ".join(parts) + "."
+    return translate("doc.identity.legend", lang, bands=translate("doc.identity.legend_separator", lang).join(parts))

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from pipeline.core.choices import UPSAMPLER_NONE
 from pipeline.core.errors import ImageTooLargeError, InvalidOptionError
 from pipeline.core.limits import MAX_OUTPUT_PIXELS
+from pipeline.i18n import Message
 from pipeline.models.device import ComputeSettings
 from pipeline.models.manifest import Manifest
 from pipeline.models.store import ModelStore
@@ -48,8 +49,7 @@ FREE_MEMORY_SHARE = 0.5
 # when the machine is idle, minutes when it is busy), and one visitor's job holds the shared pool
 # that long. Larger photos get a plain sentence and the quick way.
 CPU_MAX_INPUT_PIXELS = 1_000_000
-TOO_SLOW_WITHOUT_GPU = ("Sharpening the background of a photo this large would take many minutes on this server, "
-                        "which has no graphics card.")
+TOO_SLOW_WITHOUT_GPU = Message("error.upscale.too_slow_without_gpu")
 
 
 def default_upsampler(manifest: Manifest, compute: ComputeSettings) -> str:
@@ -103,12 +103,12 @@ class BackgroundUpsampler:
         scale = int(self.store.manifest.get(name).arch_options.get("scale", 4))
         if width * height * scale**2 > MAX_OUTPUT_PIXELS:
             raise ImageTooLargeError(
-                f"This photo is too large for the background sharpener ({width}x{height} px).",
-                hint="Choose the quick background, or a smaller photo or upscale.")
+                Message("error.upscale.too_large_for_sharpener", {"width": width, "height": height}),
+                hint=Message("error.upscale.quick_background_hint"))
         if self.compute.device.type != "cuda" and width * height > CPU_MAX_INPUT_PIXELS:
             raise ImageTooLargeError(
                 TOO_SLOW_WITHOUT_GPU,
-                hint=f"Choose the quick background, or a photo under {CPU_MAX_INPUT_PIXELS / 1e6:.0f} megapixel.")
+                hint=Message("error.upscale.smaller_photo_hint", {"megapixels": f"{CPU_MAX_INPUT_PIXELS / 1e6:.0f}"}))
 
     def upscale(self, rgb: np.ndarray, name: str, outscale: float) -> np.ndarray:
         """``rgb`` (H, W, 3 uint8) enlarged ``outscale`` times by the network ``name``; a network

@@ -175,10 +175,10 @@ def test_glasses_only_warn_and_a_hat_fails_head_covering_only(astronaut_rgb):
     assert base.check("glasses").status == "pass" and base.check("head_covering").status == "pass"
     with_glasses = parsed_report(astronaut_rgb, glasses=True)
     assert changed(with_glasses, base) == {"glasses": ("pass", "warn")}
-    assert "take them off" in with_glasses.check("glasses").advice
+    assert "take them off" in str(with_glasses.check("glasses").advice)
     with_hat = parsed_report(astronaut_rgb, hat=True)
     assert changed(with_hat, base) == {"head_covering": ("pass", "fail")}
-    assert "religious" in with_hat.check("head_covering").advice
+    assert "religious" in str(with_hat.check("head_covering").advice)
 
 
 # --- without the evidence: not assessed, and why ------------------------------------------------------------------
@@ -188,16 +188,16 @@ def test_without_the_mesh_or_parsing_the_new_checks_say_why_they_were_not_assess
         for evidence in (None, face_only):
             result = check(evidence)
             assert result.status == "not_assessed" and result.value is None
-            assert result.advice.endswith("so this was not checked") or "retake" in result.advice
-    assert "face-parsing model is not installed on this server" in check_glasses(face_only).advice
-    assert "face-parsing model is not installed on this server" in check_head_covering(face_only).advice
+            assert str(result.advice).endswith("so this was not checked") or "retake" in str(result.advice)
+    assert "face-parsing model is not installed on this server" in str(check_glasses(face_only).advice)
+    assert "face-parsing model is not installed on this server" in str(check_head_covering(face_only).advice)
     monkeypatch.setattr(verdicts, "mesh_available", lambda: False)
-    assert "landmark model is not installed on this server" in check_eyes_open(face_only).advice
+    assert "landmark model is not installed on this server" in str(check_eyes_open(face_only).advice)
     monkeypatch.setattr(verdicts, "mesh_available", lambda: True)
-    assert "could not be traced on this photo" in check_gaze(face_only).advice
+    assert "could not be traced on this photo" in str(check_gaze(face_only).advice)
     report = assess(astronaut_rgb, None, [ASTRONAUT_FACE], SPEC, dpi=DPI)
     assert all(report.check(check_id).status == "not_assessed" for check_id in DETAIL_CHECKS)
-    for text in (report.check(check_id).advice for check_id in DETAIL_CHECKS):
+    for text in (str(report.check(check_id).advice) for check_id in DETAIL_CHECKS):
         assert "/" not in text and "mediapipe" not in text.lower()  # plain words, no paths or model ids
     no_face = assess(astronaut_rgb, None, [], SPEC, dpi=DPI)
     assert all(no_face.check(check_id).status == "not_assessed" for check_id in DETAIL_CHECKS)
@@ -376,9 +376,9 @@ def test_an_edit_that_breaks_one_rule_fails_that_check_only(analysis, measured, 
     photo, face, evidence, base = measured[name]
     report = edited_report(analysis, edit(photo, evidence.dense), face)
     assert changed(report, base) == {check_id: ("pass", "fail")}, report.to_text()
-    assert advice_word in report.check(check_id).advice
+    assert advice_word in str(report.check(check_id).advice)
     if check_id == "gaze":
-        assert report.check("gaze").value > 0 and "image's right" in report.check("gaze").measured
+        assert report.check("gaze").value > 0 and "image's right" in str(report.check("gaze").measured)
 
 
 @pytest.mark.mediapipe
@@ -388,7 +388,7 @@ def test_a_darker_half_face_breaks_even_light_only(analysis, measured, name):
     report = edited_report(analysis, shaded(photo, evidence.dense, "right"), face)
     assert set(changed(report, base)) == {"illumination_balance"}, report.to_text()
     assert report.check("illumination_balance").status in ("warn", "fail")
-    assert "darkest: the right cheek" in report.check("illumination_balance").measured
+    assert "darkest: the right cheek" in str(report.check("illumination_balance").measured)
 
 
 @pytest.mark.mediapipe
@@ -413,4 +413,4 @@ def test_a_raised_or_lowered_head_fails_pitch_only(measured, name, degrees):
     report = report_on(photo, face, FaceEvidence(face, pitched(evidence.dense, degrees), evidence.parsing))
     assert changed(report, base) == {"pitch": ("pass", "fail")}, report.to_text()
     assert report.check("pitch").value * degrees > 0  # the sign follows the nod
-    assert ("tilted down" if degrees > 0 else "tilted back") in report.check("pitch").advice
+    assert ("tilted down" if degrees > 0 else "tilted back") in str(report.check("pitch").advice)

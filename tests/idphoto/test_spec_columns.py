@@ -77,8 +77,8 @@ def test_a_pixel_range_accepts_any_size_inside_it_and_fails_outside(size, status
 def test_the_range_failure_says_what_is_accepted_in_plain_words():
     spec = REGISTRY.get("us_passport_online")
     result = check_resolution((599, 599, 3), spec, 300, spec.size_px())
-    assert result.threshold == "600x600 to 1200x1200 px, square (digital upload)"
-    assert result.advice == ("The photo is 599x599 px, but this document accepts 600x600 to 1200x1200 px, square: "
+    assert str(result.threshold) == "600x600 to 1200x1200 px, square (digital upload)"
+    assert str(result.advice) == ("The photo is 599x599 px, but this document accepts 600x600 to 1200x1200 px, square: "
                              "make it again for this document")
 
 

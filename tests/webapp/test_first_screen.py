@@ -10,6 +10,7 @@ report.html. Checked through the page's config (always) and in headless Chromium
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -30,6 +31,7 @@ from pipeline.batch.jobs import JobOutput  # noqa: E402
 from pipeline.core.errors import OutputWriteError, WeightsMissingError  # noqa: E402
 from pipeline.models.locations import fetch_command  # noqa: E402
 from pipeline.models.manifest import load_manifest  # noqa: E402
+from pipeline.i18n import translate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -52,9 +54,24 @@ def server_words(text: str, *paths: Path) -> list[str]:
 
 # -- the page's config: what the first screen is made of ---------------------------------------
 def _config(url: str) -> dict:
+    """The page's config with its catalogue labels (``ui.*``, translated by the browser) in
+    English, as a browser with an English locale shows them."""
     response = httpx.get(url + "config")
     assert response.status_code == 200
-    return response.json()
+    return _in_english(response.json())
+
+
+_I18N = re.compile(r"__i18n__(\{[^{}]*\})")
+
+
+def _in_english(value):
+    if isinstance(value, str):
+        return _I18N.sub(lambda found: translate(json.loads(found.group(1))["key"], "en"), value)
+    if isinstance(value, list):
+        return [_in_english(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _in_english(item) for key, item in value.items()}
+    return value
 
 
 def _ids_under(node: dict, wanted: int) -> set[int] | None:

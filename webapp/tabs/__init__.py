@@ -4,6 +4,7 @@ its ``gr.Tab`` (Gradio's ``Blocks.render()``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 from gradio.components import Component
@@ -20,3 +21,6 @@ class BuiltTab:
     # arrive, with the tab's label (the page adds its gr.Tab, see webapp/weights_banner.py)
     weights_gated: tuple[Component, ...] = ()
     gate_inputs: tuple[Component, ...] = ()  # the run button also waits for these (the photo)
+    # (component, its value) whose words the server writes with values: written again in the
+    # language the page picks (webapp/ui.py wire_spoken; a third item: the inputs ``make`` reads)
+    spoken: tuple[tuple[Any, ...], ...] = ()

@@ -9,6 +9,8 @@ import gradio as gr
 from pipeline.core.encode import OUTPUT_FORMATS, keeps_alpha
 from webapp import handlers
 from webapp.handlers import ActionContext
+from webapp.language import t, ui
+from webapp.studio import Studio
 from webapp.tabs import BuiltTab
 from webapp.ui import RESULT_BUTTONS, UI_ONLY, heavy_events, photo_input, tab_blocks
 from webapp.wiring import Job, check_upload_at_once, status_box, wire_job
@@ -22,31 +24,30 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
     with tab_blocks() as blocks:
         with gr.Row():
             with gr.Column():
-                photo = photo_input(label="Portrait", sources=["upload", "clipboard"])
-                mode = gr.Radio(studio.background_modes(), value="colour", label="Background")
+                photo = photo_input(label=ui("common.portrait"), sources=["upload", "clipboard"])
+                mode = gr.Radio(studio.background_modes(), value="colour", label=ui("background.mode"))
                 with gr.Row():
                     colour = gr.Dropdown(studio.colour_choices(), value="white", allow_custom_value=True,
-                                         label="Colour", info="a preset or any #RRGGBB")
+                                         label=ui("background.colour"), info=ui("background.colour_info"))
                     colour2 = gr.Dropdown(studio.colour_choices(), value="light-blue", allow_custom_value=True,
-                                          label="Second colour (gradients)", visible=False)
-                backdrop = photo_input(label="Background picture", visible=False, sources=["upload", "clipboard"])
-                blur = gr.Slider(0, 1, value=0.5, step=0.05, label="Blur strength", visible=False)
-                feather = gr.Slider(0, 10, value=1.0, step=0.5, label="Edge feather (px)")
-                fmt = gr.Radio(format_choices("colour"), value="png", label="Download as")
-                button = gr.Button("Replace background", variant="primary", interactive=False)
+                                          label=ui("background.colour2"), visible=False)
+                backdrop = photo_input(label=ui("background.picture"), visible=False, sources=["upload", "clipboard"])
+                blur = gr.Slider(0, 1, value=0.5, step=0.05, label=ui("background.blur"), visible=False)
+                feather = gr.Slider(0, 10, value=1.0, step=0.5, label=ui("background.feather"))
+                fmt = gr.Radio(format_choices("colour"), value="png", label=ui("common.download_as"))
+                button = gr.Button(ui("background.run"), variant="primary", interactive=False)
                 status = status_box("bg-status")
-                gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
+                gr.Examples([[str(example)]], inputs=[photo], label=ui("common.example"))
             with gr.Column():
                 # a checkerboard shows through where the result is transparent (see ui.CSS)
-                result = gr.Image(label="Result", type="filepath", format="png", buttons=RESULT_BUTTONS,
+                result = gr.Image(label=ui("background.result"), type="filepath", format="png", buttons=RESULT_BUTTONS,
                                   elem_id="bg-result", elem_classes=["checkerboard"], interactive=False)
-                download = gr.DownloadButton("Download", visible=False)
+                download = gr.DownloadButton(ui("background.download"), visible=False)
                 summary = gr.Markdown()
         wire_job(Job(button, handlers.gpu_event(handlers.background, ctx),
                      [photo, mode, colour, colour2, backdrop, blur, feather, fmt], [result, download, summary],
                      api_name="replace_background", progress_on=status, scroll_to="bg-result",
-                     ready_inputs=[photo], describe=lambda mode: (f"Your portrait on the new {mode.replace('-', ' ')} "
-                                                                  "background",),
+                     ready_inputs=[photo], describe=describe_result,
                      describe_inputs=[mode], described=[result]), heavy_events(ctx.config, studio.engine.compute.device.type))
         check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))
         check_upload_at_once(backdrop, handlers.event(handlers.check_upload, ctx))
@@ -60,6 +61,12 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                                   gr.update(visible=mode in ("colour", *GRADIENTS))),
                     mode, [colour2, backdrop, blur, colour], **UI_ONLY)
     return BuiltTab(blocks, files=(photo, backdrop, status, result, summary), downloads=(download,))
+
+
+def describe_result(mode: str | None) -> tuple[str]:
+    """The result's alt text, in the visitor's language (the click's event knows it)."""
+    known = {name for _, name in Studio.background_modes()}
+    return (t(f"web.alt.background.{mode}") if mode in known else t("web.alt.background"),)
 
 
 def format_choices(mode: str) -> list[str]:

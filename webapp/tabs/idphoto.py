@@ -12,6 +12,7 @@ from pipeline.core.errors import PortraitLabError
 from pipeline.idphoto.search import MAX_QUERY_CHARS, rules_text, size_text
 from webapp import handlers
 from webapp.handlers import ActionContext
+from webapp.language import VISITOR_LANGUAGE, t, ui
 from webapp.studio import DEFAULT_SPEC, Studio
 from webapp.tabs import BuiltTab
 from webapp.ui import RESULT_BUTTONS, UI_ONLY, heavy_events, photo_input, tab_blocks
@@ -24,41 +25,41 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
     with tab_blocks() as blocks:
         with gr.Row():
             with gr.Column():
-                photo = photo_input(label="Portrait (face the camera, plain background)",
+                photo = photo_input(label=ui("idphoto.portrait"),
                                     sources=["upload", "webcam", "clipboard"])
                 # The box finds a document by any of its names, words in any order (the list's
                 # own filter only matches one piece of its label).
-                find = gr.Textbox(label="Find your document", elem_id="id-spec-search", max_lines=1,
+                find = gr.Textbox(label=ui("idphoto.find"), elem_id="id-spec-search", max_lines=1,
                                   max_length=MAX_QUERY_CHARS,
-                                  placeholder="Country or document, e.g. us passport, britain, 中国, china visa")
+                                  placeholder=ui("idphoto.find_placeholder"))
                 # Custom values reach the pipeline, whose refusal names the near matches
                 # (Gradio's own check would answer with the whole list of ids).
                 spec = gr.Dropdown(studio.spec_choices(), value=DEFAULT_SPEC, filterable=True,
-                                   allow_custom_value=True, label="Country and document")
+                                   allow_custom_value=True, label=ui("idphoto.document"))
                 rules = gr.Markdown(spec_rules(studio, DEFAULT_SPEC))
-                background = gr.Dropdown([("The document's colour", "")] + studio.colour_choices(), value="",
-                                         allow_custom_value=True, label="Background colour")
+                background = gr.Dropdown([(ui("idphoto.document_colour"), "")] + studio.colour_choices(), value="",
+                                         allow_custom_value=True, label=ui("idphoto.background"))
                 with gr.Row():
-                    max_kb = gr.Number(value=0, minimum=0, label="File size limit in KB (0 = the document's own)")
-                    paper = gr.Dropdown(studio.paper_choices(), value="4x6", label="Print sheet")
+                    max_kb = gr.Number(value=0, minimum=0, label=ui("idphoto.max_kb"))
+                    paper = gr.Dropdown(studio.paper_choices(), value="4x6", label=ui("idphoto.sheet"))
                 adjust = adjust_controls()
-                button = gr.Button("Make ID photo", variant="primary", interactive=False, elem_id="id-make")
+                button = gr.Button(ui("idphoto.make"), variant="primary", interactive=False, elem_id="id-make")
                 status = status_box("id-status")
-                gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
+                gr.Examples([[str(example)]], inputs=[photo], label=ui("common.example"))
             with gr.Column():
                 # a live region: screen readers announce the verdict when it arrives (see ui.HEAD)
                 verdict = gr.Markdown(elem_id="id-verdict", elem_classes=["live-region"])
                 with gr.Row():
-                    result = gr.Image(label="ID photo", type="filepath", elem_id="id-result", buttons=RESULT_BUTTONS,
+                    result = gr.Image(label=ui("idphoto.result"), type="filepath", elem_id="id-result", buttons=RESULT_BUTTONS,
                                       interactive=False)
-                    overlay = gr.Image(label="Checks overlay", type="filepath", buttons=RESULT_BUTTONS,
+                    overlay = gr.Image(label=ui("idphoto.overlay"), type="filepath", buttons=RESULT_BUTTONS,
                                        interactive=False)
                 # the report as a page is under the verdict; the same report as text for copying
-                with gr.Accordion("Report as plain text", open=False):
-                    report = gr.Textbox(label="Compliance report", lines=14, elem_classes=["report"],
+                with gr.Accordion(ui("idphoto.report_text"), open=False):
+                    report = gr.Textbox(label=ui("idphoto.report"), lines=14, elem_classes=["report"],
                                         elem_id="id-report")
-                sheet = gr.Image(label="Print sheet", type="filepath", buttons=RESULT_BUTTONS, interactive=False)
-                files = gr.File(label="Downloads", file_count="multiple", interactive=False)
+                sheet = gr.Image(label=ui("idphoto.sheet"), type="filepath", buttons=RESULT_BUTTONS, interactive=False)
+                files = gr.File(label=ui("idphoto.downloads"), file_count="multiple", interactive=False)
         wire_job(Job(button, handlers.gpu_event(handlers.id_photo, ctx), [photo, spec, background, max_kb, paper, *adjust],
                      [verdict, result, overlay, report, sheet, files], api_name="id_photo", progress_on=status,
                      scroll_to="id-verdict", ready_inputs=[photo], describe=lambda spec_id: alt_texts(studio, spec_id),
@@ -67,10 +68,13 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
         for control in adjust:  # a change to a shown result makes it again, and its overlay with it
             control.input(None, js=REMAKE_JS, **UI_ONLY)
         check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))
-        spec.change(lambda spec_id: spec_rules(studio, spec_id), spec, rules, **UI_ONLY)
-        find.change(lambda query, spec_id: gr.Dropdown(**find_documents(studio, query, spec_id)), [find, spec], spec,
-                   trigger_mode="always_last", **UI_ONLY)
-    return BuiltTab(blocks, files=(photo, status, verdict, result, overlay, report, sheet, files))
+        spec.change(handlers.event(shown_rules, studio), spec, rules, **UI_ONLY)
+        find.change(handlers.event(found_documents, studio), [find, spec], spec, trigger_mode="always_last",
+                    **UI_ONLY)
+    # The document names in the page's language (the list was built before anyone asked).
+    return BuiltTab(blocks, files=(photo, status, verdict, result, overlay, report, sheet, files),
+                    spoken=((spec, lambda: gr.update(choices=studio.spec_choices())),
+                            (rules, lambda spec_id: spec_rules(studio, spec_id), (spec,))))
 
 
 # Makes the photo again through the main button (the same steps as a click) once a result is
@@ -92,28 +96,39 @@ REMAKE_JS = """() => {
 def adjust_controls() -> list[Any]:
     """The "Fix the photo" fold: the automatic light and colour correction, three sliders, and a
     nudge of the head's size and height that stays within the document's ranges."""
-    with gr.Accordion("Adjust the photo", open=False, elem_id="id-adjust"):
-        auto = gr.Checkbox(value=True, label="Correct light and colour automatically",
-                           info="Brightens a dim face and removes a colour cast when the photo needs it")
+    with gr.Accordion(ui("idphoto.adjust"), open=False, elem_id="id-adjust"):
+        auto = gr.Checkbox(value=True, label=ui("idphoto.auto_tone"),
+                           info=ui("idphoto.auto_tone_info"))
         with gr.Row():
-            brightness = gr.Slider(-1, 1, value=0, step=0.05, label="Brightness")
-            contrast = gr.Slider(-1, 1, value=0, step=0.05, label="Contrast")
-            sharpness = gr.Slider(0, 1, value=0, step=0.05, label="Sharpness")
-        head_size = gr.Slider(-1, 1, value=0, step=0.1, label="Head size",
-                              info="-1 smallest, 1 largest the document allows; 0 is the automatic choice")
-        head_position = gr.Slider(-1, 1, value=0, step=0.1, label="Head position",
-                                  info="-1 highest, 1 lowest the document allows; 0 is the automatic choice")
+            brightness = gr.Slider(-1, 1, value=0, step=0.05, label=ui("idphoto.brightness"))
+            contrast = gr.Slider(-1, 1, value=0, step=0.05, label=ui("idphoto.contrast"))
+            sharpness = gr.Slider(0, 1, value=0, step=0.05, label=ui("idphoto.sharpness"))
+        head_size = gr.Slider(-1, 1, value=0, step=0.1, label=ui("idphoto.head_size"),
+                              info=ui("idphoto.head_size_info"))
+        head_position = gr.Slider(-1, 1, value=0, step=0.1, label=ui("idphoto.head_position"),
+                                  info=ui("idphoto.head_position_info"))
     return [auto, brightness, contrast, sharpness, head_size, head_position]
 
 
 def alt_texts(studio: Studio, spec_id: str | None) -> tuple[str, str, str]:
-    """What the ID photo, its overlay and the print sheet show, for screen readers."""
+    """What the ID photo, its overlay and the print sheet show, for screen readers (in the
+    visitor's language: the click's event knows it)."""
     try:  # a script may send anything as the document: the words then stay general
-        size = size_text(studio.spec(spec_id)) if isinstance(spec_id, str) and spec_id else "document-sized"
+        # i18n: size_text is the document search's (pipeline/idphoto/search.py): "35x45 mm" reads in any language
+        size = size_text(studio.spec(spec_id)) if isinstance(spec_id, str) and spec_id else t("web.alt.document_sized")
     except PortraitLabError:
-        size = "document-sized"
-    return (f"Your ID photo, {size}", f"Your ID photo, {size}, with the document's head and eye-line limits drawn on it",
-            f"Print sheet with copies of your {size} ID photo")
+        size = t("web.alt.document_sized")
+    return (t("web.alt.id_photo", size=size), t("web.alt.id_overlay", size=size), t("web.alt.id_sheet", size=size))
+
+
+def shown_rules(studio: Studio, spec_id: str | None, request: gr.Request) -> str:
+    """The rules line as the document changes (the request: the visitor's language)."""
+    return spec_rules(studio, spec_id)
+
+
+def found_documents(studio: Studio, query: str | None, spec_id: str | None, request: gr.Request) -> gr.Dropdown:
+    """The picker after a search, its line in the visitor's language."""
+    return gr.Dropdown(**find_documents(studio, query, spec_id))
 
 
 def find_documents(studio: Studio, query: str | None, current: str | None) -> dict[str, Any]:
@@ -126,11 +141,11 @@ def find_documents(studio: Studio, query: str | None, current: str | None) -> di
     found = studio.spec_choices(query)
     if not found:
         return {"choices": every, "value": current,
-                "info": f"No document matches \u201c{_echo(query)}\u201d. Try a country or a document's name."}
+                "info": t("web.search.none", query=_echo(query))}
     if len(found) == 1:
-        return {"choices": found, "value": found[0][1], "info": "1 document matches; it is chosen."}
+        return {"choices": found, "value": found[0][1], "info": t("web.search.one")}
     return {"choices": found, "value": found[0][1],
-            "info": f"{len(found)} documents match: the best is chosen; open the list for the others."}
+            "info": t("web.search.many", count=len(found))}
 
 
 def spec_rules(studio: Studio, spec_id: str | None) -> str:
@@ -142,12 +157,12 @@ def spec_rules(studio: Studio, spec_id: str | None) -> str:
         spec = studio.spec(spec_id)
     except PortraitLabError as error:
         # the near matches, not the command that lists them; escaped: it may quote the visitor
-        return _plain(error.visitor_message)
-    text = rules_text(spec)
+        return _plain(error.visitor_message_in(VISITOR_LANGUAGE.get()))
+    text = rules_text(spec, VISITOR_LANGUAGE.get())
     sources = [source.strip() for source in spec.source.split(" ; ") if source.strip()]
     if sources:
         items = "\n".join(f"- {_plain(source)}" for source in sources)
-        text += f"\n\n<details><summary>Sources</summary>\n\n{items}\n\n</details>"
+        text += f"\n\n<details><summary>{_plain(t('web.idphoto.sources'))}</summary>\n\n{items}\n\n</details>"
     return text
 
 

@@ -9,58 +9,54 @@ from pipeline.core.units import human_bytes
 from webapp import handlers
 from webapp.config import AppConfig
 from webapp.handlers import ActionContext
+from webapp.language import t, ui
 from webapp.tabs import BuiltTab
 from webapp.ui import tab_blocks
+
+# The tab's points, in order (catalogue keys); the text states this server's own settings.
+PRIVACY_POINTS = ("web.privacy.where", "web.privacy.how_long", "web.privacy.right_now", "web.privacy.kept",
+                  "web.privacy.sent", "web.privacy.logged", "web.privacy.language")
 
 
 def build(ctx: ActionContext, others: Sequence[BuiltTab]) -> BuiltTab:
     """The tab, its button wired to empty the file components and hide the download buttons
-    of ``others`` (the tabs before it, which must be rendered with it)."""
+    of ``others`` (the tabs before it, which must be rendered with it). Its text holds this
+    server's settings, so the server writes it (again in the language the page picks)."""
     files = [component for tab in others for component in tab.files]
     downloads = [button for tab in others for button in tab.downloads]
     with tab_blocks() as blocks:
-        gr.Markdown(privacy_text(ctx.config))
-        button = gr.Button("Delete my files now", variant="stop")
+        text = gr.Markdown(privacy_text(ctx.config))
+        button = gr.Button(ui("privacy.delete"), variant="stop")
         status = gr.Markdown()
         button.click(handlers.event(handlers.delete_files, ctx, len(files), len(downloads)), None,
                      [status, *files, *downloads], api_name="delete_my_files", queue=False)
-    return BuiltTab(blocks)
+    return BuiltTab(blocks, spoken=((text, lambda: privacy_text(ctx.config)),))
 
 
 def privacy_text(config: AppConfig) -> str:
-    return f"""
-## What happens to your photos
+    """The tab's text in the language being spoken, with this server's retention and limits."""
+    values = {"retention": duration_text(config.max_age_s), "sweep": duration_text(config.sweep_interval_s)}
+    points = [t(key, **values) if key == "web.privacy.how_long" else t(key) for key in PRIVACY_POINTS]
+    limits = t("web.privacy.limits", mb=f"{config.max_upload_mb:g}", total=human_bytes(config.disk.visitor_bytes))
+    return "\n".join(["", f"## {t('web.privacy.title')}", "",
+                      *(f"- {point}" for point in [*points, metrics_sentence(config)]), "", limits, ""])
 
-- **Where they are:** every upload and result is kept in a temporary folder on this server that
-  belongs to your browser only. Other visitors cannot open, use or delete your files, even if
-  someone gets a link to one of them.
-- **How long:** your files are deleted **when you close the tab**, and always after
-  **{config.retention_text()}**, even if the tab is still open (checked every
-  **{config.sweep_text()}**): download anything you want to keep before then. Whatever its
-  settings, this app never keeps a file longer than 24 hours, and a server restart deletes
-  everything.
-- **Right now:** the button below deletes all your files from this tab immediately.
-- **What is kept after you leave:** nothing. Results carry no EXIF, GPS or other metadata from
-  your photo.
-- **What is sent elsewhere:** nothing. No third-party tracking, no share buttons, no other services:
-  everything, the models included, runs on this server.
-- **What is logged:** counts, timings and error types only; never file names, image data,
-  metadata or anything that identifies you.
-- {metrics_sentence(config)}
 
-Each file can be up to {config.max_upload_mb:g} MB; your uploads and results together can take
-up to {human_bytes(config.disk.visitor_bytes)} on the server.
-"""
+def header_text(config: AppConfig) -> str:
+    """The page's header: what the app does and how long photos stay (this server's setting)."""
+    return f"# Portrait Lab\n{t('web.header', retention=duration_text(config.max_age_s))}"
+
+
+def duration_text(seconds: float) -> str:
+    """A setting's duration in words ("30 minutes"), in the language being spoken."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return t(f"web.duration.{unit}" if count == 1 else f"web.duration.{unit}s", count=count)
+    return t("web.duration.seconds", count=f"{seconds:g}")
 
 
 def metrics_sentence(config: AppConfig) -> str:
     """Whether this running server collects usage metrics, in a visitor's words (the promise of
     "basic usage metrics, anonymised crash logs, opt-out"); never where they are served."""
-    if not config.metrics:
-        return ("**Usage metrics: off.** This server collects no usage metrics. If they are ever turned "
-                "on, this line says so; they would be counts and timings only, like the log.")
-    return ("**Usage metrics: on.** This server's operator collects basic usage metrics: how many jobs of "
-            "each kind ran and how they ended, how long each step took, how many faces a photo had, how "
-            "many visitors are connected or waiting, the disk space in use and how long the models took "
-            "to load. They never include file names, photos, session ids, cookies or anything else that "
-            "identifies you, and they stay with the operator.")
+    return t("web.privacy.metrics_on") if config.metrics else t("web.privacy.metrics_off")

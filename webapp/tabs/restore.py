@@ -11,6 +11,7 @@ from pipeline.core.choices import UPSAMPLER_NONE
 from pipeline.core.encode import OUTPUT_FORMATS
 from webapp import handlers
 from webapp.handlers import ActionContext
+from webapp.language import ui
 from webapp.tabs import BuiltTab
 from webapp.review import FaceReview
 from webapp.ui import UI_ONLY, heavy_events, photo_input, tab_blocks
@@ -28,30 +29,28 @@ def build(ctx: ActionContext, example: Path, view: ServerView) -> BuiltTab:
                              elem_id="restore-unavailable", elem_classes=["notice"])
         with gr.Row():
             with gr.Column():
-                photo = photo_input(label="Portrait", sources=["upload", "clipboard"])
-                model = gr.Dropdown(studio.restorer_choices(), value=studio.default_restorer(), label="Model",
-                                    info="Each model's name is followed by its licence")
-                strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength",
-                                     info="0 keeps the photo unchanged, 1 is full restoration")
-                upscale = gr.Radio(UPSCALE_CHOICES, value=1, label="Upscale")
+                photo = photo_input(label=ui("common.portrait"), sources=["upload", "clipboard"])
+                model = gr.Dropdown(studio.restorer_choices(), value=studio.default_restorer(), label=ui("restore.model"),
+                                    info=ui("restore.model_info"))
+                strength = gr.Slider(0, 1, value=1.0, step=0.05, label=ui("restore.strength"),
+                                     info=ui("restore.strength_info"))
+                upscale = gr.Radio(UPSCALE_CHOICES, value=1, label=ui("restore.upscale"))
                 background = gr.Radio(studio.upsampler_choices(), value=studio.default_upsampler(),
-                                      label="Background when enlarged", info=upsampler_info(ctx), visible=False)
+                                      label=ui("restore.upsampler"), info=upsampler_info(ctx), visible=False)
                 upscale.change(lambda factor: gr.update(visible=int(factor or 1) > 1), upscale, background,
                                **UI_ONLY)  # it only matters at 2x-4x
-                guard = gr.Checkbox(label="Keep each person recognisable (identity guard)", value=False,
-                                    info="If restoring would make someone look like a different person, "
-                                         "that face is restored less.")
+                guard = gr.Checkbox(label=ui("restore.guard"), value=False, info=ui("restore.guard_info"))
                 with gr.Row():
-                    centre = gr.Checkbox(label="Centre face only")
-                    fmt = gr.Radio(list(OUTPUT_FORMATS), value="png", label="Download as")
-                detector = gr.Dropdown(studio.detector_choices(), value="auto", label="Face detector")
-                button = gr.Button("Restore", variant="primary", interactive=False)
+                    centre = gr.Checkbox(label=ui("restore.centre"))
+                    fmt = gr.Radio(list(OUTPUT_FORMATS), value="png", label=ui("common.download_as"))
+                detector = gr.Dropdown(studio.detector_choices(), value="auto", label=ui("restore.detector"))
+                button = gr.Button(ui("restore.run"), variant="primary", interactive=False)
                 status = status_box("restore-status")
-                gr.Examples([[str(example)]], inputs=[photo], label="Example (public domain)")
+                gr.Examples([[str(example)]], inputs=[photo], label=ui("common.example"))
             with gr.Column():
-                compare = gr.ImageSlider(label="Before / after", type="filepath", elem_id="restore-result",
+                compare = gr.ImageSlider(label=ui("restore.compare"), type="filepath", elem_id="restore-result",
                                          buttons=["fullscreen"])
-                download = gr.DownloadButton("Download restored photo", visible=False)
+                download = gr.DownloadButton(ui("restore.download"), visible=False)
                 summary = gr.Markdown()
                 review = face_review_panel()
 
@@ -89,14 +88,13 @@ class ReviewPanel:
 
 def face_review_panel() -> ReviewPanel:
     with gr.Column(visible=False, elem_id="restore-review") as box:
-        gr.Markdown("## Face by face\nEach face before (left) and after (right). Give one face its own "
-                    "strength and press Apply: the photo changes without restoring again.")
-        cards = gr.Gallery(label="Faces: before and after", columns=1, height="auto", object_fit="contain",
+        gr.Markdown(ui("restore.review_intro"))
+        cards = gr.Gallery(label=ui("restore.faces"), columns=1, height="auto", object_fit="contain",
                            elem_id="restore-faces", buttons=["fullscreen"])
         with gr.Row():
-            face = gr.Dropdown([], label="Face", scale=1)
-            strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength for this face", scale=2)
-        apply = gr.Button("Apply to this face", variant="secondary")
+            face = gr.Dropdown([], label=ui("restore.face"), scale=1)
+            strength = gr.Slider(0, 1, value=1.0, step=0.05, label=ui("restore.face_strength"), scale=2)
+        apply = gr.Button(ui("restore.apply"), variant="secondary")
         status = status_box("restore-review-status")
     return ReviewPanel(box, cards, face, strength, apply, status, gr.State(None))
 
@@ -140,13 +138,12 @@ def face_strength(state: FaceReview | None, face: int | None) -> Any:
     return gr.update(value=round(state.strengths[int(face)], 2))
 
 
-def upsampler_info(ctx: ActionContext) -> str:
+def upsampler_info(ctx: ActionContext) -> Any:
     """What the background choice does, and on a server without a GPU why it starts on "Quick"."""
-    used = "Real-ESRGAN makes everything around the faces sharper too."
     if ctx.studio.default_upsampler() != UPSAMPLER_NONE:
-        return used
-    return f"{used} Quick is chosen here: this server has no graphics card, so Real-ESRGAN takes minutes."
+        return ui("restore.upsampler_info")
+    return ui("restore.upsampler_info_cpu")
 
 
 # Each upscale factor named, so a screen reader says more than "2".
-UPSCALE_CHOICES = [("1x (same size)", 1), ("2x", 2), ("3x", 3), ("4x", 4)]
+UPSCALE_CHOICES = [(ui("restore.upscale_same"), 1), ("2x", 2), ("3x", 3), ("4x", 4)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.faces.mesh import DenseLandmarks
+from pipeline.i18n import Message
 from pipeline.idphoto.compliance.face_measures import shadow_zone_boxes
 from pipeline.idphoto.compliance.measurements import cheek_boxes, face_sharpness, luma, luma_entropy
 from pipeline.idphoto.compliance.thresholds import (
@@ -40,31 +41,30 @@ from pipeline.idphoto.compliance.verdicts import (
     grade_at_most,
     grade_in_range,
     make_result,
-    percent,
     worst_status,
 )
 
 
 # (too bright, too little tonal range to recognise the face) -> what to do
-EXPOSURE_ADVICE: dict[tuple[bool, bool], str] = {
-    (True, False): "Your face is over-exposed (washed out): turn off the flash or step away from the bright light",
-    (False, False): "Your face is too dark: face a window or add a light in front of you",
-    (True, True): ("Your face is too washed out to be recognised: turn off the flash or step away from the bright "
-                   "light, and retake"),
-    (False, True): "Your face is too dark to be recognised: face a window or add a light in front of you, and retake",
+EXPOSURE_ADVICE: dict[tuple[bool, bool], Message] = {
+    (True, False): Message("check.exposure.advice_bright"),
+    (False, False): Message("check.exposure.advice_dark"),
+    (True, True): Message("check.exposure.advice_bright_unrecognisable"),
+    (False, True): Message("check.exposure.advice_dark_unrecognisable"),
 }
 
 
 def check_exposure(photo: np.ndarray, region: np.ndarray) -> CheckResult:
     """Neither crushed nor clipped [9303]: dark/bright pixel shares and mean luma [OFIQ bands];
     and a face too dark or washed out to be recognised fails outright [OFIQ DynamicRange]."""
-    threshold = (f"luma <= {UNDER_EXPOSED_LUMA}: <= {percent(UNDER_SHARE_PASS, 0)}, >= {OVER_EXPOSED_LUMA}: "
-                 f"<= {percent(OVER_SHARE_PASS, 0)}, mean {MEAN_LUMA_RANGE[0]:g}-{MEAN_LUMA_RANGE[1]:g}, "
-                 f"tonal range >= {FACE_DYNAMIC_RANGE_MIN_BITS:g} bits")
+    threshold = Message("check.exposure.threshold", {
+        "dark_luma": UNDER_EXPOSED_LUMA, "dark_pct": UNDER_SHARE_PASS * 100, "bright_luma": OVER_EXPOSED_LUMA,
+        "bright_pct": OVER_SHARE_PASS * 100, "mean_low": MEAN_LUMA_RANGE[0], "mean_high": MEAN_LUMA_RANGE[1],
+        "bits": FACE_DYNAMIC_RANGE_MIN_BITS})
     source = f"{SOURCE_OFIQ_EXPOSURE}; {SOURCE_CALIBRATION}"
     if not region.any():
-        return make_result("exposure", "no face pixels", threshold, source, "not_assessed",
-                           "The face region could not be found: retake facing the camera", None)
+        return make_result("exposure", Message("check.exposure.no_pixels"), threshold, source, "not_assessed",
+                           Message("check.exposure.advice_no_pixels"), None)
     values = luma(photo)[region]
     under = float((values <= UNDER_EXPOSED_LUMA).mean())
     over = float((values >= OVER_EXPOSED_LUMA).mean())
@@ -77,23 +77,23 @@ def check_exposure(photo: np.ndarray, region: np.ndarray) -> CheckResult:
     status = "fail" if unrecognisable else worst_status(status_under, status_over, status_mean)
     too_bright = (mean > 0.5 if unrecognisable else
                   SEVERITY[status_over] >= SEVERITY[status_under] and (status_over != "pass" or direction > 0))
-    return make_result("exposure", f"mean {mean:.2f}, {percent(under)} dark, {percent(over)} clipped, "
-                       f"tonal range {bits:.1f} bits", threshold, source, status,
-                       EXPOSURE_ADVICE[too_bright, unrecognisable], mean)
+    measured = Message("check.exposure.measured", {"mean": mean, "dark_pct": under * 100, "clipped_pct": over * 100,
+                                                   "bits": bits})
+    return make_result("exposure", measured, threshold, source, status, EXPOSURE_ADVICE[too_bright, unrecognisable],
+                       mean)
 
 
 def check_sharpness(photo: np.ndarray, landmarks: np.ndarray, region: np.ndarray) -> CheckResult:
     """In focus [9303]: face-normalised Laplacian variance (calibrated, see SHARPNESS_*)."""
-    threshold = f">= {SHARPNESS_PASS:g} (warn >= {SHARPNESS_WARN:g}) at {SHARPNESS_IED_PX:g} px eye distance"
+    threshold = Message("check.sharpness.threshold", {"pass": SHARPNESS_PASS, "warn": SHARPNESS_WARN,
+                                                      "px": SHARPNESS_IED_PX})
     sharpness, pixels = face_sharpness(photo, landmarks, region)
     if pixels < SHARPNESS_MIN_PIXELS:
-        return make_result("sharpness", "too few unclipped face pixels", threshold, SOURCE_CALIBRATION, "not_assessed",
-                           "Sharpness could not be measured on this face: retake in even light, facing the camera",
-                           None)
-    return make_result("sharpness", f"{sharpness:.0f} (Laplacian variance of log-luma)", threshold,
+        return make_result("sharpness", Message("check.sharpness.too_few_pixels"), threshold, SOURCE_CALIBRATION,
+                           "not_assessed", Message("check.sharpness.advice_unmeasured"), None)
+    return make_result("sharpness", Message("check.sharpness.measured", {"sharpness": sharpness}), threshold,
                        f"{SOURCE_ICAO_9303}; {SOURCE_CALIBRATION}",
-                       grade_at_least(sharpness, SHARPNESS_PASS, SHARPNESS_WARN),
-                       "The photo is blurred: hold the camera still (timer or tripod), focus on your face and retake",
+                       grade_at_least(sharpness, SHARPNESS_PASS, SHARPNESS_WARN), Message("check.sharpness.advice"),
                        sharpness)
 
 
@@ -129,25 +129,30 @@ def check_illumination_balance(photo: np.ndarray, landmarks: np.ndarray, matte: 
     """Even light, no shadow across the face: the darkest zone over the brightest, per channel,
     worst channel [TR: >= 50 %]. One check for both side light and shadows: they are the same
     TR rule on the same zones, so two checks would always flip together."""
-    threshold = (f">= {percent(ILLUMINATION_PASS_RATIO, 0)} per channel "
-                 f"(TR minimum {percent(ILLUMINATION_TR_MIN_RATIO, 0)}; between them: warning)")
+    threshold = Message("check.illumination_balance.threshold", {"pass_pct": ILLUMINATION_PASS_RATIO * 100,
+                                                                 "tr_pct": ILLUMINATION_TR_MIN_RATIO * 100})
     source = f"{SOURCE_TR} illumination zones; {SOURCE_CALIBRATION}"
     zones = illumination_zones(landmarks, dense)
     means = _zone_means(photo, zones, matte)
     if len(means) < len(zones):
-        return make_result("illumination_balance", "face zones not visible", threshold, source, "not_assessed",
-                           "The face could not be seen whole: retake facing the camera with your whole face in view",
-                           None)
+        return make_result("illumination_balance", Message("check.illumination_balance.not_visible"), threshold,
+                           source, "not_assessed", Message("check.illumination_balance.advice_not_visible"), None)
     names = list(means)
     table = np.stack([means[name] for name in names])  # zones x channels
     ratios = table.min(axis=0) / np.maximum(table.max(axis=0), 1e-6)
     channel = int(np.argmin(ratios))
     ratio = float(ratios[channel])
     darkest, brightest = names[int(np.argmin(table[:, channel]))], names[int(np.argmax(table[:, channel]))]
-    measured = f"darkest of {len(names)} face zones at {percent(ratio, 0)} of the brightest"
-    if ratio < ILLUMINATION_PASS_RATIO:
-        measured += f" (darkest: the {darkest}, brightest: the {brightest}; sides as seen in the image)"
+    values = {"zones": len(names), "pct": ratio * 100, "darkest": _zone_name(darkest),
+              "brightest": _zone_name(brightest)}
+    uneven = ratio < ILLUMINATION_PASS_RATIO
+    measured = Message("check.illumination_balance.measured_zones" if uneven
+                       else "check.illumination_balance.measured", values)
     return make_result("illumination_balance", measured, threshold,
                        source, grade_at_least(ratio, ILLUMINATION_PASS_RATIO, ILLUMINATION_TR_MIN_RATIO),
-                       "Light falls unevenly on your face, or a shadow crosses it: face a window or add a second "
-                       "light, and keep hats and hair from shading your face", ratio)
+                       Message("check.illumination_balance.advice"), ratio)
+
+
+def _zone_name(zone: str) -> Message:
+    """A face zone's name in the report ('left cheek' -> ``check.zone.left_cheek``)."""
+    return Message("check.zone." + zone.replace(" ", "_"))

@@ -16,6 +16,7 @@ from pipeline.cutout.background import Colour
 from pipeline.faces.detect import Face
 from pipeline.faces.evidence import FaceEvidence
 from pipeline.faces.geometry import HeadGeometry, measure_head
+from pipeline.i18n import Message
 from pipeline.idphoto.compliance.appearance_checks import check_exposure, check_illumination_balance, check_sharpness
 from pipeline.idphoto.compliance.background_checks import (
     background_rule,
@@ -44,8 +45,8 @@ from pipeline.idphoto.compliance.measurements import (
 )
 from pipeline.idphoto.compliance.report import ComplianceReport, PositionMethodReport
 from pipeline.idphoto.compliance.thresholds import SOURCE_ICAO_9303
-from pipeline.idphoto.compliance.verdicts import CheckResult, dense_missing_reason, make_result
-from pipeline.idphoto.specs import IdPhotoSpec
+from pipeline.idphoto.compliance.verdicts import CheckResult, colour_name, dense_missing_reason, make_result
+from pipeline.idphoto.specs import DEFAULT_DPI, IdPhotoSpec
 
 # Checks that need a face; with none they are reported as not assessed.
 FACE_CHECK_IDS = (
@@ -56,12 +57,13 @@ FACE_CHECK_IDS = (
 APPEARANCE_CHECK_IDS = (
     "exposure", "sharpness", "illumination_balance", "eyes_open", "mouth_closed", "gaze", "glasses", "head_covering",
 )
-NO_FACE_ADVICE = "No face was found, so this could not be checked: retake facing the camera, face fully visible"
+NO_FACE_ADVICE = Message("check.no_face.advice")
 
 
 def not_assessed_without_face(check_id: str) -> CheckResult:
     """A face check that cannot run because no face was detected on the photo."""
-    return make_result(check_id, "no face", "needs a face", SOURCE_ICAO_9303, "not_assessed", NO_FACE_ADVICE, None)
+    return make_result(check_id, Message("check.no_face.measured"), Message("check.no_face.threshold"),
+                       SOURCE_ICAO_9303, "not_assessed", NO_FACE_ADVICE, None)
 
 
 def _face_checks(photo: np.ndarray, matte: np.ndarray | None, face: Face, evidence: FaceEvidence | None,
@@ -159,8 +161,24 @@ def assess(photo: np.ndarray, matte: np.ndarray | None, faces: Sequence[Face], s
         check_file_size(file_bytes, spec, user_max_kb),
         check_compression(file_bytes, photo.shape, jpeg_quality, spec, user_max_kb),
     ]
-    return ComplianceReport(spec_id=spec.id, checks=tuple(checks), defaults_applied=tuple(spec.defaults_applied),
+    return ComplianceReport(spec_id=spec.id, checks=tuple(checks), defaults_applied=defaults_applied(spec),
                             measured_with=measured_with)
+
+
+def defaults_applied(spec: IdPhotoSpec) -> tuple[Message, ...]:
+    """The rules we assumed because the document states none: ``IdPhotoSpec.defaults_applied``,
+    item for item, as messages for the reader's language."""
+    applied = []
+    if not (spec.head_height_mm or spec.head_height_ratio):
+        applied.append(Message("report.default.head_height"))
+    if not (spec.eye_line_mm or spec.eye_line_ratio):
+        applied.append(Message("report.default.eye_line"))
+    if not spec.dpi and not (spec.width_px and spec.width_mm):
+        applied.append(Message("report.default.dpi", {"dpi": DEFAULT_DPI}))
+    if not spec.background_hex:
+        key = "report.default.background" if spec.default_background else "report.default.background_white"
+        applied.append(Message(key, {"colour": colour_name(spec.background_colour)}))
+    return tuple(applied)
 
 
 def _colour(rgb: Sequence[int]) -> Colour:

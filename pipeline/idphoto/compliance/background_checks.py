@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.cutout.background import Colour, parse_colour
+from pipeline.i18n import Message, Text
 from pipeline.idphoto.compliance.measurements import background_gradient, delta_e_2000, lab_lightness
 from pipeline.idphoto.compliance.thresholds import (
     BACKGROUND_DELTA_E_PASS,
@@ -39,6 +40,7 @@ from pipeline.idphoto.compliance.verdicts import (
     CheckResult,
     Status,
     cap_status,
+    colour_name,
     grade_at_most,
     make_result,
     rgb_to_hex,
@@ -52,7 +54,6 @@ RULE_NAMED = "named"  # one exact colour: graded against it
 RULE_LIGHT = "light"  # "a light colour": any light colour at most warns, a dark one fails
 RULE_OPEN = "open"  # no colour we can check: graded against the chosen colour, at most a warning
 
-SAFE_CHOICE = "make it again with the document's own background colour"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class BackgroundRule:
 
     kind: str  # RULE_NAMED, RULE_LIGHT or RULE_OPEN
     target: Colour  # the colour the background is compared with
-    source: str  # what the report cites for the target
+    source: Text  # what the report cites for the target
     words: str  # the document's own words about the background ('' where it has none)
     assumed: bool  # the target is our choice, not a colour the document names
     white_forbidden: bool = False  # the document's words rule white out (a white background fails)
@@ -83,52 +84,53 @@ def background_rule(spec: IdPhotoSpec, chosen: Colour | None = None) -> Backgrou
         return BackgroundRule(RULE_NAMED, parse_colour(spec.background_hex), spec_source(spec), words, False)
     if spec.default_background:
         target = parse_colour(spec.default_background)
-        source = (f"{spec_source(spec)} (no exact colour named; {spec.default_background} is our choice "
-                  "among the allowed ones)")
+        source: Text = Message("check.background_colour.source_our_choice",
+                               {"spec": spec_source(spec), "colour": colour_name(spec.default_background)})
     else:
-        target, source = DEFAULT_BACKGROUND_RGB, f"{SOURCE_ICAO_9303} (plain, light; white assumed)"
+        target = DEFAULT_BACKGROUND_RGB
+        source = Message("check.background_colour.source_icao", {"icao": SOURCE_ICAO_9303})
     if _asks_for_light(words):
         return BackgroundRule(RULE_LIGHT, target, source, words, True, _forbids_white(words))
     if chosen is not None:
         red, green, blue = (int(c) for c in chosen)
-        return BackgroundRule(RULE_OPEN, (red, green, blue), "your chosen colour (the document names none we can "
-                              "check)", words, False)
+        return BackgroundRule(RULE_OPEN, (red, green, blue), Message("check.background_colour.source_chosen"), words,
+                              False)
     return BackgroundRule(RULE_OPEN, target, source, words, True)
 
 
-def _background_available(region: np.ndarray | None) -> str | None:
+def _background_available(region: np.ndarray | None) -> Message | None:
     """Why the background cannot be assessed, or None if it can."""
     if region is None:
-        return "The background could not be checked without a person matte"
+        return Message("check.background.no_matte")
     if region.sum() < BACKGROUND_MIN_SHARE * region.size:
-        return "Almost no background is visible: retake with space around your head and shoulders"
+        return Message("check.background.too_little")
     return None
 
 
 def check_background_uniformity(photo: np.ndarray, region: np.ndarray | None, painted: bool = False) -> CheckResult:
     """Plain background [9303]: few edges (OFIQ gradient) and little spread of colour.
     ``painted``: ``region`` is where the maker painted its own colour (only that is judged)."""
-    threshold = (f"gradient <= {BACKGROUND_GRADIENT_PASS:g} (warn <= {BACKGROUND_GRADIENT_WARN:g}), "
-                 f"channel sigma <= {BACKGROUND_STD_PASS:g} (warn <= {BACKGROUND_STD_WARN:g})")
+    threshold = Message("check.background_uniformity.threshold", {
+        "gradient_pass": BACKGROUND_GRADIENT_PASS, "gradient_warn": BACKGROUND_GRADIENT_WARN,
+        "sigma_pass": BACKGROUND_STD_PASS, "sigma_warn": BACKGROUND_STD_WARN})
     source = f"{SOURCE_OFIQ_BACKGROUND}; {SOURCE_CALIBRATION}"
     missing = _background_available(region)
     if missing is not None:
-        return make_result("background_uniformity", "no background region", threshold, source, "not_assessed",
-                           missing, None)
+        return make_result("background_uniformity", Message("check.background.no_region"), threshold, source,
+                           "not_assessed", missing, None)
     assert region is not None
     gradient = background_gradient(photo, region)
     spread = float(photo[region].astype(np.float32).std(axis=0).max())
     status_gradient = grade_at_most(gradient, BACKGROUND_GRADIENT_PASS, BACKGROUND_GRADIENT_WARN)
     status_spread = grade_at_most(spread, BACKGROUND_STD_PASS, BACKGROUND_STD_WARN)
     if painted:
-        advice = ("The painted background came out uneven: make the photo again, with a larger file-size limit "
-                  "if you set one")
+        advice = Message("check.background_uniformity.advice_painted")
     elif SEVERITY[status_gradient] >= SEVERITY[status_spread]:
-        advice = "The background is not plain: stand in front of a plain wall, away from furniture and patterns"
+        advice = Message("check.background_uniformity.advice_busy")
     else:
-        advice = "The background is unevenly lit: stand a step away from a plain, evenly lit wall"
-    measured = f"gradient {gradient:.1f}, channel sigma {spread:.1f}" + (" (where the new background was painted)"
-                                                                          if painted else "")
+        advice = Message("check.background_uniformity.advice_uneven")
+    measured = Message("check.background_uniformity.measured_painted" if painted
+                       else "check.background_uniformity.measured", {"gradient": gradient, "sigma": spread})
     return make_result("background_uniformity", measured, threshold, source,
                        worst_status(status_gradient, status_spread), advice, gradient)
 
@@ -144,24 +146,21 @@ def _colour_status(rule: BackgroundRule, difference: float, lightness: float) ->
     return status
 
 
-def _colour_advice(rule: BackgroundRule, chosen: Colour | None, dark: bool) -> str:
-    """What to do, naming the user's own choice when that is what the document does not allow."""
-    target, asked = rgb_to_hex(rule.target), f" ('{rule.words}')" if rule.words else ""
+def _colour_advice(rule: BackgroundRule, chosen: Colour | None, dark: bool) -> Message:
+    """What to do, naming the user's own choice when that is what the document does not allow.
+    The document's own words (``asked``, quoted data) are shown as they are written."""
+    asked: Text = Message("check.background_colour.asked", {"words": rule.words}) if rule.words else ""
+    values = {"target": rgb_to_hex(rule.target), "asked": asked,
+              "mine": rgb_to_hex(chosen) if chosen is not None else ""}
     overridden = chosen is not None and delta_e_2000(chosen, rule.target) > BACKGROUND_DELTA_E_PASS
-    mine = rgb_to_hex(chosen) if chosen is not None else ""
     if overridden and rule.kind == RULE_NAMED:
-        return f"You chose the background {mine}, but this document asks for {target}{asked}: {SAFE_CHOICE}"
+        return Message("check.background_colour.advice_chosen_other", values)
     if overridden and rule.kind == RULE_LIGHT:
-        if dark:
-            return (f"This document asks for a light background{asked}, and the {mine} you chose is dark: "
-                    f"{SAFE_CHOICE}, or a light one")
-        return (f"This document asks for a light background{asked}: the {mine} you chose is light but not the "
-                f"{target} used for it, so an office may still refuse it; the safe choice is to {SAFE_CHOICE}")
+        key = "check.background_colour.advice_chosen_dark" if dark else "check.background_colour.advice_chosen_light"
+        return Message(key, values)
     if rule.kind == RULE_LIGHT and dark:
-        return (f"This document asks for a light background{asked}: stand in front of a plain, light wall, or let "
-                "Portrait Lab replace the background")
-    return (f"The background is not the required colour ({target}): stand in front of a plain wall of that colour, "
-            "or let Portrait Lab replace the background")
+        return Message("check.background_colour.advice_light_wall", values)
+    return Message("check.background_colour.advice_wrong_colour", values)
 
 
 def check_background_colour(photo: np.ndarray, region: np.ndarray | None, rule: BackgroundRule,
@@ -174,28 +173,43 @@ def check_background_colour(photo: np.ndarray, region: np.ndarray | None, rule: 
     The median ignores the odd hair strand; CIEDE2000 (not CIE76) because it weights
     lightness differences of light colours less, as the eye does, so a photographed white
     wall that came out light grey is not judged as harshly as a coloured one."""
-    threshold = (f"CIEDE2000 <= {BACKGROUND_DELTA_E_PASS:g} (warn <= {BACKGROUND_DELTA_E_WARN:g}) "
-                 f"from {rgb_to_hex(rule.target)}")
-    if rule.kind == RULE_LIGHT:
-        threshold += f"; any light colour (lightness >= {LIGHT_BACKGROUND_MIN_L:g}) at worst warns"
+    threshold = Message("check.background_colour.threshold_light" if rule.kind == RULE_LIGHT
+                        else "check.background_colour.threshold",
+                        {"pass": BACKGROUND_DELTA_E_PASS, "warn": BACKGROUND_DELTA_E_WARN,
+                         "target": rgb_to_hex(rule.target), "lightness": LIGHT_BACKGROUND_MIN_L})
     missing = _background_available(region)
     if missing is not None:
-        return make_result("background_colour", "no background region", threshold, rule.source, "not_assessed",
-                           missing, None)
+        return make_result("background_colour", Message("check.background.no_region"), threshold, rule.source,
+                           "not_assessed", missing, None)
     assert region is not None
     median = np.median(photo[region], axis=0)
     difference = delta_e_2000(median, rule.target)
     lightness = lab_lightness(median)
     status = _colour_status(rule, difference, lightness)
-    measured = f"{rgb_to_hex(median)}, CIEDE2000 {difference:.1f}"
-    if rule.kind == RULE_LIGHT:
-        measured += f", lightness {lightness:.0f}"
-    if rule.assumed:
-        measured += f" ({rgb_to_hex(rule.target)} assumed: the document names no exact colour)"
-    if chosen is not None and status != "pass":
-        measured += f"; you chose {rgb_to_hex(chosen)}"
+    white_forbidden = rule.white_forbidden and delta_e_2000(median, WHITE_RGB) <= BACKGROUND_DELTA_E_PASS
+    measured = _colour_measured(rule, median, difference, lightness, chosen if status != "pass" else None,
+                                white_forbidden)
     advice = _colour_advice(rule, chosen, dark=lightness < LIGHT_BACKGROUND_MIN_L)
-    if rule.white_forbidden and delta_e_2000(median, WHITE_RGB) <= BACKGROUND_DELTA_E_PASS:
-        status, measured = "fail", measured + "; white, which this document forbids"
-        advice = f"This document does not accept a white background ('{rule.words}'): {SAFE_CHOICE}"
+    if white_forbidden:
+        status = "fail"
+        advice = Message("check.background_colour.advice_no_white", {"words": rule.words})
     return make_result("background_colour", measured, threshold, rule.source, status, advice, difference)
+
+
+def _colour_measured(rule: BackgroundRule, median: np.ndarray, difference: float, lightness: float,
+                     chosen: Colour | None, white_forbidden: bool) -> Message:
+    """'#F4F4F4, CIEDE2000 1.2', with the lightness, the assumed target, the user's choice and a
+    forbidden white where they matter; each addition is its own message, so each language
+    joins them in its own way."""
+    values = {"colour": rgb_to_hex(median), "difference": difference, "lightness": lightness}
+    measured = Message("check.background_colour.measured_light" if rule.kind == RULE_LIGHT
+                       else "check.background_colour.measured", values)
+    if rule.assumed:
+        measured = Message("check.background_colour.measured_assumed",
+                           {"measured": measured, "target": rgb_to_hex(rule.target)})
+    if chosen is not None:
+        measured = Message("check.background_colour.measured_chosen",
+                           {"measured": measured, "mine": rgb_to_hex(chosen)})
+    if white_forbidden:
+        measured = Message("check.background_colour.measured_white", {"measured": measured})
+    return measured

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pipeline.faces.evidence import FaceEvidence
 from pipeline.faces.parsing import CLOTH, GLASSES, HAT, MOUTH_LEVEL, FaceParsing
+from pipeline.i18n import Message
 from pipeline.idphoto.compliance.thresholds import (
     GLASSES_EYE_BAND,
     GLASSES_SHARE_WARN,
@@ -22,7 +23,6 @@ from pipeline.idphoto.compliance.verdicts import (
     make_result,
     not_measured,
     parsing_missing_reason,
-    percent,
 )
 
 def glasses_share(parsing: FaceParsing) -> float:
@@ -42,28 +42,24 @@ def head_covering_share(parsing: FaceParsing) -> float:
 
 def check_glasses(evidence: FaceEvidence | None) -> CheckResult:
     """No glasses: ICAO allows clear ones without glare, some documents none, so a warning."""
-    threshold = f"glasses on < {percent(GLASSES_SHARE_WARN, 0)} of the eye area (else: warning)"
+    threshold = Message("check.glasses.threshold", {"pct": GLASSES_SHARE_WARN * 100})
     source = f"{SOURCE_ICAO_9303}; {SOURCE_CALIBRATION}"
     if evidence is None or evidence.parsing is None:
         return not_measured("glasses", threshold, source, parsing_missing_reason(evidence))
     share = glasses_share(evidence.parsing)
     worn = share >= GLASSES_SHARE_WARN
-    return make_result("glasses", f"glasses on {percent(share)} of the eye area" + (" (glasses worn)" if worn else ""),
-                       threshold, source, "warn" if worn else "pass",
-                       "Glasses seem to be worn: many documents do not accept them, and none accept glare or "
-                       "tinted lenses; take them off for the photo if you can", share)
+    measured = Message("check.glasses.measured_worn" if worn else "check.glasses.measured", {"pct": share * 100})
+    return make_result("glasses", measured, threshold, source, "warn" if worn else "pass",
+                       Message("check.glasses.advice"), share)
 
 
 def check_head_covering(evidence: FaceEvidence | None) -> CheckResult:
     """No hat, cap or scarf over the head [9303], measured as OFIQ NoHeadCoverings."""
-    threshold = f"hat or cloth on <= {percent(HEAD_COVERING_MAX_SHARE, 0)} of the head above the mouth"
+    threshold = Message("check.head_covering.threshold", {"pct": HEAD_COVERING_MAX_SHARE * 100})
     source = f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_HEAD_COVERINGS}"
     if evidence is None or evidence.parsing is None:
         return not_measured("head_covering", threshold, source, parsing_missing_reason(evidence))
     share = head_covering_share(evidence.parsing)
     covered = share > HEAD_COVERING_MAX_SHARE
-    return make_result("head_covering", f"hat or cloth on {percent(share)} of the head above the mouth",
-                       threshold, source, "fail" if covered else "pass",
-                       "Your head seems covered (a hat, cap, hood or scarf): take it off and retake; a covering "
-                       "worn for religious reasons is allowed by most documents if your face stays fully visible",
-                       share)
+    return make_result("head_covering", Message("check.head_covering.measured", {"pct": share * 100}),
+                       threshold, source, "fail" if covered else "pass", Message("check.head_covering.advice"), share)

@@ -6,6 +6,7 @@ detector points cannot see any of these, so without the mesh they are not assess
 from __future__ import annotations
 
 from pipeline.faces.evidence import FaceEvidence
+from pipeline.i18n import Message
 from pipeline.idphoto.compliance.face_measures import measure_eyes, mouth_opening
 from pipeline.idphoto.compliance.thresholds import (
     EYES_OPEN_PASS,
@@ -27,51 +28,48 @@ from pipeline.idphoto.compliance.verdicts import (
     grade_at_most,
     make_result,
     not_measured,
-    percent,
 )
 
 def check_eyes_open(evidence: FaceEvidence | None) -> CheckResult:
     """Both eyes open [9303], measured as OFIQ EyesOpen: the less open eye's lid gap over the
     eye-to-chin distance."""
-    threshold = f">= {EYES_OPEN_PASS:g} of the eye-to-chin distance (>= {EYES_OPEN_WARN:g}: warning)"
+    threshold = Message("check.eyes_open.threshold", {"pass": EYES_OPEN_PASS, "warn": EYES_OPEN_WARN})
     source = f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_EYES_OPEN}; {SOURCE_CALIBRATION}"
     if evidence is None or evidence.dense is None:
         return not_measured("eyes_open", threshold, source, dense_missing_reason(evidence))
     eyes = measure_eyes(evidence.dense)
     opening = eyes.smaller_opening
     side = min(eyes.openings, key=lambda name: eyes.openings[name])
-    measured = f"lid gap {opening:.3f} of the eye-to-chin distance (the {side} eye in the image)"
+    measured = Message(f"check.eyes_open.measured_{side}", {"gap": opening})
     return make_result("eyes_open", measured, threshold, source,
-                       grade_at_least(opening, EYES_OPEN_PASS, EYES_OPEN_WARN),
-                       "Your eyes look closed or half closed: keep both eyes fully open and retake", opening)
+                       grade_at_least(opening, EYES_OPEN_PASS, EYES_OPEN_WARN), Message("check.eyes_open.advice"),
+                       opening)
 
 
 def check_mouth_closed(evidence: FaceEvidence | None) -> CheckResult:
     """Lips together [9303: neutral expression, mouth closed], measured as OFIQ MouthClosed:
     the largest inner-lip gap over the eye-to-chin distance. Stricter than OFIQ's scoring
     centre, which would pass a smile with teeth showing (see MOUTH_OPEN_*)."""
-    threshold = (f"<= {MOUTH_OPEN_PASS:g} of the eye-to-chin distance (<= {MOUTH_OPEN_WARN:g}: warning; "
-                 f"OFIQ's score centre {OFIQ_MOUTH_CLOSED_CENTRE:g})")
+    threshold = Message("check.mouth_closed.threshold", {"pass": MOUTH_OPEN_PASS, "warn": MOUTH_OPEN_WARN,
+                                                         "ofiq": OFIQ_MOUTH_CLOSED_CENTRE})
     source = f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_MOUTH_CLOSED}; {SOURCE_CALIBRATION}"
     if evidence is None or evidence.dense is None:
         return not_measured("mouth_closed", threshold, source, dense_missing_reason(evidence))
     opening = mouth_opening(evidence.dense)
-    return make_result("mouth_closed", f"lips {opening:.3f} of the eye-to-chin distance apart", threshold, source,
-                       grade_at_most(opening, MOUTH_OPEN_PASS, MOUTH_OPEN_WARN),
-                       "Your mouth is open: close your lips, keep a neutral expression (no wide smile) and retake",
+    return make_result("mouth_closed", Message("check.mouth_closed.measured", {"gap": opening}), threshold, source,
+                       grade_at_most(opening, MOUTH_OPEN_PASS, MOUTH_OPEN_WARN), Message("check.mouth_closed.advice"),
                        opening)
 
 
 def check_gaze(evidence: FaceEvidence | None) -> CheckResult:
     """Looking into the camera [9303]: the irises centred between the eye corners (both eyes'
     mean offset, as a share of the eye's width). No source gives a number: calibrated."""
-    threshold = f"irises within {percent(GAZE_PASS, 0)} of the eye's width from its middle " \
-                f"(within {percent(GAZE_WARN, 0)}: warning)"
+    threshold = Message("check.gaze.threshold", {"pass_pct": GAZE_PASS * 100, "warn_pct": GAZE_WARN * 100})
     source = f"{SOURCE_ICAO_9303}; {SOURCE_CALIBRATION}"
     if evidence is None or evidence.dense is None:
         return not_measured("gaze", threshold, source, dense_missing_reason(evidence))
     offset = measure_eyes(evidence.dense).mean_gaze
-    direction = "right" if offset > 0 else "left"
-    return make_result("gaze", f"irises {percent(abs(offset))} of the eye's width to the image's {direction}",
-                       threshold, source, grade_at_most(abs(offset), GAZE_PASS, GAZE_WARN),
-                       "You are looking to one side: look straight into the camera lens and retake", offset)
+    measured = Message("check.gaze.measured_right" if offset > 0 else "check.gaze.measured_left",
+                       {"pct": abs(offset) * 100})
+    return make_result("gaze", measured, threshold, source, grade_at_most(abs(offset), GAZE_PASS, GAZE_WARN),
+                       Message("check.gaze.advice"), offset)

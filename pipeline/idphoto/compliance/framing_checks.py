@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from pipeline.faces.detect import Face
 from pipeline.faces.geometry import HEAD_TOP_NO_HAIR, HeadGeometry
-from pipeline.faces.methods import EXPECTED_ERROR_PCT, METHODS
+from pipeline.faces.methods import EXPECTED_ERROR_PCT, METHODS, POSITIONS
+from pipeline.i18n import Message, Text
 from pipeline.idphoto.compliance.measurements import px_to_mm
 from pipeline.idphoto.compliance.thresholds import (
     CENTRE_RANGE,
@@ -41,7 +42,6 @@ from pipeline.idphoto.compliance.verdicts import (
     grade_in_range,
     make_result,
     not_measured,
-    percent,
     range_text,
     spec_source,
 )
@@ -54,23 +54,21 @@ UNMEASURED_ESTIMATE_ERROR_PCT = 6.0
 
 def check_single_face(faces: Sequence[Face]) -> CheckResult:
     """Only the applicant may be in the photo [9303]; the ratio is OFIQ's raw value."""
-    threshold = f"exactly one face (others < {percent(SECOND_FACE_TINY_AREA_RATIO, 0)} of its size: warning)"
+    threshold = Message("check.single_face.threshold", {"pct": SECOND_FACE_TINY_AREA_RATIO * 100})
     if not faces:
-        return make_result("single_face", "no face found", threshold, SOURCE_ICAO_9303, "fail",
-                           "No face was found: retake facing the camera, with your whole face visible and well lit",
-                           0.0)
+        return make_result("single_face", Message("check.single_face.none"), threshold, SOURCE_ICAO_9303, "fail",
+                           Message("check.single_face.advice_none"), 0.0)
     if len(faces) == 1:
-        return make_result("single_face", "1 face", threshold, SOURCE_ICAO_9303, "pass", "", 0.0)
+        return make_result("single_face", Message("check.single_face.one"), threshold, SOURCE_ICAO_9303, "pass", "",
+                           0.0)
     areas = sorted((face.area for face in faces), reverse=True)
     second_ratio = areas[1] / areas[0] if areas[0] > 0 else 1.0
-    measured = f"{len(faces)} faces (second largest {percent(second_ratio, 0)} of the largest)"
+    measured = Message("check.single_face.many", {"count": len(faces), "pct": second_ratio * 100})
     if second_ratio < SECOND_FACE_TINY_AREA_RATIO:
         return make_result("single_face", measured, threshold, f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_SINGLE_FACE}", "warn",
-                           "A small second face is visible (a poster or a person behind you?): "
-                           "retake in front of a plain wall with nobody else in view", second_ratio)
+                           Message("check.single_face.advice_small"), second_ratio)
     return make_result("single_face", measured, threshold, f"{SOURCE_ICAO_9303}; {SOURCE_OFIQ_SINGLE_FACE}", "fail",
-                       "Only you may be in the photo: retake with no other people or pictures of faces in view",
-                       second_ratio)
+                       Message("check.single_face.advice_others"), second_ratio)
 
 
 def check_head_height(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi: int) -> CheckResult:
@@ -90,22 +88,18 @@ def check_head_height(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi
                                          bool(error))
         if SEVERITY[status_mm] > SEVERITY[status]:
             status, direction = status_mm, direction_mm
-        threshold = f"{range_text(spec.head_height_mm, 'mm')}{_head_top_words(spec)} (document)"
-        source = spec_source(spec)
+        threshold: Text = _document_limit(range_text(spec.head_height_mm, "mm"), spec)
+        source: Text = spec_source(spec)
     elif spec.head_height_ratio:
-        threshold = f"{range_text(allowed, '%', 100)} of height{_head_top_words(spec)} (document)"
-        source = spec_source(spec)
+        threshold, source = _document_limit(_of_height(allowed), spec), spec_source(spec)
     else:
-        threshold = f"{range_text(allowed, '%', 100)} of height (ICAO default)"
+        threshold = Message("check.limit.icao_default", {"limit": _of_height(allowed)})
         source = SOURCE_ICAO_9303
-    measured = f"{millimetres:.1f} mm ({percent(ratio)} of height)" + _estimated_note(head, "chin", "crown")
+    measured = _measured_mm(millimetres, ratio, head, "chin", "crown")
     if direction == 0:
         advice = _estimated_advice(head)
-    elif direction < 0:
-        advice = "Your head is too small in the frame: retake closer to the camera, or use a higher-resolution photo"
     else:
-        advice = ("Your head is too large in the frame: retake from further back, "
-                  "with your whole head and the top of your shoulders in view")
+        advice = Message("check.head_height.advice_small" if direction < 0 else "check.head_height.advice_large")
     return make_result("head_height", measured, threshold, source, status, advice, ratio)
 
 
@@ -122,22 +116,43 @@ def check_eye_line(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dpi: i
                                          slack * spec.size_mm[1], bool(slack))
         if SEVERITY[status_mm] > SEVERITY[status]:
             status, direction = status_mm, direction_mm
-        threshold, source = f"{range_text(spec.eye_line_mm, 'mm')} from the bottom (document)", spec_source(spec)
+        limit: Text = Message("check.eye_line.mm_from_bottom", {"range": range_text(spec.eye_line_mm, "mm")})
+        threshold, source = Message("check.limit.document", {"limit": limit}), spec_source(spec)
     elif spec.eye_line_ratio:
-        threshold, source = f"{range_text(allowed, '%', 100)} of height from the bottom (document)", spec_source(spec)
+        limit = Message("check.eye_line.from_bottom", {"range": range_text(allowed, "%", 100)})
+        threshold, source = Message("check.limit.document", {"limit": limit}), spec_source(spec)
     else:
-        threshold, source = f"{range_text(allowed, '%', 100)} of height from the bottom (ICAO default)", SOURCE_TR_T9
-    advice = ("Your eyes are too low in the photo: retake with more room below your chin (shoulders in view)"
-              if direction < 0 else
-              "Your eyes are too high in the photo: retake with more room above your head"
-              if direction > 0 else ESTIMATED_ADVICE)
-    measured = f"{millimetres:.1f} mm ({percent(ratio)} of height)" + _estimated_note(head, "eyes")
+        limit = Message("check.eye_line.from_bottom", {"range": range_text(allowed, "%", 100)})
+        threshold, source = Message("check.limit.icao_default", {"limit": limit}), SOURCE_TR_T9
+    advice = (Message("check.eye_line.advice_low") if direction < 0 else
+              Message("check.eye_line.advice_high") if direction > 0 else ESTIMATED_ADVICE)
+    measured = _measured_mm(millimetres, ratio, head, "eyes")
     return make_result("eye_line", measured, threshold, source, status, advice, ratio)
 
 
-def _head_top_words(spec: IdPhotoSpec) -> str:
-    """', chin to the top of the head, hair excluded' for documents that measure without hair."""
-    return f", {spec.head_top_label}" if spec.head_top == HEAD_TOP_NO_HAIR else ""
+def _of_height(allowed: tuple[float, float]) -> Message:
+    """'70-80 % of height'."""
+    return Message("check.limit.of_height", {"range": range_text(allowed, "%", 100)})
+
+
+def _document_limit(limit: Text, spec: IdPhotoSpec) -> Message:
+    """'<limit> (document)', naming 'chin to the top of the head, hair excluded' for documents
+    that measure without hair."""
+    key = "check.limit.document_no_hair" if spec.head_top == HEAD_TOP_NO_HAIR else "check.limit.document"
+    return Message(key, {"limit": limit})
+
+
+def _measured_mm(millimetres: float, ratio: float, head: HeadGeometry, *positions: str) -> Message:
+    """'31.4 mm (69.8 % of height)', and how the estimated positions were found, if any."""
+    measured = Message("check.measured.mm_of_height", {"mm": millimetres, "pct": ratio * 100})
+    guessed = [position for position in positions if head.is_estimated(position)]
+    if not guessed:
+        return measured
+    items = [Message("check.estimated.item", {"position": POSITION_NAMES[position],
+                                              "method": METHODS[head.methods[position]].label})
+             for position in guessed]
+    how = items[0] if len(items) == 1 else Message("check.estimated.pair", {"first": items[0], "second": items[1]})
+    return Message("check.measured.estimated", {"measured": measured, "how": how})
 
 
 def _estimate_error(head: HeadGeometry, *positions: str) -> float:
@@ -159,28 +174,14 @@ def _grade(value: float, allowed: tuple[float, float], tolerance: float, slack: 
     return ("warn" if estimated and status == "pass" else status), direction
 
 
-def _estimated_note(head: HeadGeometry, *positions: str) -> str:
-    """' - estimated (...)' saying how the guessed positions were found, or '' when all were measured."""
-    guessed = [position for position in positions if head.is_estimated(position)]
-    if not guessed:
-        return ""
-    words = {"eyes": "eye centres", "chin": "chin", "crown": "top of the head"}
-    how = "; ".join(f"{words[position]}: {METHODS[head.methods[position]].label}" for position in guessed)
-    return (f" - estimated ({how}), so this check cannot pass; it fails only when the miss is larger than "
-            "the estimate's error")
+# A head position's name in the report ("check.position.<name>").
+POSITION_NAMES: dict[str, Message] = {position: Message(f"check.position.{position}") for position in POSITIONS}
+ESTIMATED_ADVICE = Message("check.advice.estimated")
+CROWN_ESTIMATED_ADVICE = Message("check.advice.crown_estimated")
+NO_HAIR_ADVICE = Message("check.advice.no_hair")
 
 
-ESTIMATED_ADVICE = ("This could only be estimated on this photo: compare it with the document's template before "
-                    "you print, or retake with your whole face sharp, well lit and facing the camera")
-CROWN_ESTIMATED_ADVICE = ("The top of your head could not be seen, so it was estimated: retake with your whole head "
-                          "and some space above it in the photo")
-
-
-NO_HAIR_ADVICE = ("This document measures the head without the hair, which no photo shows, so its top was "
-                  "estimated: compare the photo with the document's template before you print")
-
-
-def _estimated_advice(head: HeadGeometry) -> str:
+def _estimated_advice(head: HeadGeometry) -> Message:
     if head.is_estimated("crown"):
         return NO_HAIR_ADVICE if head.head_top == HEAD_TOP_NO_HAIR else CROWN_ESTIMATED_ADVICE
     return ESTIMATED_ADVICE
@@ -195,12 +196,11 @@ def check_crown_margin(head: HeadGeometry, spec: IdPhotoSpec, height_px: int, dp
     millimetres = px_to_mm(head.crown_y, dpi)
     slack = _estimate_error(head, "crown") * head.head_height / height_px
     status, direction = _grade(ratio, allowed, CROWN_MARGIN_TOLERANCE, slack, bool(slack))
-    measured = f"{millimetres:.1f} mm ({percent(ratio)} of height)" + _estimated_note(head, "crown")
-    advice = ("There is too little space above your head: retake with more room above your head"
-              if direction < 0 else
-              "There is too much space above your head: retake closer to the camera"
-              if direction > 0 else _estimated_advice(head))
-    return make_result("crown_margin", measured, f"{range_text(spec.crown_margin_mm, 'mm')} (document)",
+    measured = _measured_mm(millimetres, ratio, head, "crown")
+    advice = (Message("check.crown_margin.advice_little") if direction < 0 else
+              Message("check.crown_margin.advice_much") if direction > 0 else _estimated_advice(head))
+    return make_result("crown_margin", measured,
+                       Message("check.limit.document", {"limit": range_text(spec.crown_margin_mm, "mm")}),
                        spec_source(spec), status, advice, ratio)
 
 
@@ -208,31 +208,31 @@ def check_face_centring(head: HeadGeometry, width_px: int) -> CheckResult:
     """Eye midpoint 45-55 % of the width from the left [TR T9]."""
     ratio = head.axis_x / width_px
     status, _ = grade_in_range(ratio, CENTRE_RANGE, CENTRE_TOLERANCE)
-    return make_result("face_centring", f"eye midpoint at {percent(ratio)} of width",
-                       f"{range_text(CENTRE_RANGE, '%', 100)}", SOURCE_TR_T9, status,
-                       "Your face is off-centre: "
-                       "retake with your face in the middle of the frame and room on both sides",
-                       ratio)
+    return make_result("face_centring", Message("check.face_centring.measured", {"pct": ratio * 100}),
+                       Message("check.face_centring.threshold", {"range": range_text(CENTRE_RANGE, "%", 100)}),
+                       SOURCE_TR_T9, status, Message("check.face_centring.advice"), ratio)
 
 
 def check_roll(head: HeadGeometry) -> CheckResult:
     """Eye line level: |roll| <= 5 deg best practice, <= 8 deg required [TR T8]."""
-    return _pose_angle("roll", head.roll_deg, "", ROLL_PASS_DEG, ROLL_WARN_DEG,
-                       "Your head is tilted: keep your head straight with both eyes level")
+    return _pose_angle("roll", Message("check.angle", {"deg": head.roll_deg}), head.roll_deg, ROLL_PASS_DEG,
+                       ROLL_WARN_DEG, Message("check.roll.advice"))
 
 
 def check_yaw(head: HeadGeometry) -> CheckResult:
     """Frontal pose: |yaw| <= 5 deg [TR T8], 5-10 deg warns; measured on the 3-D mesh when
     there is one, else estimated from the nose position."""
-    note = " (3-D face landmarks)" if head.pitch_deg is not None else " (estimate from the nose position)"
-    return _pose_angle("yaw", head.yaw_deg, note, YAW_PASS_DEG, YAW_WARN_DEG,
-                       "Your head is turned to one side: look straight into the camera")
+    key = "check.yaw.measured_mesh" if head.pitch_deg is not None else "check.yaw.measured_nose"
+    return _pose_angle("yaw", Message(key, {"deg": head.yaw_deg}), head.yaw_deg, YAW_PASS_DEG, YAW_WARN_DEG,
+                       Message("check.yaw.advice"))
 
 
-def _pose_angle(check: str, degrees: float, note: str, pass_deg: float, warn_deg: float, advice: str) -> CheckResult:
+def _pose_angle(check: str, measured: Message, degrees: float, pass_deg: float, warn_deg: float, advice: Message
+                ) -> CheckResult:
     """A head angle graded by its size, whichever way the head turns."""
-    return make_result(check, f"{degrees:+.1f} deg{note}", f"<= {pass_deg:g} deg (<= {warn_deg:g} deg: warning)",
-                       SOURCE_TR_T8, grade_at_most(abs(degrees), pass_deg, warn_deg), advice, degrees)
+    threshold = Message("check.angle_limit", {"pass_deg": pass_deg, "warn_deg": warn_deg})
+    return make_result(check, measured, threshold, SOURCE_TR_T8, grade_at_most(abs(degrees), pass_deg, warn_deg),
+                       advice, degrees)
 
 
 def check_inter_eye_distance(head: HeadGeometry, fixed_pixels: bool = False) -> CheckResult:
@@ -245,28 +245,27 @@ def check_inter_eye_distance(head: HeadGeometry, fixed_pixels: bool = False) -> 
     resolution the user chose can warn or fail."""
     distance = head.eye_distance
     status = grade_at_least(distance, IED_PASS_PX, IED_WARN_PX)
-    advice = ("The print resolution chosen leaves too few pixels between the eyes: make it again at the "
-              "document's own resolution or a higher one")
-    measured = f"{distance:.0f} px"
+    measured = Message("check.inter_eye_distance.measured", {"px": distance})
     if fixed_pixels and status != "pass":
         status = "pass"
-        measured += " (set by the document's size and resolution, not by your photo; for information)"
+        measured = Message("check.inter_eye_distance.measured_fixed", {"px": distance})
     return make_result("inter_eye_distance", measured,
-                       f">= {IED_PASS_PX:g} px (>= {IED_WARN_PX:g} px: warning)", SOURCE_TR_T8, status, advice,
-                       distance)
+                       Message("check.inter_eye_distance.threshold", {"pass_px": IED_PASS_PX, "warn_px": IED_WARN_PX}),
+                       SOURCE_TR_T8, status, Message("check.inter_eye_distance.advice"), distance)
 
 
-def check_pitch(head: HeadGeometry, unavailable: str) -> CheckResult:
+def check_pitch(head: HeadGeometry, unavailable: Text) -> CheckResult:
     """Head neither raised nor lowered: |pitch| <= 5 deg [TR T8], widened by the 3-D mesh's
     own uncertainty (see PITCH_*). Only the mesh measures pitch; without it the check is not
     assessed, and ``unavailable`` says why in plain words."""
-    threshold = (f"<= {PITCH_PASS_DEG:g} deg (TR {PITCH_TR_DEG:g} deg plus the measurement's "
-                 f"{PITCH_PASS_DEG - PITCH_TR_DEG:g} deg uncertainty; <= {PITCH_WARN_DEG:g} deg: warning)")
+    threshold = Message("check.pitch.threshold", {"pass_deg": PITCH_PASS_DEG, "tr_deg": PITCH_TR_DEG,
+                                                  "uncertainty_deg": PITCH_PASS_DEG - PITCH_TR_DEG,
+                                                  "warn_deg": PITCH_WARN_DEG})
     if head.pitch_deg is None:
         return not_measured("pitch", threshold, SOURCE_TR_T8, unavailable)
     pitch = head.pitch_deg
-    advice = ("Your head is tilted down: raise your chin a little and look straight into the camera"
-              if pitch > 0 else
-              "Your head is tilted back: lower your chin a little and look straight into the camera")
-    return make_result("pitch", f"{pitch:+.1f} deg ({'down' if pitch > 0 else 'up'}; 3-D face landmarks)", threshold,
-                       SOURCE_TR_T8, grade_at_most(abs(pitch), PITCH_PASS_DEG, PITCH_WARN_DEG), advice, pitch)
+    down = pitch > 0
+    advice = Message("check.pitch.advice_down" if down else "check.pitch.advice_up")
+    measured = Message("check.pitch.measured_down" if down else "check.pitch.measured_up", {"deg": pitch})
+    return make_result("pitch", measured, threshold, SOURCE_TR_T8,
+                       grade_at_most(abs(pitch), PITCH_PASS_DEG, PITCH_WARN_DEG), advice, pitch)

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pipeline.cutout.background import colour_to_hex
+from pipeline.cutout.background import COLOUR_PRESETS, colour_to_hex
 from pipeline.faces.evidence import FaceEvidence
 from pipeline.faces.mesh import mesh_available
+from pipeline.i18n import Message, Text
 from pipeline.idphoto.specs import IdPhotoSpec
 
 Status = Literal["pass", "warn", "fail", "not_assessed"]
@@ -20,30 +21,14 @@ Status = Literal["pass", "warn", "fail", "not_assessed"]
 # How bad each verdict is; also the order of the report's counts.
 SEVERITY: dict[str, int] = {"pass": 0, "not_assessed": 1, "warn": 2, "fail": 3}
 
-CHECK_TITLES: dict[str, str] = {
-    "single_face": "Single face",
-    "head_height": "Head height (chin to crown)",
-    "eye_line": "Eye line (from the bottom)",
-    "crown_margin": "Space above the head",
-    "face_centring": "Face centred",
-    "roll": "Head tilt (roll)",
-    "yaw": "Head turn (yaw)",
-    "pitch": "Head tilt up or down (pitch)",
-    "inter_eye_distance": "Inter-eye distance",
-    "background_uniformity": "Background plain",
-    "background_colour": "Background colour",
-    "exposure": "Face exposure",
-    "sharpness": "Face sharpness",
-    "illumination_balance": "Light even on the face, no shadows",
-    "eyes_open": "Eyes open",
-    "mouth_closed": "Mouth closed",
-    "gaze": "Looking at the camera",
-    "glasses": "No glasses",
-    "head_covering": "No head covering",
-    "resolution": "Pixel size",
-    "file_size": "File size",
-    "compression": "JPEG compression",
-}
+# Every check's id, in no particular order; its title is the catalogue's ``check.title.<id>``.
+CHECK_IDS: tuple[str, ...] = (
+    "single_face", "head_height", "eye_line", "crown_margin", "face_centring", "roll", "yaw", "pitch",
+    "inter_eye_distance", "background_uniformity", "background_colour", "exposure", "sharpness",
+    "illumination_balance", "eyes_open", "mouth_closed", "gaze", "glasses", "head_covering", "resolution",
+    "file_size", "compression",
+)
+CHECK_TITLES: dict[str, Message] = {check_id: Message(f"check.title.{check_id}") for check_id in CHECK_IDS}
 
 
 @dataclass(frozen=True)
@@ -51,18 +36,19 @@ class CheckResult:
     """One rule, measured: what was found, the limit, where the limit comes from, the verdict."""
 
     id: str
-    title: str
-    measured: str
-    threshold: str
-    source: str
+    title: Text
+    measured: Text
+    threshold: Text
+    source: Text  # a citation ("ICAO Doc 9303") stays a plain str; words of ours are a Message
     status: Status
-    advice: str  # what a person can do for a retake; empty on pass
+    advice: Text  # what a person can do for a retake; empty on pass
     value: float | None = None  # the raw number, for machines
 
 
-def make_result(check_id: str, measured: str, threshold: str, source: str, status: Status, advice: str,
+def make_result(check_id: str, measured: Text, threshold: Text, source: Text, status: Status, advice: Text,
                 value: float | None) -> CheckResult:
-    """A CheckResult whose advice is dropped on pass and whose value is a plain float."""
+    """A CheckResult whose advice is dropped on pass and whose value is a plain float. Its words
+    are messages (``pipeline.i18n``), rendered in the reader's language by the report."""
     return CheckResult(
         id=check_id, title=CHECK_TITLES[check_id], measured=measured, threshold=threshold, source=source,
         status=status, advice="" if status == "pass" else advice,
@@ -106,11 +92,11 @@ def grade_at_least(value: float, pass_min: float, warn_min: float) -> Status:
 # --------------------------------------------------------------------------------------
 # Wording
 # --------------------------------------------------------------------------------------
-def spec_source(spec: IdPhotoSpec) -> str:
+def spec_source(spec: IdPhotoSpec) -> Message:
     """How the report names the document's own rules, e.g. 'Germany Reisepass spec'."""
     if spec.custom:
-        return "your custom size"
-    return f"{spec.country} {spec.document} spec"
+        return Message("check.source.custom")
+    return Message("check.source.spec", {"country": spec.country, "document": spec.document})
 
 
 def percent(fraction: float, digits: int = 1) -> str:
@@ -124,28 +110,33 @@ def range_text(allowed: tuple[float, float], unit: str, scale: float = 1.0) -> s
     return f"{low:.4g}-{high:.4g} {unit}"
 
 
+def colour_name(name: str) -> Text:
+    """A named background colour ('light-grey') in the reader's language; a hex code as it is."""
+    return Message("check.colour." + name.replace("-", "_")) if name in COLOUR_PRESETS else name
+
+
 def rgb_to_hex(rgb: Sequence[float]) -> str:
     """Hex text of a measured (float) colour, via the one colour formatter."""
     return colour_to_hex(tuple(int(round(min(max(c, 0), 255))) for c in rgb))  # type: ignore[arg-type]
 
 
-def dense_missing_reason(evidence: FaceEvidence | None) -> str:
+def dense_missing_reason(evidence: FaceEvidence | None) -> Message:
     """Why a check that needs the dense face landmarks could not run, in plain words."""
     if evidence is None:
-        return "The face's landmarks were not measured on this photo, so this was not checked"
+        return Message("check.reason.no_landmarks")
     if not mesh_available():
-        return "The detailed face-landmark model is not installed on this server, so this was not checked"
-    return ("The face's landmarks could not be traced on this photo, so this was not checked: "
-            "retake facing the camera with your whole face in view")
+        return Message("check.reason.no_mesh_model")
+    return Message("check.reason.mesh_not_traced")
 
 
-def parsing_missing_reason(evidence: FaceEvidence | None) -> str:
+def parsing_missing_reason(evidence: FaceEvidence | None) -> Message:
     """Why a check that needs face parsing could not run (the parser needs downloaded weights)."""
     if evidence is None:
-        return "The face was not parsed on this photo, so this was not checked"
-    return "The face-parsing model is not installed on this server, so this was not checked"
+        return Message("check.reason.not_parsed")
+    return Message("check.reason.no_parsing_model")
 
 
-def not_measured(check_id: str, threshold: str, source: str, reason: str) -> CheckResult:
+def not_measured(check_id: str, threshold: Text, source: Text, reason: Text) -> CheckResult:
     """A check whose evidence (dense landmarks, face parsing) this photo or server lacks."""
-    return make_result(check_id, "not measured", threshold, source, "not_assessed", reason, None)
+    return make_result(check_id, Message("check.measured.not_measured"), threshold, source, "not_assessed", reason,
+                       None)
