@@ -114,11 +114,30 @@ LANGUAGE_JS = """
       document.documentElement.setAttribute('lang', code);
     },
   };
+  // Gradio's own words (the upload box's) follow only the language it started in: a pick on a
+  // page nobody has worked on yet reloads it in the new language; with a photo or a search
+  // there, nothing is lost: the labels switch at once and the rest on the next visit.
+  let touched = false;
+  ['change', 'input', 'drop', 'paste'].forEach((type) => document.addEventListener(type, (event) => {
+    if (!(event.target instanceof Element) || !event.target.closest('#language-picker')) touched = true;
+  }, true));
+  window.portraitLabLanguage.pick = async (code) => {
+    await window.portraitLabLanguage.apply(code, true);
+    if (!touched) location.reload();
+  };
+  // Before Gradio starts (this runs in the head, its module after): it takes its first locale
+  // from the browser, and what it draws then keeps that language; so it is told ours.
+  const first = window.portraitLabLanguage.preferred();
+  try {
+    Object.defineProperty(navigator, 'language', {configurable: true, get: () => first});
+    Object.defineProperty(navigator, 'languages', {configurable: true, get: () => [first]});
+  } catch (e) { /* a browser that refuses: the picker's switch after start still applies */ }
+  document.documentElement.setAttribute('lang', first);
 })();
 """ % {"tags": json.dumps(_browser_tags()), "codes": json.dumps(list(LANGUAGES)), "key": LANGUAGE_STORAGE_KEY,
        "cookie": LANGUAGE_COOKIE}
 
-PICK_LANGUAGE_JS = "(code) => { window.portraitLabLanguage.apply(code, true); return code; }"
+PICK_LANGUAGE_JS = "(code) => { window.portraitLabLanguage.pick(code); return code; }"
 LOAD_LANGUAGE_JS = ("() => { const code = window.portraitLabLanguage.preferred(); "
                     "window.portraitLabLanguage.apply(code, false); return code; }")
 

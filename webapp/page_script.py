@@ -21,9 +21,12 @@ PAGE_PREFIX = "ui.page."
 SKIP_LINK_TEXT = translate("ui.page.skip_link", DEFAULT_LANGUAGE)  # English, as the tests read it
 
 
+TAB_PREFIX = "ui.tab."
+
+
 def page_words() -> dict[str, dict[str, str]]:
-    """Every language's ``ui.page.*`` words, for the script."""
-    return {code: {key: text for key, text in catalogue(code).items() if key.startswith(PAGE_PREFIX)}
+    """Every language's ``ui.page.*`` words and tab names, for the script."""
+    return {code: {key: text for key, text in catalogue(code).items() if key.startswith((PAGE_PREFIX, TAB_PREFIX))}
             for code in LANGUAGES}
 
 
@@ -38,6 +41,19 @@ PAGE_JS = """
     || (el.dataset.plLang !== undefined && el.dataset.plLang !== lang());
   const name = (el, attribute, text) => { el.setAttribute(attribute, text); el.dataset.plLang = lang(); };
   const SLIDER_ALTS = ['ui.page.before', 'ui.page.after'];
+  // Gradio names a tab once, in the language of the moment it was drawn: after a pick, a tab
+  // still shows its old name. Its text node is given the name in the page's language.
+  const TAB_KEYS = Object.keys(WORDS.en).filter((key) => key.startsWith('ui.tab.'));
+  const renameTabs = () => {
+    document.querySelectorAll('[role=tab], .tab-container button, [role=menu] button').forEach((el) => {
+      const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.nodeValue.trim();
+        const key = TAB_KEYS.find((k) => Object.values(WORDS).some((words) => words[k] === text));
+        if (key && say(key) !== text) node.nodeValue = node.nodeValue.replace(text, say(key));
+      }
+    });
+  };
   const label = () => {
     document.querySelectorAll('.live-region:not([aria-live])').forEach((el) => {
       el.setAttribute('role', 'status');
@@ -56,6 +72,7 @@ PAGE_JS = """
     document.querySelectorAll('#restore-result img').forEach((img, index) => {
       if (stale(img, 'alt')) name(img, 'alt', say(SLIDER_ALTS[Math.min(index, 1)]));
     });
+    renameTabs();
     const skip = document.querySelector('.skip-link');
     if (skip && skip.dataset.plLang !== lang()) {
       skip.textContent = say('ui.page.skip_link');
@@ -104,4 +121,12 @@ input:focus-visible, textarea:focus-visible, [role=listbox]:focus-visible, selec
 # in the page's head.
 PAGE_HEAD = """<style>
 @media (max-width: 480px) { .gradio-container .main.app { padding-left: 8px; padding-right: 8px; } }
+/* Spanish and French tab names are longer: still one row of five on a 390 px phone (here, as
+   Gradio's scoping of ``css`` drops a :lang() rule inside a media query; the hidden row is the
+   one Gradio measures to decide how many tabs fit) */
+@media (max-width: 480px) {
+  html:lang(es) .gradio-container .contain .tab-wrapper .tab-container button,
+  html:lang(fr) .gradio-container .contain .tab-wrapper .tab-container button {
+    padding: 0 4px !important; font-size: 12px !important; }
+}
 </style>"""

@@ -95,7 +95,7 @@ def changed_headline(review: FaceReview) -> str:
         return ""
     changed = sum(1 for score, strength in zip(review.scores, review.strengths)
                   if score < IDENTITY_THRESHOLD and strength > 0.0)
-    return "⚠️ " + t("web.review.changed", count=changed) + " " if changed else ""
+    return "⚠ " + t("web.review.changed", count=changed) + " " if changed else ""
 
 
 def with_strength(review: FaceReview, face: int, strength: float) -> FaceReview:

@@ -29,6 +29,7 @@ from webapp.sessions import SessionStorage
 from webapp.space import engine_speed
 from webapp.studio import Availability, Studio, write_example_photo
 from webapp.tabs import background, batch, idphoto, privacy, restore
+from webapp.page_head import EarlyScript
 from webapp.page_script import PAGE_CSS, PAGE_HEAD, PAGE_JS
 from webapp.language import LANGUAGE_JS, font_css, language_picker, ui, ui_translations, wire_language_picker
 from webapp.ui import CSS, UI_ONLY, private_theme, wire_spoken
@@ -59,9 +60,10 @@ class PortraitLabApp:
             prevent_thread_lock=True, quiet=quiet, show_error=False, ssr_mode=False,
             max_file_size=f"{self.config.max_upload_mb:g}mb", enable_monitoring=False, mcp_server=False,
             pwa=False, footer_links=["api"], theme=private_theme(), css=CSS + PAGE_CSS + font_css(), js=PAGE_JS,
-            head=PAGE_HEAD + f"<script>{LANGUAGE_JS}</script>", i18n=ui_translations(),
+            head=PAGE_HEAD, i18n=ui_translations(),
             run_history=False,
-            app_kwargs={"middleware": [Middleware(PrivacyGuard, storage=self.storage,
+            app_kwargs={"middleware": [Middleware(EarlyScript, script=LANGUAGE_JS),
+                                       Middleware(PrivacyGuard, storage=self.storage,
                                                   metrics_route=self.metrics.route if self.metrics else None)]},
         )
         configure_private_logging(self.config.temp_root)  # again: uvicorn added its own handlers

@@ -25,6 +25,7 @@ from pipeline.core.samples import astronaut
 from pipeline.core.timing import timed
 from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS, BackgroundOptions
 from pipeline.cutout.cutter import CutoutPipeline
+from pipeline.i18n import render
 from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, write_id_photo_files
 from pipeline.idphoto.nudge import PlacementNudge
 from pipeline.idphoto.tone import ToneOptions
@@ -86,7 +87,7 @@ def batch_markdown(summary: BatchSummary) -> str:
     parts = [t(BATCH_STATUS_WORDS[status], count=counts.get(status, 0)) for status in ("ok", "warning", "error", "skipped")
              if counts.get(status)]
     job = t(BATCH_JOBS[summary.job_name]) if summary.job_name in BATCH_JOBS else summary.job_name
-    # i18n: the server notes are the batch runner's (pipeline/batch), in its own language support
+    # the server notes were rendered in the batch's language (pipeline/batch)
     notes = "".join(f"\n\n{note}" for note in summary.server_notes)  # once, not on every row
     headline = t("web.batch.headline", job=job, files=len(summary.rows), seconds=f"{summary.seconds:.1f}")
     return (f"**{headline}** — " + (t("web.batch.list_separator").join(parts) or t("web.batch.nothing"))
@@ -173,6 +174,13 @@ class Studio:
             (self.manifest.get(n).display_name, n) for n in self.manifest.names("detector")
         ]
 
+    def spec_suggestions(self, query: str, lang: str | None = None) -> Choices:
+        """The documents a query that matches nothing probably meant (a near name in any language)."""
+        from pipeline.idphoto.search import labelled_search
+        from webapp.language import VISITOR_LANGUAGE
+
+        return list(labelled_search(self.specs.specs, query, lang or VISITOR_LANGUAGE.get(), near_misses=True))
+
     def spec_choices(self, query: str = "", lang: str | None = None) -> Choices:
         """The documents matching ``query`` (names in any language, words in any order), best
         first; all of them, most asked for first, without one. Labelled in ``lang``, else in
@@ -257,9 +265,9 @@ class Studio:
         after_path = save_image(out_dir / f"{download_stem(source)}-restored{suffix}", result.image, result.alpha)
         restored = sum(1 for face in result.faces if face.restored)
         # Which model and device did it are the log's and the Server details' (model ids)
-        # i18n: the engine's warnings are the pipeline's (pipeline/restore), in its own language support
+        # the engine's warnings are catalogue messages: rendered in the visitor's language
         notes = (t("web.restore.summary", restored=restored, faces=len(result.faces), width=width, height=height),
-                 *(f"- {warning}" for warning in result.warnings))
+                 *(f"- {render(warning, VISITOR_LANGUAGE.get())}" for warning in result.warnings))
         if result.work is None:
             return RestoreOutcome(Path(before_path), Path(after_path), "\n".join(notes), restored,
                                   time.perf_counter() - started, timings=dict(result.timings))
@@ -312,7 +320,7 @@ class Studio:
                               result.alpha if keeps_alpha(fmt) else None)
         mode = t(f"ui.background.mode_{options.mode}").lower() if options.mode in BACKGROUND_MODES else options.mode
         lines = [t("web.background.summary", mode=mode, faces=len(cut.faces))]
-        lines += [f"- {warning}" for warning in cut.warnings]
+        lines += [f"- {render(warning, VISITOR_LANGUAGE.get())}" for warning in cut.warnings]
         timings["total"] = time.perf_counter() - started
         return BackgroundOutcome(Path(path), "\n".join(lines), timings["total"], len(cut.faces), timings)
 

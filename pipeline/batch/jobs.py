@@ -22,7 +22,7 @@ from pipeline.core.decode import DecodedImage
 from pipeline.core.encode import OUTPUT_FORMATS, encode_image, keeps_alpha, output_format
 from pipeline.core.errors import InvalidOptionError
 from pipeline.core.metrics import psnr
-from pipeline.i18n import Message
+from pipeline.i18n import Message, Text, render, translate
 from pipeline.restore.identity_bands import IDENTITY_THRESHOLD, identity_band, shown_score
 
 if TYPE_CHECKING:  # hints only: torch-heavy modules load when a caller builds a pipeline
@@ -42,7 +42,7 @@ class JobOutput:
     suffix: str
     preview: np.ndarray
     metrics: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Text] = field(default_factory=list)
     preview_alpha: np.ndarray | None = None
 
 
@@ -89,14 +89,22 @@ def _identity_metrics(result: RestorationResult) -> dict[str, object]:
     return {"identity_lowest": shown_score(min(scores)), "identity_verdict": band.verdict}
 
 
-def _identity_warnings(result: RestorationResult) -> list[str]:
+def _identity_warnings(result: RestorationResult) -> list[Message]:
     """A face whose identity changed makes the row a warning, so it is not passed over."""
     changed = [face.identity.score_used for face in result.faces
                if face.identity is not None and face.identity.score_used < IDENTITY_THRESHOLD]
     if not changed:
         return []
-    return [f"{len(changed)} face(s) may no longer look like the same person (identity score "
-            f"{shown_score(min(changed)):.2f}, below {IDENTITY_THRESHOLD:.2f}): lower the strength for this photo."]
+    return [Message("warning.batch.identity_changed", {"count": len(changed), "score": f"{shown_score(min(changed)):.2f}",
+                                                        "threshold": f"{IDENTITY_THRESHOLD:.2f}"})]
+
+
+@dataclass(frozen=True)
+class _Listed(Message):
+    """Texts joined with the reader's list separator ("a, b" or "a、b"), as one message value."""
+
+    def text(self, lang: str | None = None) -> str:
+        return translate("warning.list_separator", lang).join(str(render(item, lang)) for item in self.values["items"])
 
 
 def background_job(cutter: CutoutPipeline, options: BackgroundOptions, fmt: str = "png", *,
@@ -150,8 +158,9 @@ def idphoto_job(maker: IdPhotoPipeline, options: IdPhotoOptions) -> Process:
         }
         warnings = list(result.warnings)
         if report.overall != "pass":
-            failing = [str(c.title) for c in report.checks if c.status == report.overall]
-            warnings.insert(0, f"Compliance: {report.overall.upper()} ({', '.join(failing)}).")
+            failing = tuple(c.title for c in report.checks if c.status == report.overall)
+            warnings.insert(0, Message("warning.batch.compliance", {"verdict": Message(f"report.verdict.{report.overall}"),
+                                                                    "checks": _Listed("", {"items": failing})}))
         return JobOutput(data=result.encoded, suffix=f".{result.format}", preview=result.photo, metrics=metrics,
                          warnings=warnings)
 

@@ -36,6 +36,7 @@ from pipeline.batch.ledger import BatchLedger, item_key, row_from_record, row_re
 from pipeline.batch.report import STATUS_ERROR, BatchRow, BatchSummary
 from pipeline.core import errors, settings
 from pipeline.core.errors import InvalidOptionError, OutputWriteError, PortraitLabError
+from pipeline.i18n import DEFAULT_LANGUAGE, Message, render
 from pipeline.models.accelerate import DEFAULTS as SPEED_DEFAULTS
 from pipeline.runner import run_item
 
@@ -54,9 +55,8 @@ MAX_BLOCKS = 100_000
 # its worker would turn into a hang. One photo at a time is sent to an actor, so a crash costs
 # no other photo a try.
 TASK_RETRIES = 2
-LOST_MESSAGE = "This photo stopped its worker process on every try, so it was not processed."
-UNREADABLE_MESSAGE = ("This photo could not be read on the machine that processed it: on a cluster, the inputs "
-                      "must be on storage that every machine sees at the same path.")
+LOST_MESSAGE = Message("batch.ray.lost")
+UNREADABLE_MESSAGE = Message("batch.ray.unreadable")
 NO_PREVIEW = np.zeros((0, 0, 3), np.uint8)  # the row already holds the thumbnails
 # A GPU actor takes this many photos per call and works them at once, so its restorer's
 # micro-batcher fills one network call with their faces (the CUDA max_batch); a CPU actor
@@ -68,23 +68,25 @@ def run_batch_on_ray(items: Sequence[BatchItem], job: BatchJob, out_dir: Path, *
                      ledger: BatchLedger | None = None, finished: Finished | None = None, make_zip: bool = True,
                      report_name: str = "report", device: str | None = None, precision: str | None = None,
                      address: str | None = None, workers: int | None = None,
-                     planned: Planned | None = None) -> BatchSummary:
+                     planned: Planned | None = None, lang: str = DEFAULT_LANGUAGE) -> BatchSummary:
     """:func:`pipeline.batch.run_batch` on Ray: ``address`` None starts a local Ray for this
     run (stopped at the end), "auto" or ``host:port`` joins a running one; ``workers`` is the
     most actors at once (default: one per GPU of the cluster, else one per CPU). Without
-    anything left to do (a finished ledger), Ray is not started."""
+    anything left to do (a finished ledger), Ray is not started. Rows' sentences and the report
+    are in ``lang``, as the local engine's."""
     ray = import_ray()
     started = time.perf_counter()
-    writer = BatchWriter(Path(out_dir), job.kind, ledger=ledger, finished=finished)
+    writer = BatchWriter(Path(out_dir), job.kind, ledger=ledger, finished=finished, lang=lang)
     todo, earlier = writer.plan(items, planned)
     fresh: dict[int, BatchRow] = {}
     if todo:
         with ray_session(ray, address):
-            dataset = photo_dataset(ray, todo, job, device=device, precision=precision, workers=workers)
+            dataset = photo_dataset(ray, todo, job, device=device, precision=precision, workers=workers,
+                                    lang=lang)
             collect(dataset.iter_rows(), todo, writer, fresh)
     for index, item in enumerate(todo):
         if index not in fresh:  # its worker died on it on every try: the batch goes on without it
-            fresh[index] = BatchRow(item.name, STATUS_ERROR, message=LOST_MESSAGE)
+            fresh[index] = BatchRow(item.name, STATUS_ERROR, message=LOST_MESSAGE.text(lang))
             writer.ended(item, fresh[index], written=False)
     by_item = {id(item): fresh[index] for index, item in enumerate(todo)}
     rows = [by_item[id(item)] if id(item) in by_item else earlier[item_key(item)] for item in items]
@@ -140,7 +142,7 @@ def quiet_ray(ray: ModuleType) -> None:
 
 
 def photo_dataset(ray: ModuleType, todo: Sequence[BatchItem], job: BatchJob, *, device: str | None,
-                  precision: str | None, workers: int | None) -> Dataset:
+                  precision: str | None, workers: int | None, lang: str = DEFAULT_LANGUAGE) -> Dataset:
     """The todo photos as rows {index, name, path}, mapped by a pool of :class:`PhotoWorker`
     actors: one GPU each where the cluster has GPUs (and the device is not cpu), else one CPU."""
     resources = ray.cluster_resources()
@@ -157,7 +159,7 @@ def photo_dataset(ray: ModuleType, todo: Sequence[BatchItem], job: BatchJob, *, 
             PhotoWorker, batch_size=photos_per_call, udf_modifying_row_count=False,
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size, initial_size=min(size, slots),
                                                max_tasks_in_flight_per_actor=1),
-            fn_constructor_kwargs={"job": job, "device": device, "precision": precision},
+            fn_constructor_kwargs={"job": job, "device": device, "precision": precision, "lang": lang},
             max_task_retries=TASK_RETRIES, **per_actor)
 
 
@@ -167,11 +169,13 @@ class PhotoWorker:
     is its row's. A job that cannot start (missing weights) is sent back as that typed error,
     so the driver stops with the sentence the local engine gives."""
 
-    def __init__(self, job: BatchJob, device: str | None, precision: str | None) -> None:
+    def __init__(self, job: BatchJob, device: str | None, precision: str | None,
+                 lang: str = DEFAULT_LANGUAGE) -> None:
         from pipeline.batch.pipelines import LocalPipelines
         from pipeline.models.device import choose_compute
 
         self.fatal = ""
+        self.lang = lang
         self.process = None
         try:
             self.process = job.process(LocalPipelines(choose_compute(device, precision)))
@@ -195,9 +199,9 @@ class PhotoWorker:
         if self.process is None:
             return None
         if not item.path.is_file():  # the driver's path is not on this node's storage
-            row.message = UNREADABLE_MESSAGE
+            row.message = render(UNREADABLE_MESSAGE, self.lang)
             return None
-        return process_item(item, row, self.process)
+        return process_item(item, row, self.process, self.lang)
 
 
 def collect(results: Iterator[dict[str, Any]], todo: Sequence[BatchItem], writer: BatchWriter,
@@ -217,7 +221,7 @@ def collect(results: Iterator[dict[str, Any]], todo: Sequence[BatchItem], writer
         output = JobOutput(data=data, suffix=str(result["suffix"]), preview=NO_PREVIEW) if data else None
         outcome = run_item(lambda entry: writer.write(entry, row, output) if output else None, item, index,
                            stop_on=(OutputWriteError,))
-        fill_failure(row, outcome)
+        fill_failure(row, outcome, writer.lang)
         writer.ended(item, row, written=output is not None and not outcome.failed)
 
 

@@ -100,7 +100,7 @@ def _execute(args: argparse.Namespace, job: BatchJob, items: list, problems: lis
         return run_batch_on_ray(items, job, args.output, extra_rows=problems, ledger=ledger, finished=finished,
                                 make_zip=args.zip, report_name=report_name, device=args.device,
                                 precision=getattr(args, "precision", None), address=args.address,
-                                workers=args.workers, planned=planned)
+                                workers=args.workers, planned=planned, lang=getattr(args, "lang", None) or "en")
     from pipeline.batch.pipelines import LocalPipelines, batch_workers
     from pipeline.models.device import choose_compute
 

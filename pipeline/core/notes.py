@@ -1,25 +1,27 @@
 """Notes about the server rather than the photo.
 
 A fallback model in use ("the full face detector is not installed") is true of every photo
-this server handles. Marked as a :class:`ServerNote`, it stays a plain string everywhere a
-note is shown, and a batch can say it once, above its rows, instead of on each row (where it
+this server handles. Marked as a :class:`ServerNote` (a catalogue message, rendered in its
+reader's language), a batch can say it once, above its rows, instead of on each row (where it
 would also turn every row into a warning).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pipeline.i18n import Message, Text
 
 
-class ServerNote(str):
+@dataclass(frozen=True)
+class ServerNote(Message):
     """A note about how this server is set up, the same for every photo."""
 
-    __slots__ = ()
 
-
-def split_notes(notes: Iterable[str]) -> tuple[list[str], list[str]]:
+def split_notes(notes: Iterable[Text]) -> tuple[list[Text], list[Text]]:
     """(notes about this photo, notes about the server), each in its first-seen order."""
-    photo: list[str] = []
-    server: list[str] = []
+    photo: list[Text] = []
+    server: list[Text] = []
     for note in notes:
         target = server if isinstance(note, ServerNote) else photo
         if note not in target:

@@ -18,7 +18,7 @@ from pipeline.cutout.background import BackgroundOptions, Composite, composite
 from pipeline.cutout.matting import METHOD_PLAIN_WALL, MatteResult, PortraitMatter
 from pipeline.faces.analysis import FaceAnalysis
 from pipeline.faces.detect import Face
-from pipeline.i18n import Message
+from pipeline.i18n import Message, Text
 
 MIN_PERSON_FRACTION = 0.01  # less than this share of the photo is no person at all
 # An input is already a cut-out when at least this share of it is fully clear and at least
@@ -26,7 +26,7 @@ MIN_PERSON_FRACTION = 0.01  # less than this share of the photo is no person at 
 CUTOUT_MIN_SHARE = 0.05
 CLEAR_ALPHA, SOLID_ALPHA = 8, 247  # uint8 levels counted as fully clear / fully opaque
 OWN_MATTE_METHOD = "own-transparency"
-OWN_MATTE_NOTE = "This photo is already a cut-out: its own transparency was used as the matte."
+OWN_MATTE_NOTE = Message("warning.cutout.own_matte")
 
 
 def own_matte(alpha: np.ndarray | None) -> MatteResult | None:
@@ -56,7 +56,7 @@ class Cutout:
     faces: list[Face]
     detector: str
     matte: MatteResult
-    warnings: tuple[str, ...]
+    warnings: tuple[Text, ...]
 
 
 class CutoutPipeline:
@@ -77,7 +77,7 @@ class CutoutPipeline:
         matte = own_matte(alpha) or self.matter.matte(visible_rgb(rgb, alpha), faces, method=matting)
         warnings = [*notes, *matte.warnings]
         if not faces:
-            warnings.append("No face was found; the person was separated from the background without one.")
+            warnings.append(Message("warning.cutout.no_face"))
         if float(np.mean(matte.alpha >= 0.5)) < MIN_PERSON_FRACTION:
             raise NoFaceError(
                 Message("error.cutout.no_person"),

@@ -29,6 +29,7 @@ from pipeline.core.choices import MATTING_AUTO, MATTING_FALLBACK, MATTING_NETWOR
 from pipeline.core.errors import InvalidOptionError, WeightsCorruptError
 from pipeline.core.notes import ServerNote
 from pipeline.core.pixels import require_rgb
+from pipeline.i18n import Message, Text
 from pipeline.cutout.edges import refine_alpha
 from pipeline.cutout.plainwall import plain_wall_outcome
 from pipeline.cutout.selfie import selfie_available, selfie_matte
@@ -43,14 +44,15 @@ log = logging.getLogger(__name__)
 METHOD_MODNET = "modnet"
 METHOD_SELFIE = "selfie-segmentation"
 METHOD_PLAIN_WALL = "fallback-plain-wall"
-NOT_PLAIN_WARNING = "The background is not plain enough for the fallback matting; results may be poor."
-NO_PERSON_WARNING = "The offline matting found hardly any person in this photo; results may be poor."
+NOT_PLAIN_WARNING = Message("warning.matting.not_plain")
+NO_PERSON_WARNING = Message("warning.matting.no_person")
 # Why MODNet was not used, said before what was used instead (plain words: no model ids
 # or commands reach visitors; the fetch command is logged for the administrator).
-MODEL_MISSING = "The full matting model is not installed"
-MODEL_UNUSABLE = "The full matting model could not be loaded"
-OFFLINE_UNAVAILABLE = "The offline person matting cannot run on this server"
-OFFLINE_NO_PERSON = "The offline person matting found no person in this photo"
+# Catalogue messages: a reason is a clause the fallback warning joins to what was used instead.
+MODEL_MISSING = Message("warning.matting.reason.model_missing")
+MODEL_UNUSABLE = Message("warning.matting.reason.model_unusable")
+OFFLINE_UNAVAILABLE = Message("warning.matting.reason.offline_unavailable")
+OFFLINE_NO_PERSON = Message("warning.matting.reason.offline_no_person")
 
 # A fallback matte with less (more) foreground than this is almost certainly wrong: the
 # wall was taken for the person (or the other way round).
@@ -72,7 +74,7 @@ class MatteResult:
 
     alpha: np.ndarray
     method: str
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Text, ...] = ()
 
     @property
     def foreground_fraction(self) -> float:
@@ -177,14 +179,14 @@ def person_region(shape: tuple[int, ...], faces: Sequence[Face]) -> tuple[int, i
     return clipped if clipped[0] < clipped[2] and clipped[1] < clipped[3] else (0, 0, width, height)
 
 
-def _run_selfie(rgb: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[str, ...]]:
+def _run_selfie(rgb: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[Text, ...]]:
     x0, y0, x1, y1 = person_region(rgb.shape, faces)
     alpha = np.zeros(rgb.shape[:2], np.float32)
     alpha[y0:y1, x0:x1] = selfie_matte(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
     return alpha, (NO_PERSON_WARNING,) if _degenerate(alpha) else ()
 
 
-def _run_plain_wall(rgb: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[str, ...]]:
+def _run_plain_wall(rgb: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[Text, ...]]:
     outcome = plain_wall_outcome(rgb, faces)
     trusted = outcome.background_is_plain and not _degenerate(outcome.alpha)
     return outcome.alpha, () if trusted else (NOT_PLAIN_WARNING,)
@@ -202,8 +204,8 @@ class OfflineMatting:
 
     method: str
     available: Callable[[], bool]
-    run: Callable[[np.ndarray, Sequence[Face]], tuple[np.ndarray, tuple[str, ...]]]
-    used: str
+    run: Callable[[np.ndarray, Sequence[Face]], tuple[np.ndarray, tuple[Text, ...]]]
+    used: Message
 
 
 # The offline methods in order of preference; the last one must always be available.
@@ -211,10 +213,9 @@ class OfflineMatting:
 # one (README, "Offline matting accuracy"); GrabCut stays for machines without MediaPipe.
 OFFLINE_MATTINGS: tuple[OfflineMatting, ...] = (
     OfflineMatting(METHOD_SELFIE, selfie_available, _run_selfie,
-                   "the offline matting was used; hair edges may be less clean than with the full matting model."),
+                   Message("warning.matting.used.selfie")),
     OfflineMatting(METHOD_PLAIN_WALL, _always, _run_plain_wall,
-                   "the plain-wall offline matting was used; it needs a plain, even background, and hair edges "
-                   "may be less clean than with the full matting model."),
+                   Message("warning.matting.used.plain_wall")),
 )
 
 
@@ -266,7 +267,7 @@ class PortraitMatter:
         matter = factory(self.store.get(entry.name), self.store.compute, self.ref_size)
         return MatteResult(matter.matte(rgb), matter.name, ())
 
-    def _offline(self, rgb: np.ndarray, faces: Sequence[Face], *, reason: str | None) -> MatteResult:
+    def _offline(self, rgb: np.ndarray, faces: Sequence[Face], *, reason: Message | None) -> MatteResult:
         """The first offline matting that can run here (the next one where it finds no
         person); ``reason`` says why MODNet was not used (None: the caller asked for offline)."""
         usable = [(index, option) for index, option in enumerate(OFFLINE_MATTINGS) if option.available()]
@@ -284,8 +285,8 @@ class PortraitMatter:
         if position > 0 and reason is None:
             reason = OFFLINE_NO_PERSON if position > usable[0][0] else OFFLINE_UNAVAILABLE
         # that this server lacks a model is true of every photo; that this one showed no person is not
-        note_type = str if reason == OFFLINE_NO_PERSON else ServerNote
-        warnings = (note_type(f"{reason}, so {choice.used}"),) if reason else ()
+        note_type = Message if reason == OFFLINE_NO_PERSON else ServerNote
+        warnings = (note_type("warning.matting.fallback", {"reason": reason, "used": choice.used}),) if reason else ()
         return MatteResult(alpha, choice.method, warnings + caveats)
 
 

@@ -17,6 +17,7 @@ from pipeline.core.errors import InvalidOptionError
 from pipeline.core.choices import DETECTOR_AUTO
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE
 from pipeline.core.notes import ServerNote
+from pipeline.i18n import Message
 from pipeline.faces.align import alignment_matrix, warp_to_template
 from pipeline.faces.detect import Face, FaceDetector, detect_faces
 from pipeline.faces.evidence import FaceEvidence
@@ -32,10 +33,8 @@ from pipeline.models.store import ModelStore
 log = logging.getLogger(__name__)
 
 FALLBACK_MASKER = "feathered-square"
-PASTE_FALLBACK_NOTE = ServerNote("The face-outline model is not installed, so restored faces were blended in with a soft "
-                       "square edge; hair and ears near the face may look less natural.")
-OFFLINE_DETECTOR_NOTE = ServerNote("The full face detector is not installed, so the offline one was used; it may miss small "
-                         "or turned faces.")
+PASTE_FALLBACK_NOTE = ServerNote("warning.faces.paste_fallback")
+OFFLINE_DETECTOR_NOTE = ServerNote("warning.faces.offline_detector")
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class PasteMasks:
 
     masks: np.ndarray | torch.Tensor  # (N, S, S) float in [0, 1]; a tensor when left on the device
     masker: str
-    warning: str | None = None
+    warning: Message | None = None
 
 
 class FaceAnalysis:

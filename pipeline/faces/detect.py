@@ -194,17 +194,17 @@ def select_faces(
     only_centre_face: bool = False,
     max_faces: int | None = None,
     min_eye_distance: float = 5.0,
-) -> tuple[list[Face], list[str]]:
+) -> tuple[list[Face], list[Message]]:
     """Apply the user's face choices; return the faces to process and warnings to show."""
-    warnings: list[str] = []
+    warnings: list[Message] = []
     usable = [face for face in faces if face.eye_distance >= min_eye_distance]
     if len(usable) < len(faces):
-        warnings.append(f"{len(faces) - len(usable)} face(s) too small to restore were left as they are.")
+        warnings.append(Message("warning.faces.too_small", {"count": len(faces) - len(usable)}))
     if only_centre_face and usable:
         cx, cy = image_size[0] / 2, image_size[1] / 2
         usable = [min(usable, key=lambda f: (f.centre[0] - cx) ** 2 + (f.centre[1] - cy) ** 2)]
     usable.sort(key=lambda face: face.area, reverse=True)
     if max_faces is not None and len(usable) > max_faces:
-        warnings.append(f"Found {len(usable)} faces; restored the {max_faces} largest (raise the face limit for more).")
+        warnings.append(Message("warning.faces.over_limit", {"found": len(usable), "limit": max_faces}))
         usable = usable[:max_faces]
     return usable, warnings

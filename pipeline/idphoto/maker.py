@@ -49,7 +49,7 @@ from pipeline.idphoto.sheet_pdf import sheet_pdf_bytes
 from pipeline.idphoto.sheet_png import render_sheet_png
 from pipeline.idphoto.specs import DEFAULT_DPI, IdPhotoSpec, custom_spec, load_specs
 from pipeline.idphoto.tone import ToneChange, ToneOptions, correct_tone
-from pipeline.i18n import Message, translate
+from pipeline.i18n import Message, Text, render, translate
 
 DEFAULT_JPEG_QUALITY = 95
 UPSCALE_WARNING = 1.5  # enlarging the face more than this makes prints visibly soft
@@ -228,7 +228,7 @@ class IdPhotoResult:
     matting_method: str
     detector: str
     background: tuple[int, int, int]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Text] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     corrections: ToneChange | None = None  # what was done to the face's light and colour
 
@@ -245,8 +245,9 @@ class IdPhotoResult:
                           "scale": round(self.plan.scale, 4), "levelled_deg": round(self.plan.roll_corrected_deg, 2),
                           "all_rules_met": self.plan.satisfied,
                           "measured_with": dict(self.source_head.methods)},
-            "corrections": self.corrections.to_dict() if self.corrections else None,
-            "defaults_applied": compliance["defaults_applied"], "warnings": list(self.warnings),
+            "corrections": self.corrections.to_dict(lang) if self.corrections else None,
+            "defaults_applied": compliance["defaults_applied"],
+            "warnings": [str(render(warning, lang)) for warning in self.warnings],
             "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
             "compliance": compliance,
         }
@@ -257,7 +258,7 @@ class _Run:
     """Per-call state of one ID photo: never stored on the pipeline."""
 
     options: IdPhotoOptions
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Text] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     on_stage: Callable[[str], None] | None = None  # told as each stage starts (a progress bar)
 
@@ -335,8 +336,7 @@ class IdPhotoPipeline:
         limit = options.max_kb or spec.max_file_kb
         if options.format != "jpg":
             if limit:
-                run.warnings.append(f"This document limits files to {limit:g} KB; PNG cannot be compressed to a "
-                                    "target, so use JPEG for the upload.")
+                run.warnings.append(Message("warning.idphoto.png_limit", {"kb": f"{limit:g}"}))
             return _Encoded(encode_image(photo, format="PNG", dpi=(dpi, dpi)), None)
         if limit:
             sized = encode_jpeg_under(photo, limit, dpi=(dpi, dpi), min_kb=spec.min_file_kb,
@@ -371,23 +371,20 @@ class IdPhotoPipeline:
         return delivered, report, overlay
 
 
-def placement_warnings(plan: CropPlan, head: HeadGeometry, source_height: int) -> list[str]:
+def placement_warnings(plan: CropPlan, head: HeadGeometry, source_height: int) -> list[Message]:
     """Step 2's notes for the user: what the placement had to estimate, compromise or change."""
-    warnings: list[str] = []
+    warnings: list[Message] = []
     if head.head_top == HEAD_TOP_NO_HAIR:
-        warnings.append("This document measures the head without the hair, which no photo shows, so the top of "
-                        "the head was estimated from the face's proportions.")
+        warnings.append(Message("warning.idphoto.crown_no_hair"))
     elif not head.crown_from_matte:
-        warnings.append("The top of the head was not visible in the photo; it was estimated from the face.")
+        warnings.append(Message("warning.idphoto.crown_estimated"))
     if not plan.satisfied:
-        warnings.append("This face's proportions do not allow every placement rule of the document at once; "
-                        "the closest placement was used (see the report).")
+        warnings.append(Message("warning.idphoto.placement_compromise"))
     if plan.scale > UPSCALE_WARNING:
         needed = math.ceil(source_height * plan.scale)
-        warnings.append(f"The face had to be enlarged {plan.scale:.1f}x, so the photo may look soft; "
-                        f"a photo about {needed} px tall would avoid that.")
+        warnings.append(Message("warning.idphoto.enlarged", {"scale": plan.scale, "pixels": needed}))
     if abs(plan.roll_corrected_deg) >= NOTED_LEVELLING_DEG:  # a smaller tilt is levelled without a word
-        warnings.append(f"The head was tilted {plan.roll_corrected_deg:+.1f} degrees; the photo was levelled.")
+        warnings.append(Message("warning.idphoto.levelled", {"degrees": plan.roll_corrected_deg}))
     return warnings
 
 
@@ -449,8 +446,10 @@ def write_id_photo_files(result: IdPhotoResult, directory: Path, name: str, shee
     Everything is encoded in memory first and published as one set under a name no earlier
     run holds: the photo never appears without its report, and no run overwrites another's.
     """
-    corrected = [result.corrections.summary()] if result.corrections and result.corrections.summary() else []
-    notes = (f"\n\n{translate('report.page.fold_notes', lang)}:\n- " + "\n- ".join([*corrected, *result.warnings])
+    summary = result.corrections.summary(lang) if result.corrections else ""
+    corrected = [summary] if summary else []
+    noted = [*corrected, *(str(render(warning, lang)) for warning in result.warnings)]
+    notes = (f"\n\n{translate('report.page.fold_notes', lang)}:\n- " + "\n- ".join(noted)
              if corrected or result.warnings else "")
     report_text = result.report.to_text(lang) + notes
     members = [

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import SpecDataError
-from pipeline.i18n import DEFAULT_LANGUAGE, LOCALES_DIR, translate
+from pipeline.i18n import DEFAULT_LANGUAGE, LOCALES_DIR, Message, translate
 
 if TYPE_CHECKING:  # the specs module imports this one
     from pipeline.idphoto.specs import IdPhotoSpec
@@ -43,6 +43,9 @@ DATA_DIR = Path(__file__).with_name("data")
 COUNTRIES_PATH = DATA_DIR / "id_photo_countries.csv"
 POPULARITY_PATH = DATA_DIR / "id_photo_popularity.csv"
 NAMES_PATH = DATA_DIR / "id_photo_names_i18n.csv"
+# the background words of the spec table (column en) in every other UI language: one row per
+# distinct description, since many documents share one
+BACKGROUNDS_PATH = DATA_DIR / "id_photo_backgrounds_i18n.csv"
 GLOSSARY_PATH = LOCALES_DIR / "glossary.json"
 LOCAL_COLUMNS = frozenset({"id", "lang", "country", "document", "official_name", "source"})
 # The glossary's terms whose alternatives are all searched ("パスポート" also finds by "旅券").
@@ -383,11 +386,13 @@ def spec_label(spec: IdPhotoSpec, lang: str = DEFAULT_LANGUAGE, data: SearchData
     return f"{name.country} · {name.document} ({_local_size(spec, lang)})"
 
 
-def labelled_search(specs: Sequence[IdPhotoSpec], query: str = "", lang: str = DEFAULT_LANGUAGE
-                    ) -> list[tuple[str, str]]:
-    """``search_specs`` as (label in ``lang``, id) pairs: what a picker or a listing shows."""
+def labelled_search(specs: Sequence[IdPhotoSpec], query: str = "", lang: str = DEFAULT_LANGUAGE, *,
+                    near_misses: bool = False) -> list[tuple[str, str]]:
+    """``search_specs`` (or, with ``near_misses``, ``suggest_specs``: what a mistyped query
+    meant) as (label in ``lang``, id) pairs: what a picker or a listing shows."""
     data = load_search_data()
-    return [(spec_label(spec, lang, data), spec.id) for spec in search_specs(specs, query, data)]
+    found = suggest_specs(specs, query, data) if near_misses else search_specs(specs, query, data)
+    return [(spec_label(spec, lang, data), spec.id) for spec in found]
 
 
 def rules_parts(spec: IdPhotoSpec, lang: str = DEFAULT_LANGUAGE) -> list[str]:
@@ -411,9 +416,30 @@ def rules_parts(spec: IdPhotoSpec, lang: str = DEFAULT_LANGUAGE) -> list[str]:
     else:
         parts.append(translate("doc.rules.head_to", lang, low=low, high=high,
                                top=translate(f"doc.rules.head_top.{spec.head_top}", lang)))
-    parts.append(translate("doc.rules.background", lang, background=spec.background) if spec.background
+    parts.append(translate("doc.rules.background", lang, background=background_words(spec.background, lang))
+                 if spec.background
                  else translate("doc.rules.background_unstated", lang))
     return parts
+
+
+@lru_cache(maxsize=1)
+def _background_table(path: Path = BACKGROUNDS_PATH) -> dict[str, dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {row["en"]: row for row in csv.DictReader(handle)}
+
+
+def background_words(words: str, lang: str | None = DEFAULT_LANGUAGE) -> str:
+    """A document's background words (the spec table's, English) in ``lang``; English where
+    the side table has no translation."""
+    return (_background_table().get(words.strip()) or {}).get(lang or DEFAULT_LANGUAGE) or words
+
+
+@dataclass(frozen=True)
+class BackgroundWords(Message):
+    """A document's background words as a message value: rendered in the report's language."""
+
+    def text(self, lang: str | None = None) -> str:
+        return background_words(self.key, lang)
 
 
 def _pixel_range(spec: IdPhotoSpec, lang: str) -> str:

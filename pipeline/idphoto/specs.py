@@ -25,6 +25,7 @@ from pipeline.i18n import Message
 from pipeline.idphoto.search import format_mm, search_specs, suggest_specs
 
 SPECS_PATH = Path(__file__).with_name("data") / "id_photo_specs.csv"
+MAX_ECHOED_ID = 80  # an unknown id is echoed back at most this long (it may be anything a visitor typed)
 DEFAULT_DPI = 300
 # ICAO Doc 9303: chin to crown 70-80 % of the photo's height, used where a document states no head size.
 DEFAULT_HEAD_RATIO = (0.70, 0.80)
@@ -228,10 +229,11 @@ class SpecRegistry:
             # what the words find, else their near misses, in any language ("pasaprte japon")
             close += [spec.id for spec in suggest_specs(self.specs, spec_id) if spec.id not in close]
             close = close[:5]
+            shown = spec_id if len(spec_id) <= MAX_ECHOED_ID else spec_id[:MAX_ECHOED_ID - 1] + "…"
             raise UnknownSpecError(
-                f"There is no ID-photo specification '{spec_id}'.",
-                hint=(f"Did you mean: {', '.join(close)}? " if close else "")
-                + "List them with: python -m pipeline specs",
+                Message("error.spec.unknown", {"id": shown}),
+                hint=Message("error.spec.unknown_hint_close", {"close": ", ".join(close)}) if close
+                else Message("error.spec.unknown_hint"),
             ) from None
 
     def search(self, query: str = "") -> list[IdPhotoSpec]:

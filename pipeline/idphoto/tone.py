@@ -184,8 +184,8 @@ class ToneChange:
             sentence = translate("doc.tone.too_dark", lang) if self.reasons[0] == TOO_DARK else self.reasons[0]
         return sentence
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"automatic": self.options.auto, "changed": self.changed, "summary": self.summary(),
+    def to_dict(self, lang: str | None = DEFAULT_LANGUAGE) -> dict[str, Any]:
+        return {"automatic": self.options.auto, "changed": self.changed, "summary": self.summary(lang),
                 "reasons": list(self.reasons),
                 "before": self.before.to_dict() if self.before else None,
                 "after": self.after.to_dict() if self.after else None,

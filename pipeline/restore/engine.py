@@ -22,7 +22,7 @@ from pipeline.core.choices import DETECTOR_AUTO
 from pipeline.core.limits import DEFAULT_DETECTION_MAX_SIDE, DEFAULT_MAX_FACES, MAX_OUTPUT_PIXELS, check_detection_size
 from pipeline.core.pixels import require_rgb
 from pipeline.core.timing import timed
-from pipeline.i18n import Message
+from pipeline.i18n import Message, Text, render
 from pipeline.faces.align import alignment_matrix, warp_to_template
 from pipeline.faces.analysis import FaceAnalysis
 from pipeline.faces.detect import Face, select_faces
@@ -39,8 +39,7 @@ from pipeline.restore.restorers import RESTORERS, FaceRestorer, MicroBatchedRest
 from pipeline.restore.upsampler import (OFF_WITHOUT_GPU, UPSAMPLER_NONE, BackgroundUpsampler, check_upsampler,
                                         default_upsampler)
 
-GUARD_UNAVAILABLE = ("The identity guard could not run: the face recognition model is not installed on this "
-                     "server, so every face kept the strength you chose.")
+GUARD_UNAVAILABLE = Message("warning.restore.guard_unavailable")
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class RestorationResult:
     alpha: np.ndarray | None
     faces: list[FaceReport]
     timings: dict[str, float]
-    warnings: list[str]
+    warnings: list[Text]
     model: str
     detector: str
     masker: str
@@ -125,12 +124,13 @@ class RestorationResult:
     strengths: list[float] = field(default_factory=list)
     identities: list[GuardedStrength] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        """JSON data; the warnings in ``lang``."""
         return {
             "size": [int(self.image.shape[1]), int(self.image.shape[0])],
             "faces": [report.to_dict() for report in self.faces],
             "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
-            "warnings": list(self.warnings),
+            "warnings": [str(render(warning, lang)) for warning in self.warnings],
             "model": self.model,
             "detector": self.detector,
             "masker": self.masker,
@@ -146,7 +146,7 @@ class _Request:
     options: RestoreOptions
     upsampler_defaulted: bool = False  # the device chose the background upsampler, not the caller
     timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Text] = field(default_factory=list)
 
     def timed(self, stage: str) -> AbstractContextManager[None]:
         return timed(self.timings, stage)
@@ -237,7 +237,7 @@ class RestorationPipeline:
 
         masker_name, work, identities, strengths = "none", None, None, []
         if not chosen:
-            request.warnings.append("No face found: the image is returned unchanged.")
+            request.warnings.append(Message("warning.restore.no_face"))
         elif opts.strength > 0.0:
             work, masker_name = self._restore_faces(rgb, chosen, restorer, canvas, out_alpha, request)
             with request.timed("identity"):

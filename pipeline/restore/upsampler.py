@@ -33,8 +33,7 @@ from pipeline.models.store import ModelStore
 from pipeline.restore.tiles import upscale_in_tiles
 
 # Why the upsampler is off unless chosen on a machine without CUDA (visitors read this).
-OFF_WITHOUT_GPU = ("The background was enlarged the quick way: this server has no graphics card, and "
-                   "sharpening the background with Real-ESRGAN is slow on its processor. You can still choose it.")
+OFF_WITHOUT_GPU = Message("warning.restore.upsampler_off_without_gpu")
 # Bytes of device memory one input pixel of a tile costs, by architecture (activations at the
 # network's widest point, output included; estimates from the layer widths, unmeasured on a GPU).
 BYTES_PER_INPUT_PIXEL = {"rrdbnet": 40_000, "srvgg": 4_000}

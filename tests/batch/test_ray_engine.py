@@ -159,14 +159,17 @@ def test_a_photo_lost_with_its_worker_is_its_rows_failure_and_the_batch_goes_on(
             return iter([answer(2), answer(0), answer(2)])  # b's worker died: no answer
 
     monkeypatch.setattr(ray_runner, "ray_session", lambda ray, address: contextlib.nullcontext())
-    monkeypatch.setattr(ray_runner, "photo_dataset", lambda ray, todo, job, **options: Answers())
+    asked = {}
+    monkeypatch.setattr(ray_runner, "photo_dataset",
+                        lambda ray, todo, job, **options: asked.update(options) or Answers())
     ledger = BatchLedger.open(tmp_path / "out", "job")
     summary = ray_runner.run_batch_on_ray(items, BatchJob("restore", RestoreOptions()), tmp_path / "out",
-                                          ledger=ledger, make_zip=False)
+                                          ledger=ledger, make_zip=False, lang="ja")
     ledger.close()
     assert [(row.name, row.status, row.output) for row in summary.rows] == [
         ("a.png", "ok", "results/a_restore.png"), ("b.png", "error", ""), ("c.png", "ok", "results/c_restore.png")]
-    assert summary.rows[1].message == ray_runner.LOST_MESSAGE
+    assert summary.rows[1].message == ray_runner.LOST_MESSAGE.text("ja") != str(ray_runner.LOST_MESSAGE)
+    assert asked["lang"] == "ja"  # the actors make their rows' sentences in the batch's language
     assert sorted(path.name for path in (tmp_path / "out" / "results").iterdir()) == ["a_restore.png", "c_restore.png"]
     assert len((tmp_path / "out" / "batch-ledger.jsonl").read_text().splitlines()) == 3
 

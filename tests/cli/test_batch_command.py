@@ -148,7 +148,10 @@ def test_shards_share_one_folder_and_a_plain_run_merges_their_reports(tmp_path, 
     for shard in ("1/2", "2/2"):
         _batch(str(photos), "-o", str(out), "--shard", shard)
     capsys.readouterr()
-    assert sorted(path.name for path in out.glob("batch-ledger*")) == [ledger_name((1, 2)), ledger_name((2, 2))]
+    # the split hangs on each photo's name, here its temporary path: a shard may get none
+    names = [str(path) for path in photos.iterdir()]
+    used = [shard for shard in ((1, 2), (2, 2)) if any(sources.in_shard(name, shard) for name in names)]
+    assert sorted(path.name for path in out.glob("batch-ledger*")) == [ledger_name(shard) for shard in used]
     shard_rows = _csv_rows(out / "report.shard-1-of-2.csv") + _csv_rows(out / "report.shard-2-of-2.csv")
     assert len(shard_rows) == 4
 

@@ -24,7 +24,7 @@ def test_cut_out_finds_the_person_with_the_offline_tools(cutter, astronaut_rgb):
     x1, y1, x2, y2 = (int(v) for v in cut.faces[0].box)
     assert alpha[y1:y2, x1:x2].mean() > 0.9  # the face is foreground
     assert alpha[:15, :].mean() < 0.2 and alpha[:, -15:].mean() < 0.3  # the wall above and beside is not
-    assert any("offline matting" in warning for warning in cut.warnings)  # labelled as the offline matting
+    assert any("offline matting" in str(warning) for warning in cut.warnings)  # labelled as the offline matting
 
 
 def test_no_person_is_an_error_not_an_empty_picture(cutter):

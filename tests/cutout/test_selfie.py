@@ -184,4 +184,4 @@ def test_when_selfie_finds_no_person_the_next_offline_matting_is_tried(astronaut
     faces, _, _ = hub.detect(astronaut_rgb)
     result = matting.PortraitMatter(hub.store).matte(astronaut_rgb, faces, method="fallback")
     assert result.method == matting.METHOD_PLAIN_WALL and result.foreground_fraction > 0.1
-    assert result.warnings[0].startswith(matting.OFFLINE_NO_PERSON)
+    assert str(result.warnings[0]).startswith(str(matting.OFFLINE_NO_PERSON))

@@ -66,7 +66,7 @@ def test_auto_falls_back_to_the_bundled_detector_with_a_plain_note(cpu_compute, 
     name, notes = hub.resolve_detector("auto")
     assert name == "mtcnn"
     assert notes == [OFFLINE_DETECTOR_NOTE]  # plain words: no model id, no command
-    assert "retinaface" not in notes[0].lower() and "python" not in notes[0]
+    assert "retinaface" not in str(notes[0]).lower() and "python" not in str(notes[0])
     assert hub.resolve_detector("mtcnn") == ("mtcnn", [])
 
 
@@ -85,7 +85,7 @@ def test_paste_masks_come_from_the_parser_or_a_labelled_fallback(random_weights,
     assert parsed.masks.shape == (2, 512, 512)
     fallback = FaceAnalysis(ModelStore(directory=tmp_path, compute=cpu_compute)).paste_masks(faces)
     assert fallback.masker == FALLBACK_MASKER and fallback.masks.shape == (2, 512, 512)
-    assert fallback.warning == PASTE_FALLBACK_NOTE and "parsenet" not in fallback.warning.lower()
+    assert fallback.warning == PASTE_FALLBACK_NOTE and "parsenet" not in str(fallback.warning).lower()
 
 
 def test_one_hub_serves_every_job(cpu_compute, tmp_path):

@@ -51,7 +51,7 @@ def test_without_cuda_the_default_is_bicubic_and_says_why(engine, no_face):
     assert result.background == "none"
     assert np.array_equal(result.image, cv2.resize(no_face, (128, 96), interpolation=cv2.INTER_CUBIC))
     assert OFF_WITHOUT_GPU in result.warnings
-    assert "graphics card" in OFF_WITHOUT_GPU and "/" not in OFF_WITHOUT_GPU  # a visitor's sentence
+    assert "graphics card" in str(OFF_WITHOUT_GPU) and "/" not in str(OFF_WITHOUT_GPU)  # a visitor's sentence
 
 
 @pytest.mark.parametrize("options", [dict(upscale=2, background_upsampler="none"), dict(upscale=1),

@@ -90,6 +90,13 @@ def test_the_id_photo_tab_speaks_the_browser_s_language_without_tofu(browser, ba
         f"{lang} text drawn with {tab_fonts[0]}, not the {lang} forms of the characters"
 
 
+GRADIO_ENGLISH_UPLOAD = "Drop Image Here"  # Gradio's own words, which follow only its first language
+
+
+def _upload_words(page) -> str:
+    return page.locator("[role=tabpanel]:visible .wrap").first.inner_text()
+
+
 def test_the_picker_overrides_the_browser_and_the_choice_survives_a_reload(browser, bare_server):
     _, url, _ = bare_server
     context, page = _open(browser, url, "ja-JP")
@@ -97,8 +104,13 @@ def test_the_picker_overrides_the_browser_and_the_choice_survives_a_reload(brows
         shown_first = page.locator("#language-picker input").input_value()
         page.locator("#language-picker input").click()
         page.get_by_role("option", name=LANGUAGES["es"].native).click()
-        page.wait_for_function("() => document.documentElement.lang === 'es'", timeout=10_000)
-        tab_after_pick = page.get_by_role("tab", name=translate(_english_key("ID Photo"), "es")).count()
+        # an untouched page reloads in the new language, Gradio's own words included
+        page.wait_for_function("() => document.documentElement.lang === 'es' && "
+                               "document.querySelector('#language-picker input')?.value === 'Español'",
+                               timeout=60_000)
+        page.wait_for_timeout(800)
+        tabs = [tab.inner_text() for tab in page.get_by_role("tab").all()]
+        upload = _upload_words(page)
         cookie = page.evaluate("document.cookie")
         page.reload()
         page.wait_for_function("() => document.documentElement.lang === 'es'", timeout=60_000)
@@ -107,6 +119,37 @@ def test_the_picker_overrides_the_browser_and_the_choice_survives_a_reload(brows
     finally:
         context.close()
     assert shown_first == LANGUAGES["ja"].native
-    assert tab_after_pick == 1
+    assert translate(_english_key("ID Photo"), "es") in tabs and translate(_english_key("Batch"), "es") in tabs
+    assert GRADIO_ENGLISH_UPLOAD not in upload and "ドロップ" not in upload, upload
     assert "portrait_lab_lang=es" in cookie
     assert after_reload == LANGUAGES["es"].native
+
+
+def test_a_hong_kong_browser_gets_traditional_chinese_from_the_first_paint(browser, bare_server):
+    """zh-HK is no language Gradio knows: without the page's own first script, Gradio would
+    start in English and keep its own words (the upload box, tab names) in English."""
+    _, url, _ = bare_server
+    context, page = _open(browser, url, "zh-HK")
+    try:
+        tabs = [tab.inner_text() for tab in page.get_by_role("tab").all()]
+        upload = _upload_words(page)
+        html_lang = page.evaluate("document.documentElement.lang")
+    finally:
+        context.close()
+    assert html_lang == "zh-TW"
+    assert tabs[:2] == [translate(_english_key("ID Photo"), "zh-TW"), translate(_english_key("Background"), "zh-TW")]
+    assert GRADIO_ENGLISH_UPLOAD not in upload, upload
+
+
+def test_all_five_tabs_fit_one_phone_row_in_every_language(browser, bare_server):
+    """Longer names (Spanish, French) must not push tabs into Gradio's "more" menu on a phone."""
+    _, url, _ = bare_server
+    rows = {}
+    for code in LANGUAGES:
+        context, page = _open(browser, url, code)
+        try:
+            rows[code] = [tab.inner_text() for tab in page.get_by_role("tab").all() if tab.is_visible()]
+        finally:
+            context.close()
+    crowded = {code: tabs for code, tabs in rows.items() if len(tabs) != 5}
+    assert not crowded, f"tabs hidden behind the menu at 390 px: {crowded}"

@@ -37,7 +37,7 @@ def test_a_fresh_space_serves_at_once_then_switches_features_on_with_no_pip(simu
     assert "Restored 1 of 1 face(s);" in found.restored
     # ArcFace arrived with the other defaults: random weights score the restored face, and the
     # summary leads with the warning that it no longer looks like the person
-    assert found.restored.startswith("⚠️ 1 face(s) may no longer look like the same person")
+    assert found.restored.startswith("⚠ 1 face(s) may no longer look like the same person")
     # Random RetinaFace and MODNet find no face: the refusal proves the downloaded models answered.
     assert found.id_photo.startswith("refused:") or "px" in found.id_photo
     assert found.pip_processes == []

@@ -69,12 +69,23 @@ def test_a_search_chooses_the_best_match_and_lists_the_others(studio, query, bes
     assert "match" in picked["info"]
 
 
-def test_an_empty_or_unmatched_search_keeps_the_choice_and_lists_everything(studio):
+def test_an_empty_search_keeps_the_choice_and_an_unmatched_one_clears_it(studio):
+    """A search that finds nothing must not leave the previous document chosen: a hurried
+    visitor would make the wrong document's photo."""
     every = studio.spec_choices()
     assert find_documents(studio, "", "jp_passport") == {"choices": every, "value": "jp_passport", "info": ""}
     nothing = find_documents(studio, "zzz nowhere", "jp_passport")
-    assert nothing["value"] == "jp_passport" and nothing["choices"] == every
-    assert nothing["info"].startswith("No document matches")
+    assert nothing["value"] is None and nothing["choices"] == every
+    assert nothing["info"].startswith("No document matches") and "none is chosen" in nothing["info"]
+    assert "Choose" in spec_rules(studio, None) or spec_rules(studio, None) == ""
+
+
+@pytest.mark.parametrize(("query", "meant"), [("pasaprte japon", "jp_passport"), ("visdo schengen", "schengen_visa"),
+                                               ("chnia visa", "cn_visa")])
+def test_a_near_miss_in_any_language_chooses_what_it_meant_and_says_so(studio, query, meant):
+    picked = find_documents(studio, query, "icao_generic")
+    assert picked["value"] == meant
+    assert "did you mean" in picked["info"] and "check it" in picked["info"]
 
 
 # -- the text under the picker ----------------------------------------------------------------

@@ -140,8 +140,12 @@ def find_documents(studio: Studio, query: str | None, current: str | None) -> di
         return {"choices": every, "value": current, "info": ""}
     found = studio.spec_choices(query)
     if not found:
-        return {"choices": every, "value": current,
-                "info": t("web.search.none", query=_echo(query))}
+        meant = studio.spec_suggestions(query)
+        if meant:  # a near miss: what it meant, chosen, and said so
+            return {"choices": meant, "value": meant[0][1],
+                    "info": t("web.search.meant", query=_echo(query), document=meant[0][0])}
+        # nothing like it: no document stays chosen, so nobody makes the wrong one in a hurry
+        return {"choices": every, "value": None, "info": t("web.search.none", query=_echo(query))}
     if len(found) == 1:
         return {"choices": found, "value": found[0][1], "info": t("web.search.one")}
     return {"choices": found, "value": found[0][1],

@@ -47,6 +47,7 @@ from pipeline.idphoto.compliance.verdicts import (
     spec_source,
     worst_status,
 )
+from pipeline.idphoto.search import BackgroundWords
 from pipeline.idphoto.specs import IdPhotoSpec
 
 # How a document's words about the colour are checked (see thresholds.LIGHT_BACKGROUND_*).
@@ -149,7 +150,7 @@ def _colour_status(rule: BackgroundRule, difference: float, lightness: float) ->
 def _colour_advice(rule: BackgroundRule, chosen: Colour | None, dark: bool) -> Message:
     """What to do, naming the user's own choice when that is what the document does not allow.
     The document's own words (``asked``, quoted data) are shown as they are written."""
-    asked: Text = Message("check.background_colour.asked", {"words": rule.words}) if rule.words else ""
+    asked: Text = Message("check.background_colour.asked", {"words": BackgroundWords(rule.words)}) if rule.words else ""
     values = {"target": rgb_to_hex(rule.target), "asked": asked,
               "mine": rgb_to_hex(chosen) if chosen is not None else ""}
     overridden = chosen is not None and delta_e_2000(chosen, rule.target) > BACKGROUND_DELTA_E_PASS
@@ -192,7 +193,7 @@ def check_background_colour(photo: np.ndarray, region: np.ndarray | None, rule: 
     advice = _colour_advice(rule, chosen, dark=lightness < LIGHT_BACKGROUND_MIN_L)
     if white_forbidden:
         status = "fail"
-        advice = Message("check.background_colour.advice_no_white", {"words": rule.words})
+        advice = Message("check.background_colour.advice_no_white", {"words": BackgroundWords(rule.words)})
     return make_result("background_colour", measured, threshold, rule.source, status, advice, difference)
 
 
