@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,3 +129,12 @@ def random_pipeline(random_weights, cpu_compute):
     directory, manifest = random_weights
     return RestorationPipeline(manifest=manifest, weights_directory=directory, compute=cpu_compute)
 
+
+@pytest.fixture(scope="module")
+def networks_answer_once() -> Iterator[dict]:
+    """GFPGAN and ParseNet answer each distinct input once in this module (tests/network_answers.py):
+    for modules that send the same photo through the app or the CLI many times."""
+    from network_answers import networks_answering_once
+
+    with networks_answering_once() as answers:
+        yield answers

@@ -62,8 +62,12 @@ from pipeline.core.samples import astronaut
 from pipeline.models import store
 from pipeline.models.locations import ENV_WEIGHTS_DIR
 
-pytestmark = pytest.mark.skipif(os.name != "posix",
-                                reason="the corpus needs FIFOs and symlinks, the time limit SIGALRM")
+pytestmark = [
+    pytest.mark.skipif(os.name != "posix", reason="the corpus needs FIFOs and symlinks, the time limit SIGALRM"),
+    # the same faces again (one photo in many encodings and names) get GFPGAN's and ParseNet's
+    # answer without the network (tests/network_answers.py): what is checked here is around them
+    pytest.mark.usefixtures("networks_answer_once"),
+]
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 11  # the sample of the matrix; change it to explore, keep it fixed in CI

@@ -47,6 +47,9 @@ OWNER_COOKIE = "portrait_lab_owner"
 ICAO_GENERIC_PX = (413, 531)  # 35x45 mm at 300 dpi
 RUN_TIMEOUT_MS = 120_000
 TABS = ("Restore", "Background", "ID Photo", "Batch", "Privacy")
+# The astronaut goes through the page's jobs several times: GFPGAN and ParseNet answer the same
+# aligned face once (tests/network_answers.py); the page and every job around them run each time.
+pytestmark = pytest.mark.usefixtures("networks_answer_once")
 
 # -- running as a Space ------------------------------------------------------------------------
 SPACE_ID = "someone/portrait-lab"

@@ -42,6 +42,9 @@ NAMED = {
     "/delete_my_files": [],
 }
 TRACEBACK_MARKERS = ("Traceback", 'File "', "site-packages")
+# The astronaut's face goes through the app a dozen times: GFPGAN and ParseNet answer the same
+# aligned face once (tests/network_answers.py); every request still runs the whole job around them.
+pytestmark = pytest.mark.usefixtures("networks_answer_once")
 
 
 # -- fixtures ------------------------------------------------------------------------------

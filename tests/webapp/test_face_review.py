@@ -20,6 +20,9 @@ from pipeline.restore.engine import RestoreOptions  # noqa: E402
 from webapp.review import FACES_FILE, SCORE_MEANING  # noqa: E402
 
 OPTIONS = RestoreOptions(detector="mtcnn")
+# Four restorations of the astronaut: GFPGAN and ParseNet answer the same aligned face once
+# (tests/network_answers.py); the review, the guard and the page around them run every time.
+pytestmark = pytest.mark.usefixtures("networks_answer_once")
 
 
 @pytest.fixture(scope="module")

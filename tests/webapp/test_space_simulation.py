@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,14 +17,30 @@ CHROMIUM = Path(os.environ.get("PORTRAIT_LAB_CHROMIUM", "/usr/bin/chromium"))
 
 
 @pytest.fixture(scope="module")
-def simulate_space():
+def simulate_space(random_weights):
     if importlib.util.find_spec("playwright") is None or not CHROMIUM.exists():
         pytest.skip(f"needs Playwright and Chromium at {CHROMIUM} (apt-get install chromium) to watch the page")
     spec = importlib.util.spec_from_file_location("simulate_space", REPO / "scripts" / "simulate_space.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look themselves up there
     spec.loader.exec_module(module)
-    return module
+    saved, manifest = random_weights
+
+    def already_saved(_manifest, folder: Path, names: list[str]):  # noqa: ANN202 - save_random_weights's
+        """The mirror's files are the run's random weights (made once for the whole suite), linked
+        in: the same architectures and layout, described by their own manifest."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            file = str(manifest.get(name).file)
+            try:
+                os.link(saved / file, folder / file)
+            except OSError:  # another file system
+                shutil.copy2(saved / file, folder / file)
+        return manifest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "save_random_weights", already_saved)
+        yield module
 
 
 def test_a_fresh_space_serves_at_once_then_switches_features_on_with_no_pip(simulate_space, tmp_path):
