@@ -78,7 +78,8 @@ LANGUAGE_JS = """
   const resolve = (tag) => {
     const parts = String(tag || '').replace('_', '-').toLowerCase().split('-');
     for (let end = parts.length; end > 0; end--) {
-      const code = TAGS[parts.slice(0, end).join('-')];
+      const tag = parts.slice(0, end).join('-');
+      const code = Object.prototype.hasOwnProperty.call(TAGS, tag) ? TAGS[tag] : null;
       if (code) return code;
     }
     return null;
@@ -95,6 +96,8 @@ LANGUAGE_JS = """
       let stored = null;
       try { stored = localStorage.getItem(KEY); } catch (e) { stored = null; }
       if (CODES.includes(stored)) return stored;
+      const cookie = document.cookie.split('; ').find((pair) => pair.startsWith(COOKIE + '='));
+      if (cookie && CODES.includes(cookie.slice(COOKIE.length + 1))) return cookie.slice(COOKIE.length + 1);
       for (const tag of navigator.languages || [navigator.language]) {
         const code = resolve(tag);
         if (code) return code;
@@ -102,8 +105,11 @@ LANGUAGE_JS = """
       return 'en';
     },
     async apply(code, remember) {
-      if (!CODES.includes(code)) return;
-      if (remember) { try { localStorage.setItem(KEY, code); } catch (e) { /* private mode: this visit only */ } }
+      if (!CODES.includes(code)) return false;
+      let kept = false;
+      if (remember) {
+        try { localStorage.setItem(KEY, code); kept = localStorage.getItem(KEY) === code; } catch (e) { kept = false; }
+      }
       document.cookie = COOKIE + '=' + code + '; path=/; SameSite=Strict';
       document.documentElement.setAttribute('lang', code);
       const url = coreModule();
@@ -112,18 +118,22 @@ LANGUAGE_JS = """
         if (typeof core.changeLocale === 'function') core.changeLocale(code);
       }
       document.documentElement.setAttribute('lang', code);
+      return kept;
     },
   };
   // Gradio's own words (the upload box's) follow only the language it started in: a pick on a
   // page nobody has worked on yet reloads it in the new language; with a photo or a search
   // there, nothing is lost: the labels switch at once and the rest on the next visit.
+  // Any press or key outside the picker counts (a webcam shot or the clipboard button fires
+  // no change event): a reload then never takes a photo away.
   let touched = false;
-  ['change', 'input', 'drop', 'paste'].forEach((type) => document.addEventListener(type, (event) => {
-    if (!(event.target instanceof Element) || !event.target.closest('#language-picker')) touched = true;
-  }, true));
+  ['change', 'input', 'drop', 'paste', 'pointerdown', 'keydown'].forEach((type) => document.addEventListener(
+    type, (event) => {
+      if (!(event.target instanceof Element) || !event.target.closest('#language-picker')) touched = true;
+    }, true));
   window.portraitLabLanguage.pick = async (code) => {
-    await window.portraitLabLanguage.apply(code, true);
-    if (!touched) location.reload();
+    const kept = await window.portraitLabLanguage.apply(code, true);
+    if (!touched && kept) location.reload();  // without storage, a reload would forget the pick
   };
   // Before Gradio starts (this runs in the head, its module after): it takes its first locale
   // from the browser, and what it draws then keeps that language; so it is told ours.

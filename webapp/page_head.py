@@ -23,22 +23,27 @@ class EarlyScript:
         self.tag = f"<script>{script}</script>".encode()
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http" or scope.get("method") != "GET" or _route(scope) not in PAGE_PATHS:
+        method = scope.get("method") if scope["type"] == "http" else None
+        if method not in ("GET", "HEAD") or _route(scope) not in PAGE_PATHS:
             await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, _Rewriter(self.tag, send))
+        await self.app(scope, receive, _Rewriter(self.tag, send, head_only=method == "HEAD"))
 
 
 class _Rewriter:
     """The app's ``send`` for the page: the whole body gathered, the script inserted once, the
     length corrected. Anything but an uncompressed HTML 200 passes through unchanged."""
 
-    def __init__(self, tag: bytes, send: Callable) -> None:
-        self.tag, self.send = tag, send
+    def __init__(self, tag: bytes, send: Callable, *, head_only: bool = False) -> None:
+        self.tag, self.send, self.head_only = tag, send, head_only
         self.start: dict | None = None
         self.chunks: list[bytes] = []
 
     async def __call__(self, message: dict) -> None:
+        if message["type"] == "http.response.start" and self.head_only:  # HEAD: the length GET will have
+            await self.send({**message, "headers": _longer(list(message.get("headers", [])), len(self.tag),
+                                                           message["status"])})
+            return
         if message["type"] == "http.response.start":
             self.start = message
             return
@@ -57,6 +62,16 @@ class _Rewriter:
             headers.append((b"content-length", str(len(body)).encode()))
         await self.send({**start, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
+
+
+def _longer(headers: list[tuple[bytes, bytes]], extra: int, status: int) -> list[tuple[bytes, bytes]]:
+    """A page's headers with its content-length grown by ``extra`` (what the script adds)."""
+    length = _header(headers, b"content-length")
+    if status != 200 or not length.isdigit() or not _header(headers, b"content-type").startswith(b"text/html") \
+            or _header(headers, b"content-encoding"):
+        return headers
+    return [(k, v) for k, v in headers if k.lower() != b"content-length"] + [
+        (b"content-length", str(int(length) + extra).encode())]
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:

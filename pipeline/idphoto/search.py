@@ -328,11 +328,21 @@ def suggest_specs(specs: Sequence[IdPhotoSpec], query: str, data: SearchData | N
             continue
         near = difflib.get_close_matches(word, vocabulary, n=3, cutoff=SUGGEST_CUTOFF) \
             if len(word) >= SUGGEST_MIN_CHARS else []
-        fitting = [name for name in near if search_specs(specs, " ".join([*kept, name]), data)]
+        fitting = [(name, search_specs(specs, " ".join([*kept, name]), data)) for name in near]
+        fitting = [(name, found) for name, found in fitting if found]
         if not fitting:
             return []
-        kept.append(fitting[0])
+        # equally near names ("pasport": passport, paszport) go to the one whose best document
+        # is asked for most, not to the alphabet
+        closeness = {name: difflib.SequenceMatcher(None, word, name).ratio() for name, _ in fitting}
+        best = min(fitting, key=lambda pair: (-round(closeness[pair[0]], 6), _rank(pair[1][0], data)))
+        kept.append(best[0])
     return search_specs(specs, " ".join(kept), data)
+
+
+def _rank(spec: IdPhotoSpec, data: SearchData) -> int:
+    """How often a document is asked for (1: most); unranked ones after every ranked one."""
+    return data.ranks.get(spec.id, len(data.ranks) + 1)
 
 
 # -- describing a document ------------------------------------------------------------------

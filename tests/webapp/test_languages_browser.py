@@ -153,3 +153,23 @@ def test_all_five_tabs_fit_one_phone_row_in_every_language(browser, bare_server)
             context.close()
     crowded = {code: tabs for code, tabs in rows.items() if len(tabs) != 5}
     assert not crowded, f"tabs hidden behind the menu at 390 px: {crowded}"
+
+
+def test_a_pick_on_a_page_with_work_on_it_switches_without_a_reload(browser, bare_server):
+    """A photo or a search on the page: the pick must not reload it (that would lose them)."""
+    _, url, _ = bare_server
+    context, page = _open(browser, url, "en-US")
+    try:
+        page.locator("#id-spec-search input, #id-spec-search textarea").first.fill("japan")
+        page.evaluate("window.stillTheSamePage = true")
+        page.locator("#language-picker input").click()
+        page.get_by_role("option", name=LANGUAGES["ko"].native).click()
+        page.wait_for_function("() => document.documentElement.lang === 'ko'", timeout=10_000)
+        page.wait_for_timeout(1500)
+        same_page = page.evaluate("window.stillTheSamePage === true")
+        query = page.locator("#id-spec-search input, #id-spec-search textarea").first.input_value()
+        tabs = [tab.inner_text() for tab in page.get_by_role("tab").all()]
+    finally:
+        context.close()
+    assert same_page and query == "japan"
+    assert translate(_english_key("ID Photo"), "ko") in tabs  # the labels switched all the same

@@ -41,6 +41,13 @@ def test_the_page_gets_the_script_first_in_its_head_with_the_right_length():
     assert dict(start["headers"])[b"content-length"] == str(len(body)).encode()
 
 
+def test_a_head_request_is_told_the_length_a_get_gets():
+    get_start, get_body = _serve("/")
+    head_start, head_body = _serve("/", method="HEAD")
+    assert dict(head_start["headers"])[b"content-length"] == str(len(get_body)).encode()
+    assert head_body == PAGE  # the stand-in app sends a body; a real HEAD has none: untouched either way
+
+
 def test_nothing_else_is_touched():
     assert _serve("/gradio_api/info")[1] == PAGE  # another route
     assert _serve("/", method="POST")[1] == PAGE

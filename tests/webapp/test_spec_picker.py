@@ -81,7 +81,8 @@ def test_an_empty_search_keeps_the_choice_and_an_unmatched_one_clears_it(studio)
 
 
 @pytest.mark.parametrize(("query", "meant"), [("pasaprte japon", "jp_passport"), ("visdo schengen", "schengen_visa"),
-                                               ("chnia visa", "cn_visa")])
+                                               ("chnia visa", "cn_visa"),
+                                               ("pasport", "us_passport")])  # a tie goes to the most asked for
 def test_a_near_miss_in_any_language_chooses_what_it_meant_and_says_so(studio, query, meant):
     picked = find_documents(studio, query, "icao_generic")
     assert picked["value"] == meant
@@ -176,3 +177,13 @@ def test_what_the_visitor_typed_is_echoed_short_and_inert(studio):
     assert len(info) < 200
     rules = spec_rules(studio, "<img src=x onerror=alert(1)>[x](https://evil.example)")
     assert "<img" not in rules and not link.search(rules)
+
+
+def test_an_echoed_query_brings_no_markdown_or_html_of_its_own(studio):
+    """A backslash typed before a mark must not undo its escape (``\\*`` would open emphasis)."""
+    from markdown_it import MarkdownIt
+
+    info = find_documents(studio, r"\*zz\* \[qq\](https://ev.il) `c` <b>x</b> ~~s~~", "jp_passport")["info"]
+    rendered = MarkdownIt("commonmark").enable("strikethrough").render(info)
+    for tag in ("<em>", "<a ", "<code>", "<b>", "<s>", "<del>"):
+        assert tag not in rendered, rendered

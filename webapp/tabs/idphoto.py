@@ -134,7 +134,7 @@ def found_documents(studio: Studio, query: str | None, spec_id: str | None, requ
 def find_documents(studio: Studio, query: str | None, current: str | None) -> dict[str, Any]:
     """The picker after a search: the matching documents, best first and the best chosen, and
     a line saying how many matched; every document, and the choice kept, for an empty box."""
-    query = (query or "").strip()
+    query = (query or "")[:MAX_QUERY_CHARS].strip()  # the box's own limit, for a script that skips the box
     every = studio.spec_choices()
     if not query:
         return {"choices": every, "value": current, "info": ""}
@@ -181,6 +181,12 @@ def _echo(query: str) -> str:
     return _plain(short)
 
 
+MARKDOWN_MARKS = "\\`*_[]~#|!"  # the backslash first: a typed "\\*" must not undo the "*"'s escape
+
+
 def _plain(text: str) -> str:
-    """Text shown as written: no HTML, no Markdown emphasis from an address's underscores."""
-    return html.escape(text).replace("_", "\\_").replace("*", "\\*").replace("[", "\\[").replace("]", "\\]")
+    """Text shown as written: no HTML, no Markdown of its own (emphasis, links, code spans)."""
+    escaped = html.escape(text, quote=False)
+    for mark in MARKDOWN_MARKS:
+        escaped = escaped.replace(mark, "\\" + mark)
+    return escaped
