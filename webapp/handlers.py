@@ -76,7 +76,7 @@ class Visitor:
 def visitor_of(request: gr.Request | None) -> Visitor:
     session_hash = getattr(request, "session_hash", None) if request is not None else None
     if not session_hash:
-        raise gr.Error(t("web.error.no_session"), print_exception=False)
+        raise gr.Error(t("web.error.no_session"), title=t("error.title.cannot_do"), print_exception=False)
     token = None
     raw = getattr(request, "request", None)
     cookies = getattr(raw, "cookies", None)
@@ -152,7 +152,7 @@ def work_dir(ctx: ActionContext, visitor: Visitor, label: str, *uploads: str | N
     storage = ctx.storage
     for upload in uploads:
         if upload and not storage.may_use(visitor.session_hash, visitor.owner_token, upload):
-            raise gr.Error(t("web.error.not_yours"), print_exception=False)
+            raise gr.Error(t("web.error.not_yours"), title=t("error.title.cannot_do"), print_exception=False)
     storage.require_room(visitor.owner_token)
     storage.attach_uploads(visitor.session_hash, visitor.owner_token, uploads)
     return storage.new_work_dir(visitor.session_hash, visitor.owner_token, label)
@@ -207,9 +207,9 @@ def restore(ctx: ActionContext, photo: str | None, model: str, strength: float, 
     visitor = visitor_of(request)
     photo = require_photo(photo)
     if not ctx.studio.restorer_ready(model):
-        raise gr.Error(t("web.error.restorer_missing"), print_exception=False)
+        raise gr.Error(t("web.error.restorer_missing"), title=t("error.title.cannot_do"), print_exception=False)
     if int(upscale) > 1 and background and not ctx.studio.upsampler_ready(background):
-        raise gr.Error(t("web.error.upsampler_missing"), print_exception=False)
+        raise gr.Error(t("web.error.upsampler_missing"), title=t("error.title.cannot_do"), print_exception=False)
     progress(0.1, desc=t("web.progress.restore"))
     # the page starts on the server's default: left as it is, the engine picks it and the result says why
     chosen_background = None if background == ctx.studio.default_upsampler() else background or None
@@ -229,11 +229,11 @@ def review_face(ctx: ActionContext, review: FaceReview | None, face: int | None,
     """One face's strength changed from the review: the kept faces pasted again (no network)."""
     visitor = visitor_of(request)
     if review is None or not ctx.storage.may_use(visitor.session_hash, visitor.owner_token, str(review.faces_file)):
-        raise gr.Error(t("web.error.review_first"), print_exception=False)
+        raise gr.Error(t("web.error.review_first"), title=t("error.title.cannot_do"), print_exception=False)
     if face is None or not 0 <= int(face) < len(review.strengths):
-        raise gr.Error(t("web.error.choose_face"), print_exception=False)
+        raise gr.Error(t("web.error.choose_face"), title=t("error.title.cannot_do"), print_exception=False)
     if strength is None or not math.isfinite(float(strength)) or not 0.0 <= float(strength) <= 1.0:
-        raise gr.Error(t("web.error.strength_range"), print_exception=False)
+        raise gr.Error(t("web.error.strength_range"), title=t("error.title.cannot_do"), print_exception=False)
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
         outcome = ctx.gpu.reblend(review, int(face), _number(strength), work_dir(ctx, visitor, "restore"))
     return _restored(outcome)
@@ -269,7 +269,7 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
     visitor = visitor_of(request)
     photo = require_photo(photo)
     if not spec_id:
-        raise gr.Error(t("web.error.choose_document"), print_exception=False)
+        raise gr.Error(t("web.error.choose_document"), title=t("error.title.cannot_do"), print_exception=False)
     tone = ToneOptions(auto=bool(auto_correct), brightness=_number(brightness), contrast=_number(contrast),
                        sharpness=_number(sharpness))
     nudge = PlacementNudge(head_size=_number(head_size), vertical=_number(head_position))
@@ -297,7 +297,7 @@ def batch(ctx: ActionContext, files: list[str] | None, job: str, spec_id: str, s
           request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
     visitor = visitor_of(request)
     if not files:
-        raise gr.Error(t("web.error.no_files"), print_exception=False)
+        raise gr.Error(t("web.error.no_files"), title=t("error.title.cannot_do"), print_exception=False)
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
     out_dir = work_dir(ctx, visitor, "batch", *paths)
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):

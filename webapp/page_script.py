@@ -73,6 +73,15 @@ PAGE_JS = """
       if (stale(img, 'alt')) name(img, 'alt', say(SLIDER_ALTS[Math.min(index, 1)]));
     });
     renameTabs();
+    // Gradio's message boxes head a group by its kind, in English whatever the page's language
+    document.querySelectorAll('.toast-title').forEach((title) => {
+      const kind = ['warning', 'error', 'info'].find((name) => title.classList.contains(name));
+      const node = [...title.childNodes].find((child) => child.nodeType === Node.TEXT_NODE && child.nodeValue.trim());
+      if (kind && node && node.nodeValue.trim() !== say('ui.page.toast_' + kind)) node.nodeValue = say('ui.page.toast_' + kind) + ' ';
+    });
+    document.querySelectorAll('.toast-close').forEach((button) => {
+      if (stale(button, 'aria-label') || button.getAttribute('aria-label') === 'Close') name(button, 'aria-label', say('ui.page.close'));
+    });
     const skip = document.querySelector('.skip-link');
     if (skip && skip.dataset.plLang !== lang()) {
       skip.textContent = say('ui.page.skip_link');

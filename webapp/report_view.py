@@ -26,10 +26,10 @@ from webapp.language import VISITOR_LANGUAGE
 
 # verdict -> (symbol, the key of the word a screen reader says, css modifier)
 VERDICT_MARKS: dict[str, tuple[str, str, str]] = {
-    "fail": ("\u274c", "report.page.mark.fail", "fail"),
-    "warn": ("\u26a0\ufe0f", "report.page.mark.warn", "warn"),
-    "not_assessed": ("\u2754", "report.page.mark.not_assessed", "na"),
-    "pass": ("\u2705", "report.page.mark.pass", "pass"),
+    "fail": ("\u2717", "report.page.mark.fail", "fail"),
+    "warn": ("\u26a0", "report.page.mark.warn", "warn"),
+    "not_assessed": ("?", "report.page.mark.not_assessed", "na"),
+    "pass": ("\u2713", "report.page.mark.pass", "pass"),
 }
 POSITIONS = ("eyes", "chin", "crown")  # report.position.<name>
 

@@ -50,7 +50,7 @@ FAILURE_JS = """() => {
   const last = toasts[toasts.length - 1];
   const text = last ? (last.querySelector('.toast-messages, .toast-item') || last).innerText.trim() : '';
   const words = (window.portraitLabWords && window.portraitLabWords()) || {};
-  return '\u274c ' + (text || words['ui.page.failed'] || 'This could not be done; please try again.');
+  return '\u2717 ' + (text || words['ui.page.failed'] || 'This could not be done; please try again.');
 }"""
 
 

@@ -179,7 +179,7 @@ def test_a_new_job_starts_from_empty_outputs_and_a_failure_leaves_none(browser, 
     assert images_during == 0 and "Meets" not in verdict_during and "Usable" not in verdict_during
     assert images_after_failure == 0 and not any(word in verdict_after_failure for word in ("Meets", "Usable"))
     # the reason stays under the button after the toast has gone, and the button can be used again
-    assert "\u274c No face was found" in status_after_failure, status_after_failure
+    assert "\u2717 No face was found" in status_after_failure, status_after_failure
     assert unlocked
 
 

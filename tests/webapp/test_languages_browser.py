@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -173,3 +174,24 @@ def test_a_pick_on_a_page_with_work_on_it_switches_without_a_reload(browser, bar
         context.close()
     assert same_page and query == "japan"
     assert translate(_english_key("ID Photo"), "ko") in tabs  # the labels switched all the same
+
+
+def test_a_refused_upload_is_explained_in_the_page_s_language(browser, bare_server, tmp_path):
+    """The sentence is the server's (in the request's language); the box's heading is Gradio's,
+    English in any language until the page's script names it."""
+    _, url, _ = bare_server
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a photo")
+    context, page = _open(browser, url, "ja")
+    try:
+        page.locator("[role=tabpanel]:visible input[type=file]").first.set_input_files(str(notes))
+        page.wait_for_selector(".toast-body", timeout=30_000)
+        page.wait_for_timeout(300)
+        heading = page.locator(".toast-title").first.inner_text().strip()
+        text = page.locator("[data-testid=toast-text]").first.inner_text()
+        close = page.locator(".toast-close").first.get_attribute("aria-label")
+    finally:
+        context.close()
+    assert heading == translate("ui.page.toast_warning", "ja")
+    assert close == translate("ui.page.close", "ja")
+    assert re.search(r"[\u3040-\u30ff]", text) and "image" not in text.lower(), text
