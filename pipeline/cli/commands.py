@@ -178,6 +178,17 @@ def _image_file(suffix: str, rgb, alpha) -> OutputFile:  # noqa: ANN001 - numpy 
 
 
 # -- idphoto --------------------------------------------------------------------------------
+def stroke_image(args: argparse.Namespace):  # noqa: ANN201 - numpy array or None
+    """--strokes read and its colours checked before any photo is worked on (its size is
+    checked against each photo); None without it (and in a batch, which has no --strokes)."""
+    path = getattr(args, "strokes", None)
+    if path is None:
+        return None
+    from pipeline.cutout.strokes import read_stroke_image
+
+    return read_stroke_image(path)
+
+
 def idphoto_options(args: argparse.Namespace):  # noqa: ANN201 - IdPhotoOptions, imported lazily (torch)
     """The ID-photo options the command line asked for, checked."""
     from pipeline.idphoto.maker import IdPhotoOptions, spec_for
@@ -193,6 +204,7 @@ def idphoto_options(args: argparse.Namespace):  # noqa: ANN201 - IdPhotoOptions,
                           tone=ToneOptions(auto=args.auto_correct, brightness=args.brightness,
                                            contrast=args.contrast, sharpness=args.sharpness),
                           nudge=PlacementNudge(head_size=args.head_size, vertical=args.head_position),
+                          strokes=stroke_image(args),
                           **({} if args.quality is None else {"jpeg_quality": args.quality})).validated()
 
 
@@ -242,7 +254,8 @@ def background_options(args: argparse.Namespace):  # noqa: ANN201 - BackgroundOp
 
     backdrop = decode_image(args.image).rgb if args.image else None
     options = BackgroundOptions(mode=args.mode, colour=args.colour, colour2=args.colour2, image=backdrop,
-                                blur_strength=args.blur, feather_px=args.feather, despill=args.despill).validated()
+                                blur_strength=args.blur, feather_px=args.feather, despill=args.despill,
+                                strokes=stroke_image(args)).validated()
     if options.mode == "transparent" and not keeps_alpha(args.format):
         raise InvalidOptionError("JPEG cannot hold transparency.", hint="Use --format png or webp, or another mode.")
     if args.image and options.mode != "image":

@@ -91,6 +91,7 @@ def _idphoto_parser(commands: argparse._SubParsersAction, manifest: Manifest) ->
     parser.add_argument("--copies", type=_at_least_one, help="photos on the sheet (default: as many as fit)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with code 3 when any photo's compliance verdict is FAIL (for scripts)")
+    _strokes_option(parser)
     parser.set_defaults(handler=cmd_idphoto)
 
 
@@ -143,7 +144,15 @@ def _background_parser(commands: argparse._SubParsersAction) -> None:
                                  description="Portrait matting, then a new background.")
     _add_image_command_arguments(parser, what="photos")
     _background_options(parser)
+    _strokes_option(parser)
     parser.set_defaults(handler=cmd_background)
+
+
+def _strokes_option(parser: argparse.ArgumentParser) -> None:
+    """The one-photo commands' hand corrections (a batch has no single photo to paint on)."""
+    parser.add_argument("--strokes", type=_given_path, metavar="FILE",
+                        help="a stroke mask PNG the photo's size: white = keep, black = remove, transparent = "
+                             "no opinion; corrects the cut-out before the background (and placement)")
 
 
 def _background_options(parser: argparse.ArgumentParser) -> None:

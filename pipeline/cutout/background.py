@@ -88,6 +88,7 @@ class BackgroundOptions:
     ``image`` (RGB uint8) is scaled to cover the frame and centre-cropped, never
     distorted. ``blur_strength`` 0..1 is the "portrait mode" blur of the photo's own
     background. ``feather_px`` softens the matte's edge (Gaussian sigma, 0 = off).
+    ``strokes`` corrects the matte by hand before anything is composed.
     """
 
     mode: str = "colour"
@@ -97,6 +98,9 @@ class BackgroundOptions:
     blur_strength: float = 0.5
     feather_px: float = 1.0
     despill: bool = True
+    # the user's stroke mask (RGBA, white keep, black remove; pipeline.cutout.strokes), applied
+    # right after matting; None = the automatic matte as it is
+    strokes: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def validated(self) -> BackgroundOptions:
         """The same options, checked; InvalidOptionError says which one is wrong and why."""

@@ -6,7 +6,7 @@ a matte that contains no person is an error the user sees, never an empty pictur
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from pipeline.core.encode import HIDDEN_RGB
 from pipeline.core.errors import NoFaceError
 from pipeline.cutout.background import BackgroundOptions, Composite, composite
 from pipeline.cutout.matting import METHOD_PLAIN_WALL, MatteResult, PortraitMatter
+from pipeline.cutout.strokes import read_strokes, refine_with_strokes
 from pipeline.faces.analysis import FaceAnalysis
 from pipeline.faces.detect import Face
 from pipeline.i18n import Message, Text
@@ -67,14 +68,20 @@ class CutoutPipeline:
         self.matter = PortraitMatter(self.faces.store)
 
     def cut_out(self, rgb: np.ndarray, *, detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO,
-                faces: list[Face] | None = None, alpha: np.ndarray | None = None) -> Cutout:
+                faces: list[Face] | None = None, alpha: np.ndarray | None = None,
+                strokes: np.ndarray | None = None) -> Cutout:
         """Detect (unless ``faces`` are given) and matte; an input ``alpha`` that makes the
-        photo a cut-out already is used as the matte instead."""
+        photo a cut-out already is used as the matte instead. A stroke mask (``strokes``,
+        :func:`pipeline.cutout.strokes.read_stroke_image`) corrects the matte by hand at once,
+        so everything after (the person check, the background, an ID photo's placement)
+        works on the corrected cut-out."""
         notes: list[str] = []
         name = "given"
         if faces is None:
             faces, name, notes = self.faces.detect(visible_rgb(rgb, alpha), detector)
         matte = own_matte(alpha) or self.matter.matte(visible_rgb(rgb, alpha), faces, method=matting)
+        if strokes is not None:
+            matte = replace(matte, alpha=refine_with_strokes(rgb, matte.alpha, read_strokes(strokes, rgb.shape)))
         warnings = [*notes, *matte.warnings]
         if not faces:
             warnings.append(Message("warning.cutout.no_face"))
@@ -89,5 +96,5 @@ class CutoutPipeline:
     def replace_background(self, image: DecodedImage | np.ndarray, options: BackgroundOptions, *,
                            detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO) -> tuple[Composite, Cutout]:
         rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
-        cut = self.cut_out(rgb, detector=detector, matting=matting, alpha=alpha)
+        cut = self.cut_out(rgb, detector=detector, matting=matting, alpha=alpha, strokes=options.strokes)
         return composite(rgb, cut.matte.alpha, options.validated()), cut

@@ -173,6 +173,7 @@ class IdPhotoOptions:
     jpeg_quality: int = DEFAULT_JPEG_QUALITY  # the highest quality used; a KB limit may need less
     tone: ToneOptions = ToneOptions()  # automatic face light and colour (on), then the sliders
     nudge: PlacementNudge = PlacementNudge()  # 0, 0: the automatic placement
+    strokes: np.ndarray | None = field(default=None, compare=False, repr=False)  # hand corrections of the matte
 
     def validated(self) -> IdPhotoOptions:
         """Refuse impossible requests before any work is done."""
@@ -325,7 +326,8 @@ class IdPhotoPipeline:
         with run.timed("landmarks"):
             evidence = self.faces.evidence(visible, face)
         with run.timed("matte"):
-            cut = self.cutter.cut_out(rgb, matting=run.options.matting, faces=[face], alpha=alpha)
+            cut = self.cutter.cut_out(rgb, matting=run.options.matting, faces=[face], alpha=alpha,
+                                      strokes=run.options.strokes)  # corrected before placement and compliance
         run.warnings.extend([*notes, *cut.warnings])
         return evidence, detector, cut.matte
 
