@@ -202,12 +202,18 @@ class BatchJob:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+# Optional fields added after batches were first fingerprinted: left out while unset, so a batch
+# started before they existed still resumes (the hand-correction strokes of issue 19).
+UNSET_NOT_FINGERPRINTED = frozenset({"strokes"})
+
+
 def _canonical(value: Any) -> Any:
     """Plain values for the fingerprint: dataclasses as dicts, arrays as their digest."""
     if isinstance(value, np.ndarray):
         return f"array:{value.shape}:{hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()}"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.name in UNSET_NOT_FINGERPRINTED and getattr(value, f.name) is None)}
     if isinstance(value, (list, tuple)):
         return [_canonical(item) for item in value]
     return value

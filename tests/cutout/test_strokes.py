@@ -220,3 +220,14 @@ def test_idphoto_strokes_reach_placement_and_the_report(tmp_path):
     plain, fixed = (json.loads(next((tmp_path / run).glob("*_report.json")).read_text()) for run in ("plain", "fixed"))
     assert plain["compliance"] and fixed["compliance"] and fixed["placement"]["measured_with"]["crown"] == "matte"
     assert fixed["placement"]["scale"] > 1.2 * plain["placement"]["scale"]  # measured: 2.43 -> 3.56
+
+
+def test_unset_strokes_leave_a_batch_fingerprint_as_it_was_and_set_ones_change_it():
+    """A batch started before strokes existed still resumes; one with strokes is another job."""
+    from pipeline.batch.jobs import BatchJob, _canonical
+    from pipeline.cutout.background import BackgroundOptions
+
+    plain = BatchJob("background", BackgroundOptions())
+    assert "strokes" not in _canonical(plain.options)
+    painted = BatchJob("background", BackgroundOptions(strokes=np.zeros((4, 4, 4), np.uint8)))
+    assert painted.fingerprint() != plain.fingerprint()
