@@ -95,12 +95,8 @@ def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return contextvars.copy_context().run(spoken, *args, **kwargs)
-
-        def spoken(*args: Any, **kwargs: Any) -> Any:  # in the thread that runs the handler's body
-            with speaking(language_of(args, kwargs)):
-                return run(*args, **kwargs)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:  # the visitor's language is event()'s, copied in
+            return contextvars.copy_context().run(run, *args, **kwargs)
 
         def run(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()

@@ -3,7 +3,8 @@
 - Labels, info texts and the page's fixed words are ``ui.*`` catalogue keys, given to Gradio
   as ``gr.I18n`` (:func:`ui`): the browser translates them, following its own language.
 - The picker (:func:`language_picker`) overrides that: the choice is kept in the visitor's
-  own browser (localStorage, and a cookie the server reads), never on the server.
+  own browser (localStorage, and a cookie the server reads with each request); the server
+  keeps no record of it.
 - Words the server writes while a job runs (results, verdicts, errors) are rendered in the
   language of the request (:func:`t`): the picker's cookie, else Accept-Language, else English.
 """
@@ -16,9 +17,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import gradio as gr
+from gradio.i18n import I18nData
 from starlette.requests import cookie_parser
 
 from pipeline.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, language_from_accept, translate
+from pipeline.i18n.languages import BROWSER_TAGS
 
 LANGUAGE_COOKIE = "portrait_lab_lang"
 LANGUAGE_STORAGE_KEY = "portrait-lab-language"
@@ -36,7 +39,7 @@ def ui(key: str) -> Any:
     """A label the browser shows in the visitor's language (a ``ui.*`` key; KeyError if English lacks it)."""
     full = key if key.startswith(UI_PREFIX) else UI_PREFIX + key
     catalogue(DEFAULT_LANGUAGE)[full]  # noqa: B018 - a typo fails when the page is built, not in a browser
-    return gr.I18n()(full)
+    return I18nData(full)
 
 
 def t(key: str, /, **values: Any) -> str:
@@ -63,10 +66,6 @@ def speaking(lang: str) -> Iterator[None]:
         yield
     finally:
         VISITOR_LANGUAGE.reset(token)
-
-
-def _browser_tags() -> dict[str, str]:
-    return {tag: lang.code for lang in LANGUAGES.values() for tag in (lang.code.lower(), *lang.browser_tags)}
 
 
 # The page's language at load and on a pick: the stored choice, else the browser's first
@@ -144,7 +143,7 @@ LANGUAGE_JS = """
   } catch (e) { /* a browser that refuses: the picker's switch after start still applies */ }
   document.documentElement.setAttribute('lang', first);
 })();
-""" % {"tags": json.dumps(_browser_tags()), "codes": json.dumps(list(LANGUAGES)), "key": LANGUAGE_STORAGE_KEY,
+""" % {"tags": json.dumps(BROWSER_TAGS), "codes": json.dumps(list(LANGUAGES)), "key": LANGUAGE_STORAGE_KEY,
        "cookie": LANGUAGE_COOKIE}
 
 PICK_LANGUAGE_JS = "(code) => { window.portraitLabLanguage.pick(code); return code; }"

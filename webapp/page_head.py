@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp
 
+from webapp.middleware import route_path
+
 PAGE_PATHS = ("/", "")
 
 
@@ -24,7 +26,7 @@ class EarlyScript:
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         method = scope.get("method") if scope["type"] == "http" else None
-        if method not in ("GET", "HEAD") or _route(scope) not in PAGE_PATHS:
+        if method not in ("GET", "HEAD") or route_path(scope) not in PAGE_PATHS:
             await self.app(scope, receive, send)
             return
         await self.app(scope, receive, _Rewriter(self.tag, send, head_only=method == "HEAD"))
@@ -77,7 +79,3 @@ def _longer(headers: list[tuple[bytes, bytes]], extra: int, status: int) -> list
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
     return next((value for key, value in headers if key.lower() == name), b"")
 
-
-def _route(scope: dict) -> str:
-    path, root = scope.get("path", ""), scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path

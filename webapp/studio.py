@@ -174,21 +174,15 @@ class Studio:
             (self.manifest.get(n).display_name, n) for n in self.manifest.names("detector")
         ]
 
-    def spec_suggestions(self, query: str, lang: str | None = None) -> Choices:
-        """The documents a query that matches nothing probably meant (a near name in any language)."""
-        from pipeline.idphoto.search import labelled_search
-        from webapp.language import VISITOR_LANGUAGE
-
-        return list(labelled_search(self.specs.specs, query, lang or VISITOR_LANGUAGE.get(), near_misses=True))
-
-    def spec_choices(self, query: str = "", lang: str | None = None) -> Choices:
+    def spec_choices(self, query: str = "", lang: str | None = None, *, near_misses: bool = False) -> Choices:
         """The documents matching ``query`` (names in any language, words in any order), best
-        first; all of them, most asked for first, without one. Labelled in ``lang``, else in
-        the language of the request being served."""
+        first; all of them, most asked for first, without one; with ``near_misses``, what a
+        query that matches nothing probably meant. Labelled in ``lang``, else in the language
+        of the request being served."""
         from pipeline.idphoto.search import labelled_search
         from webapp.language import VISITOR_LANGUAGE
 
-        return list(labelled_search(self.specs.specs, query, lang or VISITOR_LANGUAGE.get()))
+        return list(labelled_search(self.specs.specs, query, lang or VISITOR_LANGUAGE.get(), near_misses=near_misses))
 
     @staticmethod
     def background_modes() -> Choices:

@@ -145,10 +145,10 @@ def wire_spoken(picker: gr.Dropdown, spoken: Sequence[Spoken]) -> None:
     if not spoken:
         return
     counts = [len(entry[2]) if len(entry) > 2 else 0 for entry in spoken]
+    starts = [sum(counts[:index]) for index in range(len(counts))]  # where each entry's inputs begin
 
     def render(code: str | None, *values: Any) -> tuple[Any, ...]:
         with speaking(code or ""):
-            starts = [sum(counts[:index]) for index in range(len(counts))]
             return tuple(entry[1](*values[start:start + count]) for entry, start, count in zip(spoken, starts, counts))
 
     inputs = [component for entry in spoken if len(entry) > 2 for component in entry[2]]

@@ -29,7 +29,8 @@ def _load() -> dict[str, Language]:
 
 
 LANGUAGES: dict[str, Language] = _load()
-_BY_TAG = {tag: lang.code for lang in LANGUAGES.values() for tag in (lang.code.lower(), *lang.browser_tags)}
+# Every tag we recognise (lower case) -> our code: the server's and the page script's one table.
+BROWSER_TAGS = {tag: lang.code for lang in LANGUAGES.values() for tag in (lang.code.lower(), *lang.browser_tags)}
 
 
 def resolve_language(tag: str | None) -> str | None:
@@ -39,7 +40,7 @@ def resolve_language(tag: str | None) -> str | None:
         return None
     parts = tag.strip().replace("_", "-").lower().split("-")
     for end in range(len(parts), 0, -1):
-        code = _BY_TAG.get("-".join(parts[:end]))
+        code = BROWSER_TAGS.get("-".join(parts[:end]))
         if code is not None:
             return code
     return None

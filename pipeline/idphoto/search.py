@@ -292,12 +292,11 @@ def search_specs(specs: Sequence[IdPhotoSpec], query: str = "", data: SearchData
     an empty query). Unranked documents (a custom table) follow the ranked ones in table order."""
     data = data or load_search_data()
     query_words = words(query[:MAX_QUERY_CHARS])[:MAX_QUERY_WORDS]
-    unranked = len(data.ranks) + 1
     found = []
     for index, spec in enumerate(specs):
         points = score(spec, query_words, data) if query_words else 1
         if points:
-            found.append((-points, data.ranks.get(spec.id, unranked), index, spec))
+            found.append((-points, _rank(spec, data), index, spec))
     return [spec for *_, spec in sorted(found, key=lambda item: item[:3])]
 
 

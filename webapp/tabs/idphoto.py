@@ -140,7 +140,7 @@ def find_documents(studio: Studio, query: str | None, current: str | None) -> di
         return {"choices": every, "value": current, "info": ""}
     found = studio.spec_choices(query)
     if not found:
-        meant = studio.spec_suggestions(query)
+        meant = studio.spec_choices(query, near_misses=True)
         if meant:  # a near miss: what it meant, chosen, and said so
             return {"choices": meant, "value": meant[0][1],
                     "info": t("web.search.meant", query=_echo(query), document=meant[0][0])}
