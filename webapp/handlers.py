@@ -28,12 +28,14 @@ import pandas  # a Gradio dependency; the batch table's type
 from pipeline.core.decode import check_image_header
 from pipeline.core.errors import OutputWriteError, PortraitLabError
 from pipeline.cutout.background import BackgroundOptions
+from pipeline.cutout.strokes import read_stroke_image
 from pipeline.idphoto.nudge import PlacementNudge
 from pipeline.idphoto.tone import ToneOptions
 from pipeline.restore.engine import RestoreOptions
 from webapp import metrics
 from webapp.config import AppConfig
 from webapp.cookies import OWNER_COOKIE, owner_token
+from webapp.cutout_editor import FoundHandle, next_handle, painted_strokes
 from webapp.language import VISITOR_LANGUAGE, request_language, speaking, t
 from webapp.logsafe import log, log_job
 from webapp.sessions import SessionStorage
@@ -243,25 +245,50 @@ def _restored(outcome: RestoreOutcome) -> tuple:
 
 @user_errors("background")
 def background(ctx: ActionContext, photo: str | None, mode: str, colour: str, colour2: str, backdrop: str | None,
-               blur: float, feather: float, fmt: str, request: gr.Request,
-               progress: gr.Progress = gr.Progress()) -> tuple:
+               blur: float, feather: float, fmt: str, strokes: str | None = None, painted: Any = None,
+               found: Any = None, request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:
+    """``strokes``: a stroke mask file (the API's); ``painted``: the page editor's strokes;
+    ``found``: the session's handle of its last result (a hand fix starts from it)."""
     visitor = visitor_of(request)
     photo = require_photo(photo)
     progress(0.1, desc=t("web.progress.background"))
-    options = BackgroundOptions(mode=mode, colour=colour or "white", colour2=colour2 or "light-blue",
-                                blur_strength=float(blur), feather_px=float(feather))
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
-        outcome = ctx.gpu.replace_background(photo, options, work_dir(ctx, visitor, "background", photo, backdrop),
-                                             fmt=fmt, backdrop=backdrop if mode == "image" else None)
+        folder = work_dir(ctx, visitor, "background", photo, backdrop, strokes)
+        handle = kept_handle(ctx, visitor, found, photo)
+        options = BackgroundOptions(mode=mode, colour=colour or "white", colour2=colour2 or "light-blue",
+                                    blur_strength=float(blur), feather_px=float(feather),
+                                    strokes=stroke_mask(painted, handle, strokes))
+        outcome = ctx.gpu.replace_background(photo, options, folder, fmt=fmt,
+                                             backdrop=backdrop if mode == "image" else None,
+                                             found=handle.view.found if handle else None)
     metrics.record_work("background", outcome.timings, outcome.faces)
     progress(1.0, desc=t("web.progress.done"))
-    return str(outcome.image), gr.DownloadButton(value=str(outcome.image), visible=True), outcome.summary
+    return (str(outcome.image), gr.DownloadButton(value=str(outcome.image), visible=True), outcome.summary,
+            next_handle(found, photo, outcome.editor))
+
+
+def kept_handle(ctx: ActionContext, visitor: Visitor, found: Any, photo: str) -> FoundHandle | None:
+    """The session's handle of its last result when it is of this very upload and its files
+    are still the visitor's; None otherwise (the photo is analysed afresh)."""
+    if (isinstance(found, FoundHandle) and found.photo == photo
+            and ctx.storage.may_use(visitor.session_hash, visitor.owner_token, str(found.view.found))):
+        return found
+    return None
+
+
+def stroke_mask(painted: Any, handle: FoundHandle | None, upload: str | None):
+    """The strokes to apply, as an RGBA mask (colours checked): the editor's, painted on this
+    photo, else an uploaded stroke mask (a script's), else None."""
+    source = painted_strokes(painted, handle) or upload
+    return read_stroke_image(source) if source else None
 
 
 @user_errors("idphoto")
 def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, max_kb: float | None, paper: str,
              auto_correct: bool, brightness: float, contrast: float, sharpness: float, head_size: float,
-             head_position: float, request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
+             head_position: float, strokes: str | None = None, painted: Any = None, found: Any = None,
+             request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:
+    """``strokes``, ``painted``, ``found``: as :func:`background`'s."""
     visitor = visitor_of(request)
     photo = require_photo(photo)
     if not spec_id:
@@ -270,9 +297,12 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
                        sharpness=_number(sharpness))
     nudge = PlacementNudge(head_size=_number(head_size), vertical=_number(head_position))
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
-        outcome = ctx.gpu.id_photo(photo, spec_id, work_dir(ctx, visitor, "idphoto", photo),
-                                   background=colour or None, max_kb=float(max_kb) if max_kb else None,
-                                   paper=paper or SHEET_NONE, tone=tone, nudge=nudge, progress=progress)
+        folder = work_dir(ctx, visitor, "idphoto", photo, strokes)
+        handle = kept_handle(ctx, visitor, found, photo)
+        outcome = ctx.gpu.id_photo(photo, spec_id, folder, background=colour or None,
+                                   max_kb=float(max_kb) if max_kb else None, paper=paper or SHEET_NONE, tone=tone,
+                                   nudge=nudge, progress=progress, strokes=stroke_mask(painted, handle, strokes),
+                                   found=handle.view.found if handle else None)
     metrics.record_work("idphoto", outcome.timings)
     progress(1.0, desc=t("web.progress.done"))
     verdict = t(VERDICTS[outcome.verdict])
@@ -280,7 +310,7 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
     page = report_page_from_file(outcome.report_json)  # the report as a page, under the verdict
     return (f"**{verdict}**\n\n{outcome.summary}\n\n{page}", str(outcome.photo), str(outcome.overlay),
             outcome.report_text, str(outcome.sheet_png) if outcome.sheet_png else None,
-            [str(p) for p in outcome.files])
+            [str(p) for p in outcome.files], next_handle(found, photo, outcome.editor))
 
 
 def _number(value: float | None) -> float:

@@ -210,9 +210,9 @@ class GpuStudio:
         return self._call("reblend", "restore", 1, (review, face, strength, out_dir))
 
     def replace_background(self, photo: str, options: BackgroundOptions, out_dir: Path, *, fmt: str,
-                           backdrop: str | None) -> BackgroundOutcome:
+                           backdrop: str | None, found: Path | None = None) -> BackgroundOutcome:
         return self._call("replace_background", "background", 1, (photo, options, out_dir), fmt=fmt,
-                          backdrop=backdrop)
+                          backdrop=backdrop, found=found)
 
     def id_photo(self, photo: str, spec_id: str, out_dir: Path, *, progress: Progress | None = None,
                  **options: Any) -> IdPhotoOutcome:

@@ -25,6 +25,7 @@ from pipeline.core.samples import astronaut
 from pipeline.core.timing import timed
 from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS, BackgroundOptions
 from pipeline.cutout.cutter import CutoutPipeline
+from pipeline.cutout.found import FoundPerson
 from pipeline.i18n import render
 from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, write_id_photo_files
 from pipeline.idphoto.nudge import PlacementNudge
@@ -38,6 +39,7 @@ from pipeline.models.manifest import Manifest, ModelEntry
 from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 from pipeline.restore.facework import FaceWork
 from pipeline.restore.upsampler import default_upsampler
+from webapp.cutout_editor import FOUND_FILE, EditorView, editor_view
 from webapp.language import VISITOR_LANGUAGE, t, ui
 from webapp.review import FACES_FILE, FaceReview, changed_headline, identity_lines, with_cards, with_strength
 
@@ -112,6 +114,7 @@ class BackgroundOutcome:
     seconds: float
     faces: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds by stage, for the metrics
+    editor: EditorView | None = None  # what "Fix the cut-out" shows: the photo and its matte
 
 
 @dataclass
@@ -128,6 +131,7 @@ class IdPhotoOutcome:
     seconds: float
     files: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds by stage, for the metrics
+    editor: EditorView | None = None  # what "Fix the cut-out" shows: the photo and its matte
 
 
 class Studio:
@@ -294,7 +298,9 @@ class Studio:
 
     def replace_background(self, source: str | Path, options: BackgroundOptions, out_dir: Path,
                            fmt: str = "png", backdrop: str | Path | None = None,
-                           matting: str = "auto") -> BackgroundOutcome:
+                           matting: str = "auto", found: Path | None = None) -> BackgroundOutcome:
+        """``found``: the file of this photo's automatic analysis from an earlier result (a hand
+        fix: no detector or network runs); the analysis used is kept in ``out_dir`` otherwise."""
         started = time.perf_counter()
         suffix = _output_suffix(fmt)
         if options.mode == "transparent" and not keeps_alpha(fmt):
@@ -307,35 +313,46 @@ class Studio:
         timings: dict[str, float] = {}
         with timed(timings, "decode"):
             image = decode_image(source)
+        kept = _kept_analysis(found, image.rgb.shape, (DETECTOR_AUTO, matting))
         with timed(timings, "cutout"):
-            result, cut = self.cutter.replace_background(image, options, matting=matting)
+            result, cut = self.cutter.replace_background(image, options, matting=matting, found=kept)
         with timed(timings, "encode"):
             path = save_image(out_dir / f"{download_stem(source)}-{options.mode}-background{suffix}", result.rgb,
                               result.alpha if keeps_alpha(fmt) else None)
         mode = t(f"ui.background.mode_{options.mode}").lower() if options.mode in BACKGROUND_MODES else options.mode
         lines = [t("web.background.summary", mode=mode, faces=len(cut.faces))]
         lines += [f"- {render(warning, VISITOR_LANGUAGE.get())}" for warning in cut.warnings]
+        editor = editor_view(image.rgb, cut.matte.alpha, out_dir, found if kept else cut.found.save(out_dir / FOUND_FILE),
+                             with_photo=kept is None)
         timings["total"] = time.perf_counter() - started
-        return BackgroundOutcome(Path(path), "\n".join(lines), timings["total"], len(cut.faces), timings)
+        return BackgroundOutcome(Path(path), "\n".join(lines), timings["total"], len(cut.faces), timings, editor)
 
     def id_photo(self, source: str | Path, spec_id: str, out_dir: Path, *, background: str | None = None,
                  max_kb: float | None = None, paper: str = SHEET_NONE, fmt: str = "jpg",
                  tone: ToneOptions | None = None, nudge: PlacementNudge | None = None,
-                 progress: Callable[[float, str], None] | None = None) -> IdPhotoOutcome:
+                 progress: Callable[[float, str], None] | None = None, strokes: np.ndarray | None = None,
+                 found: Path | None = None) -> IdPhotoOutcome:
         """``tone``: the automatic face correction (None: on) and the sliders; ``nudge``: head
         size and position within the document's ranges (None: the automatic placement);
-        ``progress`` hears (share done, the stage in the visitor's words) as each stage starts."""
+        ``progress`` hears (share done, the stage in the visitor's words) as each stage starts;
+        ``strokes`` (a stroke mask) corrects the cut-out by hand, and ``found`` (this photo's
+        analysis from an earlier result) spares detection, landmarks and matting."""
         started = time.perf_counter()
         spec = self.specs.get(spec_id)
         options = IdPhotoOptions(spec=spec, background=background or None, max_kb=max_kb or None,
-                                 format=fmt, tone=tone or ToneOptions(), nudge=nudge or PlacementNudge()).validated()
+                                 format=fmt, tone=tone or ToneOptions(), nudge=nudge or PlacementNudge(),
+                                 strokes=strokes).validated()
         layout = None
         wants_sheet = bool(paper) and paper != SHEET_NONE
         if wants_sheet and spec.width_mm:  # a digital upload has no print size, so no sheet (said below)
             layout = print_sheet_for(spec, paper, hint="Choose 'No print sheet', or the document's printed variant.")
         tell = progress or (lambda _share, _words: None)
-        result = self.id_maker.make(decode_image(source), options,
-                                    on_stage=lambda stage: tell(*_stage(stage)))
+        image = decode_image(source)
+        kept = _kept_analysis(found, image.rgb.shape, (options.detector, options.matting), needs_evidence=True)
+        result = self.id_maker.make(image, options, on_stage=lambda stage: tell(*_stage(stage)), found=kept)
+        assert result.found is not None and result.source_matte is not None  # the maker always keeps them
+        editor = editor_view(image.rgb, result.source_matte, out_dir,
+                             found if kept else result.found.save(out_dir / FOUND_FILE), with_photo=kept is None)
         if layout is not None:
             tell(*_stage("sheet"))
         files = write_id_photo_files(result, out_dir, f"{download_stem(source)}-{spec.id}", layout,
@@ -349,7 +366,7 @@ class Studio:
             summary += " " + t("web.idphoto.no_sheet_digital")
         return IdPhotoOutcome(files.photo, files.overlay, files.report_text, files.report_json, files.report_txt,
                               files.sheet_png, files.sheet_pdf, result.report.overall, summary,
-                              time.perf_counter() - started, files.paths, dict(result.timings))
+                              time.perf_counter() - started, files.paths, dict(result.timings), editor)
 
     def batch(self, sources: Sequence[str | Path], job: str, out_dir: Path, *,
               restore: RestoreOptions | None = None, background: BackgroundOptions | None = None,
@@ -424,6 +441,20 @@ def _model_label(entry: ModelEntry, installed: bool) -> str:
     words = LICENCE_WORDS[entry.commercial_use]
     parts = [entry.display_name, t(words) if words else entry.licence]
     return " · ".join(parts if installed else [*parts, t("web.model.not_installed")])
+
+
+def _kept_analysis(path: Path | None, shape: tuple[int, ...], chosen: tuple[str, str],
+                   needs_evidence: bool = False) -> FoundPerson | None:
+    """The analysis kept in ``path`` when it is of a photo like this one and made with the same
+    choices; None without one (the job then analyses the photo itself). A file that is gone or
+    unreadable is made again, as if there were none."""
+    if path is None:
+        return None
+    try:
+        found = FoundPerson.load(path)
+    except InvalidOptionError:  # gone with the visitor's files, or unreadable: the photo is analysed again
+        return None
+    return found if found.fits(shape, chosen, needs_evidence) else None
 
 
 def _stage(stage: str) -> tuple[float, str]:

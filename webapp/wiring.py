@@ -74,6 +74,9 @@ class Job:
     describe: Callable[..., tuple[str, ...]] | None = None
     describe_inputs: Sequence[Component] = ()
     described: Sequence[Component] = ()
+    # outputs the click leaves as they are: state the job reads again (the kept analysis of a
+    # hand fix), which an emptied value would lose before the job starts
+    kept: Sequence[Component] = ()
 
 
 def wire_job(job: Job, heavy: dict[str, Any]) -> Dependency:
@@ -81,7 +84,8 @@ def wire_job(job: Job, heavy: dict[str, Any]) -> Dependency:
     Returns the run, for a tab that shows more after a success (the face review)."""
     ready = job.ready or _first_present
     _lock_until_ready(job.button, job.ready_inputs, ready)
-    cleared = [component for component in (*job.outputs, job.progress_on) if component is not job.button]
+    cleared = [component for component in (*job.outputs, job.progress_on)
+               if component is not job.button and all(component is not k for k in job.kept)]
     start = job.button.click(_clear_and_lock(job, cleared), list(job.describe_inputs), [job.button, *cleared],
                              trigger_mode="once", show_progress="hidden", **UI_ONLY)
     run = start.then(job.action, list(job.inputs), list(job.outputs), api_name=job.api_name,

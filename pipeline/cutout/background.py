@@ -362,8 +362,13 @@ def feather_alpha(alpha: np.ndarray, feather_px: float) -> np.ndarray:
     return np.clip(cv2.GaussianBlur(a, (0, 0), float(feather_px), borderType=cv2.BORDER_REFLECT), 0.0, 1.0)
 
 
-def composite(rgb: np.ndarray, alpha: np.ndarray, options: BackgroundOptions) -> Composite:
+def composite(rgb: np.ndarray, alpha: np.ndarray, options: BackgroundOptions,
+              wall_alpha: np.ndarray | None = None) -> Composite:
     """Put the person on the new background: ``out = a*F + (1-a)*B_new``.
+
+    The old wall's colour that spilled into the edges is estimated where ``wall_alpha`` (by
+    default the matte itself) sees background: after a hand fix, what the user removed (a
+    chair) is no wall (``pipeline.cutout.cutter.wall_alpha``).
 
     ``a`` is the feathered matte; ``F`` is the despilled photo (``options.despill``) or
     the photo itself. "transparent" returns ``F`` with ``alpha = round(255*a)`` (straight,
@@ -375,14 +380,15 @@ def composite(rgb: np.ndarray, alpha: np.ndarray, options: BackgroundOptions) ->
     _require_rgb_and_alpha(rgb, alpha)
     matte = np.clip(alpha.astype(np.float32), 0.0, 1.0)
     a = feather_alpha(matte, options.feather_px)
+    old_wall = estimate_background_colour(rgb, matte if wall_alpha is None else np.clip(wall_alpha, 0.0, 1.0))
     if options.despill:
-        foreground = despill(rgb, matte, estimate_background_colour(rgb, matte))
+        foreground = despill(rgb, matte, old_wall)
         if options.feather_px > 0:
             foreground, _ = _extend_foreground(foreground, matte, 2.0 * options.feather_px + 1.0)
     else:
         foreground = rgb
     if options.mode == "transparent":
-        return _transparent(rgb, matte, a, options.feather_px)
+        return _transparent(rgb, matte, a, options.feather_px, old_wall)
 
     background = render_background(options, rgb, matte)
     assert background is not None
@@ -391,13 +397,13 @@ def composite(rgb: np.ndarray, alpha: np.ndarray, options: BackgroundOptions) ->
     return Composite(rgb=np.clip(np.rint(mixed), 0, 255).astype(np.uint8), alpha=None)
 
 
-def _transparent(rgb: np.ndarray, matte: np.ndarray, a: np.ndarray, feather_px: float) -> Composite:
+def _transparent(rgb: np.ndarray, matte: np.ndarray, a: np.ndarray, feather_px: float, wall: Colour) -> Composite:
     """A cut-out whose colours are the person's only. A user removed the background, so
     nothing of it may stay in the file, not even under alpha (anyone who drops the alpha
     channel would see it): edge pixels hold the estimated foreground ``F`` (despilled,
     whatever ``options.despill`` says), feathered pixels the person's colours continued
     outwards, and every other pixel ``HIDDEN_RGB``."""
-    despilled = despill(rgb, matte, estimate_background_colour(rgb, matte))
+    despilled = despill(rgb, matte, wall)
     foreground, reached = _extend_foreground(despilled, matte, 2.0 * feather_px + 1.0)
     alpha = np.rint(a * 255.0).astype(np.uint8)
     foreground[~(reached & (alpha > 0))] = HIDDEN_RGB

@@ -15,6 +15,7 @@ from pipeline.core.decode import DecodedImage
 from pipeline.core.encode import HIDDEN_RGB
 from pipeline.core.errors import NoFaceError
 from pipeline.cutout.background import BackgroundOptions, Composite, composite
+from pipeline.cutout.found import FoundPerson
 from pipeline.cutout.matting import METHOD_PLAIN_WALL, MatteResult, PortraitMatter
 from pipeline.cutout.strokes import read_strokes, refine_with_strokes
 from pipeline.faces.analysis import FaceAnalysis
@@ -56,8 +57,9 @@ def visible_rgb(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 class Cutout:
     faces: list[Face]
     detector: str
-    matte: MatteResult
+    matte: MatteResult  # the matte used: corrected by the strokes when there were any
     warnings: tuple[Text, ...]
+    found: FoundPerson  # the automatic analysis, kept so a hand fix can start from it
 
 
 class CutoutPipeline:
@@ -67,23 +69,32 @@ class CutoutPipeline:
         self.faces = faces or FaceAnalysis()
         self.matter = PortraitMatter(self.faces.store)
 
-    def cut_out(self, rgb: np.ndarray, *, detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO,
-                faces: list[Face] | None = None, alpha: np.ndarray | None = None,
-                strokes: np.ndarray | None = None) -> Cutout:
-        """Detect (unless ``faces`` are given) and matte; an input ``alpha`` that makes the
-        photo a cut-out already is used as the matte instead. A stroke mask (``strokes``,
-        :func:`pipeline.cutout.strokes.read_stroke_image`) corrects the matte by hand at once,
-        so everything after (the person check, the background, an ID photo's placement)
-        works on the corrected cut-out."""
-        notes: list[str] = []
+    def find(self, rgb: np.ndarray, *, detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO,
+             faces: list[Face] | None = None, alpha: np.ndarray | None = None) -> FoundPerson:
+        """The automatic analysis: faces (unless given) and the matte; an input ``alpha`` that
+        makes the photo a cut-out already is used as the matte instead."""
+        notes: list[Text] = []
         name = "given"
         if faces is None:
             faces, name, notes = self.faces.detect(visible_rgb(rgb, alpha), detector)
         matte = own_matte(alpha) or self.matter.matte(visible_rgb(rgb, alpha), faces, method=matting)
+        return FoundPerson(shape=(int(rgb.shape[0]), int(rgb.shape[1])), faces=tuple(faces), detector=name,
+                           matte=matte, notes=tuple(notes), chosen=(detector, matting))
+
+    def cut_out(self, rgb: np.ndarray, *, detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO,
+                faces: list[Face] | None = None, alpha: np.ndarray | None = None,
+                strokes: np.ndarray | None = None, found: FoundPerson | None = None) -> Cutout:
+        """:meth:`find` (or a ``found`` analysis of this photo, kept from an earlier request: no
+        detector or network runs), then the hand corrections of a stroke mask (``strokes``,
+        :func:`pipeline.cutout.strokes.read_stroke_image`), so everything after (the person
+        check, the background, an ID photo's placement) works on the corrected cut-out."""
+        if found is None:
+            found = self.find(rgb, detector=detector, matting=matting, faces=faces, alpha=alpha)
+        matte = found.matte
         if strokes is not None:
             matte = replace(matte, alpha=refine_with_strokes(rgb, matte.alpha, read_strokes(strokes, rgb.shape)))
-        warnings = [*notes, *matte.warnings]
-        if not faces:
+        warnings = [*found.notes, *matte.warnings]
+        if not found.faces:
             warnings.append(Message("warning.cutout.no_face"))
         if float(np.mean(matte.alpha >= 0.5)) < MIN_PERSON_FRACTION:
             raise NoFaceError(
@@ -91,10 +102,23 @@ class CutoutPipeline:
                 hint=Message("error.cutout.plain_wall_hint" if matte.method == METHOD_PLAIN_WALL
                              else "error.cutout.no_person_hint"),
             )
-        return Cutout(faces=faces, detector=name, matte=matte, warnings=tuple(warnings))
+        return Cutout(faces=list(found.faces), detector=found.detector, matte=matte, warnings=tuple(warnings),
+                      found=found)
 
     def replace_background(self, image: DecodedImage | np.ndarray, options: BackgroundOptions, *,
-                           detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO) -> tuple[Composite, Cutout]:
+                           detector: str = DETECTOR_AUTO, matting: str = MATTING_AUTO,
+                           found: FoundPerson | None = None) -> tuple[Composite, Cutout]:
+        """The person on the new background; ``found``: this photo's kept analysis (see :meth:`cut_out`)."""
         rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
-        cut = self.cut_out(rgb, detector=detector, matting=matting, alpha=alpha, strokes=options.strokes)
-        return composite(rgb, cut.matte.alpha, options.validated()), cut
+        cut = self.cut_out(rgb, detector=detector, matting=matting, alpha=alpha, strokes=options.strokes,
+                           found=found)
+        return composite(rgb, cut.matte.alpha, options.validated(), wall_alpha=wall_alpha(cut)), cut
+
+
+def wall_alpha(cut: Cutout) -> np.ndarray | None:
+    """Where the old wall may be read after a hand fix: background in both the automatic and
+    the corrected matte, so a removed chair (or suit) is not taken for the wall that spilled
+    into the hair, nor is hair brought back. None without a fix (the composite reads its matte)."""
+    if cut.matte is cut.found.matte:
+        return None
+    return np.maximum(cut.found.matte.alpha, cut.matte.alpha)

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ from pipeline.core.limits import MAX_DPI, MIN_DPI, check_photo_size
 from pipeline.core.publish import OutputFile, publish
 from pipeline.core.timing import timed
 from pipeline.cutout.background import BackgroundOptions, Colour, colour_to_hex, composite, parse_colour
-from pipeline.cutout.cutter import CutoutPipeline, visible_rgb
+from pipeline.cutout.cutter import CutoutPipeline, visible_rgb, wall_alpha
+from pipeline.cutout.found import FoundPerson
 from pipeline.cutout.matting import MatteResult
 from pipeline.faces.align import compose, upscaled_to_input
 from pipeline.faces.analysis import FaceAnalysis
@@ -232,6 +233,10 @@ class IdPhotoResult:
     warnings: list[Text] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     corrections: ToneChange | None = None  # what was done to the face's light and colour
+    # the automatic analysis of the source photo (for a hand fix later) and the matte used on
+    # it (corrected by any strokes): not part of the report
+    found: FoundPerson | None = field(default=None, repr=False)
+    source_matte: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         """JSON data; the compliance report's words in ``lang`` (one of ``pipeline.i18n.LANGUAGES``)."""
@@ -285,51 +290,65 @@ class IdPhotoPipeline:
         self.cutter = CutoutPipeline(self.faces)
 
     def make(self, image: DecodedImage | np.ndarray, options: IdPhotoOptions,
-             on_stage: Callable[[str], None] | None = None) -> IdPhotoResult:
+             on_stage: Callable[[str], None] | None = None, found: FoundPerson | None = None) -> IdPhotoResult:
         """The ID photo; ``on_stage`` hears each stage's name (detect, landmarks, matte, crop,
-        tone, encode, verify) as it starts."""
+        tone, encode, verify) as it starts. ``found``: this photo's automatic analysis kept
+        from an earlier request (``IdPhotoResult.found``): detection, landmarks and matting
+        do not run again, only the strokes' refinement and what follows."""
         rgb, alpha = (image.rgb, image.alpha) if isinstance(image, DecodedImage) else (image, None)
         run = _Run(options.validated(), on_stage=on_stage)
         spec = run.options.spec
         background = parse_colour(run.options.background or spec.background_colour)
         dpi = spec.output_dpi(run.options.dpi)
-        evidence, detector, matte = self._find_and_matte(run, rgb, alpha)
+        evidence, matte, kept, wall = self._find_and_matte(run, rgb, alpha, found)
         with run.timed("crop"):
             plan, head = plan_crop(evidence, matte.alpha, spec, spec.size_px(run.options.dpi), run.options.nudge)
             run.warnings.extend(placement_warnings(plan, head, rgb.shape[0]))
         with run.timed("tone"):
             photo, corrections = _placed_photo(rgb, matte.alpha, plan, background, run.options.tone,
-                                               evidence.face.landmarks)
+                                               evidence.face.landmarks, wall)
         with run.timed("encode"):
             encoded = self._encode(run, photo, dpi)
         with run.timed("verify"):
             # a crown the source photo did not show stays an estimate on the output, whose
             # matte ends at the photo's cut edge there
             placed_crown = plan.crown_margin_ratio * plan.size[1] if head.is_estimated("crown") else None
+            # a hand-corrected matte is the user's word on the cut-out: the delivered photo is
+            # judged with it, placed, not with the network's second guess
+            placed_matte = warp_to_plan(matte.alpha.astype(np.float32), plan) if run.options.strokes is not None else None
             delivered, report, overlay = self._verify(run, encoded.data, dpi, placed_crown,
-                                                      painted_background(matte.alpha, plan), encoded.quality)
+                                                      painted_background(matte.alpha, plan), encoded.quality,
+                                                      placed_matte)
         run.timings["total"] = sum(run.timings.values())
         return IdPhotoResult(
             photo=delivered, placed=photo, encoded=encoded.data, format=run.options.format, quality=encoded.quality, dpi=dpi,
             spec=spec, plan=plan, source_head=head, report=report, overlay=overlay, matting_method=matte.method,
-            detector=detector, background=background, warnings=run.warnings, timings=run.timings,
-            corrections=corrections,
+            detector=kept.detector, background=background, warnings=run.warnings, timings=run.timings,
+            corrections=corrections, found=kept, source_matte=matte.alpha,
         )
 
-    def _find_and_matte(self, run: _Run, rgb: np.ndarray, alpha: np.ndarray | None
-                        ) -> tuple[FaceEvidence, str, MatteResult]:
-        """Step 1: the applicant's face (exactly one) with its landmarks, and the person's matte."""
-        with run.timed("detect"):
-            visible = visible_rgb(rgb, alpha)
-            faces, detector, notes = self.faces.detect(visible, run.options.detector)
-            face = main_face(faces)
-        with run.timed("landmarks"):
-            evidence = self.faces.evidence(visible, face)
+    def _find_and_matte(self, run: _Run, rgb: np.ndarray, alpha: np.ndarray | None, found: FoundPerson | None
+                        ) -> tuple[FaceEvidence, MatteResult, FoundPerson, np.ndarray | None]:
+        """Step 1: the applicant's face (exactly one) with its landmarks, and the person's matte
+        (corrected by the strokes; with where the old wall may be read, after a fix); a ``found``
+        analysis that fits this photo stands in for detection, landmarks and matting."""
+        chosen = (run.options.detector, run.options.matting)
+        fresh = found is None or not found.fits(rgb.shape, chosen, needs_evidence=True)
+        if fresh:
+            with run.timed("detect"):
+                visible = visible_rgb(rgb, alpha)
+                faces, detector, notes = self.faces.detect(visible, run.options.detector)
+                face = main_face(faces)
+            with run.timed("landmarks"):
+                evidence = self.faces.evidence(visible, face)
         with run.timed("matte"):
-            cut = self.cutter.cut_out(rgb, matting=run.options.matting, faces=[face], alpha=alpha,
-                                      strokes=run.options.strokes)  # corrected before placement and compliance
-        run.warnings.extend([*notes, *cut.warnings])
-        return evidence, detector, cut.matte
+            if fresh:
+                automatic = self.cutter.find(rgb, matting=run.options.matting, faces=[face], alpha=alpha)
+                found = replace(automatic, detector=detector, notes=tuple(notes), evidence=evidence, chosen=chosen)
+            assert found is not None and found.evidence is not None  # fits() asked for it; a new one has it
+            cut = self.cutter.cut_out(rgb, strokes=run.options.strokes, found=replace(found, notes=()))
+        run.warnings.extend([*found.notes, *cut.warnings])
+        return found.evidence, cut.matte, found, wall_alpha(cut)
 
     @staticmethod
     def _encode(run: _Run, photo: np.ndarray, dpi: int) -> _Encoded:
@@ -348,17 +367,19 @@ class IdPhotoPipeline:
                         options.jpeg_quality)
 
     def _verify(self, run: _Run, encoded: bytes, dpi: int, placed_crown_y: float | None,
-                painted: np.ndarray | None = None, quality: int | None = None
+                painted: np.ndarray | None = None, quality: int | None = None, placed_matte: np.ndarray | None = None
                 ) -> tuple[np.ndarray, ComplianceReport, np.ndarray]:
         """Step 4: decode the file the user gets, detect and matte again, and judge that. The
         background is judged where step 2 painted it (``painted``): a matte made again on a
         light painted colour can take light clothes for background. ``quality`` and the user's
-        KB limit let the report say which limit forced the compression."""
+        KB limit let the report say which limit forced the compression. ``placed_matte``: the
+        hand-corrected matte on the output's grid, used instead of matting the output again."""
         options = run.options
         delivered = decode_image(encoded).rgb
         out_faces, _, _ = self.faces.detect(delivered, options.detector)
         applicant = largest_face(out_faces)
-        out_matte = self.cutter.matter.matte(delivered, [applicant] if applicant else [], method=options.matting).alpha
+        out_matte = (placed_matte if placed_matte is not None else
+                     self.cutter.matter.matte(delivered, [applicant] if applicant else [], method=options.matting).alpha)
         evidence = self.faces.evidence(delivered, applicant) if applicant else None
         report = assess(delivered, out_matte, out_faces, options.spec, dpi=dpi, file_bytes=len(encoded),
                         target_background=parse_colour(options.background) if options.background else None,
@@ -397,17 +418,19 @@ def painted_background(alpha: np.ndarray, plan: CropPlan) -> np.ndarray:
 
 
 def _placed_photo(rgb: np.ndarray, alpha: np.ndarray, plan: CropPlan, background: Colour,
-                  tone: ToneOptions = ToneOptions(), landmarks: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, ToneChange | None]:
+                  tone: ToneOptions = ToneOptions(), landmarks: np.ndarray | None = None,
+                  wall: np.ndarray | None = None) -> tuple[np.ndarray, ToneChange | None]:
     """Step 2's pixels: one warp of photo and matte, the face's light and colour (``tone``, measured
-    at the face's ``landmarks``), then the document's background colour, painted last so it stays exact."""
+    at the face's ``landmarks``), then the document's background colour, painted last so it stays
+    exact. ``wall``: where the old wall may be read (a hand fix's, :func:`pipeline.cutout.cutter.wall_alpha`)."""
     photo_rgb = warp_to_plan(rgb, plan)
     photo_alpha = warp_to_plan(alpha.astype(np.float32), plan)
     change = None
     if landmarks is not None:
         photo_rgb, change = correct_tone(photo_rgb, photo_alpha, _transform_points(plan.matrix, landmarks), tone)
     options = BackgroundOptions(mode="colour", colour=colour_to_hex(background))
-    return composite(photo_rgb, photo_alpha, options).rgb, change
+    placed_wall = None if wall is None else warp_to_plan(wall.astype(np.float32), plan)
+    return composite(photo_rgb, photo_alpha, options, wall_alpha=placed_wall).rgb, change
 
 
 def print_sheet_for(spec: IdPhotoSpec, paper: str, *, hint: str, dpi: int | None = None,

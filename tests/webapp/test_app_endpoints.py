@@ -35,9 +35,11 @@ from webapp.studio import Studio
 
 NAMED = {
     "/restore": ["photo", "model", "strength", "upscale", "centre", "detector", "fmt", "background", "guard"],
-    "/replace_background": ["photo", "mode", "colour", "colour2", "backdrop", "blur", "feather", "fmt"],
+    # strokes: a stroke mask file (a script's hand fix); painted: the page editor's strokes
+    "/replace_background": ["photo", "mode", "colour", "colour2", "backdrop", "blur", "feather", "fmt", "strokes",
+                            "painted"],
     "/id_photo": ["photo", "spec_id", "colour", "max_kb", "paper", "auto_correct", "brightness", "contrast", "sharpness",
-                  "head_size", "head_position"],
+                  "head_size", "head_position", "strokes", "painted"],
     "/batch": ["files", "job", "spec_id", "strength", "colour"],
     "/delete_my_files": [],
 }
@@ -111,7 +113,10 @@ def test_api_lists_exactly_the_named_endpoints(server, client):
     # the photo adjustments are optional for a script: each has its neutral default
     defaults = {p["parameter_name"]: (p["parameter_has_default"], p.get("parameter_default"))
                 for p in api["named_endpoints"]["/id_photo"]["parameters"]}
-    assert [defaults[name] for name in NAMED["/id_photo"][5:]] == [(True, True)] + [(True, 0)] * 5
+    assert [defaults[name] for name in NAMED["/id_photo"][5:]] == [(True, True)] + [(True, 0)] * 5 + [(True, None)] * 2
+    # so are a hand fix's strokes, on both jobs that cut the person out
+    assert all(p["parameter_has_default"] and p.get("parameter_default") is None
+               for p in api["named_endpoints"]["/replace_background"]["parameters"][-2:])
 
     # The UI-only events exist on the page but are private: not queued, not in the API.
     config = httpx.get(url + "config").json()
@@ -296,13 +301,14 @@ def test_delete_my_files_empties_the_session_and_clears_the_outputs(server, inpu
         assert app.storage.session_files(visitor.session_hash)
         outputs = visitor.predict(api_name="/delete_my_files")
         # every upload, result and text on show (status lines, verdicts, reports, batch table, the
-        # face review's cards) emptied: 25, then the two download buttons emptied and hidden
-        assert len(outputs) == 28
+        # face review's cards, the two cut-out editors) emptied: 27, then the two download buttons
+        # emptied and hidden (the editors' kept analyses are server-side state: emptied too, unseen)
+        assert len(outputs) == 30
         assert re.fullmatch(r"Deleted \d+ file\(s\) of this session from the server\.", outputs[0]), outputs[0]
         assert int(outputs[0].split()[1]) >= 2  # the result and the upload at least
-        left = [v for v in outputs[1:26] if v not in (None, [], "") and not (isinstance(v, dict) and v.get("data") == [])]
+        left = [v for v in outputs[1:28] if v not in (None, [], "") and not (isinstance(v, dict) and v.get("data") == [])]
         assert not left, left  # the gallery comes back as [], the batch table as its headers without rows
-        assert all(update["visible"] is False and update["value"] is None for update in outputs[26:])
+        assert all(update["visible"] is False and update["value"] is None for update in outputs[28:])
         assert app.storage.session_files(visitor.session_hash) == []
         again = visitor.predict(api_name="/delete_my_files")
         assert again[0] == "There were no files of this session on the server."
@@ -352,6 +358,47 @@ def test_a_full_server_disk_is_a_sentence_without_server_paths(client, photo, mo
 def test_id_photo_without_a_photo_asks_for_one(client):
     message = app_error(lambda: client.predict(None, "icao_generic", "", None, "none", api_name="/id_photo"))
     assert message == "Upload a photo first."
+
+
+def _stroke_png(inputs: Path, name: str, remove: tuple[slice, slice]) -> str:
+    """A 512 x 512 stroke mask: black (remove) over ``remove``, transparent elsewhere."""
+    rgba = np.zeros((512, 512, 4), np.uint8)
+    rgba[remove] = (0, 0, 0, 255)
+    path = inputs / name
+    Image.fromarray(rgba, "RGBA").save(path)
+    return str(path)
+
+
+def test_a_stroke_mask_fixes_the_cut_out_through_the_api(client, photo, inputs):
+    """The API's hand fix: a stroke mask (PNG) with the photo; the same outputs come back."""
+    lower_left = (slice(400, 500), slice(10, 200))
+    strokes = _stroke_png(inputs, "strokes.png", lower_left)
+    plain, _, _ = client.predict(handle_file(photo), "transparent", "white", "light-blue", None, 0.5, 0.0, "png",
+                                 api_name="/replace_background")
+    fixed, download, summary = client.predict(handle_file(photo), "transparent", "white", "light-blue", None, 0.5, 0.0,
+                                              "png", handle_file(strokes), api_name="/replace_background")
+    alpha = {name: np.asarray(Image.open(path).convert("RGBA"))[..., 3] for name, path in (("plain", plain),
+                                                                                          ("fixed", fixed))}
+    assert alpha["plain"][lower_left].mean() > 100 and alpha["fixed"][lower_left].max() == 0
+    assert download["visible"] is True and summary.startswith("Background: transparent;")
+    # an ID photo with the top of her hair removed by hand is placed and judged again
+    hair = _stroke_png(inputs, "hair.png", (slice(0, 45), slice(128, 384)))
+    first = client.predict(handle_file(photo), "icao_generic", "", None, "none", api_name="/id_photo")
+    again = client.predict(handle_file(photo), "icao_generic", "", None, "none", True, 0, 0, 0, 0, 0,
+                           handle_file(hair), api_name="/id_photo")
+    assert len(again) == len(first) == 6 and again[3] != first[3]  # the report as text
+    with Image.open(again[1]) as made:
+        assert made.size == (413, 531)
+
+
+def test_a_grey_stroke_mask_is_refused_with_a_sentence(client, photo, inputs):
+    grey = np.zeros((512, 512, 4), np.uint8)
+    grey[100:120, 100:300] = (128, 128, 128, 255)
+    path = inputs / "grey.png"
+    Image.fromarray(grey, "RGBA").save(path)
+    message = app_error(lambda: client.predict(handle_file(photo), "colour", "white", "light-blue", None, 0.5, 1.0,
+                                               "png", handle_file(str(path)), api_name="/replace_background"))
+    assert "neither white nor black" in message
 
 
 def test_transparent_jpeg_is_refused(client, photo):

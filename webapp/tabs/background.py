@@ -9,6 +9,7 @@ import gradio as gr
 from pipeline.core.encode import OUTPUT_FORMATS, keeps_alpha
 from webapp import handlers
 from webapp.handlers import ActionContext
+from webapp.editor_script import fix_controls, wire_fix
 from webapp.language import t, ui
 from webapp.studio import Studio
 from webapp.tabs import BuiltTab
@@ -35,7 +36,7 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                 blur = gr.Slider(0, 1, value=0.5, step=0.05, label=ui("background.blur"), visible=False)
                 feather = gr.Slider(0, 10, value=1.0, step=0.5, label=ui("background.feather"))
                 fmt = gr.Radio(format_choices("colour"), value="png", label=ui("common.download_as"))
-                button = gr.Button(ui("background.run"), variant="primary", interactive=False)
+                button = gr.Button(ui("background.run"), variant="primary", interactive=False, elem_id="bg-run")
                 status = status_box("bg-status")
                 gr.Examples([[str(example)]], inputs=[photo], label=ui("common.example"))
             with gr.Column():
@@ -44,11 +45,14 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                                   elem_id="bg-result", elem_classes=["checkerboard"], interactive=False)
                 download = gr.DownloadButton(ui("background.download"), visible=False)
                 summary = gr.Markdown()
-        wire_job(Job(button, handlers.gpu_event(handlers.background, ctx),
-                     [photo, mode, colour, colour2, backdrop, blur, feather, fmt], [result, download, summary],
-                     api_name="replace_background", progress_on=status, scroll_to="bg-result",
-                     ready_inputs=[photo], describe=describe_result,
-                     describe_inputs=[mode], described=[result]), heavy_events(ctx.config, studio.engine.compute.device.type))
+                editor, strokes, found = fix_controls("bg-run", "bg")
+        run = wire_job(Job(button, handlers.gpu_event(handlers.background, ctx),
+                           [photo, mode, colour, colour2, backdrop, blur, feather, fmt, strokes, editor, found],
+                           [result, download, summary, found], api_name="replace_background", progress_on=status,
+                           scroll_to="bg-result", ready_inputs=[photo], describe=describe_result,
+                           describe_inputs=[mode], described=[result], kept=[found]),
+                       heavy_events(ctx.config, studio.engine.compute.device.type))
+        wire_fix(run, photo, editor, found)
         check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))
         check_upload_at_once(backdrop, handlers.event(handlers.check_upload, ctx))
         # JPEG cannot hold transparency: it is not offered for a transparent background
@@ -60,7 +64,7 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                                   gr.update(visible=mode == "blur"),
                                   gr.update(visible=mode in ("colour", *GRADIENTS))),
                     mode, [colour2, backdrop, blur, colour], **UI_ONLY)
-    return BuiltTab(blocks, files=(photo, backdrop, status, result, summary), downloads=(download,))
+    return BuiltTab(blocks, files=(photo, backdrop, status, result, summary, editor, found), downloads=(download,))
 
 
 def describe_result(mode: str | None) -> tuple[str]:

@@ -13,6 +13,7 @@ from pipeline.idphoto.search import MAX_QUERY_CHARS, rules_text, size_text
 from webapp import handlers
 from webapp.handlers import ActionContext
 from webapp.language import VISITOR_LANGUAGE, t, ui
+from webapp.editor_script import fix_controls, wire_fix
 from webapp.studio import DEFAULT_SPEC, Studio
 from webapp.tabs import BuiltTab
 from webapp.ui import RESULT_BUTTONS, UI_ONLY, heavy_events, photo_input, tab_blocks
@@ -58,13 +59,17 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                 with gr.Accordion(ui("idphoto.report_text"), open=False):
                     report = gr.Textbox(label=ui("idphoto.report"), lines=14, elem_classes=["report"],
                                         elem_id="id-report")
+                editor, strokes, found = fix_controls("id-make", "id")
                 sheet = gr.Image(label=ui("idphoto.sheet"), type="filepath", buttons=RESULT_BUTTONS, interactive=False)
                 files = gr.File(label=ui("idphoto.downloads"), file_count="multiple", interactive=False)
-        wire_job(Job(button, handlers.gpu_event(handlers.id_photo, ctx), [photo, spec, background, max_kb, paper, *adjust],
-                     [verdict, result, overlay, report, sheet, files], api_name="id_photo", progress_on=status,
-                     scroll_to="id-verdict", ready_inputs=[photo], describe=lambda spec_id: alt_texts(studio, spec_id),
-                     describe_inputs=[spec], described=[result, overlay, sheet]),
-                 heavy_events(ctx.config, studio.engine.compute.device.type))
+        run = wire_job(Job(button, handlers.gpu_event(handlers.id_photo, ctx),
+                           [photo, spec, background, max_kb, paper, *adjust, strokes, editor, found],
+                           [verdict, result, overlay, report, sheet, files, found], api_name="id_photo",
+                           progress_on=status, scroll_to="id-verdict", ready_inputs=[photo],
+                           describe=lambda spec_id: alt_texts(studio, spec_id), describe_inputs=[spec],
+                           described=[result, overlay, sheet], kept=[found]),
+                       heavy_events(ctx.config, studio.engine.compute.device.type))
+        wire_fix(run, photo, editor, found)
         for control in adjust:  # a change to a shown result makes it again, and its overlay with it
             control.input(None, js=REMAKE_JS, **UI_ONLY)
         check_upload_at_once(photo, handlers.event(handlers.check_upload, ctx))
@@ -72,7 +77,7 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
         find.change(handlers.event(found_documents, studio), [find, spec], spec, trigger_mode="always_last",
                     **UI_ONLY)
     # The document names in the page's language (the list was built before anyone asked).
-    return BuiltTab(blocks, files=(photo, status, verdict, result, overlay, report, sheet, files),
+    return BuiltTab(blocks, files=(photo, status, verdict, result, overlay, report, sheet, files, editor, found),
                     spoken=((spec, lambda: gr.update(choices=studio.spec_choices())),
                             (rules, lambda spec_id: spec_rules(studio, spec_id), (spec,))))
 

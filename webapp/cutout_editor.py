@@ -1,0 +1,121 @@
+""""Fix the cut-out": what the server keeps for a hand fix, and what it tells the page's editor.
+
+After a Background or ID-photo result, the session keeps the photo's automatic analysis
+(``FOUND_FILE``: faces, landmarks, the matte before strokes) in the job's folder, which goes
+with the session. The page's editor (``webapp/editor_script.py``) shows a small copy of the
+photo with the matte as a tint; the visitor paints keep and remove strokes, and the next run
+of the tab's job (its "Apply") sends them back as a PNG. A run on the same photo then starts
+from the kept analysis: only the strokes' refinement and what follows run.
+
+What travels: to the page, two small pictures as data URLs (never a file route, so there is
+nothing new to guard); from the page, the strokes PNG of the photo the editor was given
+(``token``): strokes painted on another photo are never applied.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.core.encode import save_image
+from pipeline.core.errors import InvalidOptionError
+from pipeline.i18n import Message
+
+FOUND_FILE = "cutout-analysis.npz"
+EDITOR_MAX_SIDE = 1024  # the editor's copy of the photo: sharp enough to paint a strand on a phone
+PHOTO_PREVIEW = "editor-photo.jpg"
+MATTE_PREVIEW = "editor-matte.png"
+PNG_DATA_URL = "data:image/png;base64,"
+# The page exports smaller strokes when they would not fit in a request; more is not strokes.
+MAX_STROKES_DATA_URL_CHARS = 480 * 1024
+
+
+@dataclass(frozen=True)
+class EditorView:
+    """A result's pictures for the editor (in the job's folder) and the kept analysis."""
+
+    found: Path  # the photo's automatic analysis (pipeline.cutout.found)
+    matte: Path  # the matte used, at the editor's size (grey PNG)
+    photo: Path | None  # the photo at the editor's size; None when the editor already has it
+
+
+@dataclass(frozen=True)
+class FoundHandle:
+    """The session's note of its last result (a ``gr.State``: it never leaves the server):
+    which upload it was of, its editor view, and the token the page's strokes must carry."""
+
+    photo: str
+    view: EditorView
+    token: str
+
+
+def editor_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the editor's copy: the photo's, at most ``EDITOR_MAX_SIDE`` on its long side."""
+    scale = min(1.0, EDITOR_MAX_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def editor_view(rgb: np.ndarray, alpha: np.ndarray, out_dir: Path, found: Path, *, with_photo: bool) -> EditorView:
+    """Write the editor's pictures of a result into ``out_dir``: the matte used (corrected by
+    any strokes) and, for a newly analysed photo, the photo itself."""
+    size = editor_size(rgb.shape[1], rgb.shape[0])
+    matte = cv2.resize((np.clip(alpha, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), size, interpolation=cv2.INTER_AREA)
+    matte_path = Path(save_image(out_dir / MATTE_PREVIEW, np.repeat(matte[..., None], 3, axis=2)))
+    photo_path = None
+    if with_photo:
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if size != (rgb.shape[1], rgb.shape[0]) else rgb
+        photo_path = Path(save_image(out_dir / PHOTO_PREVIEW, small, quality=88))
+    return EditorView(found=found, matte=matte_path, photo=photo_path)
+
+
+def next_handle(previous: Any, photo: str, view: EditorView | None) -> FoundHandle | None:
+    """The session's handle after a result: the token is kept while the analysis is (the
+    editor keeps its strokes), and new with a new analysis (the editor starts again)."""
+    if view is None:
+        return None
+    if isinstance(previous, FoundHandle) and previous.view.found == view.found and previous.photo == photo:
+        return FoundHandle(photo, view, previous.token)  # the view has no photo: the editor has it
+    return FoundHandle(photo, view, secrets.token_urlsafe(12))
+
+
+def editor_value(handle: Any) -> dict[str, Any] | None:
+    """What the page's editor is given: the token, the matte and (for a new analysis) the
+    photo as data URLs; None when there is nothing to fix (its pictures are gone)."""
+    if not isinstance(handle, FoundHandle):
+        return None
+    try:
+        value: dict[str, Any] = {"token": handle.token, "matte": _data_url(handle.view.matte, "image/png")}
+        if handle.view.photo is not None:
+            value["photo"] = _data_url(handle.view.photo, "image/jpeg")
+    except OSError:  # the visitor deleted their files: the editor empties
+        return None
+    return value
+
+
+def _data_url(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def painted_strokes(value: Any, handle: FoundHandle | None) -> bytes | None:
+    """The PNG the page's editor sent, when it was painted on the photo of ``handle``; None for
+    no strokes or strokes of another photo (the editor had not been given this one yet).
+    Strokes for this photo that are not a PNG data URL within the limit are refused, never
+    dropped without a word."""
+    if handle is None or not isinstance(value, dict) or value.get("token") != handle.token:
+        return None
+    strokes = value.get("strokes")
+    if strokes is None:
+        return None
+    if not isinstance(strokes, str) or not strokes.startswith(PNG_DATA_URL) or len(strokes) > MAX_STROKES_DATA_URL_CHARS:
+        raise InvalidOptionError(Message("error.cutout.strokes_unreadable"), hint=Message("error.cutout.strokes_unreadable_hint"))
+    try:
+        return base64.b64decode(strokes[len(PNG_DATA_URL):], validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidOptionError(Message("error.cutout.strokes_unreadable"),
+                                 hint=Message("error.cutout.strokes_unreadable_hint")) from error

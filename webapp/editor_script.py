@@ -1,0 +1,358 @@
+"""The page's "Fix the cut-out" editor: a ``gr.HTML`` whose script paints keep and remove strokes.
+
+Why its own component and not Gradio's ImageEditor: the strokes must reach the server as pure
+white and black (a browser's antialiased edges are grey), a tap must fill a region, the
+person's matte is shown as a tint under the strokes, and the keyboard must work (brush
+toggle, undo). The script keeps two layers (keep, remove: painting one erases the other),
+an operation list for undo, and after each change puts the strokes, thresholded to pure
+black and white at the editor's size, into the component's value with the token of the photo
+it was painted on (``webapp/cutout_editor.py``). "Apply" runs the tab's own job (its main
+button), which reads that value.
+
+Its words are the catalogues' ``ui.page.editor_*`` messages (the page script's table), so a
+change of the page's language renames it at once.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from webapp.cutout_editor import editor_value
+from webapp.language import ui
+from webapp.ui import UI_ONLY
+
+TEMPLATE = """
+<div class="pl-editor">
+  <p class="pl-ed-empty" data-word="editor_empty"></p>
+  <div class="pl-ed-body" hidden>
+    <div class="pl-ed-tools" role="toolbar" data-label-word="editor_tools">
+      <div class="pl-ed-group" role="group" data-label-word="editor_label">
+        <button type="button" data-label="keep" aria-pressed="true"><span class="pl-ed-swatch keep"></span><span data-word="editor_keep"></span></button>
+        <button type="button" data-label="remove" aria-pressed="false"><span class="pl-ed-swatch remove"></span><span data-word="editor_remove"></span></button>
+      </div>
+      <div class="pl-ed-group" role="group" data-label-word="editor_tool">
+        <button type="button" data-tool="brush" aria-pressed="true" data-word="editor_brush"></button>
+        <button type="button" data-tool="region" aria-pressed="false" data-word="editor_region"></button>
+      </div>
+      <label class="pl-ed-size"><span data-word="editor_size"></span>
+        <input type="range" min="2" max="120" step="1" value="24"></label>
+      <button type="button" data-act="undo" data-word="editor_undo" disabled></button>
+      <button type="button" data-act="clear" data-word="editor_clear" disabled></button>
+      <label class="pl-ed-show"><input type="checkbox" checked><span data-word="editor_show"></span></label>
+    </div>
+    <canvas class="pl-ed-canvas" tabindex="0" role="img"></canvas>
+    <p class="pl-ed-help" data-word="editor_help"></p>
+    <div class="pl-ed-actions">
+      <button type="button" class="pl-ed-apply" data-act="apply" data-word="editor_apply" disabled></button>
+      <span class="pl-ed-status" role="status" aria-live="polite"></span>
+    </div>
+  </div>
+</div>
+"""
+
+CSS = """
+.pl-editor { display: flex; flex-direction: column; gap: 8px; }
+.pl-editor .pl-ed-empty, .pl-editor .pl-ed-help { margin: 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
+.pl-editor .pl-ed-body { display: flex; flex-direction: column; gap: 8px; }
+.pl-editor .pl-ed-body[hidden] { display: none; }
+.pl-editor .pl-ed-tools { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
+.pl-editor .pl-ed-group { display: inline-flex; gap: 0; }
+.pl-editor button { min-height: 40px; min-width: 40px; padding: 0 12px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--button-secondary-border-color, #d1d5db); background: var(--button-secondary-background-fill, #f3f4f6);
+  color: var(--button-secondary-text-color, #111827); font: inherit; display: inline-flex; align-items: center; gap: 6px; }
+.pl-editor .pl-ed-group button:first-child { border-radius: 6px 0 0 6px; }
+.pl-editor .pl-ed-group button:last-child { border-radius: 0 6px 6px 0; border-left: 0; }
+.pl-editor button[aria-pressed=true] { background: #1e3a8a; border-color: #1e3a8a; color: #fff; }
+.pl-editor button:disabled { opacity: 0.55; cursor: not-allowed; }
+.pl-editor button:focus-visible, .pl-editor canvas:focus-visible, .pl-editor input:focus-visible {
+  outline: 2px solid #4f46e5; outline-offset: 2px; }
+.pl-editor .pl-ed-swatch { width: 14px; height: 14px; border-radius: 50%; border: 2px solid #fff; display: inline-block; }
+.pl-editor .pl-ed-swatch.keep { background: #1e88e5; }
+.pl-editor .pl-ed-swatch.remove { background: #ff6d00; }
+.pl-editor .pl-ed-size, .pl-editor .pl-ed-show { display: inline-flex; align-items: center; gap: 6px; min-height: 40px; }
+.pl-editor .pl-ed-size input { width: 110px; }
+.pl-editor .pl-ed-show input { width: 20px; height: 20px; appearance: auto; -webkit-appearance: checkbox; accent-color: #1e3a8a; }
+.pl-editor canvas { display: block; max-width: 100%; max-height: 70vh; margin: 0 auto; touch-action: none;
+  cursor: crosshair; border-radius: 6px; background: #ddd; }
+.pl-editor .pl-ed-actions { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; }
+.pl-editor .pl-ed-apply { background: var(--button-primary-background-fill, #4f46e5); color: var(--button-primary-text-color, #fff);
+  border-color: transparent; font-weight: 600; }
+.pl-editor .pl-ed-status { font-size: 0.9em; }
+"""
+
+# The editor's script (Gradio runs it once per component with element, props and watch).
+EDITOR_JS = r"""
+const root = element.querySelector('.pl-editor');
+const body = root.querySelector('.pl-ed-body');
+const canvas = root.querySelector('canvas');
+const view = canvas.getContext('2d');
+const sizeInput = root.querySelector('.pl-ed-size input');
+const showInput = root.querySelector('.pl-ed-show input');
+const statusLine = root.querySelector('.pl-ed-status');
+const KEEP = '#1e88e5', REMOVE = '#ff6d00', TINT = [12, 12, 36, 0.62], REGION_TOLERANCE = 30;
+const MAX_CHARS = 470 * 1024;  // the server's limit on the strokes' data URL, with room
+let W = 0, H = 0, token = null, photo = null, pixels = null, tint = null;
+let layers = null, ops = [], op = null, pending = null, hover = null, drawn = false;
+let label = 'keep', tool = 'brush', dirty = false, waiting = false;
+// every canvas here is read back (strokes, regions, the export): kept in memory, not on the GPU
+const make = (w, h) => { const c = document.createElement('canvas'); c.width = w; c.height = h;
+  c.getContext('2d', {willReadFrequently: true}); return c; };
+const words = () => (window.portraitLabWords && window.portraitLabWords()) || {};
+const say = (key) => words()['ui.page.' + key] || '';
+
+function relabel() {
+  root.querySelectorAll('[data-word]').forEach((el) => { const text = say(el.dataset.word); if (text) el.textContent = text; });
+  root.querySelectorAll('[data-label-word]').forEach((el) => el.setAttribute('aria-label', say(el.dataset.labelWord)));
+  canvas.setAttribute('aria-label', say('editor_canvas'));
+}
+new MutationObserver(relabel).observe(document.documentElement, {attributes: true, attributeFilter: ['lang']});
+relabel(); setTimeout(relabel, 500);
+
+function setStatus(key) { statusLine.textContent = key ? say(key) : ''; }
+function pressed() {
+  root.querySelectorAll('[data-label]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.label === label)));
+  root.querySelectorAll('[data-tool]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.tool === tool)));
+  root.querySelector('[data-act=undo]').disabled = !ops.length;
+  root.querySelector('[data-act=clear]').disabled = !visibleOps().length;
+  root.querySelector('[data-act=apply]').disabled = !dirty;
+}
+const visibleOps = () => { const last = ops.map((o) => o.type).lastIndexOf('clear'); return ops.slice(last + 1); };
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => { const img = new Image(); img.onload = () => resolve(img); img.onerror = reject; img.src = url; });
+}
+async function setMatte(url) {
+  const img = await loadImage(url);
+  const c = make(W, H), g = c.getContext('2d');
+  g.drawImage(img, 0, 0, W, H);
+  const data = g.getImageData(0, 0, W, H);
+  for (let i = 0; i < data.data.length; i += 4) {
+    const clear = 255 - data.data[i];
+    data.data[i] = TINT[0]; data.data[i + 1] = TINT[1]; data.data[i + 2] = TINT[2]; data.data[i + 3] = clear * TINT[3];
+  }
+  g.putImageData(data, 0, 0);
+  tint = c;
+}
+async function start(value) {
+  const img = await loadImage(value.photo);
+  W = img.naturalWidth; H = img.naturalHeight;
+  canvas.width = W; canvas.height = H;
+  photo = make(W, H); photo.getContext('2d').drawImage(img, 0, 0);
+  pixels = photo.getContext('2d').getImageData(0, 0, W, H).data;
+  layers = {keep: make(W, H), remove: make(W, H)};
+  ops = []; dirty = false; hover = null;
+  await setMatte(value.matte);
+  body.hidden = false; root.querySelector('.pl-ed-empty').hidden = true;
+  drawn = true; pressed(); render();
+}
+function reset() {
+  token = null; ops = []; layers = null; tint = null; dirty = false; waiting = false; drawn = false;
+  body.hidden = true; root.querySelector('.pl-ed-empty').hidden = false; setStatus('');
+}
+
+function render() {
+  if (!drawn) return;
+  view.clearRect(0, 0, W, H);
+  view.drawImage(photo, 0, 0);
+  if (showInput.checked && tint) view.drawImage(tint, 0, 0);
+  const scratch = make(W, H), g = scratch.getContext('2d');
+  for (const [name, colour] of [['keep', KEEP], ['remove', REMOVE]]) {
+    g.globalCompositeOperation = 'source-over'; g.clearRect(0, 0, W, H); g.drawImage(layers[name], 0, 0);
+    g.globalCompositeOperation = 'source-in'; g.fillStyle = colour; g.fillRect(0, 0, W, H);
+    view.globalAlpha = 0.6; view.drawImage(scratch, 0, 0); view.globalAlpha = 1;
+  }
+  if (hover) {
+    view.beginPath(); view.arc(hover.x, hover.y, tool === 'brush' ? size() / 2 : 6, 0, 2 * Math.PI);
+    view.lineWidth = Math.max(1.5, W / 500); view.strokeStyle = '#fff'; view.stroke();
+    view.setLineDash([4, 4]); view.strokeStyle = '#000'; view.stroke(); view.setLineDash([]);
+  }
+}
+let frame = 0;
+const later = () => { if (!frame) frame = requestAnimationFrame(() => { frame = 0; render(); }); };
+const size = () => Number(sizeInput.value);
+const other = (name) => (name === 'keep' ? 'remove' : 'keep');
+
+function paintSegment(o, a, b) {
+  for (const [name, mode] of [[o.label, 'source-over'], [other(o.label), 'destination-out']]) {
+    const g = layers[name].getContext('2d');
+    g.globalCompositeOperation = mode; g.fillStyle = '#fff'; g.strokeStyle = '#fff';
+    g.lineWidth = o.size; g.lineCap = 'round'; g.lineJoin = 'round';
+    g.beginPath(); g.arc(b.x, b.y, o.size / 2, 0, 2 * Math.PI); g.fill();
+    if (a) { g.beginPath(); g.moveTo(a.x, a.y); g.lineTo(b.x, b.y); g.stroke(); }
+  }
+}
+function regionMask(x, y) {
+  const mask = new Uint8Array(W * H), sx = Math.round(x), sy = Math.round(y);
+  if (sx < 0 || sy < 0 || sx >= W || sy >= H) return mask;
+  const s = (sy * W + sx) * 4, r = pixels[s], gr = pixels[s + 1], bl = pixels[s + 2];
+  const near = (i) => { const p = i * 4, dr = pixels[p] - r, dg = pixels[p + 1] - gr, db = pixels[p + 2] - bl;
+    return dr * dr + dg * dg + db * db <= REGION_TOLERANCE * REGION_TOLERANCE; };
+  const stack = [sy * W + sx]; mask[sy * W + sx] = 1;
+  while (stack.length) {
+    const i = stack.pop(), px = i % W;
+    for (const j of [px > 0 ? i - 1 : -1, px < W - 1 ? i + 1 : -1, i - W, i + W]) {
+      if (j >= 0 && j < W * H && !mask[j] && near(j)) { mask[j] = 1; stack.push(j); }
+    }
+  }
+  return mask;
+}
+function paintRegion(o) {
+  const mask = regionMask(o.x, o.y);
+  for (const name of ['keep', 'remove']) {
+    const g = layers[name].getContext('2d'); g.globalCompositeOperation = 'source-over';
+    const data = g.getImageData(0, 0, W, H), d = data.data;
+    for (let i = 0; i < mask.length; i++) if (mask[i]) {
+      const on = name === o.label; d[i * 4] = d[i * 4 + 1] = d[i * 4 + 2] = 255; d[i * 4 + 3] = on ? 255 : 0;
+    }
+    g.putImageData(data, 0, 0);
+  }
+}
+function apply(o) {
+  if (o.type === 'clear') { for (const c of Object.values(layers)) c.getContext('2d').clearRect(0, 0, W, H); return; }
+  if (o.type === 'region') { paintRegion(o); return; }
+  o.points.forEach((p, k) => paintSegment(o, k ? o.points[k - 1] : null, p));
+}
+function replay() { for (const c of Object.values(layers)) c.getContext('2d').clearRect(0, 0, W, H); ops.forEach(apply); }
+
+// The strokes as the server reads them: white keep, black remove, transparent elsewhere, with
+// no grey edge; at the editor's size, or smaller when that would not fit in a request.
+function exportStrokes() {
+  const keep = layers.keep.getContext('2d').getImageData(0, 0, W, H).data;
+  const remove = layers.remove.getContext('2d').getImageData(0, 0, W, H).data;
+  for (let step = 1; step <= 4; step *= 2) {
+    const w = Math.max(1, Math.round(W / step)), h = Math.max(1, Math.round(H / step));
+    const out = make(w, h), g = out.getContext('2d'), data = g.createImageData(w, h), d = data.data;
+    let painted = false;
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const src = (Math.min(H - 1, Math.floor(y * H / h)) * W + Math.min(W - 1, Math.floor(x * W / w))) * 4 + 3, o = (y * w + x) * 4;
+      const value = keep[src] > 127 ? 255 : remove[src] > 127 ? 0 : -1;
+      if (value >= 0) { d[o] = d[o + 1] = d[o + 2] = value; d[o + 3] = 255; painted = true; }
+    }
+    if (!painted) return null;
+    g.putImageData(data, 0, 0);
+    const url = out.toDataURL('image/png');
+    if (url.length <= MAX_CHARS || step === 4) return url;
+  }
+  return null;
+}
+function changed() {
+  dirty = true; pressed(); render();
+  props.value = {token, strokes: exportStrokes()};
+  setStatus('editor_not_applied');
+}
+
+const at = (e) => { const r = canvas.getBoundingClientRect();
+  return {x: (e.clientX - r.left) * W / r.width, y: (e.clientY - r.top) * H / r.height}; };
+canvas.addEventListener('pointerdown', (e) => {
+  if (!drawn || e.button > 0) return;
+  e.preventDefault(); canvas.setPointerCapture(e.pointerId); canvas.focus({preventScroll: true});
+  const p = at(e); hover = p;
+  if (tool === 'brush') { op = {type: 'stroke', label, size: size(), points: [p]}; paintSegment(op, null, p); later(); }
+  else pending = p;
+});
+canvas.addEventListener('pointermove', (e) => {
+  if (!drawn) return;
+  const p = at(e); hover = e.pointerType === 'touch' && !op ? null : p;
+  if (op) { const last = op.points[op.points.length - 1]; op.points.push(p); paintSegment(op, last, p); }
+  later();
+});
+const finish = () => {
+  if (op) { ops.push(op); op = null; changed(); }
+  else if (pending) { const o = {type: 'region', label, x: pending.x, y: pending.y}; pending = null; ops.push(o); apply(o); changed(); }
+};
+canvas.addEventListener('pointerup', (e) => { finish(); if (e.pointerType === 'touch') { hover = null; later(); } });
+canvas.addEventListener('pointercancel', () => { if (op) { op = null; replay(); render(); } pending = null; });
+canvas.addEventListener('pointerleave', (e) => { if (e.pointerType !== 'touch' && !op) { hover = null; later(); } });
+
+function undo() { if (!ops.length) return; ops.pop(); replay(); changed(); }
+function clearAll() { if (!visibleOps().length) return; ops.push({type: 'clear'}); apply(ops[ops.length - 1]); changed(); }
+function choose(what, value) { if (what === 'label') label = value; else tool = value; pressed(); later(); }
+function runJob() {
+  const button = document.getElementById(props.run_button);
+  if (!button || !dirty) return;
+  let tries = 240;
+  const go = () => {
+    if (tries-- <= 0) return;
+    if (button.disabled) { setTimeout(go, 500); return; }
+    window.portraitLabStay = true; waiting = true; setStatus('editor_applying'); button.click();
+    const watchEnd = () => { if (!waiting) return; if (button.disabled) { setTimeout(watchEnd, 500); return; }
+      waiting = false; setStatus(dirty ? 'editor_not_applied' : ''); };
+    setTimeout(watchEnd, 1000);
+  };
+  go();
+}
+root.addEventListener('click', (e) => {
+  const b = e.target.closest('button'); if (!b || b.disabled) return;
+  if (b.dataset.label) choose('label', b.dataset.label);
+  else if (b.dataset.tool) choose('tool', b.dataset.tool);
+  else if (b.dataset.act === 'undo') undo();
+  else if (b.dataset.act === 'clear') clearAll();
+  else if (b.dataset.act === 'apply') runJob();
+});
+showInput.addEventListener('change', later);
+sizeInput.addEventListener('input', later);
+root.addEventListener('keydown', (e) => {
+  if (!drawn || e.altKey) return;
+  const key = e.key.toLowerCase(), onCanvas = e.target === canvas;
+  if ((e.ctrlKey || e.metaKey) && key === 'z') { e.preventDefault(); undo(); return; }
+  if (e.ctrlKey || e.metaKey) return;
+  if (key === 'x') choose('label', other(label));
+  else if (key === 'b') choose('tool', 'brush');
+  else if (key === 'f') choose('tool', 'region');
+  else if (key === 'z') undo();
+  else if (key === '[' || key === ']') { sizeInput.value = Number(sizeInput.value) + (key === ']' ? 4 : -4); later(); }
+  else if (onCanvas && e.key.startsWith('Arrow')) {
+    const step = Math.max(2, W / 64), p = hover || {x: W / 2, y: H / 2};
+    hover = {x: Math.min(W - 1, Math.max(0, p.x + (e.key === 'ArrowRight' ? step : e.key === 'ArrowLeft' ? -step : 0))),
+             y: Math.min(H - 1, Math.max(0, p.y + (e.key === 'ArrowDown' ? step : e.key === 'ArrowUp' ? -step : 0)))};
+    later();
+  } else if (onCanvas && key === ' ') {
+    const p = hover || {x: W / 2, y: H / 2}; hover = p;
+    if (tool === 'brush') { const o = {type: 'stroke', label, size: size(), points: [p]}; paintSegment(o, null, p); ops.push(o); }
+    else { const o = {type: 'region', label, x: p.x, y: p.y}; ops.push(o); apply(o); }
+    changed();
+  } else if (onCanvas && key === 'enter') runJob();
+  else return;
+  e.preventDefault();
+});
+canvas.addEventListener('focus', () => { if (drawn && !hover) { hover = {x: W / 2, y: H / 2}; later(); } });
+
+async function onValue() {
+  const v = props.value;
+  if (!v) { reset(); return; }
+  if (!v.matte) return;  // the strokes this script put there
+  const fresh = v.token !== token || !drawn;
+  token = v.token;
+  props.value = {token, strokes: fresh ? null : exportStrokes()};  // the pictures never travel back
+  if (fresh) { if (v.photo) { await start(v); setStatus(''); } }
+  else { await setMatte(v.matte); dirty = false; waiting = false; pressed(); render(); setStatus('editor_applied'); }
+  root.dataset.token = token;
+}
+watch('value', () => { onValue().catch((error) => console.error('cut-out editor:', error)); });
+// a fold opened after the result: the editor is drawn then, with the value already there
+if (props.value) onValue().catch((error) => console.error('cut-out editor:', error));
+"""
+
+
+def cutout_editor(run_button: str, elem_id: str) -> gr.HTML:
+    """The editor; ``run_button``: the elem_id of the tab's main button, which "Apply" presses."""
+    return gr.HTML(None, html_template=TEMPLATE, css_template=CSS, js_on_load=EDITOR_JS, elem_id=elem_id,
+                   run_button=run_button, apply_default_css=False)
+
+
+def fix_controls(run_button: str, prefix: str) -> tuple[gr.HTML, gr.File, gr.State]:
+    """"Fix the cut-out" under a tab's result: the editor in a fold, the stroke mask a script
+    may send instead (hidden: the API's ``strokes``), and the session's handle of its last
+    result (server-side state: ``webapp.cutout_editor.FoundHandle``)."""
+    with gr.Accordion(ui("editor.title"), open=False, elem_id=f"{prefix}-fix"):
+        editor = cutout_editor(run_button, f"{prefix}-editor")
+    strokes = gr.File(label=ui("editor.strokes_file"), file_types=["image"], visible=False)
+    return editor, strokes, gr.State(None)
+
+
+def wire_fix(run: Any, photo: gr.Image, editor: gr.HTML, found: gr.State) -> None:
+    """The editor is given the result's photo and matte after each success (a UI event, so the
+    API's outputs stay as they were), and empties when the photo changes."""
+    run.success(editor_value, found, editor, show_progress="hidden", **UI_ONLY)
+    photo.change(lambda: None, None, editor, show_progress="hidden", **UI_ONLY)
