@@ -23,8 +23,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.core.atomic_write import write_atomically
 from pipeline.core.encode import save_image
-from pipeline.core.errors import InvalidOptionError
+from pipeline.core.errors import InvalidOptionError, OutputWriteError
 from pipeline.i18n import Message
 
 FOUND_FILE = "cutout-analysis.npz"
@@ -66,7 +67,12 @@ def editor_view(rgb: np.ndarray, alpha: np.ndarray, out_dir: Path, found: Path, 
     any strokes) and, for a newly analysed photo, the photo itself."""
     size = editor_size(rgb.shape[1], rgb.shape[0])
     matte = cv2.resize((np.clip(alpha, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), size, interpolation=cv2.INTER_AREA)
-    matte_path = Path(save_image(out_dir / MATTE_PREVIEW, np.repeat(matte[..., None], 3, axis=2)))
+    # one grey channel, quick compression: the editor's tint, made again at every Apply
+    encoded, png = cv2.imencode(".png", matte, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not encoded:
+        raise OutputWriteError("The editor's matte could not be encoded.")
+    matte_path = out_dir / MATTE_PREVIEW
+    write_atomically(matte_path, png.tobytes())
     photo_path = None
     if with_photo:
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if size != (rgb.shape[1], rgb.shape[0]) else rgb

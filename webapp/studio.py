@@ -27,7 +27,8 @@ from pipeline.cutout.background import BACKGROUND_MODES, COLOUR_PRESETS, Backgro
 from pipeline.cutout.cutter import CutoutPipeline
 from pipeline.cutout.found import FoundPerson
 from pipeline.i18n import render
-from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, print_sheet_for, write_id_photo_files
+from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline
+from pipeline.idphoto.outputs import print_sheet_for, write_id_photo_files
 from pipeline.idphoto.nudge import PlacementNudge
 from pipeline.idphoto.tone import ToneOptions
 from pipeline.idphoto.paper import PAPER_SIZES_MM

@@ -210,7 +210,8 @@ def idphoto_options(args: argparse.Namespace):  # noqa: ANN201 - IdPhotoOptions,
 
 def cmd_idphoto(args: argparse.Namespace) -> int:
     from pipeline.faces.analysis import FaceAnalysis
-    from pipeline.idphoto.maker import IdPhotoPipeline, print_sheet_for, write_id_photo_files
+    from pipeline.idphoto.maker import IdPhotoPipeline
+    from pipeline.idphoto.outputs import print_sheet_for, write_id_photo_files
     from pipeline.models.device import choose_compute
     from pipeline.models.store import ModelStore
 

@@ -71,14 +71,17 @@ class Strokes:
 def read_stroke_image(source: str | os.PathLike[str] | bytes | np.ndarray) -> np.ndarray:
     """The stroke mask as RGBA uint8 (H, W, 4), its colours checked: read once, before any
     photo is worked on, so a bad file is refused at once. Size is checked per photo."""
-    if isinstance(source, np.ndarray):
-        rgba = _as_rgba(source)
-    else:
-        decoded = decode_image(source)
-        alpha = decoded.alpha if decoded.alpha is not None else np.full(decoded.rgb.shape[:2], 255, np.uint8)
-        rgba = np.dstack([decoded.rgb, alpha])
+    rgba = _rgba_of(source)
     _labels(rgba)
     return rgba
+
+
+def _rgba_of(source: str | os.PathLike[str] | bytes | np.ndarray) -> np.ndarray:
+    if isinstance(source, np.ndarray):
+        return _as_rgba(source)
+    decoded = decode_image(source)
+    alpha = decoded.alpha if decoded.alpha is not None else np.full(decoded.rgb.shape[:2], 255, np.uint8)
+    return np.dstack([decoded.rgb, alpha])
 
 
 def read_strokes(source: str | os.PathLike[str] | bytes | np.ndarray, shape: tuple[int, ...]) -> Strokes:
@@ -86,7 +89,7 @@ def read_strokes(source: str | os.PathLike[str] | bytes | np.ndarray, shape: tup
     ``shape`` (height, width, ...). Refuses grey or coloured paint, and a mask whose shape
     differs from the photo's by more than 1 % in aspect ratio; a mask of the same shape but
     another size (an editor that works on a smaller copy) is scaled, nearest neighbour."""
-    keep, remove = _labels(read_stroke_image(source))
+    keep, remove = _labels(_rgba_of(source))  # checked once, here
     height, width = int(shape[0]), int(shape[1])
     if keep.shape != (height, width):
         mask_height, mask_width = keep.shape
@@ -115,9 +118,9 @@ def _as_rgba(array: np.ndarray) -> np.ndarray:
 def _labels(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(keep, remove) of an RGBA stroke mask; any painted pixel neither white nor black is refused."""
     painted = rgba[..., 3] > PAINTED_ALPHA
-    colours = rgba[..., :3]
-    keep = painted & (colours.min(axis=2) >= KEEP_MIN)
-    remove = painted & (colours.max(axis=2) <= REMOVE_MAX)
+    red, green, blue = rgba[..., 0], rgba[..., 1], rgba[..., 2]  # per channel: a min over axis 2 is 10x slower
+    keep = painted & (red >= KEEP_MIN) & (green >= KEEP_MIN) & (blue >= KEEP_MIN)
+    remove = painted & (red <= REMOVE_MAX) & (green <= REMOVE_MAX) & (blue <= REMOVE_MAX)
     unclear = int(np.count_nonzero(painted & ~keep & ~remove))
     if unclear:
         raise InvalidOptionError(

@@ -13,7 +13,8 @@ from pipeline.core.notes import ServerNote, split_notes
 from pipeline.faces.analysis import OFFLINE_DETECTOR_NOTE, FaceAnalysis
 from pipeline.faces.detect import select_faces
 from pipeline.i18n import LANGUAGES, Message, render
-from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, write_id_photo_files
+from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline
+from pipeline.idphoto.outputs import write_id_photo_files
 from pipeline.idphoto.search import BACKGROUNDS_PATH, background_words, rules_parts
 from pipeline.idphoto.specs import SPECS_PATH, load_specs
 from pipeline.models.store import ModelStore

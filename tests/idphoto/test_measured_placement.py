@@ -142,7 +142,7 @@ def test_the_report_says_how_each_position_was_measured(maker, portraits):
 
 
 def test_print_sheets_come_from_the_first_generation_not_the_size_limited_jpeg(maker, astronaut_rgb, tmp_path):
-    from pipeline.idphoto.maker import print_sheet_for, write_id_photo_files
+    from pipeline.idphoto.outputs import print_sheet_for, write_id_photo_files
 
     spec = load_specs().get("icao_generic")
     result = maker.make(astronaut_rgb, IdPhotoOptions(spec=spec, max_kb=20))

@@ -18,7 +18,8 @@ from pipeline import cli
 from pipeline.core.errors import InvalidOptionError
 from pipeline.faces.analysis import FaceAnalysis
 from pipeline.idphoto.compliance.measurements import face_region_mask, luma
-from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, IdPhotoResult, write_id_photo_files
+from pipeline.idphoto.maker import IdPhotoOptions, IdPhotoPipeline, IdPhotoResult
+from pipeline.idphoto.outputs import write_id_photo_files
 from pipeline.idphoto.nudge import PlacementNudge
 from pipeline.idphoto.specs import load_specs
 from pipeline.idphoto.tone import GAMMA_RANGE, TARGET_MEAN, WB_GAIN_RANGE, ToneOptions, correct_tone
