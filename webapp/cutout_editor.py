@@ -30,6 +30,7 @@ from pipeline.i18n import Message
 
 FOUND_FILE = "cutout-analysis.npz"
 EDITOR_MAX_SIDE = 1024  # the editor's copy of the photo: sharp enough to paint a strand on a phone
+EDITOR_MAX_PIXELS = EDITOR_MAX_SIDE * EDITOR_MAX_SIDE  # the most pixels the page's strokes can have
 PHOTO_PREVIEW = "editor-photo.jpg"
 MATTE_PREVIEW = "editor-matte.png"
 PNG_DATA_URL = "data:image/png;base64,"
@@ -43,7 +44,7 @@ class EditorView:
 
     found: Path  # the photo's automatic analysis (pipeline.cutout.found)
     matte: Path  # the matte used, at the editor's size (grey PNG)
-    photo: Path | None  # the photo at the editor's size; None when the editor already has it
+    photo: Path | None  # the photo at the editor's size (written with a new analysis only)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class FoundHandle:
     photo: str
     view: EditorView
     token: str
+    applied: str = ""  # strokes_digest of the page's strokes this result used
 
 
 def editor_size(width: int, height: int) -> tuple[int, int]:
@@ -80,23 +82,37 @@ def editor_view(rgb: np.ndarray, alpha: np.ndarray, out_dir: Path, found: Path, 
     return EditorView(found=found, matte=matte_path, photo=photo_path)
 
 
-def next_handle(previous: Any, photo: str, view: EditorView | None) -> FoundHandle | None:
+def strokes_digest(painted: Any) -> str:
+    """FNV-1a (32 bits, hex) of the page's strokes data URL ("" for none): the editor compares it
+    with its own, to say "applied" only when the result used the strokes it shows."""
+    text = painted.get("strokes") if isinstance(painted, dict) else None
+    value = 0x811C9DC5
+    for byte in (text if isinstance(text, str) else "").encode("latin-1", "replace"):
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"{value:08x}"
+
+
+def next_handle(previous: Any, photo: str, view: EditorView | None, applied: str = "") -> FoundHandle | None:
     """The session's handle after a result: the token is kept while the analysis is (the
     editor keeps its strokes), and new with a new analysis (the editor starts again)."""
     if view is None:
         return None
     if isinstance(previous, FoundHandle) and previous.view.found == view.found and previous.photo == photo:
-        return FoundHandle(photo, view, previous.token)  # the view has no photo: the editor has it
+        # the same analysis: its photo preview stays the first one's (a page that emptied its
+        # editor, for the same photo uploaded again, is given it again)
+        return FoundHandle(photo, EditorView(view.found, view.matte, previous.view.photo), previous.token, applied)
     return FoundHandle(photo, view, secrets.token_urlsafe(12))
 
 
 def editor_value(handle: Any) -> dict[str, Any] | None:
-    """What the page's editor is given: the token, the matte and (for a new analysis) the
-    photo as data URLs; None when there is nothing to fix (its pictures are gone)."""
+    """What the page's editor is given: the token, the matte and the photo as data URLs (the
+    page draws the photo again only for a new token, or when it had emptied its editor); None
+    when there is nothing to fix (its pictures are gone)."""
     if not isinstance(handle, FoundHandle):
         return None
     try:
-        value: dict[str, Any] = {"token": handle.token, "matte": _data_url(handle.view.matte, "image/png")}
+        value: dict[str, Any] = {"token": handle.token, "matte": _data_url(handle.view.matte, "image/png"),
+                                 "applied": handle.applied or strokes_digest(None)}
         if handle.view.photo is not None:
             value["photo"] = _data_url(handle.view.photo, "image/jpeg")
     except OSError:  # the visitor deleted their files: the editor empties
@@ -108,20 +124,35 @@ def _data_url(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def painted_strokes(value: Any, handle: FoundHandle | None) -> bytes | None:
     """The PNG the page's editor sent, when it was painted on the photo of ``handle``; None for
     no strokes or strokes of another photo (the editor had not been given this one yet).
-    Strokes for this photo that are not a PNG data URL within the limit are refused, never
-    dropped without a word."""
-    if handle is None or not isinstance(value, dict) or value.get("token") != handle.token:
+    Anything else is refused, never dropped without a word: strokes for this photo that are not
+    a PNG data URL within the limit (a PNG, not another format behind its prefix), or a value
+    that is not the editor's at all (a script's string)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _unreadable()
+    if handle is None or value.get("token") != handle.token:
         return None
     strokes = value.get("strokes")
     if strokes is None:
         return None
     if not isinstance(strokes, str) or not strokes.startswith(PNG_DATA_URL) or len(strokes) > MAX_STROKES_DATA_URL_CHARS:
-        raise InvalidOptionError(Message("error.cutout.strokes_unreadable"), hint=Message("error.cutout.strokes_unreadable_hint"))
+        raise _unreadable()
     try:
-        return base64.b64decode(strokes[len(PNG_DATA_URL):], validate=True)
+        payload = base64.b64decode(strokes[len(PNG_DATA_URL):], validate=True)
     except (binascii.Error, ValueError) as error:
-        raise InvalidOptionError(Message("error.cutout.strokes_unreadable"),
-                                 hint=Message("error.cutout.strokes_unreadable_hint")) from error
+        raise _unreadable() from error
+    if not payload.startswith(PNG_SIGNATURE):
+        raise _unreadable()
+    return payload
+
+
+def _unreadable() -> InvalidOptionError:
+    return InvalidOptionError(Message("error.cutout.strokes_unreadable"),
+                              hint=Message("error.cutout.strokes_unreadable_hint"))

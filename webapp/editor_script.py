@@ -41,11 +41,13 @@ TEMPLATE = """
       <button type="button" data-act="clear" data-word="editor_clear" disabled></button>
       <label class="pl-ed-show"><input type="checkbox" checked><span data-word="editor_show"></span></label>
     </div>
+    <p class="pl-ed-legend"><span class="pl-ed-swatch removed"></span><span data-word="editor_legend"></span></p>
     <canvas class="pl-ed-canvas" tabindex="0" role="img"></canvas>
     <p class="pl-ed-help" data-word="editor_help"></p>
     <div class="pl-ed-actions">
       <button type="button" class="pl-ed-apply" data-act="apply" data-word="editor_apply" disabled></button>
       <span class="pl-ed-status" role="status" aria-live="polite"></span>
+      <button type="button" class="pl-ed-see" data-act="see" data-word="editor_see_result" hidden></button>
     </div>
   </div>
 </div>
@@ -63,13 +65,17 @@ CSS = """
   color: var(--button-secondary-text-color, #111827); font: inherit; display: inline-flex; align-items: center; gap: 6px; }
 .pl-editor .pl-ed-group button:first-child { border-radius: 6px 0 0 6px; }
 .pl-editor .pl-ed-group button:last-child { border-radius: 0 6px 6px 0; border-left: 0; }
-.pl-editor button[aria-pressed=true] { background: #1e3a8a; border-color: #1e3a8a; color: #fff; }
+.pl-editor button[aria-pressed=true] { background: #111827; border-color: #111827; color: #fff; }
 .pl-editor button:disabled { opacity: 0.55; cursor: not-allowed; }
 .pl-editor button:focus-visible, .pl-editor canvas:focus-visible, .pl-editor input:focus-visible {
   outline: 2px solid #4f46e5; outline-offset: 2px; }
 .pl-editor .pl-ed-swatch { width: 14px; height: 14px; border-radius: 50%; border: 2px solid #fff; display: inline-block; }
 .pl-editor .pl-ed-swatch.keep { background: #1e88e5; }
 .pl-editor .pl-ed-swatch.remove { background: #ff6d00; }
+.pl-editor .pl-ed-swatch.removed { border-radius: 3px; border-color: #6b7280;
+  background: repeating-linear-gradient(45deg, #fff 0 2px, #3a3a52 2px 7px); }
+.pl-editor .pl-ed-legend { margin: 0; display: flex; gap: 8px; align-items: center; font-size: 0.9em; }
+.pl-editor .pl-ed-see[hidden] { display: none; }
 .pl-editor .pl-ed-size, .pl-editor .pl-ed-show { display: inline-flex; align-items: center; gap: 6px; min-height: 40px; }
 .pl-editor .pl-ed-size input { width: 110px; }
 .pl-editor .pl-ed-show input { width: 20px; height: 20px; appearance: auto; -webkit-appearance: checkbox; accent-color: #1e3a8a; }
@@ -90,11 +96,15 @@ const view = canvas.getContext('2d');
 const sizeInput = root.querySelector('.pl-ed-size input');
 const showInput = root.querySelector('.pl-ed-show input');
 const statusLine = root.querySelector('.pl-ed-status');
-const KEEP = '#1e88e5', REMOVE = '#ff6d00', TINT = [12, 12, 36, 0.62], REGION_TOLERANCE = 30;
+const KEEP = '#1e88e5', REMOVE = '#ff6d00', REGION_TOLERANCE = 36, REACH = 0.05;  // REACH: strokes.BAND_SHARE
 const MAX_CHARS = 470 * 1024;  // the server's limit on the strokes' data URL, with room
 let W = 0, H = 0, token = null, photo = null, pixels = null, tint = null;
 let layers = null, ops = [], op = null, pending = null, hover = null, drawn = false;
-let label = 'keep', tool = 'brush', dirty = false, waiting = false;
+let label = 'keep', tool = 'brush', dirty = false, waiting = false, exported = null, applied = null, status = '';
+let smooth = null;  // the photo lightly blurred: a tapped region follows colours, not JPEG noise
+// FNV-1a of the strokes sent: the server says which strokes its result used (webapp/cutout_editor.py)
+const digest = (text) => { let h = 0x811c9dc5; for (let i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+  return h.toString(16).padStart(8, '0'); };
 // every canvas here is read back (strokes, regions, the export): kept in memory, not on the GPU
 const make = (w, h) => { const c = document.createElement('canvas'); c.width = w; c.height = h;
   c.getContext('2d', {willReadFrequently: true}); return c; };
@@ -105,17 +115,18 @@ function relabel() {
   root.querySelectorAll('[data-word]').forEach((el) => { const text = say(el.dataset.word); if (text) el.textContent = text; });
   root.querySelectorAll('[data-label-word]').forEach((el) => el.setAttribute('aria-label', say(el.dataset.labelWord)));
   canvas.setAttribute('aria-label', say('editor_canvas'));
+  setStatus(status);
 }
 new MutationObserver(relabel).observe(document.documentElement, {attributes: true, attributeFilter: ['lang']});
 relabel(); setTimeout(relabel, 500);
 
-function setStatus(key) { statusLine.textContent = key ? say(key) : ''; }
+function setStatus(key) { status = key || ''; statusLine.textContent = status ? say(status) : ''; }
 function pressed() {
   root.querySelectorAll('[data-label]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.label === label)));
   root.querySelectorAll('[data-tool]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.tool === tool)));
   root.querySelector('[data-act=undo]').disabled = !ops.length;
   root.querySelector('[data-act=clear]').disabled = !visibleOps().length;
-  root.querySelector('[data-act=apply]').disabled = !dirty;
+  root.querySelector('[data-act=apply]').disabled = !dirty || waiting;
 }
 const visibleOps = () => { const last = ops.map((o) => o.type).lastIndexOf('clear'); return ops.slice(last + 1); };
 
@@ -127,9 +138,11 @@ async function setMatte(url) {
   const c = make(W, H), g = c.getContext('2d');
   g.drawImage(img, 0, 0, W, H);
   const data = g.getImageData(0, 0, W, H);
-  for (let i = 0; i < data.data.length; i += 4) {
-    const clear = 255 - data.data[i];
-    data.data[i] = TINT[0]; data.data[i + 1] = TINT[1]; data.data[i + 2] = TINT[2]; data.data[i + 3] = clear * TINT[3];
+  // what the cut-out removes: darkened and striped, so it shows on dark hair and light walls alike
+  const d = data.data, stripe = Math.max(6, Math.round(W / 90));
+  for (let i = 0; i < d.length; i += 4) {
+    const clear = (255 - d[i]) / 255, p = i / 4, on = ((p % W) + Math.floor(p / W)) % stripe < stripe / 3;
+    d[i] = d[i + 1] = on ? 255 : 20; d[i + 2] = on ? 255 : 40; d[i + 3] = Math.round(clear * (on ? 150 : 140));
   }
   g.putImageData(data, 0, 0);
   tint = c;
@@ -140,14 +153,38 @@ async function start(value) {
   canvas.width = W; canvas.height = H;
   photo = make(W, H); photo.getContext('2d').drawImage(img, 0, 0);
   pixels = photo.getContext('2d').getImageData(0, 0, W, H).data;
+  smooth = boxBlur(pixels, W, H, 2);
   layers = {keep: make(W, H), remove: make(W, H)};
   ops = []; dirty = false; hover = null;
   await setMatte(value.matte);
   body.hidden = false; root.querySelector('.pl-ed-empty').hidden = true;
   drawn = true; pressed(); render();
 }
+// A separable box blur (radius r) of RGBA pixels, RGB only: JPEG noise and fabric texture smoothed
+// before a tapped region is grown.
+function boxBlur(src, w, h, r) {
+  const tmp = new Float32Array(w * h * 3), out = new Float32Array(w * h * 3), n = 2 * r + 1;
+  for (let y = 0; y < h; y++) for (let c = 0; c < 3; c++) {
+    let sum = 0;
+    for (let k = -r; k <= r; k++) sum += src[(y * w + Math.min(w - 1, Math.max(0, k))) * 4 + c];
+    for (let x = 0; x < w; x++) {
+      tmp[(y * w + x) * 3 + c] = sum / n;
+      sum += src[(y * w + Math.min(w - 1, x + r + 1)) * 4 + c] - src[(y * w + Math.max(0, x - r)) * 4 + c];
+    }
+  }
+  for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) {
+    let sum = 0;
+    for (let k = -r; k <= r; k++) sum += tmp[(Math.min(h - 1, Math.max(0, k)) * w + x) * 3 + c];
+    for (let y = 0; y < h; y++) {
+      out[(y * w + x) * 3 + c] = sum / n;
+      sum += tmp[(Math.min(h - 1, y + r + 1) * w + x) * 3 + c] - tmp[(Math.max(0, y - r) * w + x) * 3 + c];
+    }
+  }
+  return out;
+}
 function reset() {
-  token = null; ops = []; layers = null; tint = null; dirty = false; waiting = false; drawn = false;
+  token = null; ops = []; layers = null; tint = null; smooth = null; dirty = false; waiting = false; drawn = false;
+  exported = null; applied = null; root.querySelector('.pl-ed-see').hidden = true;
   body.hidden = true; root.querySelector('.pl-ed-empty').hidden = false; setStatus('');
 }
 
@@ -163,9 +200,14 @@ function render() {
     view.globalAlpha = 0.6; view.drawImage(scratch, 0, 0); view.globalAlpha = 1;
   }
   if (hover) {
-    view.beginPath(); view.arc(hover.x, hover.y, tool === 'brush' ? size() / 2 : 6, 0, 2 * Math.PI);
-    view.lineWidth = Math.max(1.5, W / 500); view.strokeStyle = '#fff'; view.stroke();
-    view.setLineDash([4, 4]); view.strokeStyle = '#000'; view.stroke(); view.setLineDash([]);
+    const ring = (radius, alpha) => {
+      view.globalAlpha = alpha; view.beginPath(); view.arc(hover.x, hover.y, radius, 0, 2 * Math.PI);
+      view.lineWidth = Math.max(1.5, W / 500); view.strokeStyle = '#fff'; view.stroke();
+      view.setLineDash([4, 4]); view.strokeStyle = '#000'; view.stroke(); view.setLineDash([]); view.globalAlpha = 1;
+    };
+    ring(tool === 'brush' ? size() / 2 : 6, 1);
+    // nearby pixels of the stroke's colours follow it up to this far (pipeline/cutout/strokes.py)
+    if (tool === 'brush') ring(size() / 2 + REACH * Math.min(W, H), 0.45);
   }
 }
 let frame = 0;
@@ -185,8 +227,8 @@ function paintSegment(o, a, b) {
 function regionMask(x, y) {
   const mask = new Uint8Array(W * H), sx = Math.round(x), sy = Math.round(y);
   if (sx < 0 || sy < 0 || sx >= W || sy >= H) return mask;
-  const s = (sy * W + sx) * 4, r = pixels[s], gr = pixels[s + 1], bl = pixels[s + 2];
-  const near = (i) => { const p = i * 4, dr = pixels[p] - r, dg = pixels[p + 1] - gr, db = pixels[p + 2] - bl;
+  const s = (sy * W + sx) * 3, r = smooth[s], gr = smooth[s + 1], bl = smooth[s + 2];
+  const near = (i) => { const p = i * 3, dr = smooth[p] - r, dg = smooth[p + 1] - gr, db = smooth[p + 2] - bl;
     return dr * dr + dg * dg + db * db <= REGION_TOLERANCE * REGION_TOLERANCE; };
   const stack = [sy * W + sx]; mask[sy * W + sx] = 1;
   while (stack.length) {
@@ -237,9 +279,11 @@ function exportStrokes() {
   return null;
 }
 function changed() {
-  dirty = true; pressed(); render();
-  props.value = {token, strokes: exportStrokes()};
-  setStatus('editor_not_applied');
+  exported = exportStrokes();
+  dirty = digest(exported || '') !== applied;
+  pressed(); render();
+  props.value = {token, strokes: exported};
+  setStatus(dirty ? 'editor_not_applied' : '');
 }
 
 const at = (e) => { const r = canvas.getBoundingClientRect();
@@ -270,17 +314,27 @@ function clearAll() { if (!visibleOps().length) return; ops.push({type: 'clear'}
 function choose(what, value) { if (what === 'label') label = value; else tool = value; pressed(); later(); }
 function runJob() {
   const button = document.getElementById(props.run_button);
-  if (!button || !dirty) return;
+  if (!button || !dirty || waiting) return;  // one run at a time: a second press waits for none
+  waiting = true; pressed(); setStatus('editor_applying'); root.querySelector('.pl-ed-see').hidden = true;
   let tries = 240;
   const go = () => {
-    if (tries-- <= 0) return;
+    if (tries-- <= 0) { waiting = false; pressed(); setStatus('editor_not_applied'); return; }
     if (button.disabled) { setTimeout(go, 500); return; }
-    window.portraitLabStay = true; waiting = true; setStatus('editor_applying'); button.click();
-    const watchEnd = () => { if (!waiting) return; if (button.disabled) { setTimeout(watchEnd, 500); return; }
-      waiting = false; setStatus(dirty ? 'editor_not_applied' : ''); };
+    window.portraitLabStay = true; button.click();
+    // the job over and, a moment later, still no new cut-out: it failed (the page says why)
+    let grace = 4;
+    const watchEnd = () => {
+      if (!waiting) return;
+      if (button.disabled || grace-- > 0) { setTimeout(watchEnd, 500); return; }
+      waiting = false; pressed(); setStatus('editor_failed');
+    };
     setTimeout(watchEnd, 1000);
   };
   go();
+}
+function seeResult() {
+  const result = document.getElementById(props.result_id);
+  if (result) { result.scrollIntoView({behavior: 'smooth', block: 'start'}); result.focus?.({preventScroll: true}); }
 }
 root.addEventListener('click', (e) => {
   const b = e.target.closest('button'); if (!b || b.disabled) return;
@@ -289,6 +343,7 @@ root.addEventListener('click', (e) => {
   else if (b.dataset.act === 'undo') undo();
   else if (b.dataset.act === 'clear') clearAll();
   else if (b.dataset.act === 'apply') runJob();
+  else if (b.dataset.act === 'see') seeResult();
 });
 showInput.addEventListener('change', later);
 sizeInput.addEventListener('input', later);
@@ -323,10 +378,15 @@ async function onValue() {
   if (!v) { reset(); return; }
   if (!v.matte) return;  // the strokes this script put there
   const fresh = v.token !== token || !drawn;
-  token = v.token;
-  props.value = {token, strokes: fresh ? null : exportStrokes()};  // the pictures never travel back
+  token = v.token; applied = v.applied || null;
+  if (fresh) exported = null;
+  props.value = {token, strokes: exported};  // the pictures never travel back
   if (fresh) { if (v.photo) { await start(v); setStatus(''); } }
-  else { await setMatte(v.matte); dirty = false; waiting = false; pressed(); render(); setStatus('editor_applied'); }
+  else {
+    await setMatte(v.matte); dirty = digest(exported || '') !== applied; waiting = false; pressed(); render();
+    setStatus(dirty ? 'editor_not_applied' : exported ? 'editor_applied' : 'editor_applied_none');
+    root.querySelector('.pl-ed-see').hidden = false;
+  }
   root.dataset.token = token;
 }
 watch('value', () => { onValue().catch((error) => console.error('cut-out editor:', error)); });
@@ -335,18 +395,19 @@ if (props.value) onValue().catch((error) => console.error('cut-out editor:', err
 """
 
 
-def cutout_editor(run_button: str, elem_id: str) -> gr.HTML:
-    """The editor; ``run_button``: the elem_id of the tab's main button, which "Apply" presses."""
+def cutout_editor(run_button: str, result_id: str, elem_id: str) -> gr.HTML:
+    """The editor; ``run_button``: the elem_id of the tab's main button, which "Apply" presses;
+    ``result_id``: the result's, which "See the result" scrolls to (a phone shows it far above)."""
     return gr.HTML(None, html_template=TEMPLATE, css_template=CSS, js_on_load=EDITOR_JS, elem_id=elem_id,
-                   run_button=run_button, apply_default_css=False)
+                   run_button=run_button, result_id=result_id, apply_default_css=False)
 
 
-def fix_controls(run_button: str, prefix: str) -> tuple[gr.HTML, gr.File, gr.State]:
+def fix_controls(run_button: str, result_id: str, prefix: str) -> tuple[gr.HTML, gr.File, gr.State]:
     """"Fix the cut-out" under a tab's result: the editor in a fold, the stroke mask a script
     may send instead (hidden: the API's ``strokes``), and the session's handle of its last
     result (server-side state: ``webapp.cutout_editor.FoundHandle``)."""
-    with gr.Accordion(ui("editor.title"), open=False, elem_id=f"{prefix}-fix"):
-        editor = cutout_editor(run_button, f"{prefix}-editor")
+    with gr.Accordion(ui("editor.title"), open=False, elem_id=f"{prefix}-fix", elem_classes=["fix-fold"]):
+        editor = cutout_editor(run_button, result_id, f"{prefix}-editor")
     strokes = gr.File(label=ui("editor.strokes_file"), file_types=["image"], visible=False)
     return editor, strokes, gr.State(None)
 

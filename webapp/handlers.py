@@ -26,6 +26,7 @@ import gradio as gr
 import pandas  # a Gradio dependency; the batch table's type
 
 from pipeline.core.decode import check_image_header
+from pipeline.core.decode_guard import open_header
 from pipeline.core.errors import OutputWriteError, PortraitLabError
 from pipeline.cutout.background import BackgroundOptions
 from pipeline.cutout.strokes import read_stroke_image
@@ -35,7 +36,7 @@ from pipeline.restore.engine import RestoreOptions
 from webapp import metrics
 from webapp.config import AppConfig
 from webapp.cookies import OWNER_COOKIE, owner_token
-from webapp.cutout_editor import FoundHandle, next_handle, painted_strokes
+from webapp.cutout_editor import EDITOR_MAX_PIXELS, FoundHandle, next_handle, painted_strokes, strokes_digest
 from webapp.language import VISITOR_LANGUAGE, request_language, speaking, t
 from webapp.logsafe import log, log_job
 from webapp.sessions import SessionStorage
@@ -257,14 +258,14 @@ def background(ctx: ActionContext, photo: str | None, mode: str, colour: str, co
         handle = kept_handle(ctx, visitor, found, photo)
         options = BackgroundOptions(mode=mode, colour=colour or "white", colour2=colour2 or "light-blue",
                                     blur_strength=float(blur), feather_px=float(feather),
-                                    strokes=stroke_mask(painted, handle, strokes))
+                                    strokes=stroke_mask(painted, handle, strokes, photo))
         outcome = ctx.gpu.replace_background(photo, options, folder, fmt=fmt,
                                              backdrop=backdrop if mode == "image" else None,
                                              found=handle.view.found if handle else None)
     metrics.record_work("background", outcome.timings, outcome.faces)
     progress(1.0, desc=t("web.progress.done"))
     return (str(outcome.image), gr.DownloadButton(value=str(outcome.image), visible=True), outcome.summary,
-            next_handle(found, photo, outcome.editor))
+            next_handle(found, photo, outcome.editor, applied_strokes(painted, handle)))
 
 
 def kept_handle(ctx: ActionContext, visitor: Visitor, found: Any, photo: str) -> FoundHandle | None:
@@ -276,11 +277,31 @@ def kept_handle(ctx: ActionContext, visitor: Visitor, found: Any, photo: str) ->
     return None
 
 
-def stroke_mask(painted: Any, handle: FoundHandle | None, upload: str | None):
+def stroke_mask(painted: Any, handle: FoundHandle | None, upload: str | None, photo: str):
     """The strokes to apply, as an RGBA mask (colours checked): the editor's, painted on this
-    photo, else an uploaded stroke mask (a script's), else None."""
-    source = painted_strokes(painted, handle) or upload
-    return read_stroke_image(source) if source else None
+    photo (at most the editor's size), else an uploaded stroke mask (a script's: at most the
+    photo's pixels), else None. Sizes are refused from the header, before anything is decoded."""
+    drawn = painted_strokes(painted, handle)
+    if drawn is not None:
+        return read_stroke_image(drawn, max_pixels=EDITOR_MAX_PIXELS)
+    if upload:
+        return read_stroke_image(upload, max_pixels=max(EDITOR_MAX_PIXELS, pixels_of(photo)))
+    return None
+
+
+def applied_strokes(painted: Any, handle: FoundHandle | None) -> str:
+    """Which of the page's strokes the result used (their digest; none when they were of another photo)."""
+    return strokes_digest(painted if handle is not None and isinstance(painted, dict)
+                          and painted.get("token") == handle.token else None)
+
+
+def pixels_of(path: str) -> int:
+    """A photo's pixel count from its header (0 when it cannot be read: its own decode says why)."""
+    try:
+        with open(path, "rb") as stream, open_header(stream) as image:
+            return int(image.size[0]) * int(image.size[1])
+    except (OSError, ValueError, PortraitLabError):
+        return 0
 
 
 @user_errors("idphoto")
@@ -301,7 +322,7 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
         handle = kept_handle(ctx, visitor, found, photo)
         outcome = ctx.gpu.id_photo(photo, spec_id, folder, background=colour or None,
                                    max_kb=float(max_kb) if max_kb else None, paper=paper or SHEET_NONE, tone=tone,
-                                   nudge=nudge, progress=progress, strokes=stroke_mask(painted, handle, strokes),
+                                   nudge=nudge, progress=progress, strokes=stroke_mask(painted, handle, strokes, photo),
                                    found=handle.view.found if handle else None)
     metrics.record_work("idphoto", outcome.timings)
     progress(1.0, desc=t("web.progress.done"))
@@ -310,7 +331,7 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
     page = report_page_from_file(outcome.report_json)  # the report as a page, under the verdict
     return (f"**{verdict}**\n\n{outcome.summary}\n\n{page}", str(outcome.photo), str(outcome.overlay),
             outcome.report_text, str(outcome.sheet_png) if outcome.sheet_png else None,
-            [str(p) for p in outcome.files], next_handle(found, photo, outcome.editor))
+            [str(p) for p in outcome.files], next_handle(found, photo, outcome.editor, applied_strokes(painted, handle)))
 
 
 def _number(value: float | None) -> float:

@@ -97,6 +97,10 @@ class CutoutPipeline:
         if not found.faces:
             warnings.append(Message("warning.cutout.no_face"))
         if float(np.mean(matte.alpha >= 0.5)) < MIN_PERSON_FRACTION:
+            if matte is not found.matte and float(np.mean(found.matte.alpha >= 0.5)) >= MIN_PERSON_FRACTION:
+                # the person was there until the strokes took them out: the strokes are what to change
+                raise NoFaceError(Message("error.cutout.strokes_removed_all"),
+                                  hint=Message("error.cutout.strokes_removed_all_hint"))
             raise NoFaceError(
                 Message("error.cutout.no_person"),
                 hint=Message("error.cutout.plain_wall_hint" if matte.method == METHOD_PLAIN_WALL

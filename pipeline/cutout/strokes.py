@@ -34,9 +34,10 @@ import cv2
 import numpy as np
 
 from pipeline.core.decode import decode_image
-from pipeline.core.errors import InvalidOptionError
+from pipeline.core.errors import InvalidImageError, InvalidOptionError
 from pipeline.core.pixels import require_rgb
 from pipeline.cutout.edges import refine_alpha
+from pipeline.i18n import Message
 
 PAINTED_ALPHA = 127  # alpha above this is a painted pixel; at or below, no opinion
 KEEP_MIN = 192  # every channel at least this: white, "keep"
@@ -49,6 +50,7 @@ MODEL_CLUSTERS = 4  # k-means centres per label
 MODEL_SAMPLES = 4000  # stroke pixels the colour model is fitted on, at most
 SOFTEN_RADIUS = 2  # guided-filter window radius in pixels: soft edges, small enough to keep strands
 SOFTEN_EPS = 1e-3
+FULLY_TRANSPARENT = "error.decode.transparent"  # the decoder's refusal of an image with nothing visible
 
 
 @dataclass(frozen=True)
@@ -68,18 +70,26 @@ class Strokes:
         return bool(self.keep.any() or self.remove.any())
 
 
-def read_stroke_image(source: str | os.PathLike[str] | bytes | np.ndarray) -> np.ndarray:
+def read_stroke_image(source: str | os.PathLike[str] | bytes | np.ndarray, *,
+                      max_pixels: int | None = None) -> np.ndarray | None:
     """The stroke mask as RGBA uint8 (H, W, 4), its colours checked: read once, before any
-    photo is worked on, so a bad file is refused at once. Size is checked per photo."""
-    rgba = _rgba_of(source)
+    photo is worked on, so a bad file is refused at once (``max_pixels``: refused from its
+    header when larger). Size is checked per photo. A fully transparent mask paints nothing:
+    None, as without one."""
+    try:
+        rgba = _rgba_of(source, max_pixels)
+    except InvalidImageError as error:
+        if isinstance(error.text, Message) and error.text.key == FULLY_TRANSPARENT:
+            return None
+        raise
     _labels(rgba)
     return rgba
 
 
-def _rgba_of(source: str | os.PathLike[str] | bytes | np.ndarray) -> np.ndarray:
+def _rgba_of(source: str | os.PathLike[str] | bytes | np.ndarray, max_pixels: int | None = None) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return _as_rgba(source)
-    decoded = decode_image(source)
+    decoded = decode_image(source, max_pixels=max_pixels)
     alpha = decoded.alpha if decoded.alpha is not None else np.full(decoded.rgb.shape[:2], 255, np.uint8)
     return np.dstack([decoded.rgb, alpha])
 
@@ -96,9 +106,9 @@ def read_strokes(source: str | os.PathLike[str] | bytes | np.ndarray, shape: tup
         difference = abs((mask_width / mask_height) / (width / height) - 1.0)
         if difference >= MAX_ASPECT_DIFFERENCE:
             raise InvalidOptionError(
-                f"The stroke mask is {mask_width} x {mask_height} pixels, which does not match the photo's shape "
-                f"({width} x {height}).",
-                hint="Paint the strokes on the same photo and save them at its size.")
+                Message("error.cutout.strokes_shape", {"mask_width": mask_width, "mask_height": mask_height,
+                                                       "width": width, "height": height}),
+                hint=Message("error.cutout.strokes_shape_hint"))
         keep, remove = (cv2.resize(plane.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
                         for plane in (keep, remove))
     return Strokes(keep=keep, remove=remove)
@@ -123,9 +133,8 @@ def _labels(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     remove = painted & (red <= REMOVE_MAX) & (green <= REMOVE_MAX) & (blue <= REMOVE_MAX)
     unclear = int(np.count_nonzero(painted & ~keep & ~remove))
     if unclear:
-        raise InvalidOptionError(
-            f"The stroke mask has {unclear} painted pixel(s) that are neither white nor black.",
-            hint="Paint white to keep, black to remove, and leave the rest transparent.")
+        raise InvalidOptionError(Message("error.cutout.strokes_colours", {"count": unclear}),
+                                 hint=Message("error.cutout.strokes_colours_hint"))
     return keep, remove
 
 

@@ -270,6 +270,30 @@ class _Run:
 
 
 @dataclass(frozen=True)
+class _HandFix:
+    """A hand fix on the output's grid: the user's corrected matte, and what they kept that the
+    automatic matte had as clear background (``added``)."""
+
+    matte: np.ndarray
+    added: np.ndarray
+
+    @classmethod
+    def placed(cls, automatic: np.ndarray, corrected: np.ndarray, plan: CropPlan) -> _HandFix:
+        corrected_placed = warp_to_plan(corrected.astype(np.float32), plan)
+        automatic_placed = warp_to_plan(automatic.astype(np.float32), plan)
+        return cls(corrected_placed, (corrected_placed >= 0.5) & (automatic_placed < BACKGROUND_MATTE_MAX))
+
+    def judged_background(self, painted: np.ndarray | None, independent: np.ndarray) -> np.ndarray | None:
+        """Where the background checks look: where the new colour was painted, plus what the user
+        kept by hand that a matte of the delivered photo also calls background. A strand of hair
+        the network now sees stays out; the old wall kept by a careless stroke is judged (it
+        must not pass as a plain background it is not)."""
+        if painted is None:
+            return None
+        return painted | (self.added & (independent < BACKGROUND_MATTE_MAX))
+
+
+@dataclass(frozen=True)
 class _Encoded:
     data: bytes
     quality: int | None
@@ -308,12 +332,9 @@ class IdPhotoPipeline:
             # a crown the source photo did not show stays an estimate on the output, whose
             # matte ends at the photo's cut edge there
             placed_crown = plan.crown_margin_ratio * plan.size[1] if head.is_estimated("crown") else None
-            # a hand-corrected matte is the user's word on the cut-out: the delivered photo is
-            # judged with it, placed, not with the network's second guess
-            placed_matte = warp_to_plan(matte.alpha.astype(np.float32), plan) if run.options.strokes is not None else None
+            fix = _HandFix.placed(kept.matte.alpha, matte.alpha, plan) if run.options.strokes is not None else None
             delivered, report, overlay = self._verify(run, encoded.data, dpi, placed_crown,
-                                                      painted_background(matte.alpha, plan), encoded.quality,
-                                                      placed_matte)
+                                                      painted_background(matte.alpha, plan), encoded.quality, fix)
         run.timings["total"] = sum(run.timings.values())
         return IdPhotoResult(
             photo=delivered, placed=photo, encoded=encoded.data, format=run.options.format, quality=encoded.quality, dpi=dpi,
@@ -362,19 +383,22 @@ class IdPhotoPipeline:
                         options.jpeg_quality)
 
     def _verify(self, run: _Run, encoded: bytes, dpi: int, placed_crown_y: float | None,
-                painted: np.ndarray | None = None, quality: int | None = None, placed_matte: np.ndarray | None = None
+                painted: np.ndarray | None = None, quality: int | None = None, fix: _HandFix | None = None
                 ) -> tuple[np.ndarray, ComplianceReport, np.ndarray]:
         """Step 4: decode the file the user gets, detect and matte again, and judge that. The
         background is judged where step 2 painted it (``painted``): a matte made again on a
         light painted colour can take light clothes for background. ``quality`` and the user's
-        KB limit let the report say which limit forced the compression. ``placed_matte``: the
-        hand-corrected matte on the output's grid, used instead of matting the output again."""
+        KB limit let the report say which limit forced the compression. ``fix``: a hand fix,
+        placed: the head is measured on the user's corrected matte, and what the user kept
+        that the network, on the delivered photo too, sees as background is judged as background."""
         options = run.options
         delivered = decode_image(encoded).rgb
         out_faces, _, _ = self.faces.detect(delivered, options.detector)
         applicant = largest_face(out_faces)
-        out_matte = (placed_matte if placed_matte is not None else
-                     self.cutter.matter.matte(delivered, [applicant] if applicant else [], method=options.matting).alpha)
+        out_matte = self.cutter.matter.matte(delivered, [applicant] if applicant else [], method=options.matting).alpha
+        if fix is not None:
+            painted = fix.judged_background(painted, out_matte)
+            out_matte = fix.matte
         evidence = self.faces.evidence(delivered, applicant) if applicant else None
         report = assess(delivered, out_matte, out_faces, options.spec, dpi=dpi, file_bytes=len(encoded),
                         target_background=parse_colour(options.background) if options.background else None,

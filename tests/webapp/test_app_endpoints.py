@@ -298,7 +298,9 @@ def test_delete_my_files_empties_the_session_and_clears_the_outputs(server, inpu
     try:
         visitor.predict(handle_file(str(upload)), "colour", "white", "light-blue", None, 0.5, 1.0, "png",
                         api_name="/replace_background")
-        assert app.storage.session_files(visitor.session_hash)
+        kept = [Path(f).name for f in app.storage.session_files(visitor.session_hash)]
+        # the photo's analysis kept for "Fix the cut-out" and the editor's pictures live there too
+        assert {"cutout-analysis.npz", "editor-photo.jpg", "editor-matte.png"} <= set(kept), kept
         outputs = visitor.predict(api_name="/delete_my_files")
         # every upload, result and text on show (status lines, verdicts, reports, batch table, the
         # face review's cards, the two cut-out editors) emptied: 27, then the two download buttons

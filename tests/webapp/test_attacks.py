@@ -82,6 +82,11 @@ def file_data(path: str | None, **extra) -> dict:
     return {"path": path, "orig_name": "photo.png", "meta": {"_type": "gradio.FileData"}, **extra}
 
 
+# A raw call sends every input of the event: after the options, a hand fix's stroke mask, the page
+# editor's strokes and the session's kept analysis (server-side state: whatever is sent is ignored).
+NO_FIX = [None, None, None]
+
+
 def join(url: str, cookies: dict[str, str], fn_index: int, data: list, session_hash: str | None = None) -> httpx.Response:
     body = {"data": data, "fn_index": fn_index, "session_hash": session_hash or secrets.token_hex(6),
             "event_data": None, "trigger_id": None}
@@ -141,11 +146,11 @@ def test_deep_links_are_refused(server, victim, identity):
 # -- 2. another visitor's upload as an input ------------------------------------------------
 def upload_as_input_attempts(upload: str, own: str | None) -> dict[str, tuple[str, list]]:
     return {
-        "id photo": ("id_photo", [file_data(upload), "icao_generic", "", 0, "none"]),
-        "background": ("replace_background", [file_data(upload), "colour", "white", "light-blue", None, 0.5, 1.0, "png"]),
+        "id photo": ("id_photo", [file_data(upload), "icao_generic", "", 0, "none", True, 0, 0, 0, 0, 0, *NO_FIX]),
+        "background": ("replace_background", [file_data(upload), "colour", "white", "light-blue", None, 0.5, 1.0, "png", *NO_FIX]),
         "batch": ("batch", [[file_data(upload)], "background", "icao_generic", 1.0, "white"]),
         "background picture": ("replace_background",
-                               [file_data(own), "image", "white", "light-blue", file_data(upload), 0.5, 1.0, "png"]),
+                               [file_data(own), "image", "white", "light-blue", file_data(upload), 0.5, 1.0, "png", *NO_FIX]),
     }
 
 
@@ -228,7 +233,7 @@ def test_another_visitors_event_results_are_refused(server, endpoints, victim, t
     mine = dict(victim.client.cookies)
     upload = own_upload(url, mine, tmp_path)
     answer = join(url, mine, endpoints["replace_background"],
-                  [file_data(upload), "colour", "white", "light-blue", None, 0.5, 1.0, "png"], victim.session_hash)
+                  [file_data(upload), "colour", "white", "light-blue", None, 0.5, 1.0, "png", *NO_FIX], victim.session_hash)
     assert answer.status_code == 200, answer.text
     event_id = answer.json()["event_id"]
     for identity in IDENTITIES:  # Gradio's /call results route takes any event id as a session
@@ -260,7 +265,7 @@ def test_inline_data_and_missing_paths_are_refused(server, endpoints, variant, t
              "null path": file_data(None)}[variant]
     session_hash = secrets.token_hex(6)
     answer = join(url, cookies, endpoints["replace_background"],
-                  [entry, "colour", "white", "light-blue", None, 0.5, 1.0, "png"], session_hash)
+                  [entry, "colour", "white", "light-blue", None, 0.5, 1.0, "png", *NO_FIX], session_hash)
     assert answer.status_code == 400, answer.text[:300]
     time.sleep(0.5)
     assert attacker_files(app, session_hash) == []
@@ -298,7 +303,7 @@ def test_remote_urls_are_never_fetched(server, endpoints, bystander_server):
     session_hash = secrets.token_hex(6)
     entry = file_data(f"{remote}/photo.png", url=f"{remote}/photo.png")
     answer = join(url, cookies, endpoints["replace_background"],
-                  [entry, "colour", "white", "light-blue", None, 0.5, 1.0, "png"], session_hash)
+                  [entry, "colour", "white", "light-blue", None, 0.5, 1.0, "png", *NO_FIX], session_hash)
     assert answer.status_code == 400, answer.text[:300]
     for route in (f"gradio_api/file={remote}/photo.png", f"gradio_api/proxy={remote}/photo.png"):
         assert call(url, "GET", route, cookies).status_code == 404
@@ -422,7 +427,7 @@ def test_model_endpoints_do_not_run_beside_the_queue(server, endpoints, tmp_path
     session_hash = secrets.token_hex(6)
     body = {"fn_index": endpoints["replace_background"], "session_hash": session_hash,
             "data": [file_data(own_upload(url, cookies, tmp_path)), "colour", "white", "light-blue", None, 0.5, 1.0,
-                     "png"]}
+                     "png", *NO_FIX]}
     answer = call(url, "POST", "gradio_api/run/replace_background", cookies, json=body)
     assert answer.status_code == 404, answer.text[:200]
     assert attacker_files(app, session_hash) == []
@@ -432,7 +437,7 @@ def test_cancelling_another_visitors_event_is_refused(server, endpoints, victim,
     _, url = server
     mine = dict(victim.client.cookies)
     answer = join(url, mine, endpoints["replace_background"],
-                  [file_data(own_upload(url, mine, tmp_path)), "colour", "white", "light-blue", None, 0.5, 1.0, "png"],
+                  [file_data(own_upload(url, mine, tmp_path)), "colour", "white", "light-blue", None, 0.5, 1.0, "png", *NO_FIX],
                   victim.session_hash)
     event_id = answer.json()["event_id"]
     for identity in IDENTITIES:

@@ -45,7 +45,7 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                                   elem_id="bg-result", elem_classes=["checkerboard"], interactive=False)
                 download = gr.DownloadButton(ui("background.download"), visible=False)
                 summary = gr.Markdown()
-                editor, strokes, found = fix_controls("bg-run", "bg")
+                editor, strokes, found = fix_controls("bg-run", "bg-result", "bg")
         run = wire_job(Job(button, handlers.gpu_event(handlers.background, ctx),
                            [photo, mode, colour, colour2, backdrop, blur, feather, fmt, strokes, editor, found],
                            [result, download, summary, found], api_name="replace_background", progress_on=status,

@@ -59,7 +59,7 @@ def build(ctx: ActionContext, example: Path) -> BuiltTab:
                 with gr.Accordion(ui("idphoto.report_text"), open=False):
                     report = gr.Textbox(label=ui("idphoto.report"), lines=14, elem_classes=["report"],
                                         elem_id="id-report")
-                editor, strokes, found = fix_controls("id-make", "id")
+                editor, strokes, found = fix_controls("id-make", "id-verdict", "id")
                 sheet = gr.Image(label=ui("idphoto.sheet"), type="filepath", buttons=RESULT_BUTTONS, interactive=False)
                 files = gr.File(label=ui("idphoto.downloads"), file_count="multiple", interactive=False)
         run = wire_job(Job(button, handlers.gpu_event(handlers.id_photo, ctx),
