@@ -86,8 +86,9 @@ def wire_job(job: Job, heavy: dict[str, Any]) -> Dependency:
     _lock_until_ready(job.button, job.ready_inputs, ready)
     cleared = [component for component in (*job.outputs, job.progress_on)
                if component is not job.button and all(component is not k for k in job.kept)]
-    start = job.button.click(_clear_and_lock(job, cleared), list(job.describe_inputs), [job.button, *cleared],
-                             trigger_mode="once", show_progress="hidden", **UI_ONLY)
+    staying = gr.Checkbox(visible=False)  # set by STAYING_JS from the page as the click happens
+    start = job.button.click(_clear_and_lock(job, cleared), [*job.describe_inputs, staying], [job.button, *cleared],
+                             js=STAYING_JS, trigger_mode="once", show_progress="hidden", **UI_ONLY)
     run = start.then(job.action, list(job.inputs), list(job.outputs), api_name=job.api_name,
                      show_progress_on=job.progress_on, **heavy)
     # Gradio's frontend runs a ``.then`` only after a success, whatever its docs say: a failure
@@ -99,11 +100,21 @@ def wire_job(job: Job, heavy: dict[str, Any]) -> Dependency:
     return run
 
 
+# Whether the click is a remake from the page's own controls (an "Apply" in "Fix the cut-out", a
+# slider of "Adjust the photo": window.portraitLabStay), handed to the click's Python as its last input.
+STAYING_JS = "(...values) => [...values.slice(0, -1), Boolean(window.portraitLabStay)]"
+
+
 def _clear_and_lock(job: Job, cleared: Sequence[Component]) -> Callable[..., tuple[Any, ...]]:
-    """The click's updates: the button locked, every output emptied, the results described."""
+    """The click's updates: the button locked, every output emptied, the results described. A
+    remake from the page's own controls keeps the results on show until the new ones replace
+    them: emptied, they would take their height with them and move the editor under the finger."""
     def clear(request: gr.Request, *values: Any) -> tuple[Any, ...]:
+        *described, staying = values
+        if staying:
+            return (gr.Button(interactive=False), *(gr.update() for _ in cleared))
         with speaking(request_language(request)):  # the alt texts in the visitor's language
-            texts = dict(zip(map(id, job.described), job.describe(*values))) if job.describe else {}
+            texts = dict(zip(map(id, job.described), job.describe(*described))) if job.describe else {}
         return (gr.Button(interactive=False),
                 *(gr.update(value=None, alt_text=texts[id(c)]) if id(c) in texts else None for c in cleared))
 

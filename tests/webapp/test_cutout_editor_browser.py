@@ -91,6 +91,11 @@ def make_background(page, photo: Path) -> None:
     page.locator("#bg-run:not([disabled])").wait_for(timeout=RUN_TIMEOUT_MS)
 
 
+# Records whether the result's picture ever left the page (an emptied output) from now on.
+WATCH_RESULT_GONE = """() => { window.resultGone = false; const box = document.getElementById('bg-result');
+  new MutationObserver(() => { if (!box.querySelector('img')) window.resultGone = true; })
+    .observe(box, {subtree: true, childList: true}); }"""
+
 # The stroke: across the lower left of the photo (suit and flag), in the editor's fractions.
 STROKE_Y, STROKE_X = 0.88, (0.05, 0.35)
 UNDER_STROKE = (slice(445, 455), slice(40, 170))  # the astronaut's pixels well inside it
@@ -117,8 +122,11 @@ def test_a_mouse_stroke_changes_the_result_without_the_network(browser, served, 
         page.mouse.move(x1, y, steps=12)
         page.mouse.up()
         assert "Not applied yet" in editor.locator(".pl-ed-status").inner_text()
+        page.evaluate(WATCH_RESULT_GONE)
         editor.get_by_role("button", name="Apply").click()
         wait_for_new_result(page, "#bg-result", shown)
+        # the old result stayed until the new one replaced it: nothing moved under the pointer
+        assert page.evaluate("() => window.resultGone") is False
         page.wait_for_function("() => document.querySelector('#bg-editor .pl-ed-status').textContent.startsWith('Applied')")
         after = result_pixels(page, "#bg-result")
         ARTIFACTS.mkdir(exist_ok=True)
