@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -101,15 +102,23 @@ STROKE_Y, STROKE_X = 0.88, (0.05, 0.35)
 UNDER_STROKE = (slice(445, 455), slice(40, 170))  # the astronaut's pixels well inside it
 
 
-def test_a_mouse_stroke_changes_the_result_without_the_network(browser, served, photo):
-    url, calls = served
+@contextmanager
+def background_editor(browser, url: str, photo: Path):
+    """A desktop page with a Background result made and its editor open: (page, the result's
+    pixels, the editor); the browser context closes afterwards."""
     context = browser.new_context(**DESKTOP)
     page = context.new_page()
     try:
         page.goto(url, wait_until="load")
         make_background(page, photo)
-        before = result_pixels(page, "#bg-result")
-        editor = open_editor(page, "bg")
+        yield page, result_pixels(page, "#bg-result"), open_editor(page, "bg")
+    finally:
+        context.close()
+
+
+def test_a_mouse_stroke_changes_the_result_without_the_network(browser, served, photo):
+    url, calls = served
+    with background_editor(browser, url, photo) as (page, before, editor):
         assert editor.locator(".pl-ed-apply").is_disabled()  # nothing painted yet
         editor.get_by_role("button", name="Remove").click()
         assert editor.get_by_role("button", name="Remove").get_attribute("aria-pressed") == "true"
@@ -134,8 +143,6 @@ def test_a_mouse_stroke_changes_the_result_without_the_network(browser, served, 
         editor.get_by_role("button", name="See the result").click()  # a phone shows the result far above
         page.wait_for_function("() => Math.abs(document.getElementById('bg-result').getBoundingClientRect().top) < 60")
         failure = remove_everything(page, editor)
-    finally:
-        context.close()
     # strokes that take the whole person out: the sentence says so, and the editor says it failed
     assert failure["status"].startswith("That did not work"), failure
     assert "Your strokes removed the whole person" in failure["page"], failure
@@ -220,14 +227,8 @@ def test_a_finger_on_a_phone_fixes_an_id_photo(browser, served, photo):
 
 
 def test_the_keyboard_alone_toggles_paints_undoes_and_applies(browser, served, photo, tmp_path):
-    url, calls = served
-    context = browser.new_context(**DESKTOP)
-    page = context.new_page()
-    try:
-        page.goto(url, wait_until="load")
-        make_background(page, photo)
-        before = result_pixels(page, "#bg-result")
-        editor = open_editor(page, "bg")
+    url, _ = served
+    with background_editor(browser, url, photo) as (page, before, editor):
         canvas = editor.locator("canvas")
         canvas.focus()
         pressed = lambda name: editor.get_by_role("button", name=name, exact=True).get_attribute("aria-pressed")  # noqa: E731
@@ -259,8 +260,6 @@ def test_the_keyboard_alone_toggles_paints_undoes_and_applies(browser, served, p
         page.wait_for_timeout(1000)
         page.locator("#bg-run").click()
         editor.locator("canvas").wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-    finally:
-        context.close()
     # one dab at the centre of the photo minus 26 steps of 8 px: around (256, 464), 28 px wide
     changed = np.argwhere(np.any(before != after, axis=2))
     assert len(changed), "the result did not change"
