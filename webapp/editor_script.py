@@ -224,20 +224,28 @@ function paintSegment(o, a, b) {
     if (a) { g.beginPath(); g.moveTo(a.x, a.y); g.lineTo(b.x, b.y); g.stroke(); }
   }
 }
+// The region a tap means: pixels connected to it whose colour is near the tapped one, grown on
+// the photo and on a lightly blurred copy; the larger wins (the copy for textured cloth and walls,
+// the photo itself for a dark, glossy surface whose blurred highlights would stop the growth).
 function regionMask(x, y) {
-  const mask = new Uint8Array(W * H), sx = Math.round(x), sy = Math.round(y);
-  if (sx < 0 || sy < 0 || sx >= W || sy >= H) return mask;
-  const s = (sy * W + sx) * 3, r = smooth[s], gr = smooth[s + 1], bl = smooth[s + 2];
-  const near = (i) => { const p = i * 3, dr = smooth[p] - r, dg = smooth[p + 1] - gr, db = smooth[p + 2] - bl;
-    return dr * dr + dg * dg + db * db <= REGION_TOLERANCE * REGION_TOLERANCE; };
+  const sx = Math.round(x), sy = Math.round(y);
+  if (sx < 0 || sy < 0 || sx >= W || sy >= H) return new Uint8Array(W * H);
+  const sharp = grow(pixels, 4, sx, sy, REGION_TOLERANCE - 6), soft = grow(smooth, 3, sx, sy, REGION_TOLERANCE);
+  return sharp.count > soft.count ? sharp.mask : soft.mask;
+}
+function grow(values, step, sx, sy, tolerance) {
+  const mask = new Uint8Array(W * H), s = (sy * W + sx) * step, r = values[s], gr = values[s + 1], bl = values[s + 2];
+  const near = (i) => { const p = i * step, dr = values[p] - r, dg = values[p + 1] - gr, db = values[p + 2] - bl;
+    return dr * dr + dg * dg + db * db <= tolerance * tolerance; };
   const stack = [sy * W + sx]; mask[sy * W + sx] = 1;
+  let count = 1;
   while (stack.length) {
     const i = stack.pop(), px = i % W;
     for (const j of [px > 0 ? i - 1 : -1, px < W - 1 ? i + 1 : -1, i - W, i + W]) {
-      if (j >= 0 && j < W * H && !mask[j] && near(j)) { mask[j] = 1; stack.push(j); }
+      if (j >= 0 && j < W * H && !mask[j] && near(j)) { mask[j] = 1; count += 1; stack.push(j); }
     }
   }
-  return mask;
+  return {mask, count};
 }
 function paintRegion(o) {
   const mask = regionMask(o.x, o.y);

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 import pandas  # a Gradio dependency; the batch table's type
 
 from pipeline.core.decode import check_image_header
@@ -277,7 +278,7 @@ def kept_handle(ctx: ActionContext, visitor: Visitor, found: Any, photo: str) ->
     return None
 
 
-def stroke_mask(painted: Any, handle: FoundHandle | None, upload: str | None, photo: str):
+def stroke_mask(painted: Any, handle: FoundHandle | None, upload: str | None, photo: str) -> np.ndarray | None:
     """The strokes to apply, as an RGBA mask (colours checked): the editor's, painted on this
     photo (at most the editor's size), else an uploaded stroke mask (a script's: at most the
     photo's pixels), else None. Sizes are refused from the header, before anything is decoded."""

@@ -88,7 +88,10 @@ def test_ray_gives_the_local_engines_results_and_report(photos, weights_env, tmp
     for name, value in weights_env.items():
         monkeypatch.setenv(name, value)
     local, on_ray = tmp_path / "local", tmp_path / "ray"
-    assert _batch("local", photos, local) == 1  # the broken file failed, the rest went on
+    # one photo in flight locally, as in each Ray actor: two in flight may share one network call
+    # when they arrive together (the micro-batcher), and a batch of two rounds a few pixels
+    # differently on a CPU than two of one (seen on a loaded 2-core machine)
+    assert _batch("local", photos, local, "--workers", "1") == 1  # the broken file failed, the rest went on
     assert _batch("ray", photos, on_ray, "--engine", "ray") == 1
     report = _report(on_ray)
     assert report == _report(local)

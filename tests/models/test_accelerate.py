@@ -12,7 +12,7 @@ from pipeline.core.errors import InvalidOptionError
 from pipeline.faces.masks import gaussian_blur, gaussian_taps, masks_from_classes
 from pipeline.models import accelerate
 from pipeline.models.accelerate import CompiledWithFallback, SpeedSettings, fold_batchnorm, parse_speed
-from pipeline.models.device import ComputeSettings
+from pipeline.models.device import ComputeSettings, cpu_has_native_bf16
 from pipeline.models.store import _build_gfpgan_clean, _build_parsenet, prepare_for_inference
 
 CPU32 = ComputeSettings(torch.device("cpu"), torch.float32)
@@ -74,23 +74,43 @@ def test_folding_batchnorm_keeps_parsenet_output(parsenet_with_statistics):
     assert torch.allclose(actual, expected, atol=1e-4, rtol=1e-4)
 
 
-def test_optimised_gfpgan_keeps_its_output_and_stores_what_was_asked():
+def _gfpgan_and_input():
     torch.manual_seed(3)
     plain = prepare_for_inference(_build_gfpgan_clean({}), CPU32)
-    import copy
-
-    fast32 = accelerate.optimise_network(copy.deepcopy(plain), "gfpgan_clean", CPU32,
-                                         SpeedSettings(channels_last=True).resolved(CPU32))
-    fast16 = accelerate.optimise_network(copy.deepcopy(plain), "gfpgan_clean", CPU16,
-                                         SpeedSettings().resolved(CPU16))
-    assert accelerate.network_dtype(fast32) == torch.float32 and accelerate.network_dtype(fast16) == torch.bfloat16
-    assert fast32.conv_body_first.weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(1, 3, 512, 512, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         expected = plain(x, return_rgb=False, randomize_noise=False)[0]
+    return plain, x, expected
+
+
+def test_optimised_gfpgan_keeps_its_output_and_stores_what_was_asked():
+    import copy
+
+    plain, x, expected = _gfpgan_and_input()
+    fast32 = accelerate.optimise_network(copy.deepcopy(plain), "gfpgan_clean", CPU32,
+                                         SpeedSettings(channels_last=True).resolved(CPU32))
+    fast16 = accelerate.optimise_network(copy.deepcopy(plain), "gfpgan_clean", CPU16, SpeedSettings().resolved(CPU16))
+    assert accelerate.network_dtype(fast32) == torch.float32 and accelerate.network_dtype(fast16) == torch.bfloat16
+    assert fast32.conv_body_first.weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
         out32 = fast32(accelerate.prepare_input(x, fast32, True), return_rgb=False, randomize_noise=False)[0]
-        out16 = fast16(accelerate.prepare_input(x, fast16, True), return_rgb=False, randomize_noise=False)[0]
     assert (out32 - expected).abs().max() < 1e-3
+
+
+# Where the CPU only emulates bf16 (no AVX512-BF16, AMX or Arm BF16) one bf16 GFPGAN forward takes
+# tens of minutes (seen: over 25 on a 2-core AVX2 EPYC with torch 2.15), and the product keeps
+# such CPUs in float32 (pipeline.models.device); the bound is checked where bf16 is real.
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU emulates bf16 (no AVX512-BF16/AMX/Arm BF16): "
+                    "a bf16 GFPGAN forward takes tens of minutes here, and the product stays in float32 on it")
+def test_gfpgan_in_bf16_keeps_its_quality_bound():
+    import copy
+
+    plain, x, expected = _gfpgan_and_input()
+    fast16 = accelerate.optimise_network(copy.deepcopy(plain), "gfpgan_clean", CPU16,
+                                         SpeedSettings().resolved(CPU16))
+    assert accelerate.network_dtype(fast16) == torch.bfloat16
+    with torch.inference_mode():
+        out16 = fast16(accelerate.prepare_input(x, fast16, True), return_rgb=False, randomize_noise=False)[0]
     error16 = ((out16.float().clamp(-1, 1) - expected.clamp(-1, 1)) / 2 * 255).pow(2).mean()
     assert 10 * torch.log10(255**2 / error16) > 35  # the bf16 bound of issue 5
 

@@ -133,7 +133,8 @@ def tab_audits(axe_script, browser, bare_server) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def result_audits(axe_script, browser, bare_server, photo) -> dict[str, dict]:
-    """The ID Photo tab after a real ID photo of the astronaut: result images, report, downloads."""
+    """The ID Photo tab after a real ID photo of the astronaut: result images, report, downloads,
+    and the "Fix the cut-out" editor, open."""
     _, url, _ = bare_server
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US", color_scheme="light")
     audits: dict[str, dict] = {}
@@ -146,6 +147,8 @@ def result_audits(axe_script, browser, bare_server, photo) -> dict[str, dict]:
         panel.get_by_role("button", name="Make ID photo").click()
         page.locator("#id-verdict .pl-report").wait_for(timeout=JOB_TIMEOUT_MS)
         page.wait_for_function("() => document.querySelector('#id-result img')?.complete", timeout=30_000)
+        page.locator("#id-fix").get_by_text("Fix the cut-out").click()  # the cut-out editor is audited open
+        page.locator("#id-editor canvas").wait_for(state="visible", timeout=30_000)
         page.mouse.move(0, 0)  # the pointer left on the button would audit its hover colours
         page.wait_for_timeout(1000)  # the print sheet and the downloads render after the report
         ARTIFACTS.mkdir(exist_ok=True)
