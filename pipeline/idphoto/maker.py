@@ -1,8 +1,9 @@
 """ID photos: level the eyes, scale and crop so the head and eye line land inside the
 document's ranges, extend with the chosen background, encode at the exact size and dpi,
 then verify the result independently (detect and matte again on the output; after a hand fix
-the user's corrected matte, placed, stands for the second matte). The files it gives are
-written by ``pipeline.idphoto.outputs``.
+the head is measured on the user's corrected matte, placed, and what the user kept that the
+second matte calls background is judged as background). The files it gives are written by
+``pipeline.idphoto.outputs``.
 
 ``plan_crop`` is pure geometry: given the measured head (levelled) and the spec, it
 chooses the placement with the most slack on every vertical rule at once (head size, eye
