@@ -345,12 +345,12 @@ def test_a_full_server_disk_is_a_sentence_without_server_paths(client, photo, mo
     import errno
 
     from pipeline.core.errors import OutputWriteError
-    from pipeline.idphoto import maker as idphoto
+    from pipeline.idphoto import outputs
 
     def full_disk(directory, name, files, **options):
         raise OutputWriteError.from_os_error(OSError(errno.ENOSPC, "No space left on device"), directory)
 
-    monkeypatch.setattr(idphoto, "publish", full_disk)
+    monkeypatch.setattr(outputs, "publish", full_disk)
     message = app_error(lambda: client.predict(handle_file(photo), "icao_generic", "", None, "none",
                                                api_name="/id_photo"))
     assert message.startswith("The server could not store your result right now.")

@@ -45,9 +45,12 @@ def _open(browser, url: str, locale: str):
     context = browser.new_context(locale=locale, viewport=PHONE)
     page = context.new_page()
     page.goto(url)
+    # The page is ready when its tabs and the picker are drawn and, for a browser not in
+    # English, the page has switched language (an English browser has nothing to switch).
     page.wait_for_function("() => document.querySelector('#language-picker input') && "
-                           "document.documentElement.lang && document.documentElement.lang !== 'en' "
-                           "|| navigator.language.startsWith('en')", timeout=60_000)
+                           "document.querySelector('[role=tab]') && "
+                           "(document.documentElement.lang && document.documentElement.lang !== 'en' "
+                           "|| navigator.language.startsWith('en'))", timeout=60_000)
     page.wait_for_timeout(800)
     return context, page
 
