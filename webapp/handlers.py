@@ -40,7 +40,7 @@ from webapp.cookies import OWNER_COOKIE, owner_token
 from webapp.cutout_editor import EDITOR_MAX_PIXELS, FoundHandle, next_handle, painted_strokes, strokes_digest
 from webapp.language import VISITOR_LANGUAGE, request_language, speaking, t
 from webapp.logsafe import log, log_job
-from webapp.sessions import SessionStorage
+from webapp.sessions import FilesDeletedDuringJob, SessionStorage
 from webapp.report_view import report_page_from_file
 from webapp.review import FaceReview
 from webapp.space import GpuStudio
@@ -109,6 +109,10 @@ def user_errors(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
             except gr.Error as error:
                 log_job(kind, "refused", time.perf_counter() - started, error_type=type(error).__name__)
                 raise
+            except FilesDeletedDuringJob:  # the visitor's own "Delete my files now": nothing went wrong
+                log_job(kind, "refused", time.perf_counter() - started, error_type="FilesDeletedDuringJob")
+                raise gr.Error(t("web.error.deleted_during_job"), title=t("web.error.deleted_during_job_title"),
+                               print_exception=False) from None
             except OutputWriteError as error:  # the server's disk: its path is no business of the visitor's
                 log_job(kind, "error", time.perf_counter() - started, error_type=type(error).__name__)
                 raise gr.Error(t("web.error.storage"), title=t("web.error.storage_title"),
@@ -347,18 +351,18 @@ def batch(ctx: ActionContext, files: list[str] | None, job: str, spec_id: str, s
     if not files:
         raise gr.Error(t("web.error.no_files"), title=t("error.title.cannot_do"), print_exception=False)
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
-    out_dir = work_dir(ctx, visitor, "batch", *paths)
     with ctx.storage.job(visitor.session_hash, visitor.owner_token):
+        out_dir = work_dir(ctx, visitor, "batch", *paths)
         # Half of the room left for unpacked archives, half for the results and their zip.
         room = ctx.storage.room_for(visitor.owner_token) // 2
         summary = ctx.gpu.batch(paths, job, out_dir, restore=RestoreOptions(strength=float(strength)),
                                 background=BackgroundOptions(mode="colour", colour=colour or "white"),
                                 spec_id=spec_id, id_background=colour or None, progress=progress,
                                 max_extract_bytes=room)
+        gallery = [(str(path), caption) for path, caption in summary.comparisons(out_dir / "compare")]
     JOB_IMAGES.set(len(summary.rows))
     downloads = [str(p) for p in (summary.zip_path, summary.csv_path, summary.html_path)]
     table = pandas.DataFrame(summary.table(), columns=summary.table_headers())
-    gallery = [(str(path), caption) for path, caption in summary.comparisons(out_dir / "compare")]
     return batch_markdown(summary), gallery, table, downloads, report_frame(summary.html_path)
 
 

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.core.errors import InvalidOptionError
@@ -90,6 +90,13 @@ class _Session:
     uploads: set[Path]
     running_jobs: int = 0  # the sweeper never removes a session while a job writes into it
     ended: bool = False  # the tab closed during a job: delete when the job finishes
+    clears: int = 0  # how many times "Delete my files now" emptied it
+    work_dirs: dict[Path, int] = field(default_factory=dict)  # a running job's folder -> clears when made
+
+
+class FilesDeletedDuringJob(Exception):
+    """The visitor deleted their files while a job of theirs ran: its result is gone with them,
+    and anything it wrote afterwards has been deleted too. Not a failure of the job."""
 
 
 class SessionStorage:
@@ -193,28 +200,54 @@ class SessionStorage:
         base = self.open(session_hash, owner_token)
         directory = base / f"{label}-{secrets.token_hex(6)}"
         directory.mkdir(mode=0o700)
+        with self._lock:
+            session = self._sessions.get(self.session_key(session_hash))
+            if session is not None and session.running_jobs:
+                session.work_dirs[directory] = session.clears
         return directory
 
     @contextmanager
     def job(self, session_hash: str, owner_token: str | None) -> Iterator[None]:
         """Mark the session busy for the length of a job: neither the sweeper nor the end of
-        the session deletes files under a running job; the job's end counts as activity."""
+        the session deletes files under a running job; the job's end counts as activity.
+
+        "Delete my files now" does not wait for the job: the files go at once, and the job
+        ends in :class:`FilesDeletedDuringJob`, with whatever it wrote after the deletion
+        (a writer may re-create its folder) deleted as well."""
         key = self.session_key(session_hash)
         with self._lock:
             self.open(session_hash, owner_token)
+            clears_at_start = self._sessions[key].clears
             self._sessions[key].running_jobs += 1
         try:
             yield
-        finally:
-            ended = False
-            with self._lock:
-                session = self._sessions.get(key)
-                if session is not None:
-                    session.running_jobs -= 1
-                    session.last_seen = time.time()
-                    ended = session.ended and not session.running_jobs
-            if ended:
-                self._end(key)
+        except BaseException:
+            if self._job_ended(key, clears_at_start):
+                raise FilesDeletedDuringJob() from None
+            raise
+        if self._job_ended(key, clears_at_start):
+            raise FilesDeletedDuringJob()
+
+    def _job_ended(self, key: str, clears_at_start: int) -> bool:
+        """Count a job's end; True when the visitor's files were deleted while it ran (its
+        folders are then deleted again, in case it wrote into them after the deletion)."""
+        ended = cleared = False
+        stale: list[Path] = []
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is not None:
+                session.running_jobs -= 1
+                session.last_seen = time.time()
+                ended = session.ended and not session.running_jobs
+                cleared = session.clears != clears_at_start
+                stale = [path for path, clears in session.work_dirs.items() if clears != session.clears]
+                if not session.running_jobs:
+                    session.work_dirs.clear()
+        for path in stale:
+            remove_path(path)
+        if ended:
+            self._end(key)
+        return cleared
 
     def register_upload(self, owner_token: str | None, paths: Iterable[str | Path]) -> None:
         """Record who sent each uploaded file, so only they can read it back."""
@@ -288,6 +321,9 @@ class SessionStorage:
                 log.warning("refused to clear a session for a token that does not own it")
                 return 0
             directory, uploads = self._detach(key, drop=False)
+            session = self._sessions.get(key)
+            if session is not None:
+                session.clears += 1
         return self._delete(directory, uploads)
 
     def _detach(self, key: str, drop: bool) -> tuple[Path, set[Path]]:

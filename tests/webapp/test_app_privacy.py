@@ -208,6 +208,41 @@ def test_delete_my_files_empties_only_this_session(server, clients, tmp_path):
     assert app.storage.session_files(mine.session_hash)
 
 
+@pytest.mark.parametrize("deleted", ["before the job writes", "after the job wrote"])
+def test_delete_my_files_during_a_job_ends_it_with_a_sentence_and_keeps_nothing(
+        server, studio, clients, tmp_path, monkeypatch, deleted):
+    """The files go at once, even under a running job; the job's result goes with them, and the
+    visitor hears why (not a write error about a folder), in the page's own words."""
+    import threading
+
+    app, _ = server
+    job_waits, deletion_done = threading.Event(), threading.Event()
+    make = studio.replace_background
+
+    def slow_job(*args, **kwargs):
+        if deleted == "after the job wrote":
+            outcome = make(*args, **kwargs)
+            job_waits.set()
+            deletion_done.wait(30)
+            return outcome
+        job_waits.set()
+        deletion_done.wait(30)
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(studio, "replace_background", slow_job)
+    mine = clients(download_files=False)
+    job = mine.submit(handle_file(str(unique_photo(tmp_path / "busy.png", seed=11, crop=True))), "colour",
+                      "white", "light-blue", None, 0.5, 1.0, "png", api_name="/replace_background")
+    assert job_waits.wait(60)
+    status, *_ = mine.predict(api_name="/delete_my_files")
+    assert status.startswith("Deleted ")
+    deletion_done.set()
+    with pytest.raises(AppError) as failure:
+        job.result(timeout=60)
+    assert str(failure.value).startswith("Your files were deleted while this was being made")
+    assert app.storage.session_files(mine.session_hash) == []
+
+
 # -- other visitors' URLs ------------------------------------------------------------------------
 def test_another_sessions_file_urls_are_refused(server, clients, tmp_path):
     app, url = server

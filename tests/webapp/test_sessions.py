@@ -12,7 +12,7 @@ import pytest
 from pipeline.core.errors import InvalidOptionError
 from webapp.config import load_config
 from webapp.logsafe import RedactingFilter, log_job
-from webapp.sessions import HARD_MAX_AGE_S, ROOT_MARKER, SessionStorage, validate_max_age
+from webapp.sessions import HARD_MAX_AGE_S, ROOT_MARKER, FilesDeletedDuringJob, SessionStorage, validate_max_age
 
 
 @pytest.fixture()
@@ -215,6 +215,49 @@ def test_sweeper_spares_a_session_while_its_job_runs(storage: SessionStorage) ->
     storage._sessions[storage.session_key("busy")].last_seen = long_ago
     storage.sweep()
     assert storage.session_files("busy") == []
+
+
+def test_delete_my_files_during_a_job_ends_the_job_and_leaves_nothing(storage: SessionStorage) -> None:
+    """The files go at once; the job ends in its own error, and what it wrote after the
+    deletion (a writer re-creating its folder, as the batch does) is deleted too."""
+    with pytest.raises(FilesDeletedDuringJob):
+        with storage.job("s", "alice"):
+            folder = storage.new_work_dir("s", "alice", "batch")
+            (folder / "before.png").write_bytes(b"x")
+            assert storage.clear("s", "alice") == 1
+            (folder / "results").mkdir(parents=True)  # the job goes on writing
+            (folder / "results" / "after.png").write_bytes(b"x")
+    assert storage.session_files("s") == []
+    with storage.job("s", "alice"):  # the session stays usable, and a later job keeps its result
+        (storage.new_work_dir("s", "alice", "idphoto") / "photo.jpg").write_bytes(b"x")
+    assert len(storage.session_files("s")) == 1
+
+
+def test_a_failing_job_during_a_deletion_gets_the_deletion_s_sentence(storage: SessionStorage) -> None:
+    """A write into the vanished folder fails; the visitor hears why, not the write's error."""
+    with pytest.raises(FilesDeletedDuringJob):
+        with storage.job("s", "alice"):
+            folder = storage.new_work_dir("s", "alice", "background")
+            storage.clear("s", "alice")
+            (folder / "result.png").write_bytes(b"x")  # FileNotFoundError: the folder is gone
+    with pytest.raises(FileNotFoundError):  # without a deletion, the job's own error stands
+        with storage.job("s", "alice"):
+            (storage.new_work_dir("s", "alice", "background") / "missing" / "x.png").write_bytes(b"x")
+
+
+def test_a_job_started_after_the_deletion_keeps_its_result_when_an_older_one_ends(storage: SessionStorage) -> None:
+    older = storage.job("s", "alice")
+    older.__enter__()
+    old_folder = storage.new_work_dir("s", "alice", "batch")
+    storage.clear("s", "alice")
+    with storage.job("s", "alice"):
+        newer = storage.new_work_dir("s", "alice", "idphoto") / "photo.jpg"
+        newer.write_bytes(b"x")
+        old_folder.mkdir()  # the older job re-creates its folder
+        with pytest.raises(FilesDeletedDuringJob):
+            older.__exit__(None, None, None)
+        assert not old_folder.exists() and newer.exists()
+    assert newer.exists()
 
 
 def test_a_non_empty_folder_we_did_not_create_is_refused_not_emptied(tmp_path: Path) -> None:
