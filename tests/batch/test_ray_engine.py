@@ -102,8 +102,11 @@ def test_ray_gives_the_local_engines_results_and_report(photos, weights_env, tmp
     assert len(expected) == 3
     got = _results(on_ray)
     assert list(got) == list(expected)
+    differences = []  # printed at the end: capsys reads (and so swallows) what is printed before
     for name, pixels in expected.items():  # the same, up to the rounding of a CPU's other thread count
         difference = np.abs(got[name].astype(np.int16) - pixels.astype(np.int16))  # (Ray's actors run 1 thread)
+        differences.append(f"Ray against local, {name}: largest difference {int(difference.max())} levels, "
+                           f"{np.count_nonzero(difference)} of {difference.size} values differ, mean {float(difference.mean()):.4f}")
         assert difference.max() <= 3 and difference.mean() < 0.5, (name, int(difference.max()), float(difference.mean()))
     ledger = (on_ray / "batch-ledger.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(ledger) == 4
@@ -114,7 +117,8 @@ def test_ray_gives_the_local_engines_results_and_report(photos, weights_env, tmp
     assert _report(on_ray) == report
     assert {path.name: path.stat().st_mtime_ns for path in (on_ray / "results").iterdir()} == written
     assert (on_ray / "batch-ledger.jsonl").read_text(encoding="utf-8").splitlines() == ledger
-    print("\nwall time, 4 inputs: " + ", ".join(f"{label} {seconds:.1f} s" for label, seconds in TIMES.items()))
+    print("\n" + "\n".join(differences))
+    print("wall time, 4 inputs: " + ", ".join(f"{label} {seconds:.1f} s" for label, seconds in TIMES.items()))
 
 
 def test_an_actor_that_cannot_start_stops_the_batch_with_the_typed_error(tmp_path, monkeypatch, astronaut_rgb):
