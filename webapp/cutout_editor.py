@@ -127,19 +127,24 @@ def _data_url(path: Path, mime: str) -> str:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def painted_on(value: Any, handle: FoundHandle | None) -> dict | None:
+    """The page editor's value when it was painted on the photo of ``handle`` (its token), else
+    None; a value that is not the editor's at all (a script's string) is refused."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _unreadable()
+    return value if handle is not None and value.get("token") == handle.token else None
+
+
 def painted_strokes(value: Any, handle: FoundHandle | None) -> bytes | None:
     """The PNG the page's editor sent, when it was painted on the photo of ``handle``; None for
     no strokes or strokes of another photo (the editor had not been given this one yet).
     Anything else is refused, never dropped without a word: strokes for this photo that are not
     a PNG data URL within the limit (a PNG, not another format behind its prefix), or a value
     that is not the editor's at all (a script's string)."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _unreadable()
-    if handle is None or value.get("token") != handle.token:
-        return None
-    strokes = value.get("strokes")
+    value = painted_on(value, handle)
+    strokes = value.get("strokes") if value is not None else None
     if strokes is None:
         return None
     if not isinstance(strokes, str) or not strokes.startswith(PNG_DATA_URL) or len(strokes) > MAX_STROKES_DATA_URL_CHARS:

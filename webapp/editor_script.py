@@ -99,7 +99,7 @@ const statusLine = root.querySelector('.pl-ed-status');
 const KEEP = '#1e88e5', REMOVE = '#ff6d00', REGION_TOLERANCE = 36, REACH = 0.05;  // REACH: strokes.BAND_SHARE
 const MAX_CHARS = 470 * 1024;  // the server's limit on the strokes' data URL, with room
 let W = 0, H = 0, token = null, photo = null, pixels = null, tint = null;
-let layers = null, ops = [], op = null, pending = null, hover = null, drawn = false;
+let layers = null, edges = null, ops = [], op = null, pending = null, hover = null, drawn = false;
 let label = 'keep', tool = 'brush', dirty = false, waiting = false, exported = null, applied = null, status = '';
 let smooth = null;  // the photo lightly blurred: a tapped region follows colours, not JPEG noise
 // FNV-1a of the strokes sent: the server says which strokes its result used (webapp/cutout_editor.py)
@@ -154,7 +154,7 @@ async function start(value) {
   photo = make(W, H); photo.getContext('2d').drawImage(img, 0, 0);
   pixels = photo.getContext('2d').getImageData(0, 0, W, H).data;
   smooth = boxBlur(pixels, W, H, 2);
-  layers = {keep: make(W, H), remove: make(W, H)};
+  layers = {keep: make(W, H), remove: make(W, H)}; edges = null;
   ops = []; dirty = false; hover = null;
   await setMatte(value.matte);
   body.hidden = false; root.querySelector('.pl-ed-empty').hidden = true;
@@ -199,6 +199,8 @@ function render() {
     g.globalCompositeOperation = 'source-in'; g.fillStyle = colour; g.fillRect(0, 0, W, H);
     view.globalAlpha = 0.6; view.drawImage(scratch, 0, 0); view.globalAlpha = 1;
   }
+  edges ||= [edgeOf(layers.keep), edgeOf(layers.remove)];  // of the strokes done (not redrawn while one is painted)
+  for (const edge of edges) view.drawImage(edge, 0, 0);
   if (hover) {
     const ring = (radius, alpha) => {
       view.globalAlpha = alpha; view.beginPath(); view.arc(hover.x, hover.y, radius, 0, 2 * Math.PI);
@@ -209,6 +211,20 @@ function render() {
     // nearby pixels of the stroke's colours follow it up to this far (pipeline/cutout/strokes.py)
     if (tool === 'brush') ring(size() / 2 + REACH * Math.min(W, H), 0.45);
   }
+}
+// A black and white edge around the painted strokes: a stroke shows on any colour, the orange of
+// a suit under Remove's orange included.
+function edgeOf(mask) {
+  const out = make(W, H), d = Math.max(1, Math.round(Math.min(W, H) / 400));
+  const ring = (reach, colour) => {
+    const c = make(W, H), g = c.getContext('2d');
+    for (const [dx, dy] of [[-1, 0], [1, 0], [0, -1], [0, 1], [-1, -1], [1, 1], [-1, 1], [1, -1]]) g.drawImage(mask, dx * reach, dy * reach);
+    g.globalCompositeOperation = 'destination-out'; g.drawImage(mask, 0, 0);
+    g.globalCompositeOperation = 'source-in'; g.fillStyle = colour; g.fillRect(0, 0, W, H);
+    out.getContext('2d').drawImage(c, 0, 0);
+  };
+  ring(2 * d, '#000'); ring(d, '#fff');
+  return out;
 }
 let frame = 0;
 const later = () => { if (!frame) frame = requestAnimationFrame(() => { frame = 0; render(); }); };
@@ -227,16 +243,23 @@ function paintSegment(o, a, b) {
 // The region a tap means: pixels connected to it whose colour is near the tapped one, grown on
 // the photo and on a lightly blurred copy; the larger wins (the copy for textured cloth and walls,
 // the photo itself for a dark, glossy surface whose blurred highlights would stop the growth).
+// On the copy, each pixel must also be within twice the tolerance in the photo itself: a blurred
+// edge between hair and skin looks like hair, and without this a tap on hair ran down the cheek.
 function regionMask(x, y) {
   const sx = Math.round(x), sy = Math.round(y);
   if (sx < 0 || sy < 0 || sx >= W || sy >= H) return new Uint8Array(W * H);
-  const sharp = grow(pixels, 4, sx, sy, REGION_TOLERANCE - 6), soft = grow(smooth, 3, sx, sy, REGION_TOLERANCE);
+  const seed = sy * W + sx, inPhoto = (tolerance) => nearSeed(pixels, 4, seed, tolerance);
+  const wide = inPhoto(2 * REGION_TOLERANCE), blurred = nearSeed(smooth, 3, seed, REGION_TOLERANCE);
+  const sharp = grow(sx, sy, inPhoto(REGION_TOLERANCE - 6)), soft = grow(sx, sy, (i) => blurred(i) && wide(i));
   return sharp.count > soft.count ? sharp.mask : soft.mask;
 }
-function grow(values, step, sx, sy, tolerance) {
-  const mask = new Uint8Array(W * H), s = (sy * W + sx) * step, r = values[s], gr = values[s + 1], bl = values[s + 2];
-  const near = (i) => { const p = i * step, dr = values[p] - r, dg = values[p + 1] - gr, db = values[p + 2] - bl;
+function nearSeed(values, step, seed, tolerance) {
+  const s = seed * step, r = values[s], gr = values[s + 1], bl = values[s + 2];
+  return (i) => { const p = i * step, dr = values[p] - r, dg = values[p + 1] - gr, db = values[p + 2] - bl;
     return dr * dr + dg * dg + db * db <= tolerance * tolerance; };
+}
+function grow(sx, sy, near) {
+  const mask = new Uint8Array(W * H);
   const stack = [sy * W + sx]; mask[sy * W + sx] = 1;
   let count = 1;
   while (stack.length) {
@@ -287,6 +310,7 @@ function exportStrokes() {
   return null;
 }
 function changed() {
+  edges = null;
   exported = exportStrokes();
   dirty = digest(exported || '') !== applied;
   pressed(); render();
@@ -314,7 +338,7 @@ const finish = () => {
   else if (pending) { const o = {type: 'region', label, x: pending.x, y: pending.y}; pending = null; ops.push(o); apply(o); changed(); }
 };
 canvas.addEventListener('pointerup', (e) => { finish(); if (e.pointerType === 'touch') { hover = null; later(); } });
-canvas.addEventListener('pointercancel', () => { if (op) { op = null; replay(); render(); } pending = null; });
+canvas.addEventListener('pointercancel', () => { if (op) { op = null; replay(); edges = null; render(); } pending = null; });
 canvas.addEventListener('pointerleave', (e) => { if (e.pointerType !== 'touch' && !op) { hover = null; later(); } });
 
 function undo() { if (!ops.length) return; ops.pop(); replay(); changed(); }

@@ -37,7 +37,8 @@ from pipeline.restore.engine import RestoreOptions
 from webapp import metrics
 from webapp.config import AppConfig
 from webapp.cookies import OWNER_COOKIE, owner_token
-from webapp.cutout_editor import EDITOR_MAX_PIXELS, FoundHandle, next_handle, painted_strokes, strokes_digest
+from webapp.cutout_editor import (EDITOR_MAX_PIXELS, FoundHandle, next_handle, painted_on, painted_strokes,
+                                  strokes_digest)
 from webapp.language import VISITOR_LANGUAGE, request_language, speaking, t
 from webapp.logsafe import log, log_job
 from webapp.sessions import FilesDeletedDuringJob, SessionStorage
@@ -296,8 +297,7 @@ def stroke_mask(painted: Any, handle: FoundHandle | None, upload: str | None, ph
 
 def applied_strokes(painted: Any, handle: FoundHandle | None) -> str:
     """Which of the page's strokes the result used (their digest; none when they were of another photo)."""
-    return strokes_digest(painted if handle is not None and isinstance(painted, dict)
-                          and painted.get("token") == handle.token else None)
+    return strokes_digest(painted_on(painted, handle))
 
 
 def pixels_of(path: str) -> int:

@@ -7,6 +7,7 @@ headless Debian Chromium drives it. Screenshots go to ``test-artifacts/editor-*.
 """
 from __future__ import annotations
 
+import base64
 import io
 import sys
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -265,3 +267,43 @@ def test_the_keyboard_alone_toggles_paints_undoes_and_applies(browser, served, p
     assert len(changed), "the result did not change"
     (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
     assert 400 < top and bottom < 512 and 180 < left and right < 330, (top, left, bottom, right)
+
+
+# The editor's strokes as it sends them, and its canvas as shown (read in the page).
+LAST_EXPORT = """() => { const shown = document.querySelector('#bg-editor canvas');
+  window.editorExports = []; const toDataURL = HTMLCanvasElement.prototype.toDataURL;
+  HTMLCanvasElement.prototype.toDataURL = function (...args) { const url = toDataURL.apply(this, args);
+    if (this !== shown) window.editorExports.push(url); return url; }; }"""
+SHOWN = """() => { const c = document.querySelector('#bg-editor canvas');
+  return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }"""
+
+
+def test_a_tap_on_hair_stays_in_the_hair_and_shows_its_edge_on_any_colour(browser, served, photo):
+    """A tap on the hair by her temple fills hair, not the cheek and neck next to it (the blurred
+    edge between them looked like hair), and a Remove tap on her orange suit is drawn with a black
+    and white edge: Remove's own orange would not show there."""
+    url, _ = served
+    with background_editor(browser, url, photo) as (page, _, editor):
+        page.evaluate(LAST_EXPORT)
+        editor.get_by_role("button", name="Remove").click()
+        editor.get_by_role("button", name="Tap a region").click()
+        side = editor.locator("canvas").evaluate("c => c.width")
+        assert side == 512  # the astronaut at her own size: photo pixels are editor pixels
+        regions = {}
+        for place, (x, y) in {"hair": (170, 80), "suit": (80, 330)}.items():
+            px, py = canvas_point(editor, (x + 0.25) / side, (y + 0.25) / side)
+            page.mouse.click(px, py)
+            page.mouse.move(0, 0)  # the cursor's rings off the canvas
+            encoded = page.evaluate("() => window.editorExports[window.editorExports.length - 1]")
+            with Image.open(io.BytesIO(base64.b64decode(encoded.split(",", 1)[1]))) as strokes:
+                painted = np.asarray(strokes.convert("RGBA"))[..., 3] > 0
+            regions[place] = painted & ~regions.get("hair", np.zeros_like(painted))
+        shown = np.asarray(page.evaluate(SHOWN), np.uint8).reshape(side, side, 4)[..., :3]
+    hair, suit = regions["hair"], regions["suit"]
+    rows = np.flatnonzero(hair.any(axis=1))
+    assert hair.mean() > 0.005 and rows.max() < 100, (hair.mean(), rows.min(), rows.max())  # her forehead starts below
+    # the ring two pixels outside the suit's region is drawn black; the suit and Remove are orange
+    grown = [ndimage.binary_dilation(suit, np.ones((3, 3), bool), iterations=n) for n in (1, 2)]
+    ring = grown[1] & ~grown[0] & ~hair
+    assert suit.mean() > 0.03 and ring.sum() > 500
+    assert (shown[ring] == 0).all(axis=1).mean() > 0.8
