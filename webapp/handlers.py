@@ -158,6 +158,8 @@ def work_dir(ctx: ActionContext, visitor: Visitor, label: str, *uploads: str | N
     for upload in uploads:
         if upload and not storage.may_use(visitor.session_hash, visitor.owner_token, upload):
             raise gr.Error(t("web.error.not_yours"), title=t("error.title.cannot_do"), print_exception=False)
+        if upload and not Path(upload).is_file():  # e.g. deleted by "Delete my files now" since it was sent
+            raise gr.Error(t("web.error.file_unreadable"), title=t("error.title.cannot_do"), print_exception=False)
     storage.require_room(visitor.owner_token)
     storage.attach_uploads(visitor.session_hash, visitor.owner_token, uploads)
     return storage.new_work_dir(visitor.session_hash, visitor.owner_token, label)
@@ -329,11 +331,11 @@ def id_photo(ctx: ActionContext, photo: str | None, spec_id: str, colour: str, m
                                    max_kb=float(max_kb) if max_kb else None, paper=paper or SHEET_NONE, tone=tone,
                                    nudge=nudge, progress=progress, strokes=stroke_mask(painted, handle, strokes, photo),
                                    found=handle.view.found if handle else None)
+        # i18n: the report page is report_view's (webapp/report_view.py); it renders in its own language support
+        page = report_page_from_file(outcome.report_json)  # the report as a page, under the verdict
     metrics.record_work("idphoto", outcome.timings)
     progress(1.0, desc=t("web.progress.done"))
     verdict = t(VERDICTS[outcome.verdict])
-    # i18n: the report page is report_view's (webapp/report_view.py); it renders in its own language support
-    page = report_page_from_file(outcome.report_json)  # the report as a page, under the verdict
     return (f"**{verdict}**\n\n{outcome.summary}\n\n{page}", str(outcome.photo), str(outcome.overlay),
             outcome.report_text, str(outcome.sheet_png) if outcome.sheet_png else None,
             [str(p) for p in outcome.files], next_handle(found, photo, outcome.editor, applied_strokes(painted, handle)))
@@ -360,10 +362,11 @@ def batch(ctx: ActionContext, files: list[str] | None, job: str, spec_id: str, s
                                 spec_id=spec_id, id_background=colour or None, progress=progress,
                                 max_extract_bytes=room)
         gallery = [(str(path), caption) for path, caption in summary.comparisons(out_dir / "compare")]
+        report = report_frame(summary.html_path)
     JOB_IMAGES.set(len(summary.rows))
     downloads = [str(p) for p in (summary.zip_path, summary.csv_path, summary.html_path)]
     table = pandas.DataFrame(summary.table(), columns=summary.table_headers())
-    return batch_markdown(summary), gallery, table, downloads, report_frame(summary.html_path)
+    return batch_markdown(summary), gallery, table, downloads, report
 
 
 # Above this, report.html is only a download: a phone should not receive tens of MB at once.

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +92,18 @@ class _Session:
     running_jobs: int = 0  # the sweeper never removes a session while a job writes into it
     ended: bool = False  # the tab closed during a job: delete when the job finishes
     clears: int = 0  # how many times "Delete my files now" emptied it
-    work_dirs: dict[Path, int] = field(default_factory=dict)  # a running job's folder -> clears when made
+    clearing: bool = False  # "Delete my files now" is deleting: a job waits before it starts
+
+
+@dataclass
+class _Job:
+    """One running job: the deletions it has seen at its start, and the folders it made."""
+    key: str
+    clears_at_start: int
+    folders: list[Path] = field(default_factory=list)
+
+
+_RUNNING_JOB: ContextVar[_Job | None] = ContextVar("portrait_lab_running_job", default=None)
 
 
 class FilesDeletedDuringJob(Exception):
@@ -111,6 +123,7 @@ class SessionStorage:
         self.examples_dir = self.root / EXAMPLES_DIRNAME
         self._secret = secret or secrets.token_bytes(32)
         self._lock = threading.RLock()
+        self._cleared = threading.Condition(self._lock)  # a deletion is over: waiting jobs may start
         self._sessions: dict[str, _Session] = {}
         self._upload_owners: dict[Path, set[str]] = {}
         self.claims = ClaimTable(self._lock, self._sessions)
@@ -200,10 +213,9 @@ class SessionStorage:
         base = self.open(session_hash, owner_token)
         directory = base / f"{label}-{secrets.token_hex(6)}"
         directory.mkdir(mode=0o700)
-        with self._lock:
-            session = self._sessions.get(self.session_key(session_hash))
-            if session is not None and session.running_jobs:
-                session.work_dirs[directory] = session.clears
+        job = _RUNNING_JOB.get()
+        if job is not None and job.key == self.session_key(session_hash):
+            job.folders.append(directory)
         return directory
 
     @contextmanager
@@ -212,41 +224,45 @@ class SessionStorage:
         the session deletes files under a running job; the job's end counts as activity.
 
         "Delete my files now" does not wait for the job: the files go at once, and the job
-        ends in :class:`FilesDeletedDuringJob`, with whatever it wrote after the deletion
-        (a writer may re-create its folder) deleted as well."""
+        ends in :class:`FilesDeletedDuringJob`, and the folders it made (which a writer may
+        have re-created after the deletion) are deleted when it ends. A job that would start
+        while a deletion runs waits for it, so the deletion never takes a newer job's files."""
         key = self.session_key(session_hash)
         with self._lock:
+            while (waiting := self._sessions.get(key)) is not None and waiting.clearing:
+                self._cleared.wait(timeout=1.0)
             self.open(session_hash, owner_token)
-            clears_at_start = self._sessions[key].clears
+            job = _Job(key, self._sessions[key].clears)
             self._sessions[key].running_jobs += 1
+        token = _RUNNING_JOB.set(job)
         try:
             yield
-        except BaseException:
-            if self._job_ended(key, clears_at_start):
+        except BaseException as error:
+            if self._job_ended(job) and isinstance(error, Exception):  # not an interrupt or an exit
                 raise FilesDeletedDuringJob() from None
             raise
-        if self._job_ended(key, clears_at_start):
-            raise FilesDeletedDuringJob()
+        else:
+            if self._job_ended(job):
+                raise FilesDeletedDuringJob()
+        finally:
+            _RUNNING_JOB.reset(token)
 
-    def _job_ended(self, key: str, clears_at_start: int) -> bool:
+    def _job_ended(self, job: _Job) -> bool:
         """Count a job's end; True when the visitor's files were deleted while it ran (its
         folders are then deleted again, in case it wrote into them after the deletion)."""
         ended = cleared = False
-        stale: list[Path] = []
         with self._lock:
-            session = self._sessions.get(key)
+            session = self._sessions.get(job.key)
             if session is not None:
                 session.running_jobs -= 1
                 session.last_seen = time.time()
                 ended = session.ended and not session.running_jobs
-                cleared = session.clears != clears_at_start
-                stale = [path for path, clears in session.work_dirs.items() if clears != session.clears]
-                if not session.running_jobs:
-                    session.work_dirs.clear()
-        for path in stale:
-            remove_path(path)
+                cleared = session.clears != job.clears_at_start
+        if cleared:
+            for folder in job.folders:
+                remove_path(folder)
         if ended:
-            self._end(key)
+            self._end(job.key)
         return cleared
 
     def register_upload(self, owner_token: str | None, paths: Iterable[str | Path]) -> None:
@@ -324,7 +340,14 @@ class SessionStorage:
             session = self._sessions.get(key)
             if session is not None:
                 session.clears += 1
-        return self._delete(directory, uploads)
+                session.clearing = True
+        try:
+            return self._delete(directory, uploads)
+        finally:
+            with self._lock:
+                if session is not None:
+                    session.clearing = False
+                self._cleared.notify_all()
 
     def _detach(self, key: str, drop: bool) -> tuple[Path, set[Path]]:
         """Under the lock: forget the session's files (and the session, with ``drop``) and

@@ -260,6 +260,51 @@ def test_a_job_started_after_the_deletion_keeps_its_result_when_an_older_one_end
     assert newer.exists()
 
 
+def test_a_job_that_makes_its_folder_after_the_deletion_keeps_nothing_either(storage: SessionStorage) -> None:
+    """The deletion can land between the job's start and its folder (while its inputs are
+    checked): that folder is the job's too, and goes with its result."""
+    with pytest.raises(FilesDeletedDuringJob):
+        with storage.job("s", "alice"):
+            storage.clear("s", "alice")
+            (storage.new_work_dir("s", "alice", "background") / "result.png").write_bytes(b"x")
+    assert storage.session_files("s") == []
+
+
+def test_a_job_started_while_the_deletion_runs_waits_for_it_and_keeps_its_result(
+        storage: SessionStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import webapp.sessions as sessions
+
+    with storage.job("s", "alice"):
+        (storage.new_work_dir("s", "alice", "old") / "a.png").write_bytes(b"x")
+    deleting, slow_remove = threading.Event(), sessions.remove_path
+
+    def remove_slowly(path: Path) -> int:
+        deleting.set()
+        time.sleep(0.5)  # a large session's folder
+        return slow_remove(path)
+
+    monkeypatch.setattr(sessions, "remove_path", remove_slowly)
+    deletion = threading.Thread(target=storage.clear, args=("s", "alice"))
+    deletion.start()
+    assert deleting.wait(10)
+    with storage.job("s", "alice"):  # pressed "Run" right after "Delete my files now"
+        assert not deletion.is_alive()
+        result = storage.new_work_dir("s", "alice", "idphoto") / "photo.jpg"
+        result.write_bytes(b"x")
+    deletion.join()
+    assert storage.session_files("s") == [result]
+
+
+def test_an_interrupted_job_stays_an_interrupt_and_still_counts_its_end(storage: SessionStorage) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with storage.job("s", "alice"):
+            storage.clear("s", "alice")
+            raise KeyboardInterrupt
+    assert storage._sessions[storage.session_key("s")].running_jobs == 0
+
+
 def test_a_non_empty_folder_we_did_not_create_is_refused_not_emptied(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
