@@ -117,6 +117,9 @@ PAGE_JS = """
 # would hide Batch and Privacy and reshuffle the row after a pick).
 PAGE_CSS = """
 .job-status { min-height: 3.2rem; }
+/* After a failure the status line says why (FAILURE_JS); Gradio's "Error" label and its clear
+   button would sit on top of those words, so its tracker steps aside once it shows an error. */
+.job-status > [data-testid=status-tracker]:has(> .error) { display: none !important; }
 input:focus-visible, textarea:focus-visible, [role=listbox]:focus-visible, select:focus-visible {
   outline: 2px solid #4f46e5 !important; outline-offset: 1px; }
 @media (max-width: 480px) {

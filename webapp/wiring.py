@@ -84,6 +84,8 @@ def wire_job(job: Job, heavy: dict[str, Any]) -> Dependency:
     Returns the run, for a tab that shows more after a success (the face review)."""
     ready = job.ready or _first_present
     _lock_until_ready(job.button, job.ready_inputs, ready)
+    if job.ready_inputs:  # a new photo: the reason an earlier one failed no longer applies
+        job.ready_inputs[0].change(_no_status, None, job.progress_on, show_progress="hidden", **UI_ONLY)
     cleared = [component for component in (*job.outputs, job.progress_on)
                if component is not job.button and all(component is not k for k in job.kept)]
     staying = gr.Checkbox(visible=False)  # set by STAYING_JS from the page as the click happens
@@ -115,10 +117,17 @@ def _clear_and_lock(job: Job, cleared: Sequence[Component]) -> Callable[..., tup
             return (gr.Button(interactive=False), *(gr.update() for _ in cleared))
         with speaking(request_language(request)):  # the alt texts in the visitor's language
             texts = dict(zip(map(id, job.described), job.describe(*described))) if job.describe else {}
-        return (gr.Button(interactive=False),
-                *(gr.update(value=None, alt_text=texts[id(c)]) if id(c) in texts else None for c in cleared))
+        return (gr.Button(interactive=False), *(
+            gr.update(value=None, alt_text=texts[id(c)]) if id(c) in texts
+            # a download with nothing behind it would look like the failed job's (it stays hidden then)
+            else gr.DownloadButton(value=None, visible=False) if isinstance(c, gr.DownloadButton)
+            else None for c in cleared))
 
     return clear
+
+
+def _no_status() -> str:
+    return ""
 
 
 def _first_present(*values: Any) -> bool:

@@ -170,11 +170,17 @@ def test_a_new_job_starts_from_empty_outputs_and_a_failure_leaves_none(browser, 
         page.wait_for_function("() => document.querySelector('#id-status').innerText.includes('No face')",
                                timeout=10_000)
         status_after_failure = page.locator("#id-status").inner_text()
+        # Gradio's "Error" label and clear button would cover the reason's words
+        tracker_over_reason = page.locator("#id-status [data-testid=status-tracker]").is_visible()
         button.wait_for(state="visible")
         page.wait_for_function("() => !document.getElementById('id-make').disabled", timeout=10_000)
         unlocked = button.is_enabled()
+        _upload(page, files["man"])  # another photo: the old reason no longer applies to it
+        page.wait_for_function("() => !document.querySelector('#id-status [data-testid=markdown]').innerText.trim()",
+                               timeout=10_000)
     finally:
         page.close()
+    assert not tracker_over_reason
     assert shown_first == 1
     assert images_during == 0 and "Meets" not in verdict_during and "Usable" not in verdict_during
     assert images_after_failure == 0 and not any(word in verdict_after_failure for word in ("Meets", "Usable"))
@@ -396,3 +402,19 @@ def test_the_head_size_nudge_remakes_the_photo_within_the_documents_range(browse
     # the page stays at the slider: the visitor may try another value
     assert slider_box is not None and 0 <= slider_box["y"] < SIZES["desktop"][1], slider_box
     assert "Head height" in verdict or "head" in verdict.lower()
+
+
+def test_a_job_s_click_hides_its_download_buttons_until_a_result_fills_them():
+    """A Download button left from the last result would look like the new (perhaps failing)
+    job's, and offer nothing: the click hides it; the job's success shows it again."""
+    import gradio as gr
+
+    from webapp.wiring import Job, _clear_and_lock
+
+    with gr.Blocks():
+        button, image, download = gr.Button(), gr.Image(), gr.DownloadButton(visible=True)
+        job = Job(button=button, action=lambda: None, inputs=[], outputs=[image, download], api_name="x",
+                  progress_on=gr.Markdown(), scroll_to="x")
+    updates = _clear_and_lock(job, [image, download])(None, False)
+    assert updates[1] is None
+    assert isinstance(updates[2], gr.DownloadButton) and updates[2].visible is False and updates[2].value is None
