@@ -44,6 +44,7 @@ TEMPLATE = """
     <p class="pl-ed-legend"><span class="pl-ed-swatch removed"></span><span data-word="editor_legend"></span></p>
     <canvas class="pl-ed-canvas" tabindex="0" role="img"></canvas>
     <p class="pl-ed-help" data-word="editor_help"></p>
+    <p class="pl-ed-help pl-ed-keys" data-word="editor_keys"></p>
     <div class="pl-ed-actions">
       <button type="button" class="pl-ed-apply" data-act="apply" data-word="editor_apply" disabled></button>
       <span class="pl-ed-status" role="status" aria-live="polite"></span>
@@ -56,6 +57,8 @@ TEMPLATE = """
 CSS = """
 .pl-editor { display: flex; flex-direction: column; gap: 8px; }
 .pl-editor .pl-ed-empty, .pl-editor .pl-ed-help { margin: 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
+/* the keys are for a keyboard: a phone's visitor would read them to no purpose */
+@media (hover: none) and (pointer: coarse) { .pl-editor .pl-ed-keys { display: none; } }
 .pl-editor .pl-ed-body { display: flex; flex-direction: column; gap: 8px; }
 .pl-editor .pl-ed-body[hidden] { display: none; }
 .pl-editor .pl-ed-tools { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }

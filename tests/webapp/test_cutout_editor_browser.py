@@ -200,6 +200,7 @@ def test_a_finger_on_a_phone_fixes_an_id_photo(browser, served, photo):
         page.locator("#id-make:not([disabled])").wait_for(timeout=RUN_TIMEOUT_MS)
         report = page.locator("#id-verdict").inner_text()
         editor = open_editor(page, "id")
+        keys_shown = editor.locator(".pl-ed-keys").is_visible()  # the keyboard's keys: not for a finger
         layout = page.evaluate("""() => {
             const editor = document.querySelector('#id-editor .pl-editor');
             const buttons = [...editor.querySelectorAll('button')].filter((b) => b.offsetParent);
@@ -223,6 +224,7 @@ def test_a_finger_on_a_phone_fixes_an_id_photo(browser, served, photo):
         context.close()
     assert layout["right"] <= layout["width"] and layout["scroll"] <= layout["width"], layout
     assert layout["smallest"] >= 40, layout  # finger-sized targets
+    assert not keys_shown
     assert fixed_report != report  # judged again on the corrected cut-out
     # the source photo is not analysed again; the delivered 413 x 531 photo is checked, as every result is
     assert sorted(calls[analysed:]) == [("detect", (531, 413)), ("matte", (531, 413))], calls[analysed:]
@@ -231,6 +233,7 @@ def test_a_finger_on_a_phone_fixes_an_id_photo(browser, served, photo):
 def test_the_keyboard_alone_toggles_paints_undoes_and_applies(browser, served, photo, tmp_path):
     url, _ = served
     with background_editor(browser, url, photo) as (page, before, editor):
+        assert "X switches keep and remove" in editor.locator(".pl-ed-keys").inner_text()  # shown with a mouse
         canvas = editor.locator("canvas")
         canvas.focus()
         pressed = lambda name: editor.get_by_role("button", name=name, exact=True).get_attribute("aria-pressed")  # noqa: E731
