@@ -636,3 +636,22 @@ def test_a_path_no_file_can_have_is_refused_before_it_is_resolved(storage: Sessi
     assert not may_serve(storage, deep, "token")
     assert not storage.may_use("session", "token", long)
     assert time.perf_counter() - started < 0.2
+
+
+def test_an_upload_gone_since_it_was_sent_is_asked_for_again(storage: SessionStorage) -> None:
+    """Deleted by "Delete my files now" between the upload and the click: the visitor hears the
+    web's sentence, not a path error meant for the command line."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from webapp.handlers import Visitor, work_dir
+
+    upload = _upload(storage, "me.jpg")
+    storage.register_upload("alice", [upload])
+    ctx, visitor = SimpleNamespace(storage=storage), Visitor("s", "alice")
+    assert work_dir(ctx, visitor, "idphoto", str(upload)).is_dir()
+    upload.unlink()
+    with pytest.raises(gr.Error) as refused:
+        work_dir(ctx, visitor, "idphoto", str(upload))
+    assert refused.value.message == "This file could not be received; please upload it again."
