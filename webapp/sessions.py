@@ -92,7 +92,7 @@ class _Session:
     running_jobs: int = 0  # the sweeper never removes a session while a job writes into it
     ended: bool = False  # the tab closed during a job: delete when the job finishes
     clears: int = 0  # how many times "Delete my files now" emptied it
-    clearing: bool = False  # "Delete my files now" is deleting: a job waits before it starts
+    clearing: int = 0  # deletions of "Delete my files now" under way: a job waits before it starts
 
 
 @dataclass
@@ -229,11 +229,12 @@ class SessionStorage:
         while a deletion runs waits for it, so the deletion never takes a newer job's files."""
         key = self.session_key(session_hash)
         with self._lock:
-            while (waiting := self._sessions.get(key)) is not None and waiting.clearing:
-                self._cleared.wait(timeout=1.0)
             self.open(session_hash, owner_token)
-            job = _Job(key, self._sessions[key].clears)
-            self._sessions[key].running_jobs += 1
+            session = self._sessions[key]
+            session.running_jobs += 1  # counted while it waits: a tab closed meanwhile ends at its end
+            while session.clearing:
+                self._cleared.wait(timeout=1.0)
+            job = _Job(key, session.clears)
         token = _RUNNING_JOB.set(job)
         try:
             yield
@@ -340,13 +341,13 @@ class SessionStorage:
             session = self._sessions.get(key)
             if session is not None:
                 session.clears += 1
-                session.clearing = True
+                session.clearing += 1
         try:
             return self._delete(directory, uploads)
         finally:
             with self._lock:
                 if session is not None:
-                    session.clearing = False
+                    session.clearing -= 1
                 self._cleared.notify_all()
 
     def _detach(self, key: str, drop: bool) -> tuple[Path, set[Path]]:

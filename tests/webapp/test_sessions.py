@@ -297,6 +297,82 @@ def test_a_job_started_while_the_deletion_runs_waits_for_it_and_keeps_its_result
     assert storage.session_files("s") == [result]
 
 
+def _held_deletions(monkeypatch: pytest.MonkeyPatch, storage: SessionStorage, session_hash: str,
+                    count: int) -> list:
+    """The first ``count`` deletions of the session's folder each wait for their own event."""
+    import threading
+
+    import webapp.sessions as sessions
+
+    key, remove, held = storage.session_key(session_hash), sessions.remove_path, []
+
+    def remove_when_released(path: Path) -> int:
+        if path.name == key and len(held) < count:
+            release = threading.Event()
+            held.append(release)
+            release.wait(10)
+        return remove(path)
+
+    monkeypatch.setattr(sessions, "remove_path", remove_when_released)
+    return held
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_a_job_waits_for_every_deletion_under_way_not_only_the_first(
+        storage: SessionStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two presses of "Delete my files now" at once (a script's): the job waits for both."""
+    import threading
+
+    with storage.job("s", "alice"):
+        storage.new_work_dir("s", "alice", "old")
+    held = _held_deletions(monkeypatch, storage, "s", 2)
+    first = threading.Thread(target=storage.clear, args=("s", "alice"))
+    first.start()
+    _wait_for(lambda: len(held) == 1)
+    second = threading.Thread(target=storage.clear, args=("s", "alice"))
+    second.start()
+    _wait_for(lambda: len(held) == 2)
+    held[0].set()
+    first.join()
+    threading.Timer(0.3, held[1].set).start()
+    with storage.job("s", "alice"):  # pressed "Run" before the second deletion is over
+        assert not second.is_alive()
+        result = storage.new_work_dir("s", "alice", "idphoto") / "photo.jpg"
+        result.write_bytes(b"x")
+    assert storage.session_files("s") == [result]
+
+
+def test_a_tab_closed_while_its_job_waits_for_a_deletion_leaves_nothing(
+        storage: SessionStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    with storage.job("s", "alice"):
+        storage.new_work_dir("s", "alice", "old")
+    held = _held_deletions(monkeypatch, storage, "s", 1)
+    deletion = threading.Thread(target=storage.clear, args=("s", "alice"))
+    deletion.start()
+    _wait_for(lambda: len(held) == 1)
+
+    def job() -> None:
+        with storage.job("s", "alice"):
+            (storage.new_work_dir("s", "alice", "background") / "result.png").write_bytes(b"x")
+
+    waiting = threading.Thread(target=job)
+    waiting.start()
+    time.sleep(0.2)  # the job waits for the deletion
+    storage.end("s", "alice")  # the tab closes meanwhile
+    held[0].set()
+    for thread in (deletion, waiting):
+        thread.join(10)
+    assert storage.session_files("s") == [] and storage.active_sessions() == 0
+
+
 def test_an_interrupted_job_stays_an_interrupt_and_still_counts_its_end(storage: SessionStorage) -> None:
     with pytest.raises(KeyboardInterrupt):
         with storage.job("s", "alice"):
