@@ -41,7 +41,8 @@ from webapp.cutout_editor import (EDITOR_MAX_PIXELS, FoundHandle, next_handle, p
                                   strokes_digest)
 from webapp.language import VISITOR_LANGUAGE, request_language, speaking, t
 from webapp.logsafe import log, log_job
-from webapp.sessions import FilesDeletedDuringJob, SessionStorage
+from webapp.session_jobs import FilesDeletedDuringJob
+from webapp.sessions import SessionStorage
 from webapp.report_view import report_page_from_file
 from webapp.review import FaceReview
 from webapp.space import GpuStudio

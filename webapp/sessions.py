@@ -32,14 +32,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import InvalidOptionError
 from webapp.claims import ClaimTable
 from webapp.diskfiles import is_within, remove_path, remove_upload
 from webapp.quotas import DiskLimits, DiskQuota
+from webapp.session_jobs import FilesDeletedDuringJob, RunningJob, record_folder, running
 from webapp.sweeper import Sweeper, sweep_root, sweep_session_folders
 from webapp.uploads import UploadLedger, UploadMeter
 
@@ -93,22 +93,6 @@ class _Session:
     ended: bool = False  # the tab closed during a job: delete when the job finishes
     clears: int = 0  # how many times "Delete my files now" emptied it
     clearing: int = 0  # deletions of "Delete my files now" under way: a job waits before it starts
-
-
-@dataclass
-class _Job:
-    """One running job: the deletions it has seen at its start, and the folders it made."""
-    key: str
-    clears_at_start: int
-    folders: list[Path] = field(default_factory=list)
-
-
-_RUNNING_JOB: ContextVar[_Job | None] = ContextVar("portrait_lab_running_job", default=None)
-
-
-class FilesDeletedDuringJob(Exception):
-    """The visitor deleted their files while a job of theirs ran: its result is gone with them,
-    and anything it wrote afterwards has been deleted too. Not a failure of the job."""
 
 
 class SessionStorage:
@@ -213,9 +197,7 @@ class SessionStorage:
         base = self.open(session_hash, owner_token)
         directory = base / f"{label}-{secrets.token_hex(6)}"
         directory.mkdir(mode=0o700)
-        job = _RUNNING_JOB.get()
-        if job is not None and job.key == self.session_key(session_hash):
-            job.folders.append(directory)
+        record_folder(self.session_key(session_hash), directory)
         return directory
 
     @contextmanager
@@ -223,10 +205,9 @@ class SessionStorage:
         """Mark the session busy for the length of a job: neither the sweeper nor the end of
         the session deletes files under a running job; the job's end counts as activity.
 
-        "Delete my files now" does not wait for the job: the files go at once, and the job
-        ends in :class:`FilesDeletedDuringJob`, and the folders it made (which a writer may
-        have re-created after the deletion) are deleted when it ends. A job that would start
-        while a deletion runs waits for it, so the deletion never takes a newer job's files."""
+        "Delete my files now" does not wait for it: the job ends in :class:`FilesDeletedDuringJob`
+        and its folders (a writer may re-create one) are deleted again. A job waits for a
+        deletion under way, so that deletion never takes a newer job's files."""
         key = self.session_key(session_hash)
         with self._lock:
             self.open(session_hash, owner_token)
@@ -234,23 +215,19 @@ class SessionStorage:
             session.running_jobs += 1  # counted while it waits: a tab closed meanwhile ends at its end
             while session.clearing:
                 self._cleared.wait(timeout=1.0)
-            job = _Job(key, session.clears)
-        token = _RUNNING_JOB.set(job)
-        try:
-            yield
-        except BaseException as error:
-            if self._job_ended(job) and isinstance(error, Exception):  # not an interrupt or an exit
-                raise FilesDeletedDuringJob() from None
-            raise
-        else:
+            job = RunningJob(key, session.clears)
+        with running(job):
+            try:
+                yield
+            except BaseException as error:
+                if self._job_ended(job) and isinstance(error, Exception):  # not an interrupt or an exit
+                    raise FilesDeletedDuringJob() from None
+                raise
             if self._job_ended(job):
                 raise FilesDeletedDuringJob()
-        finally:
-            _RUNNING_JOB.reset(token)
 
-    def _job_ended(self, job: _Job) -> bool:
-        """Count a job's end; True when the visitor's files were deleted while it ran (its
-        folders are then deleted again, in case it wrote into them after the deletion)."""
+    def _job_ended(self, job: RunningJob) -> bool:
+        """Count a job's end; True, its folders deleted again, when the visitor's files went while it ran."""
         ended = cleared = False
         with self._lock:
             session = self._sessions.get(job.key)
@@ -260,8 +237,7 @@ class SessionStorage:
                 ended = session.ended and not session.running_jobs
                 cleared = session.clears != job.clears_at_start
         if cleared:
-            for folder in job.folders:
-                remove_path(folder)
+            job.delete_folders()
         if ended:
             self._end(job.key)
         return cleared

@@ -12,7 +12,8 @@ import pytest
 from pipeline.core.errors import InvalidOptionError
 from webapp.config import load_config
 from webapp.logsafe import RedactingFilter, log_job
-from webapp.sessions import HARD_MAX_AGE_S, ROOT_MARKER, FilesDeletedDuringJob, SessionStorage, validate_max_age
+from webapp.session_jobs import FilesDeletedDuringJob
+from webapp.sessions import HARD_MAX_AGE_S, ROOT_MARKER, SessionStorage, validate_max_age
 
 
 @pytest.fixture()
