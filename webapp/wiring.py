@@ -85,7 +85,8 @@ def wire_job(job: Job, heavy: dict[str, Any]) -> Dependency:
     ready = job.ready or _first_present
     _lock_until_ready(job.button, job.ready_inputs, ready)
     if job.ready_inputs:  # a new photo: the reason an earlier one failed no longer applies
-        job.ready_inputs[0].change(_no_status, None, job.progress_on, show_progress="hidden", **UI_ONLY)
+        job.ready_inputs[0].change(_status_for_photo, [job.ready_inputs[0]], job.progress_on,
+                                   show_progress="hidden", **UI_ONLY)
     cleared = [component for component in (*job.outputs, job.progress_on)
                if component is not job.button and all(component is not k for k in job.kept)]
     staying = gr.Checkbox(visible=False)  # set by STAYING_JS from the page as the click happens
@@ -126,8 +127,10 @@ def _clear_and_lock(job: Job, cleared: Sequence[Component]) -> Callable[..., tup
     return clear
 
 
-def _no_status() -> str:
-    return ""
+def _status_for_photo(photo: Any) -> Any:
+    """Emptied for a new photo; kept when the box is emptied ("Delete my files now" empties it
+    while a job runs, and that job's sentence must stay to say what happened)."""
+    return "" if photo else gr.update()
 
 
 def _first_present(*values: Any) -> bool:

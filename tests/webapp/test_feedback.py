@@ -370,6 +370,30 @@ def test_delete_my_files_now_empties_every_output(browser, slow_server, files):
     assert verdict == "" and images == 0 and report == "" and links == 0
 
 
+def test_delete_my_files_now_during_a_job_says_so_under_the_button(browser, slow_server, files):
+    """The job started before the deletion ends with its own sentence, which stays under the
+    button when the visitor comes back (the deletion empties the photo box too)."""
+    _, url = slow_server
+    page = _open(browser, url, "phone")
+    try:
+        panel = _tab(page, "ID Photo")
+        _upload(page, files["man"])
+        panel.get_by_role("button", name="Make ID photo").click()
+        page.wait_for_timeout(300)  # the job waits JOB_DELAY_S before it writes
+        _tab(page, "Privacy").get_by_role("button", name="Delete my files now").click()
+        page.wait_for_function("() => /Deleted \\d+ file/.test(document.body.innerText)", timeout=30_000)
+        page.wait_for_timeout(JOB_DELAY_S * 2000)  # the job has ended while the visitor reads the Privacy tab
+        _tab(page, "ID Photo")
+        reason = "() => document.querySelector('#id-status [data-testid=markdown]').innerText"
+        page.wait_for_function(f"() => ({reason})().includes('Your files were deleted')", timeout=30_000)
+        page.wait_for_timeout(1500)  # and it stays
+        status = page.evaluate(reason)
+    finally:
+        page.close()
+    assert "Your files were deleted while this was being made" in status, status
+    assert "Upload your photo again" in status
+
+
 def _head_measure(page) -> float:
     """The delivered head's height from the plain-text report (its "Head height" row)."""
     text = page.locator("#id-report textarea").input_value()
@@ -418,3 +442,12 @@ def test_a_job_s_click_hides_its_download_buttons_until_a_result_fills_them():
     updates = _clear_and_lock(job, [image, download])(None, False)
     assert updates[1] is None
     assert isinstance(updates[2], gr.DownloadButton) and updates[2].visible is False and updates[2].value is None
+
+
+def test_an_emptied_photo_box_keeps_the_reason_and_a_new_photo_clears_it():
+    """"Delete my files now" empties the photo box while a job runs; the change event can reach
+    the page after that job's sentence (seen on a loaded machine), and must not blank it."""
+    from webapp.wiring import _status_for_photo
+
+    assert _status_for_photo({"path": "portrait.jpg"}) == ""
+    assert _status_for_photo(None) == {"__type__": "update"}  # no change to the line
