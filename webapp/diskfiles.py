@@ -21,6 +21,15 @@ def is_within(path: Path, folder: Path) -> bool:
     return True
 
 
+def files_under(directory: Path) -> list[Path]:
+    """Every file below ``directory``. The sweeper may delete a folder while this walks it: a
+    folder gone meanwhile is skipped (os.walk ignores it), never an error in a visitor's request."""
+    found: list[Path] = []
+    for root, _, names in os.walk(directory):
+        found += [path for path in (Path(root, name) for name in names) if path.is_file()]
+    return found
+
+
 def count_files(path: Path) -> int:
     if path.is_symlink() or path.is_file():
         return 1

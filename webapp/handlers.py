@@ -389,13 +389,17 @@ def report_frame(path: Path) -> str:
 
 
 @user_errors("delete")
-def delete_files(ctx: ActionContext, cleared: int, hidden: int, request: gr.Request) -> tuple:
-    """'Delete my files now': the sentence, then None for each of the ``cleared`` file
-    components and a hidden, empty button for each of the ``hidden`` download buttons."""
+def delete_files(ctx: ActionContext, lines: int, cleared: int, hidden: int, request: gr.Request) -> tuple:
+    """'Delete my files now': the sentence, then for each of the tabs' ``lines`` (the status
+    under a main button) None, or no change while a job runs (its own sentence about the
+    deletion may reach the page first), None for each of the ``cleared`` file components and a
+    hidden, empty button for each of the ``hidden`` download buttons."""
     visitor = visitor_of(request)
+    busy = ctx.storage.busy(visitor.session_hash)
     removed = ctx.storage.clear(visitor.session_hash, visitor.owner_token)
     message = t("web.privacy.deleted", count=removed) if removed else t("web.privacy.nothing_deleted")
-    return (message,) + (None,) * cleared + (gr.DownloadButton(value=None, visible=False),) * hidden
+    return ((message,) + (gr.update() if busy else None,) * lines + (None,) * cleared
+            + (gr.DownloadButton(value=None, visible=False),) * hidden)
 
 
 def session_started(ctx: ActionContext, request: gr.Request) -> None:

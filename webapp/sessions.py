@@ -37,7 +37,7 @@ from pathlib import Path
 
 from pipeline.core.errors import InvalidOptionError
 from webapp.claims import ClaimTable
-from webapp.diskfiles import is_within, remove_path, remove_upload
+from webapp.diskfiles import files_under, is_within, remove_path, remove_upload
 from webapp.quotas import DiskLimits, DiskQuota
 from webapp.session_jobs import FilesDeletedDuringJob, RunningJob, record_folder, running
 from webapp.sweeper import Sweeper, sweep_root, sweep_session_folders
@@ -205,9 +205,8 @@ class SessionStorage:
         """Mark the session busy for the length of a job: neither the sweeper nor the end of
         the session deletes files under a running job; the job's end counts as activity.
 
-        "Delete my files now" does not wait for it: the job ends in :class:`FilesDeletedDuringJob`
-        and its folders (a writer may re-create one) are deleted again. A job waits for a
-        deletion under way, so that deletion never takes a newer job's files."""
+        "Delete my files now" does not wait: the job ends in :class:`FilesDeletedDuringJob`, its folders
+        deleted again (a writer may re-create one). A job waits for a deletion under way."""
         key = self.session_key(session_hash)
         with self._lock:
             self.open(session_hash, owner_token)
@@ -481,6 +480,10 @@ class SessionStorage:
         with self._lock:
             return len(self._sessions)
 
+    def busy(self, session_hash: str) -> bool:
+        with self._lock:
+            return bool((session := self._sessions.get(self.session_key(session_hash))) and session.running_jobs)
+
     def session_files(self, session_hash: str) -> list[Path]:
         """Every file currently stored for this session (its directory and its uploads)."""
         key = self.session_key(session_hash)
@@ -489,12 +492,3 @@ class SessionStorage:
             session = self._sessions.get(key)
             files += [p for p in (session.uploads if session else ()) if p.exists()]
         return files
-
-
-def files_under(directory: Path) -> list[Path]:
-    """Every file below ``directory``. The sweeper may delete a folder while this walks it: a
-    folder gone meanwhile is skipped (os.walk ignores it), never an error in a visitor's request."""
-    found: list[Path] = []
-    for root, _, names in os.walk(directory):
-        found += [path for path in (Path(root, name) for name in names) if path.is_file()]
-    return found

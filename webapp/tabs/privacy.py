@@ -22,14 +22,16 @@ def build(ctx: ActionContext, others: Sequence[BuiltTab]) -> BuiltTab:
     """The tab, its button wired to empty the file components and hide the download buttons
     of ``others`` (the tabs before it, which must be rendered with it). Its text holds this
     server's settings, so the server writes it (again in the language the page picks)."""
-    files = [component for tab in others for component in tab.files]
+    shown = [component for tab in others for component in tab.files]
+    lines = [component for component in shown if "job-status" in (component.elem_classes or [])]
+    files = [component for component in shown if all(component is not line for line in lines)]
     downloads = [button for tab in others for button in tab.downloads]
     with tab_blocks() as blocks:
         text = gr.Markdown(privacy_text(ctx.config))
         button = gr.Button(ui("privacy.delete"), variant="stop")
         status = gr.Markdown()
-        button.click(handlers.event(handlers.delete_files, ctx, len(files), len(downloads)), None,
-                     [status, *files, *downloads], api_name="delete_my_files", queue=False)
+        button.click(handlers.event(handlers.delete_files, ctx, len(lines), len(files), len(downloads)), None,
+                     [status, *lines, *files, *downloads], api_name="delete_my_files", queue=False)
     return BuiltTab(blocks, spoken=((text, lambda: privacy_text(ctx.config)),))
 
 
