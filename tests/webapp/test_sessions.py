@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -273,8 +274,6 @@ def test_a_job_that_makes_its_folder_after_the_deletion_keeps_nothing_either(sto
 
 def test_a_job_started_while_the_deletion_runs_waits_for_it_and_keeps_its_result(
         storage: SessionStorage, monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
     import webapp.sessions as sessions
 
     with storage.job("s", "alice"):
@@ -301,7 +300,6 @@ def test_a_job_started_while_the_deletion_runs_waits_for_it_and_keeps_its_result
 def _held_deletions(monkeypatch: pytest.MonkeyPatch, storage: SessionStorage, session_hash: str,
                     count: int) -> list:
     """The first ``count`` deletions of the session's folder each wait for their own event."""
-    import threading
 
     import webapp.sessions as sessions
 
@@ -325,17 +323,22 @@ def _wait_for(condition, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+def _a_held_deletion(storage: SessionStorage, monkeypatch: pytest.MonkeyPatch,
+                     count: int) -> tuple[list, threading.Thread]:
+    """A session with a folder, and "Delete my files now" started and held at that folder."""
+    with storage.job("s", "alice"):
+        storage.new_work_dir("s", "alice", "old")
+    held = _held_deletions(monkeypatch, storage, "s", count)
+    deletion = threading.Thread(target=storage.clear, args=("s", "alice"))
+    deletion.start()
+    _wait_for(lambda: len(held) == 1)
+    return held, deletion
+
+
 def test_a_job_waits_for_every_deletion_under_way_not_only_the_first(
         storage: SessionStorage, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two presses of "Delete my files now" at once (a script's): the job waits for both."""
-    import threading
-
-    with storage.job("s", "alice"):
-        storage.new_work_dir("s", "alice", "old")
-    held = _held_deletions(monkeypatch, storage, "s", 2)
-    first = threading.Thread(target=storage.clear, args=("s", "alice"))
-    first.start()
-    _wait_for(lambda: len(held) == 1)
+    held, first = _a_held_deletion(storage, monkeypatch, 2)
     second = threading.Thread(target=storage.clear, args=("s", "alice"))
     second.start()
     _wait_for(lambda: len(held) == 2)
@@ -351,14 +354,7 @@ def test_a_job_waits_for_every_deletion_under_way_not_only_the_first(
 
 def test_a_tab_closed_while_its_job_waits_for_a_deletion_leaves_nothing(
         storage: SessionStorage, monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
-    with storage.job("s", "alice"):
-        storage.new_work_dir("s", "alice", "old")
-    held = _held_deletions(monkeypatch, storage, "s", 1)
-    deletion = threading.Thread(target=storage.clear, args=("s", "alice"))
-    deletion.start()
-    _wait_for(lambda: len(held) == 1)
+    held, deletion = _a_held_deletion(storage, monkeypatch, 1)
 
     def job() -> None:
         with storage.job("s", "alice"):
@@ -673,7 +669,6 @@ def test_listing_a_session_while_the_sweeper_deletes_it_is_no_error(tmp_path: Pa
     removed a folder while it was being walked. Here a thread keeps making and deleting a
     session's folders while the session is listed again and again."""
     import shutil
-    import threading
 
     store = SessionStorage(tmp_path / "root", max_age_s=60)
     store.prepare()
