@@ -12,7 +12,7 @@ from pipeline.core.errors import InvalidOptionError
 from pipeline.faces.masks import gaussian_blur, gaussian_taps, masks_from_classes
 from pipeline.models import accelerate
 from pipeline.models.accelerate import CompiledWithFallback, SpeedSettings, fold_batchnorm, parse_speed
-from pipeline.models.device import ComputeSettings, cpu_has_native_bf16
+from pipeline.models.device import ComputeSettings
 from pipeline.models.store import _build_gfpgan_clean, _build_parsenet, prepare_for_inference
 
 CPU32 = ComputeSettings(torch.device("cpu"), torch.float32)
@@ -97,11 +97,7 @@ def test_optimised_gfpgan_keeps_its_output_and_stores_what_was_asked():
     assert (out32 - expected).abs().max() < 1e-3
 
 
-# Where the CPU only emulates bf16 (no AVX512-BF16, AMX or Arm BF16) one bf16 GFPGAN forward takes
-# tens of minutes (seen: over 25 on a 2-core AVX2 EPYC with torch 2.15), and the product keeps
-# such CPUs in float32 (pipeline.models.device); the bound is checked where bf16 is real.
-@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU emulates bf16 (no AVX512-BF16/AMX/Arm BF16): "
-                    "a bf16 GFPGAN forward takes tens of minutes here, and the product stays in float32 on it")
+@pytest.mark.native_bf16  # emulated, one forward takes tens of minutes (tests/conftest.py)
 def test_gfpgan_in_bf16_keeps_its_quality_bound():
     import copy
 

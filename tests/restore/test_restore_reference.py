@@ -18,7 +18,7 @@ from pipeline.faces.analysis import FaceAnalysis
 from pipeline.faces.detect import Face, MTCNNDetector, detect_faces
 from pipeline.models.accelerate import SpeedSettings
 from pipeline.models.compat_basicsr import install_functional_tensor_alias
-from pipeline.models.device import ComputeSettings, cpu_has_native_bf16
+from pipeline.models.device import ComputeSettings
 from pipeline.models.store import ModelStore, load_network
 from pipeline.restore.engine import RestorationPipeline, RestoreOptions
 from pipeline.restore.restorers import GFPGANRestorer
@@ -127,11 +127,8 @@ def reference_photo(gfpganer, astronaut_rgb):
 @pytest.mark.parametrize("dtype, speed, bound_db", [
     (torch.float32, SpeedSettings.plain(), 40.0),
     (torch.float32, SpeedSettings(), 40.0),  # CPU defaults: channels-last, folded batch-norm
-    # what "auto" runs on a CPU with native bf16; where bf16 is emulated a GFPGAN forward takes tens of
-    # minutes (seen: over 10 on a 2-core AVX2 EPYC with torch 2.15) and "auto" stays in float32
-    pytest.param(torch.bfloat16, SpeedSettings(), 35.0, marks=pytest.mark.skipif(
-        not cpu_has_native_bf16(), reason="this CPU emulates bf16 (no AVX512-BF16/AMX/Arm BF16): a bf16 GFPGAN "
-        "forward takes tens of minutes here, and the product stays in float32 on it")),
+    # what "auto" runs on a CPU with native bf16 (where it is emulated, "auto" stays in float32)
+    pytest.param(torch.bfloat16, SpeedSettings(), 35.0, marks=pytest.mark.native_bf16),
     (torch.float32, SpeedSettings(device_paste=True, max_batch=4), 40.0),
 ])
 def test_whole_photo_matches_gfpganer_given_the_same_detections(random_weights, reference_photo, astronaut_rgb,
