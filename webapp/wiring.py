@@ -38,10 +38,18 @@ def scroll_into_view_js(elem_id: str) -> str:
 }}"""
 
 
+STATUS_CLASS = "job-status"  # the page's CSS (webapp/page_script.py) styles the status lines by it
+
+
 def status_box(elem_id: str) -> gr.Markdown:
     """The line under a main button: the job's progress while it runs (its real stages), and
     why it failed when it does, where the visitor's eyes are."""
-    return gr.Markdown(elem_id=elem_id, elem_classes=["job-status", "live-region"])
+    return gr.Markdown(elem_id=elem_id, elem_classes=[STATUS_CLASS, "live-region"])
+
+
+def is_status_line(component: Component) -> bool:
+    """Whether ``component`` is a tab's status line (:func:`status_box`)."""
+    return STATUS_CLASS in (getattr(component, "elem_classes", None) or [])
 
 
 # After a failure, the status line keeps the reason the error toast gave (a toast goes away).

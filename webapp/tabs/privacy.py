@@ -12,6 +12,7 @@ from webapp.handlers import ActionContext
 from webapp.language import t, ui
 from webapp.tabs import BuiltTab
 from webapp.ui import tab_blocks
+from webapp.wiring import is_status_line
 
 # The tab's points, in order (catalogue keys); the text states this server's own settings.
 PRIVACY_POINTS = ("web.privacy.where", "web.privacy.how_long", "web.privacy.right_now", "web.privacy.kept",
@@ -23,8 +24,8 @@ def build(ctx: ActionContext, others: Sequence[BuiltTab]) -> BuiltTab:
     of ``others`` (the tabs before it, which must be rendered with it). Its text holds this
     server's settings, so the server writes it (again in the language the page picks)."""
     shown = [component for tab in others for component in tab.files]
-    lines = [component for component in shown if "job-status" in (component.elem_classes or [])]
-    files = [component for component in shown if all(component is not line for line in lines)]
+    lines = [component for component in shown if is_status_line(component)]
+    files = [component for component in shown if not is_status_line(component)]
     downloads = [button for tab in others for button in tab.downloads]
     with tab_blocks() as blocks:
         text = gr.Markdown(privacy_text(ctx.config))
