@@ -220,14 +220,10 @@ def test_delete_my_files_during_a_job_ends_it_with_a_sentence_and_keeps_nothing(
     make = studio.replace_background
 
     def slow_job(*args, **kwargs):
-        if deleted == "after the job wrote":
-            outcome = make(*args, **kwargs)
-            job_waits.set()
-            deletion_done.wait(30)
-            return outcome
+        outcome = make(*args, **kwargs) if deleted == "after the job wrote" else None
         job_waits.set()
         deletion_done.wait(30)
-        return make(*args, **kwargs)
+        return outcome or make(*args, **kwargs)
 
     monkeypatch.setattr(studio, "replace_background", slow_job)
     mine = clients(download_files=False)

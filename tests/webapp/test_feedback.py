@@ -456,8 +456,8 @@ def test_a_job_s_click_hides_its_download_buttons_until_a_result_fills_them():
 
 
 def test_an_emptied_photo_box_keeps_the_reason_and_a_new_photo_clears_it():
-    """"Delete my files now" empties the photo box while a job runs; the change event can reach
-    the page after that job's sentence (seen on a loaded machine), and must not blank it."""
+    """"Delete my files now" empties the photo box while a job runs: an emptied box is no new
+    photo, and must not blank the sentence that job leaves under the button."""
     from webapp.wiring import _status_for_photo
 
     assert _status_for_photo({"path": "portrait.jpg"}) == ""
